@@ -1,0 +1,106 @@
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::ModelPrice;
+
+/// Token counts of one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    pub prompt_tokens: u32,
+    /// Tokens in the completion.
+    pub completion_tokens: u32,
+}
+
+const ONE_MILLION: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// Exact cost in USD: (prompt x input + completion x output) / 1,000,000.
+///
+/// Never rounded: rounding is for display only.
+pub fn cost_of(usage: Usage, price: &ModelPrice) -> Decimal {
+    let input = Decimal::from(usage.prompt_tokens) * price.input_per_million;
+    let output = Decimal::from(usage.completion_tokens) * price.output_per_million;
+    ((input + output) / ONE_MILLION).normalize()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::Tokenizer;
+
+    fn price(input: &str, output: &str) -> ModelPrice {
+        ModelPrice {
+            input_per_million: Decimal::from_str(input).unwrap_or_default(),
+            output_per_million: Decimal::from_str(output).unwrap_or_default(),
+            tokenizer: Tokenizer::O200kBase,
+            version: "test".into(),
+        }
+    }
+
+    #[test]
+    fn demo_small_cost_is_exact() {
+        let usage = Usage {
+            prompt_tokens: 1_000,
+            completion_tokens: 500,
+        };
+        // 1000 * 0.15 / 1e6 + 500 * 0.60 / 1e6 = 0.00015 + 0.0003
+        assert_eq!(
+            cost_of(usage, &price("0.15", "0.60")).to_string(),
+            "0.00045"
+        );
+    }
+
+    #[test]
+    fn single_token_cost_keeps_all_digits() {
+        let usage = Usage {
+            prompt_tokens: 1,
+            completion_tokens: 1,
+        };
+        assert_eq!(
+            cost_of(usage, &price("2.50", "10.00")).to_string(),
+            "0.0000125"
+        );
+    }
+
+    #[test]
+    fn zero_usage_costs_nothing() {
+        assert_eq!(
+            cost_of(Usage::default(), &price("2.5", "10")),
+            Decimal::ZERO
+        );
+    }
+
+    proptest! {
+        /// Cost is additive: billing two requests separately equals billing their sum.
+        #[test]
+        fn cost_is_additive(
+            p1 in 0u32..5_000_000, c1 in 0u32..5_000_000,
+            p2 in 0u32..5_000_000, c2 in 0u32..5_000_000,
+            input_cents in 0u32..100_000, output_cents in 0u32..100_000,
+        ) {
+            let price = ModelPrice {
+                input_per_million: Decimal::new(input_cents.into(), 2),
+                output_per_million: Decimal::new(output_cents.into(), 2),
+                tokenizer: Tokenizer::O200kBase,
+                version: "p".into(),
+            };
+            let a = cost_of(Usage { prompt_tokens: p1, completion_tokens: c1 }, &price);
+            let b = cost_of(Usage { prompt_tokens: p2, completion_tokens: c2 }, &price);
+            let both = cost_of(Usage { prompt_tokens: p1 + p2, completion_tokens: c1 + c2 }, &price);
+            prop_assert_eq!(a + b, both);
+        }
+
+        /// Cost multiplied back by one million gives the integer-exact product.
+        #[test]
+        fn cost_round_trips_to_exact_product(p in 0u32..u32::MAX, c in 0u32..u32::MAX) {
+            let price = price("0.15", "0.60");
+            let cost = cost_of(Usage { prompt_tokens: p, completion_tokens: c }, &price);
+            let expected = Decimal::from(p) * Decimal::new(15, 2) + Decimal::from(c) * Decimal::new(60, 2);
+            prop_assert_eq!(cost * ONE_MILLION, expected);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+use thiserror::Error;
+
+/// Errors of price-book construction.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BillingError {
+    /// A price was negative.
+    #[error("price for model '{model}' must not be negative")]
+    NegativePrice {
+        /// The model whose price is wrong.
+        model: String,
+    },
+    /// The same model was priced twice.
+    #[error("model '{0}' is priced more than once")]
+    DuplicateModel(String),
+    /// A tokenizer name that tiktoken does not know.
+    #[error("unknown tokenizer '{0}' (expected o200k_base or cl100k_base)")]
+    UnknownTokenizer(String),
+}

@@ -1,0 +1,51 @@
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::{BillingError, Tokenizer};
+
+/// Prices of one model in USD per one million tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelPrice {
+    /// USD per 1M prompt (input) tokens.
+    pub input_per_million: Decimal,
+    /// USD per 1M completion (output) tokens.
+    pub output_per_million: Decimal,
+    /// Tokenizer used to count this model's tokens when the provider reports none.
+    pub tokenizer: Tokenizer,
+    /// Version label of this price, recorded in every usage event.
+    pub version: String,
+}
+
+/// Validated map of model name to price, built once from config.
+#[derive(Debug, Clone, Default)]
+pub struct PriceBook {
+    prices: HashMap<String, ModelPrice>,
+}
+
+impl PriceBook {
+    /// Builds a price book, rejecting negative prices and duplicate models.
+    pub fn new(
+        entries: impl IntoIterator<Item = (String, ModelPrice)>,
+    ) -> Result<Self, BillingError> {
+        let mut prices = HashMap::new();
+        for (model, price) in entries {
+            if price.input_per_million.is_sign_negative()
+                || price.output_per_million.is_sign_negative()
+            {
+                return Err(BillingError::NegativePrice { model });
+            }
+            if prices.contains_key(&model) {
+                return Err(BillingError::DuplicateModel(model));
+            }
+            prices.insert(model, price);
+        }
+        Ok(Self { prices })
+    }
+
+    /// The price of `model`, if it is priced.
+    pub fn get(&self, model: &str) -> Option<&ModelPrice> {
+        self.prices.get(model)
+    }
+}

@@ -1,0 +1,18 @@
+//! Tollgate's event stream: versioned event types, subjects, the JetStream stream set-up and
+//! the publisher that gets every event acknowledged without blocking the request path.
+//!
+//! Knows nothing of Postgres or HTTP. Consumers decode with [`Event::decode`], which skips
+//! kinds they do not know, so producers can add kinds without breaking older consumers.
+
+mod error;
+mod event;
+mod publisher;
+mod stream;
+
+pub use error::EventsError;
+pub use event::{
+    CreditSource, CreditsGranted, Event, EventBody, SCHEMA_VERSION, UsageOutcome, UsageRecorded,
+    UsageSource,
+};
+pub use publisher::{Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};
+pub use stream::{StreamSettings, ensure_stream, publish_confirmed, subject_for};

@@ -1,0 +1,80 @@
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use uuid::Uuid;
+
+use crate::EventsError;
+
+/// Where events go: the stream name and the subject prefix (`<prefix>.v1.<tenant>.<kind>`).
+///
+/// Production uses `TOLLGATE` / `tollgate`; tests use their own pair so they run in parallel.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    /// JetStream stream name.
+    pub name: String,
+    /// First subject token.
+    pub subject_prefix: String,
+    /// JetStream duplicate window (must cover the longest republish delay).
+    pub duplicate_window: Duration,
+    /// How long events are kept (zero: forever).
+    pub max_age: Duration,
+    /// Stream replicas (1 on a single node, 3 in a cluster).
+    pub replicas: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            name: "TOLLGATE".into(),
+            subject_prefix: "tollgate".into(),
+            duplicate_window: Duration::from_secs(2 * 60 * 60),
+            max_age: Duration::ZERO,
+            replicas: 1,
+        }
+    }
+}
+
+/// The subject of an event: `<prefix>.v1.<tenant_id>.<kind>`.
+pub fn subject_for(prefix: &str, tenant_id: Uuid, kind: &str) -> String {
+    format!("{prefix}.v1.{tenant_id}.{kind}")
+}
+
+/// Creates the stream, or updates it to `settings` if it exists (file storage, dedup window).
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    settings: &StreamSettings,
+) -> Result<stream::Info, EventsError> {
+    let config = stream::Config {
+        name: settings.name.clone(),
+        subjects: vec![format!("{}.v1.>", settings.subject_prefix)],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        duplicate_window: settings.duplicate_window,
+        max_age: settings.max_age,
+        num_replicas: settings.replicas,
+        ..Default::default()
+    };
+    js.create_or_update_stream(config)
+        .await
+        .map_err(|err| EventsError::Stream(err.to_string()))
+}
+
+/// Publishes one event and waits for JetStream's acknowledgement (for operator actions that
+/// must be durable before they are answered). Returns whether JetStream saw it as a duplicate.
+pub async fn publish_confirmed(
+    js: &jetstream::Context,
+    subject_prefix: &str,
+    event: &crate::Event,
+) -> Result<bool, EventsError> {
+    let subject = subject_for(subject_prefix, event.tenant_id, event.body.kind());
+    let message = jetstream::message::PublishMessage::build()
+        .payload(event.encode()?.into())
+        .message_id(event.event_id.to_string());
+    let ack = js
+        .send_publish(subject, message)
+        .await
+        .map_err(|e| EventsError::Publish(e.to_string()))?
+        .await
+        .map_err(|e| EventsError::Publish(e.to_string()))?;
+    Ok(ack.duplicate)
+}

@@ -1,0 +1,169 @@
+//! API keys. Only SHA-256 hashes of keys are stored; the plaintext exists once, at creation.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// A key's metadata as listed (never the secret, never the hash).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ApiKey {
+    /// Key id.
+    pub id: Uuid,
+    /// Owning tenant.
+    pub tenant_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// First characters of the key, to tell keys apart.
+    pub key_prefix: String,
+    /// Free-form tags (for analytics).
+    pub tags: Vec<String>,
+    /// Models this key may use; `None`: all.
+    pub allowed_models: Option<Vec<String>>,
+    /// Spending cap for this key in USD.
+    #[serde(serialize_with = "money_option")]
+    pub budget_usd: Option<Decimal>,
+    /// Requests per minute cap.
+    pub rpm: Option<i32>,
+    /// Tokens per minute cap.
+    pub tpm: Option<i32>,
+    /// Response cache mode: `off`, `exact` or `semantic`.
+    #[sqlx(rename = "cache_mode")]
+    #[serde(rename = "cache")]
+    pub cache: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Money as a normalized decimal string (`"25.5"`, not `"25.5000000000"`), or null.
+fn money_option<S: serde::Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(d) => s.serialize_str(&d.normalize().to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// What the caller chooses for a new key.
+#[derive(Debug, Clone, Default)]
+pub struct NewApiKey {
+    /// Display name.
+    pub name: String,
+    /// SHA-256 of the key.
+    pub key_hash: [u8; 32],
+    /// First characters of the key.
+    pub key_prefix: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Allowed models; `None`: all.
+    pub allowed_models: Option<Vec<String>>,
+    /// Budget in USD.
+    pub budget_usd: Option<Decimal>,
+    /// Requests per minute.
+    pub rpm: Option<i32>,
+    /// Tokens per minute.
+    pub tpm: Option<i32>,
+    /// Cache mode.
+    pub cache: String,
+}
+
+const KEY_COLUMNS: &str = "id, tenant_id, name, key_prefix, tags, allowed_models, budget_usd, \
+                           rpm, tpm, cache_mode, created_at, revoked_at";
+
+/// Stores a new key for `tenant_id`. Fails with a foreign-key violation if the tenant is unknown.
+pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<ApiKey, StoreError> {
+    let sql = format!(
+        "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, tags, allowed_models, \
+         budget_usd, rpm, tpm, cache_mode) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         RETURNING {KEY_COLUMNS}"
+    );
+    let stored = sqlx::query_as::<_, ApiKey>(&sql)
+        .bind(Uuid::now_v7())
+        .bind(tenant_id)
+        .bind(&key.name)
+        .bind(key.key_hash.as_slice())
+        .bind(&key.key_prefix)
+        .bind(&key.tags)
+        .bind(&key.allowed_models)
+        .bind(key.budget_usd)
+        .bind(key.rpm)
+        .bind(key.tpm)
+        .bind(&key.cache)
+        .fetch_one(pool)
+        .await?;
+    Ok(stored)
+}
+
+/// The keys of one tenant, newest first (revoked ones included, marked).
+pub async fn list(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<ApiKey>, StoreError> {
+    let sql =
+        format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at DESC");
+    Ok(sqlx::query_as::<_, ApiKey>(&sql)
+        .bind(tenant_id)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// A key found by its hash, with the stored hash for a constant-time re-check.
+#[derive(Debug, Clone)]
+pub struct KeyByHash {
+    /// The key's metadata.
+    pub key: ApiKey,
+    /// The stored SHA-256.
+    pub key_hash: Vec<u8>,
+}
+
+/// Looks a key up by its SHA-256 (revoked keys included; the caller checks `revoked_at`).
+pub async fn find_by_hash(
+    pool: &PgPool,
+    key_hash: &[u8; 32],
+) -> Result<Option<KeyByHash>, StoreError> {
+    let sql = format!("SELECT {KEY_COLUMNS}, key_hash FROM api_keys WHERE key_hash = $1");
+    let row = sqlx::query(&sql)
+        .bind(key_hash.as_slice())
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    use sqlx::{FromRow, Row};
+    Ok(Some(KeyByHash {
+        key: ApiKey::from_row(&row)?,
+        key_hash: row.try_get("key_hash")?,
+    }))
+}
+
+/// Revokes a key. Returns its hash if it existed and was live, so caches can evict it.
+pub async fn revoke(pool: &PgPool, key_id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
+    let hash: Option<(Vec<u8>,)> = sqlx::query_as(
+        "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL \
+         RETURNING key_hash",
+    )
+    .bind(key_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(hash.map(|(h,)| h))
+}
+
+/// Whether a key with this id exists (revoked or not).
+pub async fn exists(pool: &PgPool, key_id: Uuid) -> Result<bool, StoreError> {
+    let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM api_keys WHERE id = $1")
+        .bind(key_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Hashes of keys revoked within the last `seconds` (by the database clock), for cache
+/// eviction on every gateway instance.
+pub async fn revoked_within(pool: &PgPool, seconds: f64) -> Result<Vec<Vec<u8>>, StoreError> {
+    let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
+        "SELECT key_hash FROM api_keys WHERE revoked_at > now() - make_interval(secs => $1)",
+    )
+    .bind(seconds)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(h,)| h).collect())
+}

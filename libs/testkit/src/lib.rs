@@ -1,0 +1,301 @@
+//! Test harness: starts mock-upstream and the gateway in-process against the real NATS and
+//! Postgres (`NATS_URL`, `DATABASE_URL`; `scripts/test` provides both), each stack on its own
+//! JetStream stream and subject prefix, with its own tenants, so tests run in parallel.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tollgate_events::{Event, EventBody, UsageRecorded};
+use tollgate_gateway::{Gateway, GatewayConfig};
+use tollgate_mock_upstream::{MockConfig, MockStats, MockUpstream};
+use uuid::Uuid;
+
+/// Postgres URL for tests.
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// NATS URL for tests.
+pub fn nats_url() -> String {
+    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// The demo gateway configuration with prices from the issue (demo-small 0.15/0.60,
+/// demo-large 2.50/10.00), pointed at `mock_url`.
+pub fn gateway_toml(mock_url: &str) -> String {
+    format!(
+        r#"
+listen = "127.0.0.1:0"
+workers = 1
+[[providers]]
+name = "mock"
+base_url = "{mock_url}/v1"
+api_key = "sk-upstream-secret"
+timeout_secs = 30
+[[models]]
+name = "demo-small"
+provider = "mock"
+upstream_model = "mock-small"
+input_per_million = "0.15"
+output_per_million = "0.60"
+price_version = "test"
+[[models]]
+name = "demo-large"
+provider = "mock"
+upstream_model = "mock-large"
+input_per_million = "2.50"
+output_per_million = "10.00"
+price_version = "test"
+"#
+    )
+}
+
+/// A running mock-upstream + gateway pair with a private event stream.
+pub struct Stack {
+    /// Base URL of the gateway, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// The operator token.
+    pub admin_token: String,
+    /// What the mock received.
+    pub mock: Arc<MockStats>,
+    /// Base URL of the mock.
+    pub mock_url: String,
+    /// This stack's stream name.
+    pub stream: String,
+    /// This stack's subject prefix.
+    pub subject_prefix: String,
+    /// The gateway configuration used (to start more instances on the same stream).
+    pub config: GatewayConfig,
+    /// JetStream, for reading events.
+    pub js: jetstream::Context,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// A tenant with one key.
+#[derive(Debug, Clone)]
+pub struct TenantKey {
+    /// Tenant id.
+    pub tenant_id: Uuid,
+    /// Key id.
+    pub key_id: Uuid,
+    /// The plaintext key.
+    pub key: String,
+}
+
+impl Stack {
+    /// Starts a stack with the default mock.
+    pub async fn start() -> Self {
+        Self::start_with(MockConfig::default(), |_| {}).await
+    }
+
+    /// Starts a stack with a custom mock and a tweak of the gateway config.
+    pub async fn start_with(
+        mock_config: MockConfig,
+        tweak: impl FnOnce(&mut GatewayConfig),
+    ) -> Self {
+        tollgate_runtime::install_crypto_provider();
+        let shutdown = CancellationToken::new();
+        let mock = MockUpstream::bind(mock_config).expect("mock binds");
+        let mock_url = format!("http://{}", mock.local_addr());
+        let stats = mock.stats();
+        let mut tasks = Vec::new();
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            mock.run(token.cancelled_owned()).await.expect("mock runs");
+        }));
+
+        let id = Uuid::now_v7().simple().to_string();
+        let admin_token = format!("admin-{id}");
+        let env = [
+            ("TOLLGATE_ADMIN_TOKEN", admin_token.clone()),
+            ("DATABASE_URL", database_url()),
+            ("NATS_URL", nats_url()),
+            ("TOLLGATE_STREAM", format!("TGTEST_{id}")),
+            ("TOLLGATE_SUBJECT_PREFIX", format!("tgtest_{id}")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let mut config = GatewayConfig::from_toml(&gateway_toml(&mock_url), "testkit", &env)
+            .expect("test config is valid");
+        // Test streams clean themselves up even if a test dies before `stop`.
+        config.nats.stream.max_age = Duration::from_secs(3600);
+        config.nats.stream.duplicate_window = Duration::from_secs(600);
+        tweak(&mut config);
+
+        let nats = async_nats::connect(nats_url())
+            .await
+            .expect("NATS reachable");
+        let js = jetstream::new(nats);
+        let mut stack = Self {
+            url: String::new(),
+            admin_token,
+            mock: stats,
+            mock_url,
+            stream: config.nats.stream.name.clone(),
+            subject_prefix: config.nats.stream.subject_prefix.clone(),
+            config: config.clone(),
+            js,
+            http: reqwest::Client::new(),
+            shutdown,
+            tasks,
+        };
+        stack.url = stack.start_gateway(config).await;
+        stack
+    }
+
+    /// Starts one more gateway instance (same database and stream); returns its URL.
+    pub async fn start_gateway(&mut self, config: GatewayConfig) -> String {
+        let gateway = Gateway::bind(config).await.expect("gateway starts");
+        let url = format!("http://{}", gateway.local_addr());
+        let token = self.shutdown.clone();
+        self.tasks.push(tokio::spawn(async move {
+            gateway
+                .run(token.cancelled_owned())
+                .await
+                .expect("gateway runs");
+        }));
+        url
+    }
+
+    /// Stops everything (draining events) and deletes the stream.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let _ = self.js.delete_stream(&self.stream).await;
+    }
+
+    /// An admin request builder.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_token)
+    }
+
+    /// Creates a tenant and a key (with `key_options` merged into the key body).
+    pub async fn tenant_with_key(&self, key_options: Value) -> TenantKey {
+        let tenant: Value = self
+            .admin(reqwest::Method::POST, "/api/v1/tenants")
+            .json(&json!({"name": "test tenant"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let tenant_id: Uuid = tenant["id"].as_str().unwrap().parse().unwrap();
+        let mut body = json!({"name": "test key"});
+        if let (Some(body), Some(options)) = (body.as_object_mut(), key_options.as_object()) {
+            body.extend(options.clone());
+        }
+        let response = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/v1/tenants/{tenant_id}/keys"),
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "key creation failed");
+        let key: Value = response.json().await.unwrap();
+        TenantKey {
+            tenant_id,
+            key_id: key["id"].as_str().unwrap().parse().unwrap(),
+            key: key["key"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// POSTs a chat completion with `key`.
+    pub async fn chat(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/chat/completions", self.url))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Every event of `tenant_id` in this stack's stream, in stream order.
+    pub async fn events(&self, tenant_id: Uuid) -> Vec<Event> {
+        let stream = self.js.get_stream(&self.stream).await.unwrap();
+        let info = stream.get_info().await.unwrap();
+        let wanted = format!("{}.v1.{tenant_id}.", self.subject_prefix);
+        let mut events = Vec::new();
+        if info.state.messages == 0 {
+            return events;
+        }
+        for seq in info.state.first_sequence..=info.state.last_sequence {
+            let Ok(message) = stream.get_raw_message(seq).await else {
+                continue;
+            };
+            if message.subject.as_str().starts_with(&wanted) {
+                let event = Event::decode(&message.payload)
+                    .unwrap()
+                    .expect("known kind");
+                let msg_id = message
+                    .headers
+                    .get("Nats-Msg-Id")
+                    .map(|v| v.as_str().to_owned());
+                assert_eq!(
+                    msg_id,
+                    Some(event.event_id.to_string()),
+                    "Nats-Msg-Id = event_id"
+                );
+                events.push(event);
+            }
+        }
+        events
+    }
+
+    /// Waits until the tenant has at least `count` usage events, then waits `settle` more and
+    /// returns all of them (so a test can assert there is no extra one).
+    pub async fn usage_events(&self, tenant_id: Uuid, count: usize) -> Vec<UsageRecorded> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = usage_only(self.events(tenant_id).await);
+            if found.len() >= count {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {count} usage events, found {}",
+                found.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        usage_only(self.events(tenant_id).await)
+    }
+}
+
+fn usage_only(events: Vec<Event>) -> Vec<UsageRecorded> {
+    events
+        .into_iter()
+        .filter_map(|e| match e.body {
+            EventBody::UsageRecorded(u) => Some(u),
+            EventBody::CreditsGranted(_) => None,
+        })
+        .collect()
+}
+
+/// The SSE `data:` payloads of a streamed body, in order.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(str::to_owned)
+        .collect()
+}

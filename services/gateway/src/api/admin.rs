@@ -1,0 +1,330 @@
+//! Management API (`/api/v1`), for the platform operator's `ADMIN_TOKEN`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tollgate_events::{CreditSource, CreditsGranted, Event, EventBody};
+use tollgate_store::keys::NewApiKey;
+use uuid::Uuid;
+
+use crate::auth::{generate_api_key, hash_key};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Namespace of credit event ids: `UUIDv5(namespace, "<tenant>:<idempotency_key>")`.
+pub const CREDIT_EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a4e_8b3d_4e57_9a0c_5d7e_1f2b_3c4d);
+
+/// Longest accepted name, tag, note or idempotency key.
+const MAX_TEXT: usize = 200;
+/// Most decimal places accepted in a money amount.
+const MAX_MONEY_SCALE: u32 = 10;
+
+/// A path id that is not a UUID cannot name anything: 404, like an unknown id.
+fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("{what} not found"), "not_found"))
+}
+
+fn text(value: &str, field: &'static str) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.len() > MAX_TEXT {
+        return Err(ApiError::invalid(
+            format!("'{field}' must be 1 to {MAX_TEXT} characters"),
+            "invalid_request",
+            Some(field),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a money amount sent as a decimal string (floats are refused: they are not exact).
+pub fn parse_money(value: &Value, field: &'static str) -> Result<Decimal, ApiError> {
+    let bad =
+        |why: &str| ApiError::invalid(format!("'{field}' {why}"), "invalid_amount", Some(field));
+    let Value::String(text) = value else {
+        return Err(bad("must be a decimal string, e.g. \"10.00\""));
+    };
+    let amount: Decimal = text
+        .trim()
+        .parse()
+        .map_err(|_| bad("is not a decimal number"))?;
+    if amount.scale() > MAX_MONEY_SCALE && amount.normalize().scale() > MAX_MONEY_SCALE {
+        return Err(bad("has more than 10 decimal places"));
+    }
+    Ok(amount.normalize())
+}
+
+async fn require_tenant(state: &AppState, tenant_id: Uuid) -> Result<(), ApiError> {
+    match tollgate_store::tenants::get(&state.pool, tenant_id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found("tenant not found", "tenant_not_found")),
+    }
+}
+
+/// Body of `POST /api/v1/tenants`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    name: String,
+}
+
+/// `POST /api/v1/tenants`
+pub async fn create_tenant(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<CreateTenant>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    text(&body.name, "name")?;
+    let tenant = tollgate_store::tenants::create(&state.pool, body.name.trim()).await?;
+    Ok(HttpResponse::Created().json(tenant))
+}
+
+/// `GET /api/v1/tenants/{tenant_id}`
+pub async fn get_tenant(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let tenant_id = parse_id(&path, "tenant")?;
+    let tenant = tollgate_store::tenants::get(&state.pool, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant not found", "tenant_not_found"))?;
+    Ok(HttpResponse::Ok().json(tenant))
+}
+
+/// Body of `POST /api/v1/tenants/{id}/keys`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    name: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    allowed_models: Option<Vec<String>>,
+    budget_usd: Option<Value>,
+    rpm: Option<i32>,
+    tpm: Option<i32>,
+    cache: Option<String>,
+}
+
+/// `POST /api/v1/tenants/{tenant_id}/keys`: the plaintext key is in this answer only.
+pub async fn create_key(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<CreateKey>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let tenant_id = parse_id(&path, "tenant")?;
+    let body = body.into_inner();
+    text(&body.name, "name")?;
+    for tag in &body.tags {
+        text(tag, "tags")?;
+    }
+    let unknown_model = body
+        .allowed_models
+        .iter()
+        .flatten()
+        .find(|m| !state.config.models.contains_key(*m));
+    if let Some(unknown) = unknown_model {
+        return Err(ApiError::invalid(
+            format!("allowed_models: the gateway serves no model named '{unknown}'"),
+            "unknown_model",
+            Some("allowed_models"),
+        ));
+    }
+    let budget_usd = match &body.budget_usd {
+        None | Some(Value::Null) => None,
+        Some(value) => {
+            let budget = parse_money(value, "budget_usd")?;
+            if budget.is_sign_negative() {
+                return Err(ApiError::invalid(
+                    "'budget_usd' must not be negative",
+                    "invalid_amount",
+                    Some("budget_usd"),
+                ));
+            }
+            Some(budget)
+        }
+    };
+    for (limit, field) in [(body.rpm, "rpm"), (body.tpm, "tpm")] {
+        if limit.is_some_and(|l| l <= 0) {
+            return Err(ApiError::invalid(
+                format!("'{field}' must be a positive integer"),
+                "invalid_request",
+                Some(if field == "rpm" { "rpm" } else { "tpm" }),
+            ));
+        }
+    }
+    let cache = body.cache.unwrap_or_else(|| "off".into());
+    if !["off", "exact", "semantic"].contains(&cache.as_str()) {
+        return Err(ApiError::invalid(
+            "'cache' must be one of off, exact, semantic",
+            "invalid_request",
+            Some("cache"),
+        ));
+    }
+    require_tenant(&state, tenant_id).await?;
+
+    let secret =
+        generate_api_key().map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    let new_key = NewApiKey {
+        name: body.name.trim().to_owned(),
+        key_hash: hash_key(&secret),
+        key_prefix: secret.chars().take(10).collect(),
+        tags: body.tags,
+        allowed_models: body.allowed_models,
+        budget_usd,
+        rpm: body.rpm,
+        tpm: body.tpm,
+        cache,
+    };
+    let stored = tollgate_store::keys::create(&state.pool, tenant_id, &new_key).await?;
+    let mut answer =
+        serde_json::to_value(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
+    answer["key"] = Value::String(secret);
+    Ok(HttpResponse::Created().json(answer))
+}
+
+/// `GET /api/v1/tenants/{tenant_id}/keys`
+pub async fn list_keys(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let tenant_id = parse_id(&path, "tenant")?;
+    require_tenant(&state, tenant_id).await?;
+    let keys = tollgate_store::keys::list(&state.pool, tenant_id).await?;
+    Ok(HttpResponse::Ok().json(json!({"data": keys})))
+}
+
+/// `DELETE /api/v1/keys/{key_id}`: revokes; every gateway stops accepting it within ~1 s.
+pub async fn revoke_key(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let key_id = parse_id(&path, "key")?;
+    match tollgate_store::keys::revoke(&state.pool, key_id).await? {
+        Some(hash) => state.keys.evict(&hash),
+        None if tollgate_store::keys::exists(&state.pool, key_id).await? => {}
+        None => return Err(ApiError::not_found("key not found", "key_not_found")),
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `POST /api/v1/tenants/{id}/credits`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantCredits {
+    amount_usd: Value,
+    idempotency_key: String,
+    note: Option<String>,
+}
+
+/// `POST /api/v1/tenants/{tenant_id}/credits`: publishes `credits.granted` (confirmed by
+/// JetStream before answering). The event id derives from the idempotency key, so a retry
+/// returns the same id and credits once.
+pub async fn grant_credits(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<GrantCredits>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let tenant_id = parse_id(&path, "tenant")?;
+    let body = body.into_inner();
+    let amount = parse_money(&body.amount_usd, "amount_usd")?;
+    if amount <= Decimal::ZERO {
+        return Err(ApiError::invalid(
+            "'amount_usd' must be positive",
+            "invalid_amount",
+            Some("amount_usd"),
+        ));
+    }
+    if amount > state.config.max_credit_usd {
+        return Err(ApiError::invalid(
+            format!(
+                "'amount_usd' must not exceed {}",
+                state.config.max_credit_usd
+            ),
+            "invalid_amount",
+            Some("amount_usd"),
+        ));
+    }
+    text(&body.idempotency_key, "idempotency_key")?;
+    if let Some(note) = &body.note {
+        text(note, "note")?;
+    }
+    require_tenant(&state, tenant_id).await?;
+
+    let event_id = Uuid::new_v5(
+        &CREDIT_EVENT_NAMESPACE,
+        format!("{tenant_id}:{}", body.idempotency_key).as_bytes(),
+    );
+    let event = Event::with_id(
+        event_id,
+        tenant_id,
+        EventBody::CreditsGranted(CreditsGranted {
+            amount_usd: amount,
+            idempotency_key: body.idempotency_key.clone(),
+            note: body.note.clone(),
+            source: CreditSource::Api,
+        }),
+    );
+    tollgate_events::publish_confirmed(
+        &state.jetstream,
+        &state.config.nats.stream.subject_prefix,
+        &event,
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "credit event not confirmed");
+        ApiError::Unavailable(
+            "the event stream is unavailable; retry with the same idempotency_key".into(),
+        )
+    })?;
+    Ok(HttpResponse::Created().json(json!({
+        "event_id": event_id,
+        "tenant_id": tenant_id,
+        "amount_usd": amount.to_string(),
+        "idempotency_key": body.idempotency_key,
+        "note": body.note,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_must_be_an_exact_decimal_string() {
+        assert_eq!(
+            parse_money(&json!("10.00"), "a").ok(),
+            Some(Decimal::new(10, 0))
+        );
+        assert_eq!(
+            parse_money(&json!("0.0000000001"), "a").ok(),
+            Some(Decimal::new(1, 10))
+        );
+        assert!(parse_money(&json!("0.00000000001"), "a").is_err());
+        assert!(parse_money(&json!(10.5), "a").is_err());
+        assert!(parse_money(&json!("ten"), "a").is_err());
+        assert_eq!(
+            parse_money(&json!("1.50000000000000"), "a").ok(),
+            Some(Decimal::new(15, 1))
+        );
+    }
+
+    #[test]
+    fn credit_event_id_is_stable_per_tenant_and_key() {
+        let tenant = Uuid::now_v7();
+        let id =
+            |t: Uuid, k: &str| Uuid::new_v5(&CREDIT_EVENT_NAMESPACE, format!("{t}:{k}").as_bytes());
+        assert_eq!(id(tenant, "k1"), id(tenant, "k1"));
+        assert_ne!(id(tenant, "k1"), id(tenant, "k2"));
+        assert_ne!(id(tenant, "k1"), id(Uuid::now_v7(), "k1"));
+    }
+}

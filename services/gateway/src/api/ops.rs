@@ -1,0 +1,40 @@
+//! Operations endpoints: liveness, readiness, metrics.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::metrics::render;
+use crate::state::AppState;
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: Postgres answers and NATS is connected.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database = tollgate_store::ping(&state.pool).await.is_ok();
+    let nats = matches!(
+        state.nats.connection_state(),
+        async_nats::connection::State::Connected
+    );
+    let ready = database && nats;
+    state.metrics.set_ready(ready);
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": {"database": database, "nats": nats},
+        "events_unacknowledged": state.publisher.metrics().unacknowledged(),
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(render(&state.registry))
+}

@@ -1,0 +1,210 @@
+//! In-memory cache of authenticated keys in front of Postgres.
+//!
+//! Hits cost one SHA-256 and one sharded-map lookup. Revocations reach every gateway within
+//! about one poll interval: a background task asks Postgres for keys revoked recently and
+//! evicts them; the instance that revoked a key evicts it at once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use rust_decimal::Decimal;
+use subtle::ConstantTimeEq;
+use tollgate_store::PgPool;
+use uuid::Uuid;
+
+use super::secret::{hash_key, looks_like_key};
+use crate::error::ApiError;
+
+/// What the request path needs to know about a valid key.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedKey {
+    /// Key id.
+    pub key_id: Uuid,
+    /// Owning tenant.
+    pub tenant_id: Uuid,
+    /// Models the key may use; `None`: all.
+    pub allowed_models: Option<Vec<String>>,
+    /// Spending cap in USD (enforced by the ledger issue).
+    pub budget_usd: Option<Decimal>,
+}
+
+impl AuthenticatedKey {
+    /// Whether this key may use `model`.
+    pub fn may_use(&self, model: &str) -> bool {
+        self.allowed_models
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|m| m == model))
+    }
+}
+
+#[derive(Clone)]
+enum Entry {
+    Valid {
+        key: Arc<AuthenticatedKey>,
+        stored_hash: [u8; 32],
+        fetched: Instant,
+    },
+    Invalid {
+        fetched: Instant,
+    },
+}
+
+/// How long cache entries live.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheTtl {
+    /// A valid key is re-read after this long (picks up edits).
+    pub valid: Duration,
+    /// An unknown or revoked key is re-checked after this long.
+    pub invalid: Duration,
+}
+
+/// Keys by SHA-256.
+pub struct KeyCache {
+    pool: PgPool,
+    entries: DashMap<[u8; 32], Entry>,
+    ttl: CacheTtl,
+    max_entries: usize,
+}
+
+const UNAUTHENTICATED: ApiError = ApiError::Unauthenticated("invalid or revoked API key");
+
+impl KeyCache {
+    /// An empty cache over `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            entries: DashMap::new(),
+            ttl: CacheTtl {
+                valid: Duration::from_secs(60),
+                invalid: Duration::from_secs(2),
+            },
+            max_entries: 200_000,
+        }
+    }
+
+    /// Resolves a presented key, from memory when possible.
+    pub async fn authenticate(&self, presented: &str) -> Result<Arc<AuthenticatedKey>, ApiError> {
+        if !looks_like_key(presented) {
+            return Err(UNAUTHENTICATED);
+        }
+        let hash = hash_key(presented);
+        if let Some(entry) = self.entries.get(&hash).map(|e| e.value().clone()) {
+            match entry {
+                Entry::Valid {
+                    key,
+                    stored_hash,
+                    fetched,
+                } if fetched.elapsed() < self.ttl.valid => {
+                    return if bool::from(stored_hash.ct_eq(&hash)) {
+                        Ok(key)
+                    } else {
+                        Err(UNAUTHENTICATED)
+                    };
+                }
+                Entry::Invalid { fetched } if fetched.elapsed() < self.ttl.invalid => {
+                    return Err(UNAUTHENTICATED);
+                }
+                _ => {}
+            }
+        }
+        self.load(hash).await
+    }
+
+    async fn load(&self, hash: [u8; 32]) -> Result<Arc<AuthenticatedKey>, ApiError> {
+        let found = tollgate_store::keys::find_by_hash(&self.pool, &hash).await?;
+        let now = Instant::now();
+        self.make_room();
+        let valid = found.filter(|f| f.key.revoked_at.is_none()).and_then(|f| {
+            let stored: [u8; 32] = f.key_hash.as_slice().try_into().ok()?;
+            bool::from(stored.ct_eq(&hash)).then_some((f.key, stored))
+        });
+        match valid {
+            Some((key, stored_hash)) => {
+                let key = Arc::new(AuthenticatedKey {
+                    key_id: key.id,
+                    tenant_id: key.tenant_id,
+                    allowed_models: key.allowed_models,
+                    budget_usd: key.budget_usd,
+                });
+                self.entries.insert(
+                    hash,
+                    Entry::Valid {
+                        key: key.clone(),
+                        stored_hash,
+                        fetched: now,
+                    },
+                );
+                Ok(key)
+            }
+            None => {
+                self.entries.insert(hash, Entry::Invalid { fetched: now });
+                Err(UNAUTHENTICATED)
+            }
+        }
+    }
+
+    /// Bounds memory under a flood of random keys: drop negative entries first, then all.
+    fn make_room(&self) {
+        if self.entries.len() < self.max_entries {
+            return;
+        }
+        self.entries.retain(|_, e| matches!(e, Entry::Valid { .. }));
+        if self.entries.len() >= self.max_entries {
+            self.entries.clear();
+        }
+    }
+
+    /// Forgets a key (after a revocation).
+    pub fn evict(&self, hash: &[u8]) {
+        if let Ok(hash) = <[u8; 32]>::try_from(hash) {
+            self.entries.insert(
+                hash,
+                Entry::Invalid {
+                    fetched: Instant::now(),
+                },
+            );
+        }
+    }
+
+    /// Evicts keys revoked (by any gateway) within the last `window`.
+    pub async fn evict_recently_revoked(&self, window: Duration) -> Result<usize, ApiError> {
+        let revoked =
+            tollgate_store::keys::revoked_within(&self.pool, window.as_secs_f64()).await?;
+        let mut evicted = 0;
+        for hash in revoked {
+            let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) else {
+                continue;
+            };
+            // Read, release the shard lock, then write.
+            let cached_as_valid = self
+                .entries
+                .get(&hash)
+                .is_some_and(|e| matches!(e.value(), Entry::Valid { .. }));
+            if cached_as_valid {
+                self.evict(&hash);
+                evicted += 1;
+            }
+        }
+        Ok(evicted)
+    }
+
+    /// Polls revocations every `interval` until the task is aborted.
+    pub fn spawn_revocation_watch(
+        self: &Arc<Self>,
+        interval: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let cache = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                // The window is wide enough to survive a few failed polls.
+                if let Err(err) = cache.evict_recently_revoked(interval * 20).await {
+                    tracing::warn!(error = %err, "revocation poll failed");
+                }
+            }
+        })
+    }
+}

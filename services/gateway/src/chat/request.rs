@@ -1,0 +1,313 @@
+//! Parsing and validation of an OpenAI Chat Completions request.
+//!
+//! The body is kept as a JSON object so every field the client sent reaches the upstream
+//! unchanged; only `model` (and, for streams, `stream_options.include_usage`) is rewritten.
+
+use serde_json::{Map, Value};
+use tollgate_billing::ChatMessageText;
+
+use crate::error::ApiError;
+
+const ROLES: [&str; 6] = [
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
+
+/// A validated chat request.
+#[derive(Debug)]
+pub struct ChatRequest {
+    body: Map<String, Value>,
+    /// The model asked for.
+    pub model: String,
+    /// Whether the client wants SSE.
+    pub stream: bool,
+    /// Whether the client asked for the final usage chunk.
+    pub include_usage: bool,
+}
+
+/// One message's text, for token counting.
+#[derive(Debug)]
+pub struct MessageText {
+    role: String,
+    content: String,
+    name: Option<String>,
+}
+
+impl MessageText {
+    /// Borrowed view for the tokenizer.
+    pub fn as_chat_text(&self) -> ChatMessageText<'_> {
+        ChatMessageText {
+            role: &self.role,
+            content: &self.content,
+            name: self.name.as_deref(),
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>, param: &'static str) -> ApiError {
+    ApiError::invalid(message, "invalid_request", Some(param))
+}
+
+impl ChatRequest {
+    /// Parses and validates the body.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            ApiError::invalid(
+                format!("request body is not valid JSON: {e}"),
+                "invalid_json",
+                None,
+            )
+        })?;
+        let Value::Object(body) = value else {
+            return Err(ApiError::invalid(
+                "request body must be a JSON object",
+                "invalid_json",
+                None,
+            ));
+        };
+        let model = match body.get("model") {
+            Some(Value::String(m)) if !m.is_empty() => m.clone(),
+            Some(_) => return Err(invalid("'model' must be a non-empty string", "model")),
+            None => return Err(invalid("missing required parameter 'model'", "model")),
+        };
+        match body.get("messages") {
+            Some(Value::Array(messages)) if !messages.is_empty() => {
+                for (i, message) in messages.iter().enumerate() {
+                    validate_message(i, message)?;
+                }
+            }
+            Some(Value::Array(_)) => {
+                return Err(invalid("'messages' must not be empty", "messages"));
+            }
+            Some(_) => return Err(invalid("'messages' must be an array", "messages")),
+            None => return Err(invalid("missing required parameter 'messages'", "messages")),
+        }
+        let stream = match body.get("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(invalid("'stream' must be a boolean", "stream")),
+        };
+        let include_usage = match body.get("stream_options") {
+            None | Some(Value::Null) => false,
+            Some(Value::Object(options)) => {
+                if !stream {
+                    return Err(invalid(
+                        "'stream_options' is only allowed when 'stream' is true",
+                        "stream_options",
+                    ));
+                }
+                match options.get("include_usage") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => {
+                        return Err(invalid(
+                            "'stream_options.include_usage' must be a boolean",
+                            "stream_options",
+                        ));
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "'stream_options' must be an object",
+                    "stream_options",
+                ));
+            }
+        };
+        for param in ["max_tokens", "max_completion_tokens"] {
+            match body.get(param) {
+                None | Some(Value::Null) => {}
+                Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n >= 1) => {}
+                Some(_) => {
+                    return Err(ApiError::invalid(
+                        format!("'{param}' must be a positive integer"),
+                        "invalid_request",
+                        Some(if param == "max_tokens" {
+                            "max_tokens"
+                        } else {
+                            "max_completion_tokens"
+                        }),
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            body,
+            model,
+            stream,
+            include_usage,
+        })
+    }
+
+    /// Text of every message, for counting prompt tokens.
+    pub fn message_texts(&self) -> Vec<MessageText> {
+        let Some(Value::Array(messages)) = self.body.get("messages") else {
+            return Vec::new();
+        };
+        messages
+            .iter()
+            .map(|m| MessageText {
+                role: m
+                    .get("role")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                content: m.get("content").map(content_text).unwrap_or_default(),
+                name: m.get("name").and_then(Value::as_str).map(str::to_owned),
+            })
+            .collect()
+    }
+
+    /// The body sent upstream: the client's body with the upstream model name, and for streams
+    /// `include_usage` on (so the provider reports usage we can bill).
+    pub fn upstream_body(&self, upstream_model: &str) -> Result<Vec<u8>, ApiError> {
+        let mut body = self.body.clone();
+        body.insert("model".into(), Value::String(upstream_model.to_owned()));
+        if self.stream {
+            let options = body
+                .entry("stream_options")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(options) = options {
+                options.insert("include_usage".into(), Value::Bool(true));
+            }
+        }
+        serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+}
+
+fn validate_message(index: usize, message: &Value) -> Result<(), ApiError> {
+    let Value::Object(message) = message else {
+        return Err(invalid(
+            format!("messages[{index}] must be an object"),
+            "messages",
+        ));
+    };
+    match message.get("role") {
+        Some(Value::String(role)) if ROLES.contains(&role.as_str()) => {}
+        Some(Value::String(role)) => {
+            return Err(invalid(
+                format!("messages[{index}].role '{role}' is not one of {ROLES:?}"),
+                "messages",
+            ));
+        }
+        _ => {
+            return Err(invalid(
+                format!("messages[{index}].role is required"),
+                "messages",
+            ));
+        }
+    }
+    match message.get("content") {
+        None | Some(Value::Null | Value::String(_) | Value::Array(_)) => Ok(()),
+        Some(_) => Err(invalid(
+            format!("messages[{index}].content must be a string or an array of parts"),
+            "messages",
+        )),
+    }
+}
+
+/// A message content's text: the string itself, or the text parts of a multi-part array.
+pub fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<ChatRequest, ApiError> {
+        ChatRequest::parse(json.as_bytes())
+    }
+
+    #[test]
+    fn accepts_a_plain_request_and_keeps_unknown_fields() -> Result<(), ApiError> {
+        let r = parse(
+            r#"{"model":"demo-small","messages":[{"role":"user","content":"hi"}],"temperature":0.2,"x_vendor":{"a":1}}"#,
+        )?;
+        assert_eq!(r.model, "demo-small");
+        assert!(!r.stream);
+        let upstream: Value = serde_json::from_slice(&r.upstream_body("mock-small")?)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        assert_eq!(upstream["model"], "mock-small");
+        assert_eq!(upstream["temperature"], 0.2);
+        assert_eq!(upstream["x_vendor"]["a"], 1);
+        assert!(upstream.get("stream_options").is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn streams_always_ask_upstream_for_usage() -> Result<(), ApiError> {
+        let r =
+            parse(r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#)?;
+        assert!(r.stream && !r.include_usage);
+        let upstream: Value = serde_json::from_slice(&r.upstream_body("m")?)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        assert_eq!(upstream["stream_options"]["include_usage"], true);
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_bad_requests_with_the_parameter_named() {
+        let cases = [
+            ("not json", None),
+            ("[1]", None),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}]}"#,
+                Some("model"),
+            ),
+            (r#"{"model":"m"}"#, Some("messages")),
+            (r#"{"model":"m","messages":[]}"#, Some("messages")),
+            (
+                r#"{"model":"m","messages":[{"content":"x"}]}"#,
+                Some("messages"),
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#,
+                Some("messages"),
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":5}]}"#,
+                Some("messages"),
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#,
+                Some("stream"),
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}"#,
+                Some("max_tokens"),
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true}}"#,
+                Some("stream_options"),
+            ),
+        ];
+        for (body, param) in cases {
+            match parse(body) {
+                Err(ApiError::InvalidRequest { param: p, .. }) => assert_eq!(p, param, "{body}"),
+                other => unreachable!("{body} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn multi_part_content_counts_text_parts_only() -> Result<(), ApiError> {
+        let r = parse(
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"b"}]}]}"#,
+        )?;
+        let texts = r.message_texts();
+        assert_eq!(texts[0].as_chat_text().content, "ab");
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! Server-sent events: splitting a byte stream into events and peeking at chunk JSON.
+
+use std::borrow::Cow;
+
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+
+/// Takes the next complete event (including its blank-line terminator) off the buffer.
+pub fn take_event(buffer: &mut BytesMut) -> Option<Bytes> {
+    let end = buffer.windows(2).enumerate().find_map(|(i, w)| match w {
+        b"\n\n" => Some(i + 2),
+        b"\r\n" if buffer.get(i + 2..i + 4) == Some(b"\r\n") => Some(i + 4),
+        _ => None,
+    })?;
+    Some(buffer.split_to(end).freeze())
+}
+
+/// The `data:` payload of an event (multiple data lines joined by `\n`), if any.
+pub fn data_of(event: &[u8]) -> Option<Cow<'_, str>> {
+    let text = std::str::from_utf8(event).ok()?;
+    let mut lines = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|d| d.strip_prefix(' ').unwrap_or(d));
+    let first = lines.next()?;
+    match lines.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut joined = format!("{first}\n{second}");
+            for more in lines {
+                joined.push('\n');
+                joined.push_str(more);
+            }
+            Some(Cow::Owned(joined))
+        }
+    }
+}
+
+/// The fields of a completion (chunk) the gateway needs; everything else is passed through.
+#[derive(Debug, Default, Deserialize)]
+pub struct CompletionPeek<'a> {
+    /// Choices (deltas in streams, messages otherwise).
+    #[serde(borrow, default)]
+    pub choices: Option<Vec<ChoicePeek<'a>>>,
+    /// Provider-reported usage.
+    #[serde(default)]
+    pub usage: Option<UsagePeek>,
+    /// An error object sent inside a stream.
+    #[serde(default)]
+    pub error: Option<serde::de::IgnoredAny>,
+}
+
+/// One choice.
+#[derive(Debug, Default, Deserialize)]
+pub struct ChoicePeek<'a> {
+    /// Streamed delta.
+    #[serde(borrow, default)]
+    pub delta: Option<TextPeek<'a>>,
+    /// Whole message (non-streamed).
+    #[serde(borrow, default)]
+    pub message: Option<TextPeek<'a>>,
+}
+
+/// Text of a delta or message.
+#[derive(Debug, Default, Deserialize)]
+pub struct TextPeek<'a> {
+    /// Content text.
+    #[serde(borrow, default)]
+    pub content: Option<Cow<'a, str>>,
+}
+
+/// Provider-reported usage.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct UsagePeek {
+    /// Prompt tokens.
+    #[serde(default)]
+    pub prompt_tokens: u32,
+    /// Completion tokens.
+    #[serde(default)]
+    pub completion_tokens: u32,
+}
+
+impl From<UsagePeek> for tollgate_billing::Usage {
+    fn from(u: UsagePeek) -> Self {
+        Self {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_events_across_reads_and_both_line_endings() {
+        let mut buf = BytesMut::from(&b"data: a\n\ndata: b\r\n\r\ndata: par"[..]);
+        assert_eq!(take_event(&mut buf).as_deref(), Some(&b"data: a\n\n"[..]));
+        assert_eq!(
+            take_event(&mut buf).as_deref(),
+            Some(&b"data: b\r\n\r\n"[..])
+        );
+        assert_eq!(take_event(&mut buf), None);
+        buf.extend_from_slice(b"tial\n\n");
+        assert_eq!(
+            take_event(&mut buf).as_deref(),
+            Some(&b"data: partial\n\n"[..])
+        );
+    }
+
+    #[test]
+    fn reads_data_lines() {
+        assert_eq!(data_of(b"data: [DONE]\n\n").as_deref(), Some("[DONE]"));
+        assert_eq!(data_of(b": keep-alive\n\n"), None);
+        assert_eq!(
+            data_of(b"event: x\ndata: 1\ndata: 2\n\n").as_deref(),
+            Some("1\n2")
+        );
+    }
+
+    #[test]
+    fn peeks_content_and_usage() {
+        let chunk: CompletionPeek<'_> = serde_json::from_str(
+            r#"{"id":"x","choices":[{"index":0,"delta":{"content":"hi \"there\""}}],"usage":null}"#,
+        )
+        .unwrap();
+        let content = chunk.choices.unwrap()[0]
+            .delta
+            .as_ref()
+            .unwrap()
+            .content
+            .clone();
+        assert_eq!(content.as_deref(), Some("hi \"there\""));
+        assert!(chunk.usage.is_none());
+        let last: CompletionPeek<'_> = serde_json::from_str(
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#,
+        )
+        .unwrap();
+        assert_eq!(last.usage.unwrap().completion_tokens, 4);
+    }
+}

@@ -1,0 +1,293 @@
+//! Relaying a streamed completion: every upstream SSE event is forwarded as soon as it is
+//! complete (never buffered whole) while the gateway watches for content and usage to bill.
+//!
+//! Billing happens when the stream ends, however it ends: normally (`[DONE]`), by an upstream
+//! failure, or by the client going away (the relay is dropped; `Drop` publishes the event).
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::time::Instant;
+
+use actix_web::{HttpResponse, web};
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use serde_json::{Value, json};
+use tollgate_billing::{Tokenizer, Usage};
+use tollgate_events::{UsageOutcome, UsageSource};
+
+use super::sse::{CompletionPeek, data_of, take_event};
+use super::{ChatRequest, count_prompt};
+use crate::api::headers::DataPlaneMeta;
+use crate::state::AppState;
+use crate::usage::{Ending, RequestRecord};
+
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// Starts relaying `upstream` to the client.
+///
+/// `x-tollgate-cost` on a streamed answer is the prompt's cost (all that is known when headers
+/// go out); the full cost is in the final usage chunk (`usage.cost_usd`) and the event.
+pub fn relay(
+    state: web::Data<AppState>,
+    record: RequestRecord,
+    mut meta: DataPlaneMeta,
+    request: &ChatRequest,
+    upstream: reqwest::Response,
+    sent: Instant,
+) -> HttpResponse {
+    let tokenizer = record
+        .route
+        .as_ref()
+        .map_or_else(Tokenizer::default, |r| r.price.tokenizer);
+    let prompt_tokens = count_prompt(request, tokenizer);
+    meta.cost = record.cost(Usage {
+        prompt_tokens,
+        completion_tokens: 0,
+    });
+    let relay = Relay {
+        upstream: Box::pin(upstream.bytes_stream()),
+        buffer: BytesMut::new(),
+        out: VecDeque::new(),
+        ended: false,
+        billing: StreamBilling {
+            state,
+            record: Some(record),
+            sent,
+            tokenizer,
+            prompt_tokens,
+            completion_text: String::new(),
+            upstream_usage: None,
+            include_usage: request.include_usage,
+            usage_delivered: false,
+            saw_done: false,
+            failure: None,
+            identity: None,
+        },
+    };
+    let body = futures_util::stream::unfold(relay, Relay::next);
+    let mut response = HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .streaming(body);
+    meta.apply(&mut response);
+    response
+}
+
+struct Relay {
+    upstream: ByteStream,
+    buffer: BytesMut,
+    out: VecDeque<Bytes>,
+    ended: bool,
+    billing: StreamBilling,
+}
+
+impl Relay {
+    async fn next(mut self) -> Option<(Result<Bytes, std::convert::Infallible>, Self)> {
+        loop {
+            if let Some(bytes) = self.out.pop_front() {
+                return Some((Ok(bytes), self));
+            }
+            if self.ended {
+                self.billing.finish().await;
+                return None;
+            }
+            match self.upstream.next().await {
+                Some(Ok(bytes)) => {
+                    self.buffer.extend_from_slice(&bytes);
+                    while let Some(event) = take_event(&mut self.buffer) {
+                        self.billing.on_event(event, &mut self.out);
+                    }
+                }
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "upstream stream broke");
+                    self.billing.failure = Some("upstream_stream_error");
+                    self.out.push_back(sse_error("the upstream stream failed"));
+                    self.ended = true;
+                }
+                None => {
+                    if !self.buffer.is_empty() {
+                        self.out.push_back(self.buffer.split().freeze());
+                    }
+                    if !self.billing.saw_done {
+                        self.billing.failure = Some("upstream_stream_incomplete");
+                    }
+                    self.ended = true;
+                }
+            }
+        }
+    }
+}
+
+fn sse_error(message: &str) -> Bytes {
+    let error =
+        json!({"error": {"message": message, "type": "upstream_error", "code": "upstream_failed"}});
+    Bytes::from(format!("data: {error}\n\n"))
+}
+
+/// Identity of the completion, copied into a synthesized usage chunk.
+struct Identity {
+    id: Value,
+    created: Value,
+    model: Value,
+}
+
+struct StreamBilling {
+    state: web::Data<AppState>,
+    record: Option<RequestRecord>,
+    sent: Instant,
+    tokenizer: Tokenizer,
+    prompt_tokens: u32,
+    completion_text: String,
+    upstream_usage: Option<Usage>,
+    include_usage: bool,
+    usage_delivered: bool,
+    saw_done: bool,
+    failure: Option<&'static str>,
+    identity: Option<Identity>,
+}
+
+impl StreamBilling {
+    fn on_event(&mut self, event: Bytes, out: &mut VecDeque<Bytes>) {
+        let Some(data) = data_of(&event) else {
+            out.push_back(event);
+            return;
+        };
+        if data.trim() == "[DONE]" {
+            self.saw_done = true;
+            if self.include_usage && !self.usage_delivered {
+                out.push_back(self.synthesized_usage_chunk());
+                self.usage_delivered = true;
+            }
+            out.push_back(event);
+            return;
+        }
+        let Ok(peek) = serde_json::from_str::<CompletionPeek<'_>>(&data) else {
+            out.push_back(event);
+            return;
+        };
+        if peek.error.is_some() {
+            self.failure = Some("upstream_stream_error");
+        }
+        let choices = peek.choices.unwrap_or_default();
+        for choice in &choices {
+            if let Some(content) = choice.delta.as_ref().and_then(|d| d.content.as_deref())
+                && !content.is_empty()
+            {
+                if self.completion_text.is_empty()
+                    && let Some(record) = self.record.as_mut()
+                {
+                    record.ttft = Some(record.started.elapsed());
+                }
+                self.completion_text.push_str(content);
+            }
+        }
+        if self.identity.is_none()
+            && let Ok(value) = serde_json::from_str::<Value>(&data)
+        {
+            self.identity = Some(Identity {
+                id: value.get("id").cloned().unwrap_or(Value::Null),
+                created: value.get("created").cloned().unwrap_or(Value::Null),
+                model: value.get("model").cloned().unwrap_or(Value::Null),
+            });
+        }
+        let Some(usage) = peek.usage else {
+            out.push_back(event);
+            return;
+        };
+        let usage: Usage = usage.into();
+        self.upstream_usage = Some(usage);
+        if !self.include_usage {
+            // The gateway asked for usage, the client did not: drop the usage-only chunk.
+            if !choices.is_empty() {
+                out.push_back(event);
+            }
+            return;
+        }
+        let cost = self.cost(usage);
+        match serde_json::from_str::<Value>(&data) {
+            Ok(mut chunk) => {
+                chunk["usage"]["cost_usd"] = Value::String(cost);
+                out.push_back(Bytes::from(format!("data: {chunk}\n\n")));
+            }
+            Err(_) => out.push_back(event),
+        }
+        self.usage_delivered = true;
+    }
+
+    fn cost(&self, usage: Usage) -> String {
+        self.record
+            .as_ref()
+            .map(|r| r.cost(usage).normalize().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Usage to bill: the provider's, or counted with the tokenizer.
+    fn usage(&self) -> (Usage, UsageSource) {
+        match self.upstream_usage {
+            Some(usage) => (usage, UsageSource::Upstream),
+            None => (
+                Usage {
+                    prompt_tokens: self.prompt_tokens,
+                    completion_tokens: self.tokenizer.count_text(&self.completion_text),
+                },
+                UsageSource::Tokenizer,
+            ),
+        }
+    }
+
+    fn synthesized_usage_chunk(&self) -> Bytes {
+        let (usage, _) = self.usage();
+        let identity = self.identity.as_ref();
+        let chunk = json!({
+            "id": identity.map_or(Value::Null, |i| i.id.clone()),
+            "object": "chat.completion.chunk",
+            "created": identity.map_or(Value::Null, |i| i.created.clone()),
+            "model": identity.map_or(Value::Null, |i| i.model.clone()),
+            "choices": [],
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+                "cost_usd": self.cost(usage),
+            },
+        });
+        Bytes::from(format!("data: {chunk}\n\n"))
+    }
+
+    /// Takes the record and builds its ending; `None` once billed.
+    fn take(&mut self, outcome_if_unfinished: UsageOutcome) -> Option<(RequestRecord, Ending)> {
+        let mut record = self.record.take()?;
+        record.upstream_time = self.sent.elapsed();
+        let (usage, usage_source) = self.usage();
+        let outcome = match (self.failure, self.saw_done) {
+            (Some(_), _) => UsageOutcome::UpstreamError,
+            (None, true) => UsageOutcome::Success,
+            (None, false) => outcome_if_unfinished,
+        };
+        let ending = Ending {
+            outcome,
+            http_status: 200,
+            error_code: self.failure.map(str::to_owned),
+            usage,
+            usage_source,
+        };
+        self.state.observe_upstream(&record);
+        self.state.metrics.request(record.endpoint, 200);
+        Some((record, ending))
+    }
+
+    async fn finish(&mut self) {
+        if let Some((record, ending)) = self.take(UsageOutcome::UpstreamError) {
+            self.state.bill(record, ending).await;
+        }
+    }
+}
+
+impl Drop for StreamBilling {
+    fn drop(&mut self) {
+        // The client went away mid-stream: bill what was produced so far.
+        if let Some((record, ending)) = self.take(UsageOutcome::ClientClosed) {
+            self.state.bill_detached(record, ending);
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! Gateway configuration: a TOML file plus environment overrides, parsed once and validated
+//! into [`GatewayConfig`]. A bad config fails at start with the file, key and reason.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use thiserror::Error;
+use tollgate_billing::{ModelPrice, PriceBook, Tokenizer};
+
+/// Why a configuration was refused.
+#[derive(Debug, Error)]
+#[error("config {source_name}: {key}: {reason}")]
+pub struct ConfigError {
+    source_name: String,
+    key: String,
+    reason: String,
+}
+
+impl ConfigError {
+    fn new(source_name: &str, key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            source_name: source_name.to_owned(),
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The file as written (every field optional where a default exists).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    workers: Option<usize>,
+    admin_token: Option<String>,
+    database_url: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_credit_usd: Option<Decimal>,
+    #[serde(default)]
+    nats: RawNats,
+    #[serde(default)]
+    providers: Vec<RawProvider>,
+    #[serde(default)]
+    models: Vec<RawModel>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNats {
+    url: Option<String>,
+    stream: Option<String>,
+    subject_prefix: Option<String>,
+    duplicate_window_secs: Option<u64>,
+    publish_queue: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    name: String,
+    #[serde(default = "openai_kind")]
+    kind: String,
+    base_url: String,
+    api_key: Option<String>,
+    api_key_env: Option<String>,
+    timeout_secs: Option<u64>,
+    connect_timeout_ms: Option<u64>,
+}
+
+fn openai_kind() -> String {
+    "openai".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    name: String,
+    provider: String,
+    upstream_model: Option<String>,
+    input_per_million: Decimal,
+    output_per_million: Decimal,
+    tokenizer: Option<String>,
+    price_version: Option<String>,
+}
+
+/// An OpenAI-compatible upstream provider.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// Config name, reported as `x-tollgate-provider`.
+    pub name: String,
+    /// Base URL including the version path, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Bearer key sent upstream (never the tenant's key).
+    pub api_key: Option<String>,
+    /// Longest wait for a non-streamed answer, and for each chunk of a stream.
+    pub timeout: Duration,
+    /// Longest wait for a connection.
+    pub connect_timeout: Duration,
+}
+
+/// A model the gateway serves: where it goes and what it costs.
+#[derive(Debug, Clone)]
+pub struct ModelRoute {
+    /// The name clients ask for.
+    pub name: String,
+    /// Index into [`GatewayConfig::providers`].
+    pub provider: usize,
+    /// The model name sent upstream.
+    pub upstream_model: String,
+    /// Its price and tokenizer.
+    pub price: ModelPrice,
+}
+
+/// NATS settings.
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    /// Server URL.
+    pub url: String,
+    /// Stream and subjects.
+    pub stream: tollgate_events::StreamSettings,
+    /// Publisher queue size.
+    pub publish_queue: usize,
+}
+
+/// The validated runtime configuration.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Listen address (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// actix worker threads.
+    pub workers: usize,
+    /// Token of the platform operator for `/api/v1`.
+    pub admin_token: String,
+    /// Postgres URL.
+    pub database_url: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Largest single credit grant.
+    pub max_credit_usd: Decimal,
+    /// NATS settings.
+    pub nats: NatsConfig,
+    /// Upstream providers.
+    pub providers: Vec<ProviderConfig>,
+    /// Served models by name.
+    pub models: Arc<HashMap<String, Arc<ModelRoute>>>,
+    /// Prices by served model name.
+    pub prices: PriceBook,
+}
+
+/// Environment the config reads (a map, so tests can pass their own).
+pub type Env = HashMap<String, String>;
+
+impl GatewayConfig {
+    /// Reads `path` (TOML), applies environment overrides and validates.
+    pub fn load(path: &Path, env: &Env) -> Result<Self, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(&name, "(file)", e.to_string()))?;
+        Self::from_toml(&text, &name, env)
+    }
+
+    /// Parses TOML text (named `source_name` in errors), applies overrides and validates.
+    pub fn from_toml(text: &str, source_name: &str, env: &Env) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let key = e
+                .span()
+                .map_or_else(String::new, |s| format!("at byte {}", s.start));
+            ConfigError::new(source_name, key, e.message().to_owned())
+        })?;
+        normalize(raw, source_name, env)
+    }
+}
+
+fn env_or(env: &Env, key: &str, value: Option<String>) -> Option<String> {
+    env.get(key).cloned().or(value)
+}
+
+/// `TOLLGATE_PROVIDER_<NAME>_<FIELD>` with the name upper-cased and `-` as `_`.
+fn provider_env_key(provider: &str, field: &str) -> String {
+    format!(
+        "TOLLGATE_PROVIDER_{}_{field}",
+        provider.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, ConfigError> {
+    let listen_text =
+        env_or(env, "TOLLGATE_LISTEN", raw.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = listen_text
+        .parse()
+        .map_err(|e| ConfigError::new(src, "listen", format!("'{listen_text}': {e}")))?;
+    let workers = match env.get("TOLLGATE_WORKERS") {
+        Some(w) => w
+            .parse()
+            .map_err(|_| ConfigError::new(src, "TOLLGATE_WORKERS", "not a number"))?,
+        None => raw.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        }),
+    };
+    if workers == 0 {
+        return Err(ConfigError::new(src, "workers", "must be at least 1"));
+    }
+    let admin_token = env_or(env, "TOLLGATE_ADMIN_TOKEN", raw.admin_token).ok_or_else(|| {
+        ConfigError::new(src, "admin_token", "missing (or set TOLLGATE_ADMIN_TOKEN)")
+    })?;
+    if admin_token.len() < 16 {
+        return Err(ConfigError::new(
+            src,
+            "admin_token",
+            "must be at least 16 characters",
+        ));
+    }
+    let database_url = env_or(env, "DATABASE_URL", raw.database_url)
+        .ok_or_else(|| ConfigError::new(src, "database_url", "missing (or set DATABASE_URL)"))?;
+    let max_body_bytes = raw.max_body_bytes.unwrap_or(4 * 1024 * 1024);
+    if max_body_bytes < 1024 {
+        return Err(ConfigError::new(
+            src,
+            "max_body_bytes",
+            "must be at least 1024",
+        ));
+    }
+    let max_credit_usd = raw.max_credit_usd.unwrap_or(Decimal::from(1_000_000));
+    if max_credit_usd <= Decimal::ZERO {
+        return Err(ConfigError::new(src, "max_credit_usd", "must be positive"));
+    }
+
+    let nats = normalize_nats(raw.nats, src, env)?;
+    let providers = raw
+        .providers
+        .into_iter()
+        .map(|p| normalize_provider(p, src, env))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (models, prices) = normalize_models(raw.models, &providers, src)?;
+
+    Ok(GatewayConfig {
+        listen,
+        workers,
+        admin_token,
+        database_url,
+        max_body_bytes,
+        max_credit_usd,
+        nats,
+        providers,
+        models: Arc::new(models),
+        prices,
+    })
+}
+
+fn normalize_nats(raw: RawNats, src: &str, env: &Env) -> Result<NatsConfig, ConfigError> {
+    let defaults = tollgate_events::StreamSettings::default();
+    let name = env_or(env, "TOLLGATE_STREAM", raw.stream).unwrap_or(defaults.name.clone());
+    let prefix = env_or(env, "TOLLGATE_SUBJECT_PREFIX", raw.subject_prefix)
+        .unwrap_or(defaults.subject_prefix.clone());
+    let token_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if !token_ok(&name) {
+        return Err(ConfigError::new(
+            src,
+            "nats.stream",
+            "letters, digits, '_' and '-' only",
+        ));
+    }
+    if !token_ok(&prefix) {
+        return Err(ConfigError::new(
+            src,
+            "nats.subject_prefix",
+            "one subject token: letters, digits, '_' and '-'",
+        ));
+    }
+    let duplicate_window = raw
+        .duplicate_window_secs
+        .map_or(defaults.duplicate_window, Duration::from_secs);
+    Ok(NatsConfig {
+        url: env_or(env, "NATS_URL", raw.url).unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+        stream: tollgate_events::StreamSettings {
+            name,
+            subject_prefix: prefix,
+            duplicate_window,
+            ..defaults
+        },
+        publish_queue: raw.publish_queue.unwrap_or(65_536).max(1),
+    })
+}
+
+fn normalize_provider(
+    raw: RawProvider,
+    src: &str,
+    env: &Env,
+) -> Result<ProviderConfig, ConfigError> {
+    let key = format!("providers.{}", raw.name);
+    if raw.kind != "openai" {
+        return Err(ConfigError::new(
+            src,
+            format!("{key}.kind"),
+            format!("unsupported kind '{}' (supported: openai)", raw.kind),
+        ));
+    }
+    let base_url = env
+        .get(&provider_env_key(&raw.name, "BASE_URL"))
+        .cloned()
+        .unwrap_or(raw.base_url);
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(ConfigError::new(
+            src,
+            format!("{key}.base_url"),
+            "must start with http:// or https://",
+        ));
+    }
+    let api_key = match (
+        env.get(&provider_env_key(&raw.name, "API_KEY")),
+        raw.api_key_env,
+    ) {
+        (Some(k), _) => Some(k.clone()),
+        (None, Some(var)) => Some(env.get(&var).cloned().ok_or_else(|| {
+            ConfigError::new(
+                src,
+                format!("{key}.api_key_env"),
+                format!("environment variable {var} is not set"),
+            )
+        })?),
+        (None, None) => raw.api_key,
+    };
+    Ok(ProviderConfig {
+        name: raw.name,
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        api_key,
+        timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(300)),
+        connect_timeout: Duration::from_millis(raw.connect_timeout_ms.unwrap_or(2_000)),
+    })
+}
+
+fn normalize_models(
+    raw: Vec<RawModel>,
+    providers: &[ProviderConfig],
+    src: &str,
+) -> Result<(HashMap<String, Arc<ModelRoute>>, PriceBook), ConfigError> {
+    let mut routes = HashMap::new();
+    for model in raw {
+        let key = format!("models.{}", model.name);
+        let provider = providers
+            .iter()
+            .position(|p| p.name == model.provider)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    src,
+                    format!("{key}.provider"),
+                    format!("no provider named '{}'", model.provider),
+                )
+            })?;
+        let tokenizer = match &model.tokenizer {
+            Some(t) => t
+                .parse::<Tokenizer>()
+                .map_err(|e| ConfigError::new(src, format!("{key}.tokenizer"), e.to_string()))?,
+            None => Tokenizer::default(),
+        };
+        let price = ModelPrice {
+            input_per_million: model.input_per_million,
+            output_per_million: model.output_per_million,
+            tokenizer,
+            version: model.price_version.unwrap_or_else(|| "1".into()),
+        };
+        let route = ModelRoute {
+            upstream_model: model.upstream_model.unwrap_or_else(|| model.name.clone()),
+            name: model.name.clone(),
+            provider,
+            price,
+        };
+        if routes.insert(model.name.clone(), Arc::new(route)).is_some() {
+            return Err(ConfigError::new(src, key, "model defined twice"));
+        }
+    }
+    let prices = PriceBook::new(routes.values().map(|r| (r.name.clone(), r.price.clone())))
+        .map_err(|e| ConfigError::new(src, "models", e.to_string()))?;
+    Ok((routes, prices))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        admin_token = "0123456789abcdef"
+        database_url = "postgres://localhost/x"
+        [[providers]]
+        name = "mock"
+        base_url = "http://127.0.0.1:9/v1/"
+        [[models]]
+        name = "demo-small"
+        provider = "mock"
+        upstream_model = "mock-small"
+        input_per_million = "0.15"
+        output_per_million = "0.60"
+    "#;
+
+    #[test]
+    fn parses_and_normalizes() -> Result<(), ConfigError> {
+        let config = GatewayConfig::from_toml(MINIMAL, "test.toml", &Env::new())?;
+        assert_eq!(config.providers[0].base_url, "http://127.0.0.1:9/v1");
+        let route = &config.models["demo-small"];
+        assert_eq!(route.upstream_model, "mock-small");
+        assert_eq!(route.price.input_per_million.to_string(), "0.15");
+        assert_eq!(config.nats.stream.name, "TOLLGATE");
+        Ok(())
+    }
+
+    #[test]
+    fn env_overrides_win() -> Result<(), ConfigError> {
+        let env: Env = [
+            ("TOLLGATE_PROVIDER_MOCK_BASE_URL", "http://10.0.0.1:1/v1"),
+            ("NATS_URL", "nats://n:4222"),
+            ("TOLLGATE_STREAM", "T1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let config = GatewayConfig::from_toml(MINIMAL, "test.toml", &env)?;
+        assert_eq!(config.providers[0].base_url, "http://10.0.0.1:1/v1");
+        assert_eq!(config.nats.url, "nats://n:4222");
+        assert_eq!(config.nats.stream.name, "T1");
+        Ok(())
+    }
+
+    #[test]
+    fn errors_name_file_key_and_reason() {
+        let bad = MINIMAL.replace("provider = \"mock\"", "provider = \"nope\"");
+        let err = GatewayConfig::from_toml(&bad, "gw.toml", &Env::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("gw.toml")
+                && err.contains("models.demo-small.provider")
+                && err.contains("nope"),
+            "{err}"
+        );
+
+        let negative = MINIMAL.replace("\"0.15\"", "\"-1\"");
+        assert!(GatewayConfig::from_toml(&negative, "gw.toml", &Env::new()).is_err());
+
+        let unknown = format!("{MINIMAL}\nsurprise = 1");
+        let err = GatewayConfig::from_toml(&unknown, "gw.toml", &Env::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("surprise"), "{err}");
+    }
+}

@@ -1,0 +1,188 @@
+//! The gateway's error type and its OpenAI-shaped JSON form.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+use thiserror::Error;
+
+/// Every error the HTTP layer can answer with.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// Malformed or invalid request (400).
+    #[error("{message}")]
+    InvalidRequest {
+        /// What is wrong.
+        message: String,
+        /// Machine-readable code.
+        code: &'static str,
+        /// The offending parameter.
+        param: Option<&'static str>,
+    },
+    /// Missing or wrong credentials (401).
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// Authenticated but not allowed (403).
+    #[error("{message}")]
+    Forbidden {
+        /// What is not allowed.
+        message: String,
+        /// Machine-readable code.
+        code: &'static str,
+    },
+    /// Unknown resource (404).
+    #[error("{message}")]
+    NotFound {
+        /// What was not found.
+        message: String,
+        /// Machine-readable code.
+        code: &'static str,
+    },
+    /// Body over the size limit (413).
+    #[error("request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The upstream rate-limited us (429).
+    #[error("{0}")]
+    RateLimited(String),
+    /// The upstream failed or answered badly (502).
+    #[error("{0}")]
+    UpstreamFailed(String),
+    /// The upstream did not answer in time (504).
+    #[error("{0}")]
+    UpstreamTimeout(String),
+    /// A dependency of the gateway itself is unavailable (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug: logged, never shown in detail (500).
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 with a code and the offending parameter.
+    pub fn invalid(
+        message: impl Into<String>,
+        code: &'static str,
+        param: Option<&'static str>,
+    ) -> Self {
+        Self::InvalidRequest {
+            message: message.into(),
+            code,
+            param,
+        }
+    }
+
+    /// A 404.
+    pub fn not_found(message: impl Into<String>, code: &'static str) -> Self {
+        Self::NotFound {
+            message: message.into(),
+            code,
+        }
+    }
+
+    /// The OpenAI error `type`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest { .. } => "invalid_request_error",
+            Self::Unauthenticated(_) => "authentication_error",
+            Self::Forbidden { .. } => "permission_error",
+            Self::NotFound { .. } => "not_found",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RateLimited(_) => "rate_limit_exceeded",
+            Self::UpstreamFailed(_) | Self::UpstreamTimeout(_) | Self::Unavailable(_) => {
+                "upstream_error"
+            }
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The machine-readable `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::NotFound { code, .. } => code,
+            Self::Unauthenticated(_) => "invalid_api_key",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RateLimited(_) => "rate_limit_exceeded",
+            Self::UpstreamFailed(_) => "upstream_failed",
+            Self::UpstreamTimeout(_) => "upstream_timeout",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn param(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidRequest { param, .. } => *param,
+            _ => None,
+        }
+    }
+
+    /// The public message (internal details are never shown).
+    pub fn public_message(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(detail) = self {
+            tracing::error!(detail = %detail, "internal error");
+        }
+        HttpResponse::build(self.status_code()).json(json!({
+            "error": {
+                "message": self.public_message(),
+                "type": self.error_type(),
+                "code": self.code(),
+                "param": self.param(),
+            }
+        }))
+    }
+}
+
+impl From<tollgate_store::StoreError> for ApiError {
+    fn from(err: tollgate_store::StoreError) -> Self {
+        tracing::error!(error = %err, "database error");
+        Self::Unavailable("the gateway's database is unavailable".into())
+    }
+}
+
+/// Turns actix's own extractor errors (bad JSON, oversize bodies, bad paths) into OpenAI errors.
+pub fn json_config(limit: usize) -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, _req| {
+            use actix_web::error::JsonPayloadError;
+            let api = match &err {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => ApiError::PayloadTooLarge { limit },
+                JsonPayloadError::ContentType => ApiError::invalid(
+                    "Content-Type must be application/json",
+                    "invalid_content_type",
+                    None,
+                ),
+                other => {
+                    ApiError::invalid(format!("invalid JSON body: {other}"), "invalid_json", None)
+                }
+            };
+            api.into()
+        })
+}

@@ -1,0 +1,17 @@
+//! The Tollgate gateway: an OpenAI-compatible data plane that authenticates tenant keys,
+//! relays requests to upstream providers (streams chunk by chunk), prices every request
+//! exactly and publishes it as a `usage.recorded` event; plus the management API.
+
+pub mod api;
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod metrics;
+mod server;
+pub mod state;
+pub mod upstream;
+pub mod usage;
+
+pub use config::{ConfigError, GatewayConfig};
+pub use server::{Gateway, StartError, run};

@@ -1,0 +1,125 @@
+//! Prometheus metrics of the gateway, exported on `/metrics`.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn latency_histogram() -> Histogram {
+    // 1 ms .. ~65 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+fn overhead_histogram() -> Histogram {
+    // 25 µs .. ~51 ms
+    Histogram::new(exponential_buckets(0.000_025, 2.0, 12))
+}
+
+/// The gateway's metrics; clones share the same series.
+#[derive(Clone)]
+pub struct GatewayMetrics {
+    requests: Family<Labels, Counter>,
+    upstream_latency: Family<Labels, Histogram, fn() -> Histogram>,
+    overhead: Histogram,
+    events_unbilled: Counter,
+    key_cache_misses: Counter,
+    ready: Gauge,
+}
+
+impl GatewayMetrics {
+    /// Creates the metrics and registers them (and the publisher's) in a new registry.
+    pub fn new(publisher: &tollgate_events::PublisherMetrics) -> (Self, Registry) {
+        let metrics = Self {
+            requests: Family::default(),
+            upstream_latency: Family::new_with_constructor(latency_histogram),
+            overhead: overhead_histogram(),
+            events_unbilled: Counter::default(),
+            key_cache_misses: Counter::default(),
+            ready: Gauge::default(),
+        };
+        let mut registry = Registry::default();
+        let r = registry.sub_registry_with_prefix("tollgate");
+        r.register(
+            "http_requests",
+            "Data-plane and management requests by endpoint and status",
+            metrics.requests.clone(),
+        );
+        r.register(
+            "upstream_latency_seconds",
+            "Time spent waiting on the upstream provider",
+            metrics.upstream_latency.clone(),
+        );
+        r.register(
+            "gateway_overhead_seconds",
+            "Time the gateway adds to a data-plane request: total minus upstream time",
+            metrics.overhead.clone(),
+        );
+        r.register(
+            "usage_events_unbilled",
+            "Data-plane requests whose usage event could not be enqueued",
+            metrics.events_unbilled.clone(),
+        );
+        r.register(
+            "key_cache_misses",
+            "Key lookups that went to Postgres",
+            metrics.key_cache_misses.clone(),
+        );
+        r.register(
+            "ready",
+            "1 when every dependency answered the last readiness check",
+            metrics.ready.clone(),
+        );
+        publisher.register(&mut registry);
+        (metrics, registry)
+    }
+
+    /// Counts one answered request.
+    pub fn request(&self, endpoint: &'static str, status: u16) {
+        self.requests
+            .get_or_create(&vec![
+                ("endpoint", endpoint.to_owned()),
+                ("status", status.to_string()),
+            ])
+            .inc();
+    }
+
+    /// Records time spent on the upstream.
+    pub fn upstream_latency(&self, provider: &str, seconds: f64) {
+        self.upstream_latency
+            .get_or_create(&vec![("provider", provider.to_owned())])
+            .observe(seconds);
+    }
+
+    /// Records the gateway's own share of a request.
+    pub fn overhead(&self, seconds: f64) {
+        self.overhead.observe(seconds.max(0.0));
+    }
+
+    /// Counts a usage event that could not be enqueued.
+    pub fn unbilled(&self) {
+        self.events_unbilled.inc();
+    }
+
+    /// Counts a key-cache miss.
+    pub fn key_cache_miss(&self) {
+        self.key_cache_misses.inc();
+    }
+
+    /// Sets the readiness gauge.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.set(i64::from(ready));
+    }
+}
+
+/// Prometheus text exposition of `registry`.
+pub fn render(registry: &Registry) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    if encode(&mut out, registry).is_err() {
+        out.clear();
+    }
+    out
+}

@@ -1,0 +1,172 @@
+//! Start-up wiring and the serve loop: config -> clients -> app.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use thiserror::Error;
+use tollgate_events::{Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};
+
+use crate::api;
+use crate::auth::{AdminToken, KeyCache};
+use crate::config::GatewayConfig;
+use crate::error::json_config;
+use crate::metrics::GatewayMetrics;
+use crate::state::AppState;
+use crate::upstream::Upstream;
+
+/// How often revocations are polled from Postgres.
+const REVOCATION_POLL: Duration = Duration::from_millis(500);
+
+/// Why the gateway could not start or stopped with an error.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// Postgres unreachable or migrations failed.
+    #[error("database: {0}")]
+    Database(#[from] tollgate_store::StoreError),
+    /// NATS unreachable.
+    #[error("NATS at {url}: {reason}")]
+    Nats {
+        /// The URL tried.
+        url: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The stream could not be set up.
+    #[error("JetStream: {0}")]
+    Events(#[from] tollgate_events::EventsError),
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// Binding or serving failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A started gateway: bound and connected, serving once [`Gateway::run`] is awaited.
+pub struct Gateway {
+    server: actix_web::dev::Server,
+    addr: SocketAddr,
+    publisher: PublisherHandle,
+    revocation_watch: tokio::task::JoinHandle<()>,
+    state: web::Data<AppState>,
+}
+
+impl Gateway {
+    /// Connects to Postgres (and migrates), NATS (and ensures the stream), binds the listener.
+    pub async fn bind(config: GatewayConfig) -> Result<Self, StartError> {
+        tollgate_runtime::install_crypto_provider();
+
+        let pool = tollgate_store::connect(&config.database_url, 16).await?;
+        tollgate_store::migrate(&pool).await?;
+
+        let nats_error = |reason: String| StartError::Nats {
+            url: config.nats.url.clone(),
+            reason,
+        };
+        let nats = async_nats::ConnectOptions::new()
+            .name("tollgate-gateway")
+            .connection_timeout(Duration::from_secs(5))
+            .connect(&config.nats.url)
+            .await
+            .map_err(|e| nats_error(e.to_string()))?;
+        let jetstream = async_nats::jetstream::new(nats.clone());
+        tollgate_events::ensure_stream(&jetstream, &config.nats.stream).await?;
+
+        let publisher_metrics = PublisherMetrics::default();
+        let (publisher, publisher_handle) = Publisher::start(
+            jetstream.clone(),
+            config.nats.stream.subject_prefix.clone(),
+            PublisherConfig {
+                queue_capacity: config.nats.publish_queue,
+                ..PublisherConfig::default()
+            },
+            publisher_metrics.clone(),
+        );
+        let (metrics, registry) = GatewayMetrics::new(&publisher_metrics);
+
+        let keys = Arc::new(KeyCache::new(pool.clone()));
+        let revocation_watch = keys.spawn_revocation_watch(REVOCATION_POLL);
+        for route in config.models.values() {
+            route.price.tokenizer.warm_up();
+        }
+
+        let state = web::Data::new(AppState {
+            upstream: Upstream::new(&config.providers)?,
+            admin: AdminToken::new(&config.admin_token),
+            pool,
+            nats,
+            jetstream,
+            keys,
+            publisher,
+            metrics,
+            registry,
+            config: config.clone(),
+        });
+        let app_state = state.clone();
+        let body_limit = config.max_body_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(json_config(body_limit))
+                .configure(api::routes)
+        })
+        .workers(config.workers)
+        .backlog(4096)
+        .disable_signals()
+        .shutdown_timeout(30)
+        .bind(config.listen)?;
+        let addr = server
+            .addrs()
+            .first()
+            .copied()
+            .ok_or_else(|| std::io::Error::other("no address bound"))?;
+        Ok(Self {
+            server: server.run(),
+            addr,
+            publisher: publisher_handle,
+            revocation_watch,
+            state,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, finishes in-flight requests
+    /// (streams included, up to 30 s) and publishes every pending event before returning.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+        let handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        let served = tokio::select! {
+            result = &mut server => Some(result),
+            () = shutdown => None,
+        };
+        let result = match served {
+            Some(result) => result,
+            None => {
+                handle.stop(true).await;
+                server.await
+            }
+        };
+        self.revocation_watch.abort();
+        let unacknowledged = self.publisher.shutdown().await;
+        if unacknowledged > 0 {
+            tracing::error!(unacknowledged, "shut down with usage events unacknowledged");
+        }
+        self.state.pool.close().await;
+        result.map_err(std::io::Error::other)??;
+        Ok(())
+    }
+}
+
+/// Binds and serves `config` until `shutdown` resolves.
+pub async fn run(
+    config: GatewayConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    Gateway::bind(config).await?.run(shutdown).await
+}

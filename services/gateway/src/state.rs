@@ -1,0 +1,85 @@
+//! Shared state of the handlers, built once at start.
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use async_nats::jetstream;
+use prometheus_client::registry::Registry;
+use tollgate_events::Publisher;
+use tollgate_store::PgPool;
+
+use crate::auth::{AdminToken, AuthenticatedKey, KeyCache, presented_credential};
+use crate::config::GatewayConfig;
+use crate::error::ApiError;
+use crate::metrics::GatewayMetrics;
+use crate::upstream::Upstream;
+use crate::usage::{Ending, RequestRecord};
+
+/// Everything a handler needs.
+pub struct AppState {
+    /// Validated configuration.
+    pub config: GatewayConfig,
+    /// Postgres.
+    pub pool: PgPool,
+    /// NATS connection (for readiness).
+    pub nats: async_nats::Client,
+    /// JetStream context (for confirmed management publishes).
+    pub jetstream: jetstream::Context,
+    /// Authenticated keys.
+    pub keys: Arc<KeyCache>,
+    /// Operator token.
+    pub admin: AdminToken,
+    /// Upstream HTTP client.
+    pub upstream: Upstream,
+    /// Usage event publisher.
+    pub publisher: Publisher,
+    /// Metrics.
+    pub metrics: GatewayMetrics,
+    /// Registry rendered on `/metrics`.
+    pub registry: Registry,
+}
+
+impl AppState {
+    /// Authenticates a tenant API key.
+    pub async fn authenticate(&self, req: &HttpRequest) -> Result<Arc<AuthenticatedKey>, ApiError> {
+        let presented = presented_credential(req).ok_or(ApiError::Unauthenticated(
+            "missing API key: send 'Authorization: Bearer <key>'",
+        ))?;
+        self.keys.authenticate(presented).await
+    }
+
+    /// Checks the operator token.
+    pub fn require_admin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        match presented_credential(req) {
+            Some(token) if self.admin.verify(token) => Ok(()),
+            Some(_) => Err(ApiError::Unauthenticated("invalid admin token")),
+            None => Err(ApiError::Unauthenticated(
+                "missing admin token: send 'Authorization: Bearer <ADMIN_TOKEN>'",
+            )),
+        }
+    }
+
+    /// Records upstream latency and the gateway's overhead for a finished request.
+    pub fn observe_upstream(&self, record: &RequestRecord) {
+        let total = record.started.elapsed();
+        self.metrics
+            .upstream_latency(&record.provider, record.upstream_time.as_secs_f64());
+        self.metrics
+            .overhead(total.saturating_sub(record.upstream_time).as_secs_f64());
+    }
+
+    /// Publishes the usage event of a request (waits only if the publish queue is full).
+    pub async fn bill(&self, record: RequestRecord, ending: Ending) {
+        let event = record.into_event(ending);
+        let event_id = event.event_id;
+        if let Err(err) = self.publisher.publish(event).await {
+            self.metrics.unbilled();
+            tracing::error!(%event_id, error = %err, "usage event not enqueued");
+        }
+    }
+
+    /// Publishes from a context that cannot wait (a dropped stream).
+    pub fn bill_detached(&self, record: RequestRecord, ending: Ending) {
+        self.publisher.publish_detached(record.into_event(ending));
+    }
+}

@@ -1,0 +1,135 @@
+//! The billing record of one data-plane request, turned into a `usage.recorded` event.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+use tollgate_billing::{Usage, cost_of};
+use tollgate_events::{Event, EventBody, UsageOutcome, UsageRecorded, UsageSource};
+
+use crate::auth::AuthenticatedKey;
+use crate::config::ModelRoute;
+
+/// Facts gathered while a request is served.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    /// Request id (`x-request-id`).
+    pub request_id: String,
+    /// The caller's key.
+    pub key: Arc<AuthenticatedKey>,
+    /// Endpoint path.
+    pub endpoint: &'static str,
+    /// Model the client asked for.
+    pub model_requested: String,
+    /// The route taken, once known.
+    pub route: Option<Arc<ModelRoute>>,
+    /// Provider name, once known.
+    pub provider: String,
+    /// Streamed answer?
+    pub stream: bool,
+    /// When the gateway got the request.
+    pub started: Instant,
+    /// Time spent on the upstream.
+    pub upstream_time: Duration,
+    /// Time to first token (streams).
+    pub ttft: Option<Duration>,
+    /// Upstream attempts.
+    pub attempts: u32,
+}
+
+/// How the request ended, from the client's point of view.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    /// Outcome.
+    pub outcome: UsageOutcome,
+    /// HTTP status sent to the client.
+    pub http_status: u16,
+    /// Error code sent to the client.
+    pub error_code: Option<String>,
+    /// Tokens to bill.
+    pub usage: Usage,
+    /// Where the counts came from.
+    pub usage_source: UsageSource,
+}
+
+impl Ending {
+    /// A failure before any token was produced.
+    pub fn failed(outcome: UsageOutcome, http_status: u16, error_code: &str) -> Self {
+        Self {
+            outcome,
+            http_status,
+            error_code: Some(error_code.to_owned()),
+            usage: Usage::default(),
+            usage_source: UsageSource::Upstream,
+        }
+    }
+}
+
+impl RequestRecord {
+    /// A record for an authenticated request.
+    pub fn new(
+        request_id: String,
+        key: Arc<AuthenticatedKey>,
+        endpoint: &'static str,
+        started: Instant,
+    ) -> Self {
+        Self {
+            request_id,
+            key,
+            endpoint,
+            model_requested: String::new(),
+            route: None,
+            provider: "none".into(),
+            stream: false,
+            started,
+            upstream_time: Duration::ZERO,
+            ttft: None,
+            attempts: 0,
+        }
+    }
+
+    /// The exact cost of `usage` on this request's route (zero before routing).
+    pub fn cost(&self, usage: Usage) -> Decimal {
+        self.route
+            .as_ref()
+            .map_or(Decimal::ZERO, |r| cost_of(usage, &r.price))
+    }
+
+    /// The `usage.recorded` event.
+    pub fn into_event(self, ending: Ending) -> Event {
+        let cost_usd = self.cost(ending.usage);
+        let (model_served, price_version) = self
+            .route
+            .as_ref()
+            .map(|r| (r.upstream_model.clone(), r.price.version.clone()))
+            .unwrap_or_default();
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let tenant_id = self.key.tenant_id;
+        Event::new(
+            tenant_id,
+            EventBody::UsageRecorded(UsageRecorded {
+                request_id: self.request_id,
+                api_key_id: self.key.key_id,
+                endpoint: self.endpoint.to_owned(),
+                model_requested: self.model_requested,
+                model_served,
+                provider: self.provider,
+                attempts: self.attempts,
+                outcome: ending.outcome,
+                http_status: ending.http_status,
+                error_code: ending.error_code,
+                stream: self.stream,
+                prompt_tokens: ending.usage.prompt_tokens,
+                completion_tokens: ending.usage.completion_tokens,
+                cached_tokens: 0,
+                usage_source: ending.usage_source,
+                cache: "miss".into(),
+                cost_usd,
+                price_version,
+                latency_us: micros(self.started.elapsed()),
+                upstream_latency_us: micros(self.upstream_time),
+                ttft_us: self.ttft.map(micros),
+            }),
+        )
+    }
+}

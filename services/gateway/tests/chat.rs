@@ -1,0 +1,458 @@
+//! The data plane end to end: real mock-upstream, real NATS JetStream, real Postgres.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tollgate_billing::{ChatMessageText, Tokenizer};
+use tollgate_events::{UsageOutcome, UsageSource};
+use tollgate_mock_upstream::MockConfig;
+use tollgate_testkit::{Stack, sse_data};
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+/// cost = prompt x input + completion x output, per 1M tokens (computed here independently).
+fn expected_cost(prompt: u32, completion: u32, input: &str, output: &str) -> Decimal {
+    (Decimal::from(prompt) * dec(input) + Decimal::from(completion) * dec(output)) / dec("1000000")
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_gives_exactly_one_usage_event_with_exact_tokens_and_cost() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let response = stack
+        .chat(&tenant.key, &json!({
+            "model": "demo-large",
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What does a gateway do?"}],
+        }))
+        .await;
+    assert_eq!(response.status(), 200);
+    let request_id = header(&response, "x-request-id").to_owned();
+    let cost_header = header(&response, "x-tollgate-cost").to_owned();
+    assert_eq!(header(&response, "x-tollgate-provider"), "mock");
+    assert_eq!(header(&response, "x-tollgate-cache"), "miss");
+    let body: Value = response.json().await.unwrap();
+    let prompt = u32::try_from(body["usage"]["prompt_tokens"].as_u64().unwrap()).unwrap();
+    let completion = u32::try_from(body["usage"]["completion_tokens"].as_u64().unwrap()).unwrap();
+    assert!(prompt > 10 && completion > 0);
+    assert!(
+        !body["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+
+    let cost = expected_cost(prompt, completion, "2.50", "10.00");
+    assert_eq!(dec(&cost_header), cost);
+
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events.len(), 1, "exactly one usage event");
+    let event = &events[0];
+    assert_eq!(event.request_id, request_id);
+    assert_eq!(event.api_key_id, tenant.key_id);
+    assert_eq!(event.outcome, UsageOutcome::Success);
+    assert_eq!(event.http_status, 200);
+    assert_eq!(
+        (event.prompt_tokens, event.completion_tokens),
+        (prompt, completion)
+    );
+    assert_eq!(event.usage_source, UsageSource::Upstream);
+    assert_eq!(event.cost_usd, cost);
+    assert_eq!(event.model_requested, "demo-large");
+    assert_eq!(event.model_served, "mock-large");
+    assert_eq!(event.price_version, "test");
+    assert!(event.latency_us >= event.upstream_latency_us);
+
+    // The upstream got the provider's key and the upstream model, never the tenant's key.
+    let received = stack.mock.last_request().unwrap();
+    assert_eq!(
+        received.authorization.as_deref(),
+        Some("Bearer sk-upstream-secret")
+    );
+    assert_eq!(received.body["model"], "mock-large");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_request_id_is_kept() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let response = stack
+        .http
+        .post(format!("{}/v1/chat/completions", stack.url))
+        .bearer_auth(&tenant.key)
+        .header("x-request-id", "my-trace-123")
+        .json(&json!({"model": "demo-small", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&response, "x-request-id"), "my-trace-123");
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events[0].request_id, "my-trace-123");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_without_upstream_usage_is_billed_from_tokenizer_count() {
+    let mock = MockConfig {
+        omit_stream_usage: true,
+        ..MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |_| {}).await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let messages = json!([{"role": "user", "content": "Stream me a short answer about billing."}]);
+    let response = stack
+        .chat(
+            &tenant.key,
+            &json!({
+                "model": "demo-small", "messages": messages, "stream": true,
+                "stream_options": {"include_usage": true},
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(header(&response, "content-type").starts_with("text/event-stream"));
+    let body = response.text().await.unwrap();
+    let data = sse_data(&body);
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+
+    let mut content = String::new();
+    for chunk in &data[..data.len() - 1] {
+        let chunk: Value = serde_json::from_str(chunk).unwrap();
+        if let Some(text) = chunk["choices"][0]["delta"]["content"].as_str() {
+            content.push_str(text);
+        }
+    }
+    let tokenizer = Tokenizer::O200kBase;
+    let prompt = tokenizer.count_chat_prompt([ChatMessageText {
+        role: "user",
+        content: "Stream me a short answer about billing.",
+        name: None,
+    }]);
+    let completion = tokenizer.count_text(&content);
+    assert!(completion > 0);
+    let cost = expected_cost(prompt, completion, "0.15", "0.60");
+
+    // The client asked for usage: the gateway supplies it (with the cost) since upstream did not.
+    let usage_chunk: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
+    assert_eq!(usage_chunk["choices"], json!([]));
+    assert_eq!(usage_chunk["usage"]["prompt_tokens"], prompt);
+    assert_eq!(usage_chunk["usage"]["completion_tokens"], completion);
+    assert_eq!(
+        dec(usage_chunk["usage"]["cost_usd"].as_str().unwrap()),
+        cost
+    );
+
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.usage_source, UsageSource::Tokenizer);
+    assert_eq!(
+        (event.prompt_tokens, event.completion_tokens),
+        (prompt, completion)
+    );
+    assert_eq!(event.cost_usd, cost);
+    assert!(event.stream);
+    assert!(event.ttft_us.is_some());
+    assert_eq!(event.outcome, UsageOutcome::Success);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_with_upstream_usage_bills_the_reported_usage_and_hides_it_unless_asked() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let request = |include_usage: bool| {
+        let mut body = json!({
+            "model": "demo-small", "stream": true,
+            "messages": [{"role": "user", "content": "Same prompt twice"}],
+        });
+        if include_usage {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        body
+    };
+
+    // Asked for usage: the upstream's usage chunk arrives with the cost added.
+    let body = stack
+        .chat(&tenant.key, &request(true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let data = sse_data(&body);
+    let usage_chunk: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
+    let prompt = u32::try_from(usage_chunk["usage"]["prompt_tokens"].as_u64().unwrap()).unwrap();
+    let completion =
+        u32::try_from(usage_chunk["usage"]["completion_tokens"].as_u64().unwrap()).unwrap();
+    let cost = expected_cost(prompt, completion, "0.15", "0.60");
+    assert_eq!(
+        dec(usage_chunk["usage"]["cost_usd"].as_str().unwrap()),
+        cost
+    );
+
+    // Not asked: no usage-only chunk reaches the client, but the stream is still billed.
+    let body = stack
+        .chat(&tenant.key, &request(false))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let data = sse_data(&body);
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    for chunk in &data[..data.len() - 1] {
+        let chunk: Value = serde_json::from_str(chunk).unwrap();
+        assert_ne!(
+            chunk["choices"],
+            json!([]),
+            "usage-only chunk leaked: {chunk}"
+        );
+    }
+    // The gateway always asks the upstream for usage.
+    assert_eq!(
+        stack.mock.last_request().unwrap().body["stream_options"]["include_usage"],
+        true
+    );
+
+    let events = stack.usage_events(tenant.tenant_id, 2).await;
+    assert_eq!(events.len(), 2);
+    for event in &events {
+        assert_eq!(event.usage_source, UsageSource::Upstream);
+        assert_eq!(
+            (event.prompt_tokens, event.completion_tokens),
+            (prompt, completion)
+        );
+        assert_eq!(event.cost_usd, cost);
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_is_relayed_chunk_by_chunk_not_buffered() {
+    let mock = MockConfig {
+        inter_token_ms: 150,
+        completion_words: 6,
+        ..MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |_| {}).await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let mut response = stack
+        .chat(&tenant.key, &json!({"model": "demo-small", "stream": true, "messages": [{"role": "user", "content": "slow"}]}))
+        .await;
+    // The first content arrives long before the last token is generated (5 x 150 ms later).
+    let started = std::time::Instant::now();
+    let mut first_content_at = None;
+    let mut body = String::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+        if first_content_at.is_none()
+            && body.contains("\"content\":\"")
+            && body.matches("data: ").count() >= 2
+        {
+            first_content_at = Some(started.elapsed());
+        }
+    }
+    let total = started.elapsed();
+    let first = first_content_at.unwrap();
+    assert!(
+        total.as_millis() >= 700,
+        "mock delays were applied: {total:?}"
+    );
+    assert!(
+        first * 2 < total,
+        "first token at {first:?} of {total:?}: the stream was buffered"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_openai_errors_and_are_recorded_uncharged() {
+    let stack = Stack::start_with(MockConfig::default(), |c| c.max_body_bytes = 2048).await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let url = format!("{}/v1/chat/completions", stack.url);
+    let send = |body: String| {
+        stack
+            .http
+            .post(&url)
+            .bearer_auth(&tenant.key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let cases = [
+        ("{not json".to_owned(), 400, "invalid_request_error", "invalid_json"),
+        (json!({"model": "demo-small"}).to_string(), 400, "invalid_request_error", "invalid_request"),
+        (json!({"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}).to_string(), 404, "not_found", "model_not_found"),
+        (json!({"model": "demo-small", "messages": [{"role": "user", "content": "x".repeat(4000)}]}).to_string(), 413, "payload_too_large", "payload_too_large"),
+    ];
+    for (body, status, kind, code) in &cases {
+        let response = send(body.clone()).await.unwrap();
+        assert_eq!(response.status(), *status, "{body:.60}");
+        assert_eq!(header(&response, "x-tollgate-cost"), "0");
+        assert!(!header(&response, "x-request-id").is_empty());
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["type"], *kind, "{error}");
+        assert_eq!(error["error"]["code"], *code, "{error}");
+        assert!(!error["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let missing = send(json!({"model": "demo-small"}).to_string())
+        .await
+        .unwrap();
+    let error: Value = missing.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messages")
+    );
+    assert_eq!(
+        stack.mock.chat_requests(),
+        0,
+        "nothing invalid reached the upstream"
+    );
+
+    let events = stack.usage_events(tenant.tenant_id, cases.len() + 1).await;
+    assert_eq!(events.len(), cases.len() + 1);
+    for event in &events {
+        assert_eq!(event.outcome, UsageOutcome::Rejected);
+        assert_eq!(event.cost_usd, Decimal::ZERO);
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_500_becomes_502_and_an_error_event() {
+    let mock = MockConfig {
+        error_status: Some(500),
+        ..MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |_| {}).await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let response = stack
+        .chat(
+            &tenant.key,
+            &json!({"model": "demo-small", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(header(&response, "x-tollgate-provider"), "mock");
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "upstream_error");
+
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].outcome, UsageOutcome::UpstreamError);
+    assert_eq!(events[0].http_status, 502);
+    assert_eq!(events[0].attempts, 1);
+    assert_eq!(events[0].cost_usd, Decimal::ZERO);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_429_becomes_429() {
+    let mock = MockConfig {
+        error_status: Some(429),
+        ..MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |_| {}).await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let response = stack
+        .chat(
+            &tenant.key,
+            &json!({"model": "demo-small", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 429);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "rate_limit_exceeded");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_lists_what_the_key_may_use() {
+    let stack = Stack::start().await;
+    let all = stack.tenant_with_key(json!({})).await;
+    let small_only = stack
+        .tenant_with_key(json!({"allowed_models": ["demo-small"]}))
+        .await;
+    let list = |key: String| {
+        let http = stack.http.clone();
+        let url = format!("{}/v1/models", stack.url);
+        async move {
+            let body: Value = http
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list(all.key.clone()).await, ["demo-large", "demo-small"]);
+    assert_eq!(list(small_only.key.clone()).await, ["demo-small"]);
+
+    let denied = stack
+        .chat(
+            &small_only.key,
+            &json!({"model": "demo-large", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(denied.status(), 403);
+    let error: Value = denied.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "permission_error");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_disconnect_mid_stream_is_billed_for_what_was_produced() {
+    let mock = MockConfig {
+        inter_token_ms: 100,
+        completion_words: 30,
+        ..MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |_| {}).await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let mut response = stack
+        .chat(&tenant.key, &json!({"model": "demo-small", "stream": true, "messages": [{"role": "user", "content": "long"}]}))
+        .await;
+    let mut received = 0;
+    while received < 3 {
+        if response.chunk().await.unwrap().is_some() {
+            received += 1;
+        }
+    }
+    drop(response);
+
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.outcome, UsageOutcome::ClientClosed);
+    assert_eq!(event.usage_source, UsageSource::Tokenizer);
+    assert!(
+        event.completion_tokens > 0 && event.completion_tokens < 30,
+        "{}",
+        event.completion_tokens
+    );
+    assert!(event.cost_usd > Decimal::ZERO);
+    stack.stop().await;
+}

@@ -1,0 +1,228 @@
+//! Tenants, keys and credits through the management API.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::{Value, json};
+use tollgate_events::EventBody;
+use tollgate_testkit::Stack;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_and_keys_round_trip_and_secrets_are_shown_once() {
+    let stack = Stack::start().await;
+    let created = stack
+        .admin(reqwest::Method::POST, "/api/v1/tenants")
+        .json(&json!({"name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let tenant: Value = created.json().await.unwrap();
+    let id = tenant["id"].as_str().unwrap().to_owned();
+    assert_eq!(tenant["name"], "Acme");
+    assert!(tenant["created_at"].as_str().unwrap().ends_with('Z'));
+
+    let fetched: Value = stack
+        .admin(reqwest::Method::GET, &format!("/api/v1/tenants/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched, tenant);
+
+    let key: Value = stack
+        .admin(reqwest::Method::POST, &format!("/api/v1/tenants/{id}/keys"))
+        .json(&json!({"name": "prod", "tags": ["team-a"], "budget_usd": "25.50", "rpm": 60, "cache": "exact"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = key["key"].as_str().unwrap();
+    assert!(secret.starts_with("tg_") && secret.len() >= 46);
+    assert_eq!(key["budget_usd"], "25.5");
+    assert_eq!(key["cache"], "exact");
+
+    let listed = stack
+        .admin(reqwest::Method::GET, &format!("/api/v1/tenants/{id}/keys"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!listed.contains(secret), "the secret is never listed");
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["data"][0]["id"], key["id"]);
+    assert_eq!(listed["data"][0]["tags"], json!(["team-a"]));
+    assert!(listed["data"][0].get("key").is_none());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_ids_are_404_and_bad_bodies_400() {
+    let stack = Stack::start().await;
+    let unknown = uuid::Uuid::now_v7();
+    for path in [
+        format!("/api/v1/tenants/{unknown}"),
+        "/api/v1/tenants/not-a-uuid".into(),
+        format!("/api/v1/tenants/{unknown}/keys"),
+    ] {
+        let response = stack
+            .admin(reqwest::Method::GET, &path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["type"], "not_found");
+    }
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let keys = format!("/api/v1/tenants/{}/keys", tenant.tenant_id);
+    for body in [
+        json!({}),
+        json!({"name": ""}),
+        json!({"name": "k", "cache": "always"}),
+        json!({"name": "k", "budget_usd": 5.5}),
+        json!({"name": "k", "allowed_models": ["gpt-nonexistent"]}),
+        json!({"name": "k", "rpm": 0}),
+        json!({"name": "k", "surprise": true}),
+    ] {
+        let response = stack
+            .admin(reqwest::Method::POST, &keys)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{body}");
+    }
+    let bad_json = stack
+        .admin(reqwest::Method::POST, "/api/v1/tenants")
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_json.status(), 400);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credits_with_the_same_idempotency_key_publish_one_event() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let path = format!("/api/v1/tenants/{}/credits", tenant.tenant_id);
+    let grant = |key: &'static str| {
+        stack
+            .admin(reqwest::Method::POST, &path)
+            .json(&json!({"amount_usd": "10.00", "idempotency_key": key, "note": "welcome"}))
+            .send()
+    };
+    let first = grant("topup-1").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again: Value = grant("topup-1").await.unwrap().json().await.unwrap();
+    assert_eq!(first["event_id"], again["event_id"]);
+    let other: Value = grant("topup-2").await.unwrap().json().await.unwrap();
+    assert_ne!(first["event_id"], other["event_id"]);
+
+    let credits: Vec<_> = stack
+        .events(tenant.tenant_id)
+        .await
+        .into_iter()
+        .filter_map(|e| match e.body {
+            EventBody::CreditsGranted(c) => Some((e.event_id.to_string(), c)),
+            EventBody::UsageRecorded(_) => None,
+        })
+        .collect();
+    assert_eq!(credits.len(), 2, "the retry was stored once");
+    assert_eq!(credits[0].0, first["event_id"].as_str().unwrap());
+    assert_eq!(credits[0].1.amount_usd.to_string(), "10");
+
+    for body in [
+        json!({"amount_usd": "-1", "idempotency_key": "a"}),
+        json!({"amount_usd": "0", "idempotency_key": "a"}),
+        json!({"amount_usd": 10, "idempotency_key": "a"}),
+        json!({"amount_usd": "0.00000000001", "idempotency_key": "a"}),
+        json!({"amount_usd": "99999999", "idempotency_key": "a"}),
+        json!({"amount_usd": "1"}),
+    ] {
+        let response = stack
+            .admin(reqwest::Method::POST, &path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+    }
+    let unknown = stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{}/credits", uuid::Uuid::now_v7()),
+        )
+        .json(&json!({"amount_usd": "1", "idempotency_key": "a"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    assert_eq!(
+        stack
+            .http
+            .get(format!("{}/healthz", stack.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready: Value = stack
+        .http
+        .get(format!("{}/readyz", stack.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["checks"], json!({"database": true, "nats": true}));
+
+    let ok = stack
+        .chat(
+            &tenant.key,
+            &json!({"model": "demo-small", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    stack.usage_events(tenant.tenant_id, 1).await;
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "tollgate_http_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"} 1",
+        "tollgate_gateway_overhead_seconds_count 1",
+        "tollgate_upstream_latency_seconds_count{provider=\"mock\"} 1",
+        "tollgate_events_acked_total 1",
+        "tollgate_events_queue_depth 0",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
+    }
+    stack.stop().await;
+}

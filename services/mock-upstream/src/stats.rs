@@ -1,0 +1,53 @@
+//! What the mock received, for tests to assert on.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+/// One received request.
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    /// Request path.
+    pub path: String,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// The JSON body.
+    pub body: Value,
+}
+
+/// Counters and the last request received.
+#[derive(Debug, Default)]
+pub struct MockStats {
+    chat_requests: AtomicU64,
+    embedding_requests: AtomicU64,
+    last: Mutex<Option<ReceivedRequest>>,
+}
+
+impl MockStats {
+    pub(crate) fn record(&self, request: ReceivedRequest) {
+        if request.path.ends_with("/embeddings") {
+            self.embedding_requests.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.chat_requests.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(request);
+        }
+    }
+
+    /// Chat completion requests received.
+    pub fn chat_requests(&self) -> u64 {
+        self.chat_requests.load(Ordering::Relaxed)
+    }
+
+    /// Embedding requests received.
+    pub fn embedding_requests(&self) -> u64 {
+        self.embedding_requests.load(Ordering::Relaxed)
+    }
+
+    /// The most recent request.
+    pub fn last_request(&self) -> Option<ReceivedRequest> {
+        self.last.lock().ok().and_then(|last| last.clone())
+    }
+}
