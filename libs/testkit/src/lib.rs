@@ -168,12 +168,18 @@ impl Stack {
         url
     }
 
-    /// Stops everything (draining events) and deletes the stream.
-    pub async fn stop(self) {
+    /// Shuts the services down gracefully (in-flight requests finish, events drain) and waits
+    /// for them; the stream stays readable.
+    pub async fn shutdown_services(&mut self) {
         self.shutdown.cancel();
-        for task in self.tasks {
-            let _ = task.await;
+        for task in self.tasks.drain(..) {
+            task.await.expect("service shut down cleanly");
         }
+    }
+
+    /// Stops everything (draining events) and deletes the stream.
+    pub async fn stop(mut self) {
+        self.shutdown_services().await;
         let _ = self.js.delete_stream(&self.stream).await;
     }
 

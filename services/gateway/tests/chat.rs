@@ -456,3 +456,39 @@ async fn client_disconnect_mid_stream_is_billed_for_what_was_produced() {
     assert!(event.cost_usd > Decimal::ZERO);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_in_flight_streams_and_publishes_their_events() {
+    let mock = MockConfig {
+        inter_token_ms: 60,
+        completion_words: 10,
+        ..MockConfig::default()
+    };
+    let mut stack = Stack::start_with(mock, |_| {}).await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let mut response = stack
+        .chat(&tenant.key, &json!({"model": "demo-small", "stream": true, "messages": [{"role": "user", "content": "finish me"}]}))
+        .await;
+    assert!(response.chunk().await.unwrap().is_some());
+
+    // Shut down while the stream is still producing tokens.
+    let reader = tokio::spawn(async move {
+        let mut body = String::new();
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            body.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+        body
+    });
+    stack.shutdown_services().await;
+    let body = reader.await.unwrap();
+    assert!(
+        body.ends_with("data: [DONE]\n\n"),
+        "the in-flight stream completed: {body}"
+    );
+
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].outcome, UsageOutcome::Success);
+    assert!(events[0].completion_tokens >= 10);
+    stack.stop().await;
+}

@@ -1,0 +1,47 @@
+// Fixed-arrival-rate load on POST /v1/chat/completions (non-streaming).
+//
+// Env: TARGET_URL (base URL), API_KEY, MODEL, RATE (req/s), DURATION (e.g. 30s), PROMPT_WORDS.
+// Used by scripts/bench twice per rate: straight at mock-upstream, then through the gateway.
+import http from 'k6/http';
+import { check } from 'k6';
+
+const rate = Number(__ENV.RATE || 500);
+
+export const options = {
+  discardResponseBodies: true,
+  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(99)', 'max'],
+  scenarios: {
+    steady: {
+      executor: 'constant-arrival-rate',
+      rate,
+      timeUnit: '1s',
+      duration: __ENV.DURATION || '30s',
+      preAllocatedVUs: Math.max(20, Math.ceil(rate / 10)),
+      maxVUs: Math.max(100, rate),
+    },
+  },
+  thresholds: {
+    http_req_failed: ['rate<0.001'],
+    checks: ['rate>0.999'],
+  },
+};
+
+const url = `${__ENV.TARGET_URL}/v1/chat/completions`;
+const words = Number(__ENV.PROMPT_WORDS || 40);
+const prompt = Array.from({ length: words }, (_, i) => `word${i % 17}`).join(' ');
+const body = JSON.stringify({
+  model: __ENV.MODEL || 'demo-small',
+  messages: [
+    { role: 'system', content: 'You are a helpful assistant.' },
+    { role: 'user', content: `Benchmark request: ${prompt}` },
+  ],
+  max_tokens: 32,
+});
+const params = {
+  headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${__ENV.API_KEY || 'none'}` },
+};
+
+export default function () {
+  const res = http.post(url, body, params);
+  check(res, { 'status is 200': (r) => r.status === 200 });
+}
