@@ -103,7 +103,7 @@ pg_data_dir() {
   fi
 }
 
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 # Starts (or reuses) a private Postgres unless DATABASE_URL is set; creates database $1.
 ensure_postgres() {

@@ -178,19 +178,33 @@ impl Publisher {
         Ok(())
     }
 
-    /// Enqueues from a context that cannot await (e.g. `Drop`): sends now if there is room,
-    /// otherwise hands the wait to a task on the current runtime.
+    /// Enqueues from a context that cannot await (e.g. `Drop`): sends at once when there is
+    /// room (the common case), otherwise hands the wait to a task on the current runtime.
     pub fn publish_detached(&self, event: Event) {
-        let publisher = self.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if let Err(err) = publisher.publish(event).await {
-                        tracing::error!(error = %err, "usage event could not be enqueued");
-                    }
-                });
+        match self.tx.try_reserve() {
+            Ok(permit) => {
+                self.metrics.enqueued.inc();
+                self.metrics.queue_depth.inc();
+                permit.send(event);
             }
-            Err(_) => tracing::error!("usage event dropped: no runtime to publish it from"),
+            Err(mpsc::error::TrySendError::Full(())) => {
+                let publisher = self.clone();
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => {
+                        runtime.spawn(async move {
+                            if let Err(err) = publisher.publish(event).await {
+                                tracing::error!(error = %err, "event could not be enqueued");
+                            }
+                        });
+                    }
+                    Err(_) => {
+                        tracing::error!(event_id = %event.event_id, "event dropped: queue full and no runtime")
+                    }
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(())) => {
+                tracing::error!(event_id = %event.event_id, "event dropped: publisher closed");
+            }
         }
     }
 

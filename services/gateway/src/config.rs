@@ -88,6 +88,28 @@ struct RawModel {
     price_version: Option<String>,
 }
 
+/// A secret from config: readable with [`Secret::expose`], never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that must send or compare it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
 /// An OpenAI-compatible upstream provider.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -96,7 +118,7 @@ pub struct ProviderConfig {
     /// Base URL including the version path, e.g. `https://api.openai.com/v1`.
     pub base_url: String,
     /// Bearer key sent upstream (never the tenant's key).
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// Longest wait for a non-streamed answer, and for each chunk of a stream.
     pub timeout: Duration,
     /// Longest wait for a connection.
@@ -135,9 +157,9 @@ pub struct GatewayConfig {
     /// actix worker threads.
     pub workers: usize,
     /// Token of the platform operator for `/api/v1`.
-    pub admin_token: String,
-    /// Postgres URL.
-    pub database_url: String,
+    pub admin_token: Secret,
+    /// Postgres URL (may hold a password).
+    pub database_url: Secret,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Largest single credit grant.
@@ -241,8 +263,8 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
     Ok(GatewayConfig {
         listen,
         workers,
-        admin_token,
-        database_url,
+        admin_token: Secret(admin_token),
+        database_url: Secret(database_url),
         max_body_bytes,
         max_credit_usd,
         nats,
@@ -332,7 +354,7 @@ fn normalize_provider(
     Ok(ProviderConfig {
         name: raw.name,
         base_url: base_url.trim_end_matches('/').to_owned(),
-        api_key,
+        api_key: api_key.map(Secret),
         timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(300)),
         connect_timeout: Duration::from_millis(raw.connect_timeout_ms.unwrap_or(2_000)),
     })
@@ -409,6 +431,16 @@ mod tests {
         assert_eq!(route.upstream_model, "mock-small");
         assert_eq!(route.price.input_per_million.to_string(), "0.15");
         assert_eq!(config.nats.stream.name, "TOLLGATE");
+        Ok(())
+    }
+
+    #[test]
+    fn secrets_are_not_printed() -> Result<(), ConfigError> {
+        let config = GatewayConfig::from_toml(MINIMAL, "test.toml", &Env::new())?;
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("0123456789abcdef"), "{printed}");
+        assert!(!printed.contains("postgres://"), "{printed}");
+        assert_eq!(config.admin_token.expose(), "0123456789abcdef");
         Ok(())
     }
 

@@ -58,7 +58,7 @@ impl Gateway {
     pub async fn bind(config: GatewayConfig) -> Result<Self, StartError> {
         tollgate_runtime::install_crypto_provider();
 
-        let pool = tollgate_store::connect(&config.database_url, 16).await?;
+        let pool = tollgate_store::connect(config.database_url.expose(), 16).await?;
         tollgate_store::migrate(&pool).await?;
 
         let nats_error = |reason: String| StartError::Nats {
@@ -94,7 +94,7 @@ impl Gateway {
 
         let state = web::Data::new(AppState {
             upstream: Upstream::new(&config.providers)?,
-            admin: AdminToken::new(&config.admin_token),
+            admin: AdminToken::new(config.admin_token.expose()),
             pool,
             nats,
             jetstream,

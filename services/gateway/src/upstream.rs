@@ -52,7 +52,7 @@ impl Upstream {
             .header("x-request-id", request_id)
             .body(body);
         if let Some(key) = &provider.api_key {
-            request = request.bearer_auth(key);
+            request = request.bearer_auth(key.expose());
         }
         if !stream {
             request = request.timeout(provider.timeout);
