@@ -9,6 +9,12 @@ pub enum BillingError {
         /// The model whose price is wrong.
         model: String,
     },
+    /// A price has more decimal places than costs can carry exactly.
+    #[error("price for model '{model}' has more than 4 decimal places")]
+    PriceTooPrecise {
+        /// The model whose price is wrong.
+        model: String,
+    },
     /// The same model was priced twice.
     #[error("model '{0}' is priced more than once")]
     DuplicateModel(String),

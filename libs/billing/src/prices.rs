@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{BillingError, Tokenizer};
 
+/// Most decimal places of a price per 1M tokens: with at most 4, every cost (price x tokens /
+/// 10^6) has at most 10 decimal places and is stored exactly in `NUMERIC(20,10)`.
+pub const MAX_PRICE_SCALE: u32 = 4;
+
 /// Prices of one model in USD per one million tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelPrice {
@@ -35,6 +39,14 @@ impl PriceBook {
                 || price.output_per_million.is_sign_negative()
             {
                 return Err(BillingError::NegativePrice { model });
+            }
+            let finest = price
+                .input_per_million
+                .normalize()
+                .scale()
+                .max(price.output_per_million.normalize().scale());
+            if finest > MAX_PRICE_SCALE {
+                return Err(BillingError::PriceTooPrecise { model });
             }
             if prices.contains_key(&model) {
                 return Err(BillingError::DuplicateModel(model));

@@ -39,6 +39,9 @@ pub enum EventBody {
     /// Prepaid credit was added to a tenant.
     #[serde(rename = "credits.granted")]
     CreditsGranted(CreditsGranted),
+    /// An operator corrected a tenant's balance (signed).
+    #[serde(rename = "credits.adjusted")]
+    CreditsAdjusted(CreditsAdjusted),
 }
 
 impl EventBody {
@@ -47,12 +50,13 @@ impl EventBody {
         match self {
             Self::UsageRecorded(_) => "usage.recorded",
             Self::CreditsGranted(_) => "credits.granted",
+            Self::CreditsAdjusted(_) => "credits.adjusted",
         }
     }
 }
 
 /// Kinds this build understands.
-const KNOWN_KINDS: [&str; 2] = ["usage.recorded", "credits.granted"];
+const KNOWN_KINDS: [&str; 3] = ["usage.recorded", "credits.granted", "credits.adjusted"];
 
 #[derive(Deserialize)]
 struct KindOnly<'a> {
@@ -184,6 +188,17 @@ pub struct CreditsGranted {
     pub note: Option<String>,
     /// Who granted it.
     pub source: CreditSource,
+}
+
+/// `credits.adjusted`: an operator correction of a tenant's balance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreditsAdjusted {
+    /// Signed amount in USD: positive adds to the balance, negative takes away.
+    pub amount_usd: Decimal,
+    /// Why (shown in the ledger).
+    pub reason: String,
+    /// The caller's idempotency key; the event id is derived from it.
+    pub idempotency_key: String,
 }
 
 #[cfg(test)]

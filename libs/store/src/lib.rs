@@ -5,6 +5,7 @@
 
 mod error;
 pub mod keys;
+pub mod ledger;
 pub mod tenants;
 
 pub use error::StoreError;

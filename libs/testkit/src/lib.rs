@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tollgate_events::{Event, EventBody, UsageRecorded};
 use tollgate_gateway::{Gateway, GatewayConfig};
+use tollgate_ledger::{Ledger, LedgerConfig};
 use tollgate_mock_upstream::{MockConfig, MockStats, MockUpstream};
 use uuid::Uuid;
 
@@ -104,6 +105,9 @@ impl Stack {
         tweak: impl FnOnce(&mut GatewayConfig),
     ) -> Self {
         tollgate_runtime::install_crypto_provider();
+        if std::env::var_os("RUST_LOG").is_some() {
+            tollgate_runtime::init_logging();
+        }
         let shutdown = CancellationToken::new();
         let mock = MockUpstream::bind(mock_config).expect("mock binds");
         let mock_url = format!("http://{}", mock.local_addr());
@@ -166,6 +170,95 @@ impl Stack {
                 .expect("gateway runs");
         }));
         url
+    }
+
+    /// The ledger configuration for this stack's stream and database.
+    pub fn ledger_config(&self) -> LedgerConfig {
+        let env = [
+            ("DATABASE_URL", database_url()),
+            ("NATS_URL", nats_url()),
+            ("TOLLGATE_STREAM", self.stream.clone()),
+            ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.clone()),
+            ("TOLLGATE_LEDGER_LISTEN", "127.0.0.1:0".to_owned()),
+            ("TOLLGATE_LEDGER_BATCH", "500".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        LedgerConfig::from_env(&env).expect("ledger config")
+    }
+
+    /// Starts a ledger instance on this stack's stream; returns its `/metrics` URL.
+    pub async fn start_ledger(&mut self) -> String {
+        let ledger = Ledger::bind(self.ledger_config())
+            .await
+            .expect("ledger starts");
+        let url = format!("http://{}/metrics", ledger.local_addr());
+        let token = self.shutdown.clone();
+        self.tasks.push(tokio::spawn(async move {
+            ledger
+                .run(token.cancelled_owned())
+                .await
+                .expect("ledger runs");
+        }));
+        url
+    }
+
+    /// Grants credit through the management API; returns the event id.
+    pub async fn credit(&self, tenant_id: Uuid, amount: &str, idempotency_key: &str) -> String {
+        let response = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/v1/tenants/{tenant_id}/credits"),
+            )
+            .json(&json!({"amount_usd": amount, "idempotency_key": idempotency_key}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "credit refused");
+        let body: Value = response.json().await.unwrap();
+        body["event_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The tenant's balance as the operator reads it.
+    pub async fn balance(&self, tenant_id: Uuid) -> Value {
+        self.admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/tenants/{tenant_id}/balance"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+    }
+
+    /// Waits until the ledger has booked `entries` entries for the tenant; returns the balance.
+    pub async fn wait_for_entries(&self, tenant_id: Uuid, entries: usize) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let page: Value = self
+                .admin(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/tenants/{tenant_id}/ledger?limit=1000"),
+                )
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let booked = page["data"].as_array().map_or(0, Vec::len);
+            if booked >= entries {
+                return self.balance(tenant_id).await;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "ledger booked {booked} of {entries} entries: {page}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Shuts the services down gracefully (in-flight requests finish, events drain) and waits
@@ -293,7 +386,7 @@ fn usage_only(events: Vec<Event>) -> Vec<UsageRecorded> {
         .into_iter()
         .filter_map(|e| match e.body {
             EventBody::UsageRecorded(u) => Some(u),
-            EventBody::CreditsGranted(_) => None,
+            EventBody::CreditsGranted(_) | EventBody::CreditsAdjusted(_) => None,
         })
         .collect()
 }

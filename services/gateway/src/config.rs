@@ -477,6 +477,8 @@ mod tests {
 
         let negative = MINIMAL.replace("\"0.15\"", "\"-1\"");
         assert!(GatewayConfig::from_toml(&negative, "gw.toml", &Env::new()).is_err());
+        let too_precise = MINIMAL.replace("\"0.15\"", "\"0.00001\"");
+        assert!(GatewayConfig::from_toml(&too_precise, "gw.toml", &Env::new()).is_err());
 
         let unknown = format!("{MINIMAL}\nsurprise = 1");
         let err = GatewayConfig::from_toml(&unknown, "gw.toml", &Env::new())

@@ -37,6 +37,9 @@ pub enum ApiError {
         /// Machine-readable code.
         code: &'static str,
     },
+    /// The request conflicts with an earlier one (409).
+    #[error("{0}")]
+    Conflict(String),
     /// Body over the size limit (413).
     #[error("request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -89,6 +92,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "authentication_error",
             Self::Forbidden { .. } => "permission_error",
             Self::NotFound { .. } => "not_found",
+            Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RateLimited(_) => "rate_limit_exceeded",
             Self::UpstreamFailed(_) | Self::UpstreamTimeout(_) | Self::Unavailable(_) => {
@@ -105,6 +109,7 @@ impl ApiError {
             | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. } => code,
             Self::Unauthenticated(_) => "invalid_api_key",
+            Self::Conflict(_) => "idempotency_conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RateLimited(_) => "rate_limit_exceeded",
             Self::UpstreamFailed(_) => "upstream_failed",
@@ -134,6 +139,7 @@ impl ResponseError for ApiError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,

@@ -59,6 +59,27 @@ impl AppState {
         }
     }
 
+    /// Allows reads of `tenant_id`'s data to the operator, or to one of that tenant's own keys.
+    /// Any other tenant's key gets 404, so tenant ids cannot be probed.
+    pub async fn authorize_tenant_read(
+        &self,
+        req: &HttpRequest,
+        tenant_id: uuid::Uuid,
+    ) -> Result<(), ApiError> {
+        let presented = presented_credential(req).ok_or(ApiError::Unauthenticated(
+            "missing credentials: send 'Authorization: Bearer <key>'",
+        ))?;
+        if self.admin.verify(presented) {
+            return Ok(());
+        }
+        let key = self.keys.authenticate(presented).await?;
+        if key.tenant_id == tenant_id {
+            Ok(())
+        } else {
+            Err(ApiError::not_found("tenant not found", "tenant_not_found"))
+        }
+    }
+
     /// Records upstream latency and the gateway's overhead for a finished request.
     pub fn observe_upstream(&self, record: &RequestRecord) {
         let total = record.started.elapsed();

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tollgate_events::{CreditSource, CreditsGranted, Event, EventBody};
+use tollgate_events::{CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody};
 use tollgate_store::keys::NewApiKey;
 use uuid::Uuid;
 
@@ -14,6 +14,9 @@ use crate::state::AppState;
 
 /// Namespace of credit event ids: `UUIDv5(namespace, "<tenant>:<idempotency_key>")`.
 pub const CREDIT_EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a4e_8b3d_4e57_9a0c_5d7e_1f2b_3c4d);
+/// Namespace of adjustment event ids (separate, so the same key may name one of each).
+pub const ADJUSTMENT_EVENT_NAMESPACE: Uuid =
+    Uuid::from_u128(0x1d2e_3f40_5a6b_4c7d_8e9f_a0b1_c2d3_e4f5);
 
 /// Longest accepted name, tag, note or idempotency key.
 const MAX_TEXT: usize = 200;
@@ -21,7 +24,7 @@ const MAX_TEXT: usize = 200;
 const MAX_MONEY_SCALE: u32 = 10;
 
 /// A path id that is not a UUID cannot name anything: 404, like an unknown id.
-fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("{what} not found"), "not_found"))
 }
 
@@ -53,7 +56,7 @@ pub fn parse_money(value: &Value, field: &'static str) -> Result<Decimal, ApiErr
     Ok(amount.normalize())
 }
 
-async fn require_tenant(state: &AppState, tenant_id: Uuid) -> Result<(), ApiError> {
+pub async fn require_tenant(state: &AppState, tenant_id: Uuid) -> Result<(), ApiError> {
     match tollgate_store::tenants::get(&state.pool, tenant_id).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::not_found("tenant not found", "tenant_not_found")),
@@ -274,24 +277,105 @@ pub async fn grant_credits(
             source: CreditSource::Api,
         }),
     );
+    publish_money_event(&state, &event, amount).await?;
+    Ok(HttpResponse::Created().json(json!({
+        "event_id": event_id,
+        "tenant_id": tenant_id,
+        "kind": "credits.granted",
+        "amount_usd": amount.to_string(),
+        "idempotency_key": body.idempotency_key,
+        "note": body.note,
+    })))
+}
+
+/// Refuses an idempotency key already booked with another amount (409), then publishes and
+/// waits for JetStream's ack. Republishing a booked event is harmless: the ledger books each
+/// event id once, however late the retry (also past JetStream's duplicate window).
+async fn publish_money_event(
+    state: &AppState,
+    event: &Event,
+    amount: Decimal,
+) -> Result<(), ApiError> {
+    let booked =
+        tollgate_store::ledger::entry(&state.pool, event.tenant_id, event.event_id).await?;
+    if let Some(booked) = booked
+        && booked.amount_usd.abs() != amount.abs()
+    {
+        return Err(ApiError::Conflict(format!(
+            "idempotency_key was already used for {} USD",
+            booked.amount_usd.normalize()
+        )));
+    }
     tollgate_events::publish_confirmed(
         &state.jetstream,
         &state.config.nats.stream.subject_prefix,
-        &event,
+        event,
     )
     .await
     .map_err(|e| {
-        tracing::error!(error = %e, "credit event not confirmed");
+        tracing::error!(error = %e, "money event not confirmed");
         ApiError::Unavailable(
             "the event stream is unavailable; retry with the same idempotency_key".into(),
         )
     })?;
+    Ok(())
+}
+
+/// Body of `POST /api/v1/tenants/{id}/adjustments`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustCredits {
+    amount_usd: Value,
+    reason: String,
+    idempotency_key: String,
+}
+
+/// `POST /api/v1/tenants/{tenant_id}/adjustments`: an operator correction (`credits.adjusted`,
+/// signed amount and a reason), idempotent like credits.
+pub async fn adjust_credits(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<AdjustCredits>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let tenant_id = parse_id(&path, "tenant")?;
+    let body = body.into_inner();
+    let amount = parse_money(&body.amount_usd, "amount_usd")?;
+    if amount.is_zero() || amount.abs() > state.config.max_credit_usd {
+        return Err(ApiError::invalid(
+            format!(
+                "'amount_usd' must be non-zero and at most {} in size",
+                state.config.max_credit_usd
+            ),
+            "invalid_amount",
+            Some("amount_usd"),
+        ));
+    }
+    text(&body.reason, "reason")?;
+    text(&body.idempotency_key, "idempotency_key")?;
+    require_tenant(&state, tenant_id).await?;
+    let event_id = Uuid::new_v5(
+        &ADJUSTMENT_EVENT_NAMESPACE,
+        format!("{tenant_id}:{}", body.idempotency_key).as_bytes(),
+    );
+    let event = Event::with_id(
+        event_id,
+        tenant_id,
+        EventBody::CreditsAdjusted(CreditsAdjusted {
+            amount_usd: amount,
+            reason: body.reason.clone(),
+            idempotency_key: body.idempotency_key.clone(),
+        }),
+    );
+    publish_money_event(&state, &event, amount).await?;
     Ok(HttpResponse::Created().json(json!({
         "event_id": event_id,
         "tenant_id": tenant_id,
+        "kind": "credits.adjusted",
         "amount_usd": amount.to_string(),
+        "reason": body.reason,
         "idempotency_key": body.idempotency_key,
-        "note": body.note,
     })))
 }
 

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod headers;
+pub mod ledger;
 pub mod models;
 pub mod ops;
 
@@ -11,6 +12,7 @@ use crate::chat;
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    let tenant = |path: &str| format!("/tenants/{{tenant_id}}{path}");
     cfg.route(
         "/v1/chat/completions",
         web::post().to(chat::chat_completions),
@@ -22,16 +24,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/v1")
             .route("/tenants", web::post().to(admin::create_tenant))
-            .route("/tenants/{tenant_id}", web::get().to(admin::get_tenant))
+            .route(&tenant(""), web::get().to(admin::get_tenant))
+            .route(&tenant("/keys"), web::post().to(admin::create_key))
+            .route(&tenant("/keys"), web::get().to(admin::list_keys))
+            .route(&tenant("/credits"), web::post().to(admin::grant_credits))
             .route(
-                "/tenants/{tenant_id}/keys",
-                web::post().to(admin::create_key),
+                &tenant("/adjustments"),
+                web::post().to(admin::adjust_credits),
             )
-            .route("/tenants/{tenant_id}/keys", web::get().to(admin::list_keys))
-            .route(
-                "/tenants/{tenant_id}/credits",
-                web::post().to(admin::grant_credits),
-            )
+            .route(&tenant("/balance"), web::get().to(ledger::balance))
+            .route(&tenant("/ledger"), web::get().to(ledger::history))
             .route("/keys/{key_id}", web::delete().to(admin::revoke_key)),
     )
     .default_service(web::to(not_found));

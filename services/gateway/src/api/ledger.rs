@@ -1,0 +1,77 @@
+//! Reads of the ledger's projection: balance and history. The operator may read any tenant; a
+//! tenant's own API keys may read that tenant only (others get 404).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::admin::{parse_id, require_tenant};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `GET /api/v1/tenants/{tenant_id}/balance`
+pub async fn balance(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = parse_id(&path, "tenant")?;
+    state.authorize_tenant_read(&req, tenant_id).await?;
+    require_tenant(&state, tenant_id).await?;
+    let balance = tollgate_store::ledger::balance(&state.pool, tenant_id).await?;
+    Ok(HttpResponse::Ok().json(balance))
+}
+
+/// Query of `GET /api/v1/tenants/{tenant_id}/ledger`.
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    limit: Option<String>,
+    before: Option<String>,
+}
+
+/// Default and largest page size.
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+/// `GET /api/v1/tenants/{tenant_id}/ledger?limit&before` (newest first; `before` is an
+/// `event_id` from the previous page).
+pub async fn history(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = parse_id(&path, "tenant")?;
+    state.authorize_tenant_read(&req, tenant_id).await?;
+    let limit = match &query.limit {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    format!("'limit' must be an integer from 1 to {MAX_LIMIT}"),
+                    "invalid_request",
+                    Some("limit"),
+                )
+            })?,
+    };
+    let before = match &query.before {
+        None => None,
+        Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| {
+            ApiError::invalid(
+                "'before' must be an event_id from a previous page",
+                "invalid_request",
+                Some("before"),
+            )
+        })?),
+    };
+    require_tenant(&state, tenant_id).await?;
+    let entries = tollgate_store::ledger::entries(&state.pool, tenant_id, limit, before).await?;
+    let next = (entries.len() as i64 == limit)
+        .then(|| entries.last().map(|e| e.event_id))
+        .flatten();
+    Ok(HttpResponse::Ok().json(json!({"data": entries, "next_before": next})))
+}

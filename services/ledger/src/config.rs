@@ -1,0 +1,84 @@
+//! Ledger configuration, from the environment (see README's configuration table).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use thiserror::Error;
+use tollgate_events::StreamSettings;
+
+/// A refused configuration.
+#[derive(Debug, Error)]
+#[error("ledger config: {key}: {reason}")]
+pub struct ConfigError {
+    key: String,
+    reason: String,
+}
+
+/// Validated ledger settings.
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    /// Postgres URL.
+    pub database_url: String,
+    /// NATS URL.
+    pub nats_url: String,
+    /// The event stream to project.
+    pub stream: StreamSettings,
+    /// Durable consumer name shared by all ledger instances.
+    pub durable: String,
+    /// Most events applied in one transaction.
+    pub batch_size: usize,
+    /// How long JetStream waits for an ack before redelivering.
+    pub ack_wait: Duration,
+    /// Address of `/healthz` and `/metrics` (`127.0.0.1:0` picks a port).
+    pub listen: SocketAddr,
+}
+
+impl LedgerConfig {
+    /// Reads `DATABASE_URL`, `NATS_URL`, `TOLLGATE_STREAM`, `TOLLGATE_SUBJECT_PREFIX`,
+    /// `TOLLGATE_LEDGER_DURABLE`, `TOLLGATE_LEDGER_BATCH`, `TOLLGATE_LEDGER_LISTEN`.
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |key: &str| env.get(key).cloned();
+        let bad = |key: &str, reason: &str| ConfigError {
+            key: key.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let defaults = StreamSettings::default();
+        let batch_size = match get("TOLLGATE_LEDGER_BATCH") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad("TOLLGATE_LEDGER_BATCH", "not a number"))?,
+            None => 1000,
+        };
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(bad("TOLLGATE_LEDGER_BATCH", "must be within 1..=10000"));
+        }
+        let listen = get("TOLLGATE_LEDGER_LISTEN").unwrap_or_else(|| "127.0.0.1:9102".into());
+        Ok(Self {
+            database_url: get("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "missing"))?,
+            nats_url: get("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+            stream: StreamSettings {
+                name: get("TOLLGATE_STREAM").unwrap_or(defaults.name.clone()),
+                subject_prefix: get("TOLLGATE_SUBJECT_PREFIX")
+                    .unwrap_or(defaults.subject_prefix.clone()),
+                ..defaults
+            },
+            durable: get("TOLLGATE_LEDGER_DURABLE").unwrap_or_else(|| "ledger".into()),
+            batch_size,
+            ack_wait: Duration::from_secs(30),
+            listen: listen
+                .parse()
+                .map_err(|_| bad("TOLLGATE_LEDGER_LISTEN", "not a socket address"))?,
+        })
+    }
+
+    /// Subject of dead letters: `<prefix>.dlq.ledger` (its own stream, outside `<prefix>.v1.>`).
+    pub fn dead_letter_subject(&self) -> String {
+        format!("{}.dlq.ledger", self.stream.subject_prefix)
+    }
+
+    /// Name of the dead-letter stream.
+    pub fn dead_letter_stream(&self) -> String {
+        format!("{}_DLQ", self.stream.name)
+    }
+}

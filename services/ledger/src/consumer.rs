@@ -1,0 +1,224 @@
+//! The durable consumer loop: fetch a batch, book it in one transaction, commit, then ack.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use futures_util::StreamExt;
+use sqlx::PgPool;
+use tollgate_events::Event;
+
+use crate::entry::LedgerEntry;
+use crate::metrics::LedgerMetrics;
+use crate::projection::{self, Applied};
+use crate::{LedgerConfig, LedgerError};
+
+/// Books `entries` in one transaction and commits.
+pub async fn book(pool: &PgPool, entries: &[LedgerEntry]) -> Result<Applied, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let applied = projection::apply(&mut tx, entries).await?;
+    tx.commit().await?;
+    Ok(applied)
+}
+
+/// The event stream, created with `settings` if it does not exist yet (never reconfigured here:
+/// the gateway owns the stream's settings).
+pub async fn event_stream(
+    js: &jetstream::Context,
+    settings: &tollgate_events::StreamSettings,
+) -> Result<stream::Stream, LedgerError> {
+    match js.get_stream(&settings.name).await {
+        Ok(stream) => Ok(stream),
+        Err(_) => {
+            tollgate_events::ensure_stream(js, settings).await?;
+            js.get_stream(&settings.name)
+                .await
+                .map_err(|e| LedgerError::Nats(e.to_string()))
+        }
+    }
+}
+
+/// The ledger's durable pull consumer (shared by every ledger instance).
+pub async fn durable_consumer(
+    stream: &stream::Stream,
+    config: &LedgerConfig,
+) -> Result<jetstream::consumer::Consumer<pull::Config>, LedgerError> {
+    stream
+        .get_or_create_consumer(
+            &config.durable,
+            pull::Config {
+                durable_name: Some(config.durable.clone()),
+                description: Some("tollgate ledger".into()),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: config.ack_wait,
+                max_ack_pending: 50_000,
+                filter_subject: format!("{}.v1.>", config.stream.subject_prefix),
+                deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| LedgerError::Nats(e.to_string()))
+}
+
+pub(crate) struct Consumer {
+    pub pool: PgPool,
+    pub js: jetstream::Context,
+    pub config: LedgerConfig,
+    pub metrics: LedgerMetrics,
+}
+
+impl Consumer {
+    /// Consumes until `stop` resolves; on a broken subscription, starts over after a pause.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            if let Err(err) = self.consume(&mut stop).await {
+                tracing::warn!(error = %err, "ledger consumer interrupted; restarting");
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+
+    async fn consume(
+        &self,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), LedgerError> {
+        let stream = event_stream(&self.js, &self.config.stream).await?;
+        self.ensure_dead_letter_stream().await?;
+        let consumer = durable_consumer(&stream, &self.config).await?;
+        let mut batches = consumer
+            .stream()
+            .max_messages_per_batch(self.config.batch_size)
+            .messages()
+            .await
+            .map_err(|e| LedgerError::Nats(e.to_string()))?
+            .ready_chunks(self.config.batch_size);
+        loop {
+            let batch = tokio::select! {
+                _ = stop.changed() => return Ok(()),
+                batch = batches.next() => match batch {
+                    Some(batch) => batch,
+                    None => return Err(LedgerError::Nats("message stream ended".into())),
+                },
+            };
+            let messages: Vec<jetstream::Message> = batch
+                .into_iter()
+                .filter_map(|m| m.map_err(|e| tracing::warn!(error = %e, "pull error")).ok())
+                .collect();
+            if !self.handle(messages, stop).await {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Books one batch; returns false if asked to stop before it could be booked.
+    async fn handle(
+        &self,
+        messages: Vec<jetstream::Message>,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        let mut entries = Vec::with_capacity(messages.len());
+        let mut booked_messages = Vec::with_capacity(messages.len());
+        let mut dead = Vec::new();
+        for message in messages {
+            let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+            let entry = match Event::decode(&message.payload) {
+                Ok(Some(event)) => LedgerEntry::from_event(event, seq).map_err(|e| e.to_string()),
+                Ok(None) => Err("unknown event kind".to_owned()),
+                Err(err) => Err(format!("unparsable: {err}")),
+            };
+            match entry {
+                Ok(entry) => {
+                    entries.push(entry);
+                    booked_messages.push(message);
+                }
+                Err(reason) => dead.push((message, reason)),
+            }
+        }
+
+        let mut backoff = Duration::from_millis(50);
+        let applied = loop {
+            match book(&self.pool, &entries).await {
+                Ok(applied) => break applied,
+                Err(err) => {
+                    self.metrics.batch_failures.inc();
+                    tracing::warn!(error = %err, events = entries.len(), "booking failed; retrying");
+                    if *stop.borrow() {
+                        // Not acked: JetStream redelivers to the next ledger.
+                        return false;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        // Committed: now ack. A crash before these acks only causes a harmless redelivery.
+        for message in &booked_messages {
+            if let Err(err) = message.ack().await {
+                tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
+            }
+        }
+        self.metrics.booked.inc_by(applied.booked as u64);
+        self.metrics.duplicates.inc_by(applied.duplicates as u64);
+        if let Some(last) = entries.iter().map(|e| e.stream_seq).max() {
+            self.metrics.last_seq.set(last);
+        }
+        let now = chrono::Utc::now();
+        for entry in &entries {
+            let lag = (now - entry.occurred_at).num_microseconds().unwrap_or(0);
+            self.metrics.lag.observe(lag.max(0) as f64 / 1e6);
+        }
+        for (message, reason) in dead {
+            self.dead_letter(message, &reason).await;
+        }
+        true
+    }
+
+    async fn ensure_dead_letter_stream(&self) -> Result<(), LedgerError> {
+        self.js
+            .create_or_update_stream(stream::Config {
+                name: self.config.dead_letter_stream(),
+                subjects: vec![self.config.dead_letter_subject()],
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| LedgerError::Nats(e.to_string()))
+    }
+
+    /// Parks an event the ledger cannot book on the dead-letter subject, then terminates it so
+    /// it never blocks the stream.
+    async fn dead_letter(&self, message: jetstream::Message, reason: &str) {
+        let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+        tracing::error!(seq, subject = %message.subject, reason, "event sent to the dead-letter subject");
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Tollgate-Original-Subject", message.subject.as_str());
+        headers.insert("Tollgate-Original-Seq", seq.to_string().as_str());
+        headers.insert("Tollgate-Reason", reason);
+        let published = match self
+            .js
+            .publish_with_headers(
+                self.config.dead_letter_subject(),
+                headers,
+                message.payload.clone(),
+            )
+            .await
+        {
+            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match published {
+            Ok(()) => {
+                self.metrics.dead_letters.inc();
+                if let Err(err) = message.ack_with(AckKind::Term).await {
+                    tracing::warn!(error = %err, "could not terminate a dead-lettered event");
+                }
+            }
+            // Not parked: leave it unacked so it is redelivered and tried again.
+            Err(err) => tracing::error!(error = %err, "dead-letter publish failed"),
+        }
+    }
+}

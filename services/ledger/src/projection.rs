@@ -1,0 +1,198 @@
+//! Applying a batch of entries to the money tables in one transaction.
+//!
+//! Entries are inserted keyed by `event_id` (`ON CONFLICT DO NOTHING`); only the rows that were
+//! actually inserted are added to balances, per-key spend and monthly spend. A redelivered or
+//! republished event therefore changes nothing.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::entry::LedgerEntry;
+
+/// What one batch changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Entries newly booked.
+    pub booked: usize,
+    /// Entries already booked before (duplicates).
+    pub duplicates: usize,
+}
+
+#[derive(Default)]
+struct TenantDelta {
+    credited: Decimal,
+    adjusted: Decimal,
+    spent: Decimal,
+    entries: i64,
+    last_seq: i64,
+}
+
+#[derive(Default)]
+struct SpendDelta {
+    spent: Decimal,
+    requests: i64,
+}
+
+/// Books `entries` inside `tx` (the caller commits).
+pub async fn apply(
+    tx: &mut Transaction<'_, Postgres>,
+    entries: &[LedgerEntry],
+) -> Result<Applied, sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(Applied::default());
+    }
+    let inserted = insert_entries(tx, entries).await?;
+    let mut seen = HashSet::new();
+    let new: Vec<&LedgerEntry> = entries
+        .iter()
+        .filter(|e| inserted.contains(&e.event_id) && seen.insert(e.event_id))
+        .collect();
+
+    // BTreeMaps: rows are locked in key order, so concurrent ledgers cannot deadlock.
+    let mut tenants: BTreeMap<Uuid, TenantDelta> = BTreeMap::new();
+    let mut keys: BTreeMap<Uuid, (Uuid, SpendDelta)> = BTreeMap::new();
+    let mut months: BTreeMap<(Uuid, Uuid, NaiveDate), SpendDelta> = BTreeMap::new();
+    for entry in &new {
+        let tenant = tenants.entry(entry.tenant_id).or_default();
+        tenant.entries += 1;
+        tenant.last_seq = tenant.last_seq.max(entry.stream_seq);
+        match entry.kind {
+            "credits.granted" => tenant.credited += entry.amount_usd,
+            "credits.adjusted" => tenant.adjusted += entry.amount_usd,
+            _ => tenant.spent -= entry.amount_usd,
+        }
+        if let (true, Some(key)) = (entry.is_usage(), entry.api_key_id) {
+            let (_, spend) = keys
+                .entry(key)
+                .or_insert_with(|| (entry.tenant_id, SpendDelta::default()));
+            spend.spent -= entry.amount_usd;
+            spend.requests += 1;
+            let month =
+                NaiveDate::from_ymd_opt(entry.occurred_at.year(), entry.occurred_at.month(), 1)
+                    .unwrap_or_default();
+            let monthly = months.entry((entry.tenant_id, key, month)).or_default();
+            monthly.spent -= entry.amount_usd;
+            monthly.requests += 1;
+        }
+    }
+    upsert_tenants(tx, &tenants).await?;
+    upsert_keys(tx, &keys).await?;
+    upsert_months(tx, &months).await?;
+    Ok(Applied {
+        booked: new.len(),
+        duplicates: entries.len() - new.len(),
+    })
+}
+
+async fn insert_entries(
+    tx: &mut Transaction<'_, Postgres>,
+    entries: &[LedgerEntry],
+) -> Result<HashSet<Uuid>, sqlx::Error> {
+    let col = |f: fn(&LedgerEntry) -> Option<String>| entries.iter().map(f).collect::<Vec<_>>();
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "INSERT INTO ledger_entries (event_id, tenant_id, kind, amount_usd, occurred_at, stream_seq, \
+         api_key_id, request_id, model, prompt_tokens, completion_tokens, idempotency_key, note) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::numeric[], $5::timestamptz[], \
+         $6::bigint[], $7::uuid[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], \
+         $13::text[]) ORDER BY 6 \
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+    )
+    .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.kind.to_owned()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.amount_usd).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.stream_seq).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.api_key_id).collect::<Vec<_>>())
+    .bind(col(|e| e.request_id.clone()))
+    .bind(col(|e| e.model.clone()))
+    .bind(entries.iter().map(|e| e.prompt_tokens).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.completion_tokens).collect::<Vec<_>>())
+    .bind(col(|e| e.idempotency_key.clone()))
+    .bind(col(|e| e.note.clone()))
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+async fn upsert_tenants(
+    tx: &mut Transaction<'_, Postgres>,
+    tenants: &BTreeMap<Uuid, TenantDelta>,
+) -> Result<(), sqlx::Error> {
+    if tenants.is_empty() {
+        return Ok(());
+    }
+    let deltas: Vec<&TenantDelta> = tenants.values().collect();
+    sqlx::query(
+        "INSERT INTO tenant_balances AS b (tenant_id, credited_usd, adjusted_usd, spent_usd, balance_usd, entries, last_seq) \
+         SELECT * FROM UNNEST($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[], $6::bigint[], $7::bigint[]) \
+         ORDER BY 1 \
+         ON CONFLICT (tenant_id) DO UPDATE SET \
+           credited_usd = b.credited_usd + EXCLUDED.credited_usd, \
+           adjusted_usd = b.adjusted_usd + EXCLUDED.adjusted_usd, \
+           spent_usd = b.spent_usd + EXCLUDED.spent_usd, \
+           balance_usd = b.balance_usd + EXCLUDED.balance_usd, \
+           entries = b.entries + EXCLUDED.entries, \
+           last_seq = GREATEST(b.last_seq, EXCLUDED.last_seq), \
+           updated_at = now()",
+    )
+    .bind(tenants.keys().copied().collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.credited).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.adjusted).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.spent).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.credited + d.adjusted - d.spent).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.entries).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.last_seq).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_keys(
+    tx: &mut Transaction<'_, Postgres>,
+    keys: &BTreeMap<Uuid, (Uuid, SpendDelta)>,
+) -> Result<(), sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO key_spend AS k (api_key_id, tenant_id, spent_usd, requests) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::numeric[], $4::bigint[]) ORDER BY 1 \
+         ON CONFLICT (api_key_id) DO UPDATE SET \
+           spent_usd = k.spent_usd + EXCLUDED.spent_usd, requests = k.requests + EXCLUDED.requests",
+    )
+    .bind(keys.keys().copied().collect::<Vec<_>>())
+    .bind(keys.values().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(keys.values().map(|(_, d)| d.spent).collect::<Vec<_>>())
+    .bind(keys.values().map(|(_, d)| d.requests).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_months(
+    tx: &mut Transaction<'_, Postgres>,
+    months: &BTreeMap<(Uuid, Uuid, NaiveDate), SpendDelta>,
+) -> Result<(), sqlx::Error> {
+    if months.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO monthly_spend AS m (tenant_id, api_key_id, month, spent_usd, requests) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::numeric[], $5::bigint[]) ORDER BY 1, 2, 3 \
+         ON CONFLICT (tenant_id, api_key_id, month) DO UPDATE SET \
+           spent_usd = m.spent_usd + EXCLUDED.spent_usd, requests = m.requests + EXCLUDED.requests",
+    )
+    .bind(months.keys().map(|(t, _, _)| *t).collect::<Vec<_>>())
+    .bind(months.keys().map(|(_, k, _)| *k).collect::<Vec<_>>())
+    .bind(months.keys().map(|(_, _, m)| *m).collect::<Vec<_>>())
+    .bind(months.values().map(|d| d.spent).collect::<Vec<_>>())
+    .bind(months.values().map(|d| d.requests).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! `ledger rebuild`: replay the whole stream into fresh tables (a scratch schema) and compare
+//! every tenant's balance with the live projection. The event-sourcing proof.
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use futures_util::StreamExt;
+use serde::Serialize;
+use tollgate_events::Event;
+use uuid::Uuid;
+
+use crate::consumer::{durable_consumer, event_stream};
+use crate::entry::LedgerEntry;
+use crate::{LedgerConfig, LedgerError, projection};
+
+const TABLES: [&str; 4] = [
+    "ledger_entries",
+    "tenant_balances",
+    "key_spend",
+    "monthly_spend",
+];
+
+/// The outcome of a rebuild.
+#[derive(Debug, Clone, Serialize)]
+pub struct RebuildReport {
+    /// Events replayed.
+    pub events: u64,
+    /// Entries booked in the rebuild (duplicates and dead letters excluded).
+    pub entries: u64,
+    /// Tenants in the rebuilt projection.
+    pub tenants: u64,
+    /// Tenants whose live balance, credit, adjustments, spend or entry count differ.
+    pub mismatched: Vec<Uuid>,
+    /// Whether the rebuilt projection equals the live one.
+    pub matches: bool,
+    /// Wall time of the replay.
+    pub seconds: f64,
+}
+
+/// Replays the stream up to its current end into a scratch schema, waits for the live ledger
+/// to reach the same point, compares, and drops the scratch schema unless `keep`.
+pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport, LedgerError> {
+    let started = Instant::now();
+    let pool = tollgate_store::connect(&config.database_url, 2).await?;
+    tollgate_store::migrate(&pool).await?;
+    let nats = async_nats::connect(&config.nats_url)
+        .await
+        .map_err(|e| LedgerError::Nats(e.to_string()))?;
+    let js = async_nats::jetstream::new(nats);
+    let stream = event_stream(&js, &config.stream).await?;
+    let end = stream
+        .get_info()
+        .await
+        .map_err(|e| LedgerError::Nats(e.to_string()))?
+        .state
+        .last_sequence;
+
+    let schema = format!("ledger_rebuild_{}", Uuid::now_v7().simple());
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&pool)
+        .await?;
+    for table in TABLES {
+        sqlx::query(&format!(
+            "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)"
+        ))
+        .execute(&pool)
+        .await?;
+    }
+
+    let mut events = 0u64;
+    let mut entries = 0u64;
+    if end > 0 {
+        let replay = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: format!("{}.v1.>", config.stream.subject_prefix),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| LedgerError::Nats(e.to_string()))?;
+        let mut messages = replay
+            .messages()
+            .await
+            .map_err(|e| LedgerError::Nats(e.to_string()))?
+            .ready_chunks(config.batch_size);
+        let mut done = false;
+        while !done {
+            let Some(batch) = tokio::time::timeout(Duration::from_secs(10), messages.next())
+                .await
+                .map_err(|_| LedgerError::Nats("replay stalled".into()))?
+            else {
+                break;
+            };
+            let mut batch_entries = Vec::new();
+            for message in batch {
+                let message = message.map_err(|e| LedgerError::Nats(e.to_string()))?;
+                let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+                if seq > end {
+                    done = true;
+                    break;
+                }
+                events += 1;
+                if let Ok(Some(event)) = Event::decode(&message.payload)
+                    && let Ok(entry) = LedgerEntry::from_event(event, seq)
+                {
+                    batch_entries.push(entry);
+                }
+                done |= seq >= end;
+            }
+            let mut tx = pool.begin().await?;
+            sqlx::query(&format!("SET LOCAL search_path TO {schema}"))
+                .execute(&mut *tx)
+                .await?;
+            entries += projection::apply(&mut tx, &batch_entries).await?.booked as u64;
+            tx.commit().await?;
+        }
+    }
+
+    wait_for_live_ledger(&stream, config, end).await?;
+    let mismatched: Vec<(Uuid,)> = sqlx::query_as(&format!(
+        "SELECT r.tenant_id FROM {schema}.tenant_balances r \
+         LEFT JOIN public.tenant_balances l USING (tenant_id) \
+         WHERE l.tenant_id IS NULL OR (r.credited_usd, r.adjusted_usd, r.spent_usd, r.balance_usd, r.entries) \
+               IS DISTINCT FROM (l.credited_usd, l.adjusted_usd, l.spent_usd, l.balance_usd, l.entries) \
+         ORDER BY 1"
+    ))
+    .fetch_all(&pool)
+    .await?;
+    let (tenants,): (i64,) =
+        sqlx::query_as(&format!("SELECT count(*) FROM {schema}.tenant_balances"))
+            .fetch_one(&pool)
+            .await?;
+    if !keep {
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&pool)
+            .await?;
+    }
+    let mismatched: Vec<Uuid> = mismatched.into_iter().map(|(id,)| id).collect();
+    Ok(RebuildReport {
+        events,
+        entries,
+        tenants: u64::try_from(tenants).unwrap_or(0),
+        matches: mismatched.is_empty(),
+        mismatched,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Waits (up to 30 s) until the live ledger has acknowledged everything up to `end`.
+async fn wait_for_live_ledger(
+    stream: &async_nats::jetstream::stream::Stream,
+    config: &LedgerConfig,
+    end: u64,
+) -> Result<(), LedgerError> {
+    let mut consumer = durable_consumer(stream, config).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = consumer
+            .info()
+            .await
+            .map_err(|e| LedgerError::Nats(e.to_string()))?;
+        if info.ack_floor.stream_sequence >= end
+            || info.num_pending == 0 && info.num_ack_pending == 0
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            tracing::warn!(
+                end,
+                ack_floor = info.ack_floor.stream_sequence,
+                "live ledger still behind; comparing anyway"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,108 @@
+//! Start-up wiring: Postgres, NATS, the consumer task and `/healthz` + `/metrics`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use prometheus_client::registry::Registry;
+
+use crate::consumer::Consumer;
+use crate::metrics::LedgerMetrics;
+use crate::{LedgerConfig, LedgerError};
+
+/// A started ledger: connected and bound, consuming once [`Ledger::run`] is awaited.
+pub struct Ledger {
+    consumer: Consumer,
+    server: actix_web::dev::Server,
+    addr: SocketAddr,
+}
+
+impl Ledger {
+    /// Connects to Postgres (applying migrations) and NATS, binds the metrics listener.
+    pub async fn bind(config: LedgerConfig) -> Result<Self, LedgerError> {
+        let pool = tollgate_store::connect(&config.database_url, 8).await?;
+        tollgate_store::migrate(&pool).await?;
+        let nats = async_nats::ConnectOptions::new()
+            .name("tollgate-ledger")
+            .connect(&config.nats_url)
+            .await
+            .map_err(|e| LedgerError::Nats(e.to_string()))?;
+        let js = async_nats::jetstream::new(nats);
+
+        let mut registry = Registry::default();
+        let metrics = LedgerMetrics::new(&mut registry);
+        let registry = Arc::new(registry);
+        let server = HttpServer::new(move || {
+            let registry = registry.clone();
+            App::new()
+                .route(
+                    "/healthz",
+                    web::get().to(|| async {
+                        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+                    }),
+                )
+                .route(
+                    "/metrics",
+                    web::get().to(move || {
+                        let registry = registry.clone();
+                        async move {
+                            let mut body = String::new();
+                            let _ = prometheus_client::encoding::text::encode(&mut body, &registry);
+                            HttpResponse::Ok()
+                                .content_type(
+                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                )
+                                .body(body)
+                        }
+                    }),
+                )
+        })
+        .workers(1)
+        .disable_signals()
+        .bind(config.listen)?;
+        let addr = server
+            .addrs()
+            .first()
+            .copied()
+            .ok_or_else(|| std::io::Error::other("no address bound"))?;
+        Ok(Self {
+            consumer: Consumer {
+                pool,
+                js,
+                config,
+                metrics,
+            },
+            server: server.run(),
+            addr,
+        })
+    }
+
+    /// Address of `/healthz` and `/metrics`.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Consumes until `shutdown` resolves; the batch in hand is booked and acked first.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), LedgerError> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        let pool = self.consumer.pool.clone();
+        let consumer = tokio::spawn(self.consumer.run(stopped));
+        shutdown.await;
+        let _ = stop.send(true);
+        let _ = consumer.await;
+        handle.stop(true).await;
+        let _ = server.await;
+        pool.close().await;
+        Ok(())
+    }
+}
+
+/// Binds and runs `config` until `shutdown` resolves.
+pub async fn run(
+    config: LedgerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), LedgerError> {
+    Ledger::bind(config).await?.run(shutdown).await
+}

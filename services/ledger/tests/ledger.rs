@@ -1,0 +1,484 @@
+//! The ledger against real NATS JetStream and Postgres: exact balances, exactly-once booking
+//! under redelivery and republish, two instances, dead letters, rebuild, and scoped reads.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tollgate_events::{
+    CreditSource, CreditsGranted, Event, EventBody, UsageOutcome, UsageRecorded, UsageSource,
+    subject_for,
+};
+use tollgate_ledger::entry::LedgerEntry;
+use tollgate_testkit::{Stack, sse_data};
+use uuid::Uuid;
+
+fn dec(v: &Value) -> Decimal {
+    Decimal::from_str(
+        v.as_str()
+            .unwrap_or_else(|| panic!("not a decimal string: {v}")),
+    )
+    .unwrap()
+}
+
+fn usage(tenant: Uuid, key: Uuid, cost: &str) -> Event {
+    Event::new(
+        tenant,
+        EventBody::UsageRecorded(UsageRecorded {
+            request_id: Uuid::now_v7().to_string(),
+            api_key_id: key,
+            endpoint: "/v1/chat/completions".into(),
+            model_requested: "demo-small".into(),
+            model_served: "mock-small".into(),
+            provider: "mock".into(),
+            attempts: 1,
+            outcome: UsageOutcome::Success,
+            http_status: 200,
+            error_code: None,
+            stream: false,
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cached_tokens: 0,
+            usage_source: UsageSource::Upstream,
+            cache: "miss".into(),
+            cost_usd: Decimal::from_str(cost).unwrap(),
+            price_version: "t".into(),
+            latency_us: 1,
+            upstream_latency_us: 1,
+            ttft_us: None,
+        }),
+    )
+}
+
+/// Publishes raw bytes to the stack's stream (optionally with a message id) and waits for the ack.
+async fn publish_raw(stack: &Stack, subject: String, payload: Vec<u8>, msg_id: Option<String>) {
+    let mut headers = async_nats::HeaderMap::new();
+    if let Some(id) = msg_id {
+        headers.insert("Nats-Msg-Id", id.as_str());
+    }
+    stack
+        .js
+        .publish_with_headers(subject, headers, payload.into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+async fn publish_event(stack: &Stack, event: &Event, msg_id: Option<String>) {
+    let subject = subject_for(&stack.subject_prefix, event.tenant_id, event.body.kind());
+    publish_raw(stack, subject, event.encode().unwrap(), msg_id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn balance_equals_credited_minus_the_sum_of_what_clients_were_charged() {
+    let mut stack = Stack::start().await;
+    stack.start_ledger().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    stack.credit(tenant.tenant_id, "10.00", "initial").await;
+
+    let mut charged = Decimal::ZERO;
+    for i in 0..12 {
+        let prompt = format!("Request number {i} asks something different");
+        if i % 2 == 0 {
+            let response = stack
+                .chat(&tenant.key, &json!({"model": if i % 4 == 0 { "demo-small" } else { "demo-large" }, "messages": [{"role": "user", "content": prompt}]}))
+                .await;
+            assert_eq!(response.status(), 200);
+            charged +=
+                Decimal::from_str(response.headers()["x-tollgate-cost"].to_str().unwrap()).unwrap();
+        } else {
+            let body = stack
+                .chat(&tenant.key, &json!({"model": "demo-large", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": prompt}]}))
+                .await
+                .text()
+                .await
+                .unwrap();
+            let data = sse_data(&body);
+            let usage: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
+            charged += dec(&usage["usage"]["cost_usd"]);
+        }
+    }
+    // A rejected request is recorded but costs nothing.
+    let rejected = stack
+        .chat(
+            &tenant.key,
+            &json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(rejected.status(), 404);
+
+    let balance = stack.wait_for_entries(tenant.tenant_id, 14).await;
+    assert!(charged > Decimal::ZERO);
+    assert_eq!(dec(&balance["credited_usd"]), Decimal::from(10));
+    assert_eq!(
+        dec(&balance["spent_usd"]),
+        charged,
+        "spent equals the sum of costs told to the client"
+    );
+    assert_eq!(
+        dec(&balance["balance_usd"]),
+        Decimal::from(10) - charged,
+        "to the last decimal"
+    );
+    assert_eq!(balance["tenant_id"], tenant.tenant_id.to_string());
+    assert!(balance["as_of"].as_str().unwrap().ends_with('Z'));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_event_published_twice_is_charged_once() {
+    let mut stack = Stack::start().await;
+    stack.start_ledger().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let event = usage(tenant.tenant_id, tenant.key_id, "0.25");
+    // Different message ids defeat JetStream's duplicate window: the stream holds both copies.
+    publish_event(&stack, &event, Some("copy-1".into())).await;
+    publish_event(&stack, &event, Some("copy-2".into())).await;
+    publish_event(&stack, &event, None).await;
+    let other = usage(tenant.tenant_id, tenant.key_id, "0.5");
+    publish_event(&stack, &other, None).await;
+
+    let balance = stack.wait_for_entries(tenant.tenant_id, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let balance_later = stack.balance(tenant.tenant_id).await;
+    assert_eq!(balance["spent_usd"], balance_later["spent_usd"]);
+    assert_eq!(
+        dec(&balance_later["spent_usd"]),
+        Decimal::from_str("0.75").unwrap()
+    );
+    assert_eq!(
+        dec(&balance_later["balance_usd"]),
+        Decimal::from_str("-0.75").unwrap()
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_committed_but_not_acknowledged_is_not_booked_again() {
+    let mut stack = Stack::start().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let events: Vec<Event> = (0..30)
+        .map(|i| {
+            usage(
+                tenant.tenant_id,
+                tenant.key_id,
+                &format!("0.0{}", i % 9 + 1),
+            )
+        })
+        .collect();
+    for event in &events {
+        publish_event(&stack, event, Some(event.event_id.to_string())).await;
+    }
+    // A ledger that committed the first 20 and died before acking: book them directly.
+    let config = stack.ledger_config();
+    let pool = tollgate_store::connect(&config.database_url, 2)
+        .await
+        .unwrap();
+    tollgate_store::migrate(&pool).await.unwrap();
+    let crashed: Vec<LedgerEntry> = events[..20]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| LedgerEntry::from_event(e.clone(), i as u64 + 1).unwrap())
+        .collect();
+    assert_eq!(
+        tollgate_ledger::book(&pool, &crashed).await.unwrap().booked,
+        20
+    );
+
+    // The restarted ledger gets all 30 delivered (none were acked) and books only the last 10.
+    let metrics_url = stack.start_ledger().await;
+    let balance = stack.wait_for_entries(tenant.tenant_id, 30).await;
+    let expected: Decimal = events
+        .iter()
+        .map(|e| match &e.body {
+            EventBody::UsageRecorded(u) => u.cost_usd,
+            _ => Decimal::ZERO,
+        })
+        .sum();
+    assert_eq!(dec(&balance["spent_usd"]), expected);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let metrics = stack
+        .http
+        .get(&metrics_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tollgate_ledger_duplicates_total 20"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tollgate_ledger_booked_total 10"),
+        "{metrics}"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ledger_instances_on_one_durable_consumer_give_exact_totals_and_rebuild_matches() {
+    let mut stack = Stack::start().await;
+    stack.start_ledger().await;
+    stack.start_ledger().await;
+    let tenants: Vec<_> = join_all((0..4).map(|_| stack.tenant_with_key(json!({})))).await;
+    let mut expected = vec![Decimal::ZERO; tenants.len()];
+    let mut publishes = Vec::new();
+    for i in 0..400 {
+        let t = i % tenants.len();
+        let cost = Decimal::new(i as i64 + 1, 7);
+        expected[t] += cost;
+        let event = usage(tenants[t].tenant_id, tenants[t].key_id, &cost.to_string());
+        publishes.push(event);
+    }
+    join_all(
+        publishes
+            .iter()
+            .map(|e| publish_event(&stack, e, Some(e.event_id.to_string()))),
+    )
+    .await;
+    for (tenant, spent) in tenants.iter().zip(&expected) {
+        let balance = stack.wait_for_entries(tenant.tenant_id, 100).await;
+        assert_eq!(dec(&balance["spent_usd"]), *spent);
+        assert_eq!(dec(&balance["balance_usd"]), -*spent);
+    }
+    let report = tollgate_ledger::rebuild(&stack.ledger_config(), false)
+        .await
+        .unwrap();
+    assert_eq!(report.events, 400);
+    assert_eq!(report.entries, 400);
+    assert_eq!(report.tenants, 4);
+    assert!(
+        report.matches,
+        "rebuild differs for {:?}",
+        report.mismatched
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unparsable_and_unknown_events_are_dead_lettered_and_do_not_block() {
+    let mut stack = Stack::start().await;
+    let metrics_url = stack.start_ledger().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let subject = subject_for(&stack.subject_prefix, tenant.tenant_id, "usage.recorded");
+    publish_raw(&stack, subject, b"{not json".to_vec(), None).await;
+    let unknown = json!({"event_id": Uuid::now_v7(), "schema_version": 1, "occurred_at": "2026-11-22T00:00:00Z",
+        "tenant_id": tenant.tenant_id, "kind": "quota.changed", "data": {}});
+    publish_raw(
+        &stack,
+        subject_for(&stack.subject_prefix, tenant.tenant_id, "quota.changed"),
+        unknown.to_string().into_bytes(),
+        None,
+    )
+    .await;
+    let negative_credit = Event::new(
+        tenant.tenant_id,
+        EventBody::CreditsGranted(CreditsGranted {
+            amount_usd: Decimal::from(-5),
+            idempotency_key: "x".into(),
+            note: None,
+            source: CreditSource::Api,
+        }),
+    );
+    publish_event(&stack, &negative_credit, None).await;
+    stack.credit(tenant.tenant_id, "3", "after-garbage").await;
+
+    let balance = stack.wait_for_entries(tenant.tenant_id, 1).await;
+    assert_eq!(dec(&balance["credited_usd"]), Decimal::from(3));
+    let dlq = stack
+        .js
+        .get_stream(format!("{}_DLQ", stack.stream))
+        .await
+        .unwrap();
+    let mut info = dlq.get_info().await.unwrap();
+    for _ in 0..50 {
+        if info.state.messages >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        info = dlq.get_info().await.unwrap();
+    }
+    assert_eq!(info.state.messages, 3);
+    let parked = dlq
+        .get_raw_message(info.state.first_sequence)
+        .await
+        .unwrap();
+    assert!(
+        parked
+            .headers
+            .get("Tollgate-Reason")
+            .unwrap()
+            .as_str()
+            .starts_with("unparsable")
+    );
+    let metrics = stack
+        .http
+        .get(&metrics_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tollgate_ledger_dead_letters_total 3"),
+        "{metrics}"
+    );
+    let _ = stack
+        .js
+        .delete_stream(format!("{}_DLQ", stack.stream))
+        .await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_top_ups_with_one_idempotency_key_credit_once() {
+    let mut stack = Stack::start().await;
+    stack.start_ledger().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let path = format!("/api/v1/tenants/{}/credits", tenant.tenant_id);
+    let responses = join_all((0..50).map(|_| {
+        stack
+            .admin(reqwest::Method::POST, &path)
+            .json(&json!({"amount_usd": "7.5", "idempotency_key": "same"}))
+            .send()
+    }))
+    .await;
+    let mut ids = std::collections::HashSet::new();
+    for response in responses {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 201);
+        ids.insert(
+            response.json::<Value>().await.unwrap()["event_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(ids.len(), 1, "one event id for one idempotency key");
+    stack.wait_for_entries(tenant.tenant_id, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let balance = stack.balance(tenant.tenant_id).await;
+    assert_eq!(
+        dec(&balance["credited_usd"]),
+        Decimal::from_str("7.5").unwrap()
+    );
+
+    // Reusing the key for another amount, once booked, is a conflict; the same amount is fine.
+    let conflict = stack
+        .admin(reqwest::Method::POST, &path)
+        .json(&json!({"amount_usd": "8", "idempotency_key": "same"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conflict.status(), 409);
+    let same = stack
+        .admin(reqwest::Method::POST, &path)
+        .json(&json!({"amount_usd": "7.50", "idempotency_key": "same"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 201);
+
+    // Adjustments: signed, idempotent, shown in the ledger with their reason.
+    let adjust = format!("/api/v1/tenants/{}/adjustments", tenant.tenant_id);
+    for _ in 0..2 {
+        let response = stack
+            .admin(reqwest::Method::POST, &adjust)
+            .json(&json!({"amount_usd": "-2.25", "reason": "refund reversal", "idempotency_key": "adj-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let balance = stack.wait_for_entries(tenant.tenant_id, 2).await;
+    assert_eq!(
+        dec(&balance["adjusted_usd"]),
+        Decimal::from_str("-2.25").unwrap()
+    );
+    assert_eq!(
+        dec(&balance["balance_usd"]),
+        Decimal::from_str("5.25").unwrap()
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_scoped_to_the_tenant_and_paginate() {
+    let mut stack = Stack::start().await;
+    stack.start_ledger().await;
+    let a = stack.tenant_with_key(json!({})).await;
+    let b = stack.tenant_with_key(json!({})).await;
+    for i in 0..5 {
+        stack.credit(a.tenant_id, "1", &format!("a-{i}")).await;
+    }
+    stack.credit(b.tenant_id, "2", "b-0").await;
+    stack.wait_for_entries(a.tenant_id, 5).await;
+
+    let read = |key: &str, tenant: Uuid, what: &str| {
+        stack
+            .http
+            .get(format!("{}/api/v1/tenants/{tenant}/{what}", stack.url))
+            .bearer_auth(key.to_owned())
+            .send()
+    };
+    // Own tenant: allowed with a tenant key.
+    let own = read(&a.key, a.tenant_id, "balance").await.unwrap();
+    assert_eq!(own.status(), 200);
+    assert_eq!(
+        dec(&own.json::<Value>().await.unwrap()["balance_usd"]),
+        Decimal::from(5)
+    );
+    // Another tenant (existing or not): 404, never 403.
+    for what in ["balance", "ledger"] {
+        assert_eq!(read(&a.key, b.tenant_id, what).await.unwrap().status(), 404);
+        assert_eq!(
+            read(&a.key, Uuid::now_v7(), what).await.unwrap().status(),
+            404
+        );
+    }
+    // Management endpoints stay operator-only.
+    assert_eq!(
+        read(&a.key, a.tenant_id, "keys").await.unwrap().status(),
+        401
+    );
+
+    // Pagination: newest first, `before` continues after the last event id seen.
+    let first: Value = read(&a.key, a.tenant_id, "ledger?limit=2")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    let cursor = first["next_before"].as_str().unwrap();
+    let rest: Value = read(
+        &a.key,
+        a.tenant_id,
+        &format!("ledger?limit=10&before={cursor}"),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(rest["data"].as_array().unwrap().len(), 3);
+    assert_eq!(rest["data"][0]["kind"], "credits.granted");
+    assert_eq!(rest["data"][0]["amount_usd"], "1");
+    assert!(rest["next_before"].is_null());
+    for bad in ["ledger?limit=0", "ledger?limit=x", "ledger?before=nope"] {
+        assert_eq!(
+            read(&a.key, a.tenant_id, bad).await.unwrap().status(),
+            400,
+            "{bad}"
+        );
+    }
+    stack.stop().await;
+}
