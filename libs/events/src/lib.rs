@@ -4,6 +4,7 @@
 //! Knows nothing of Postgres or HTTP. Consumers decode with [`Event::decode`], which skips
 //! kinds they do not know, so producers can add kinds without breaking older consumers.
 
+pub mod balances;
 mod error;
 mod event;
 mod publisher;

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 use tollgate_events::{
-    Event, EventBody, Publisher, PublisherConfig, PublisherMetrics, StreamSettings, UsageOutcome, UsageRecorded,
-    UsageSource, ensure_stream,
+    Event, EventBody, Publisher, PublisherConfig, PublisherMetrics, StreamSettings, UsageOutcome,
+    UsageRecorded, UsageSource, ensure_stream,
 };
 use tollgate_ledger::{Ledger, LedgerConfig};
 use uuid::Uuid;
@@ -61,8 +61,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tenants: Vec<(Uuid, Uuid)> = (0..100).map(|_| (Uuid::now_v7(), Uuid::now_v7())).collect();
     let cost = Decimal::from_str("0.000042")?;
     let metrics = PublisherMetrics::default();
-    let (publisher, handle) =
-        Publisher::start(js.clone(), settings.subject_prefix.clone(), PublisherConfig::default(), metrics.clone());
+    let (publisher, handle) = Publisher::start(
+        js.clone(),
+        settings.subject_prefix.clone(),
+        PublisherConfig::default(),
+        metrics.clone(),
+    );
     let started = Instant::now();
     for i in 0..total {
         let (tenant, key) = tenants[i % tenants.len()];
@@ -70,7 +74,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     handle.shutdown().await;
     let publish_secs = started.elapsed().as_secs_f64();
-    println!("published {total} events in {publish_secs:.2} s ({:.0} events/s, acked by JetStream)", total as f64 / publish_secs);
+    println!(
+        "published {total} events in {publish_secs:.2} s ({:.0} events/s, acked by JetStream)",
+        total as f64 / publish_secs
+    );
 
     let env = [
         ("DATABASE_URL", database_url.clone()),
@@ -78,7 +85,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("TOLLGATE_STREAM", settings.name.clone()),
         ("TOLLGATE_SUBJECT_PREFIX", settings.subject_prefix.clone()),
         ("TOLLGATE_LEDGER_LISTEN", "127.0.0.1:0".to_owned()),
-        ("TOLLGATE_LEDGER_BATCH", std::env::var("TOLLGATE_LEDGER_BATCH").unwrap_or_else(|_| "1000".into())),
+        (
+            "TOLLGATE_LEDGER_BATCH",
+            std::env::var("TOLLGATE_LEDGER_BATCH").unwrap_or_else(|_| "1000".into()),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -92,11 +102,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = tollgate_store::connect(&database_url, 2).await?;
     let ids: Vec<Uuid> = tenants.iter().map(|(t, _)| *t).collect();
     loop {
-        let (booked,): (Option<i64>,) =
-            sqlx::query_as("SELECT sum(entries)::bigint FROM tenant_balances WHERE tenant_id = ANY($1)")
-                .bind(&ids)
-                .fetch_one(&pool)
-                .await?;
+        let (booked,): (Option<i64>,) = sqlx::query_as(
+            "SELECT sum(entries)::bigint FROM tenant_balances WHERE tenant_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_one(&pool)
+        .await?;
         if booked.unwrap_or(0) as usize >= total {
             break;
         }
@@ -106,13 +117,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("ledger booked {total} events in {secs:.2} s: {:.0} events/s", total as f64 / secs);
-    let (spent,): (Decimal,) = sqlx::query_as("SELECT sum(spent_usd) FROM tenant_balances WHERE tenant_id = ANY($1)")
-        .bind(&ids)
-        .fetch_one(&pool)
-        .await?;
+    println!(
+        "ledger booked {total} events in {secs:.2} s: {:.0} events/s",
+        total as f64 / secs
+    );
+    let (spent,): (Decimal,) =
+        sqlx::query_as("SELECT sum(spent_usd) FROM tenant_balances WHERE tenant_id = ANY($1)")
+            .bind(&ids)
+            .fetch_one(&pool)
+            .await?;
     let expected = cost * Decimal::from(total);
-    println!("total spent {spent} (expected {expected}): {}", if spent == expected { "exact" } else { "MISMATCH" });
+    println!(
+        "total spent {spent} (expected {expected}): {}",
+        if spent == expected {
+            "exact"
+        } else {
+            "MISMATCH"
+        }
+    );
     let _ = stop.send(());
     let _ = running.await;
     js.delete_stream(&settings.name).await?;

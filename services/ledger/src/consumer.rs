@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use async_nats::jetstream::{self, AckKind, consumer::pull, kv, stream};
 use futures_util::StreamExt;
 use sqlx::PgPool;
 use tollgate_events::Event;
+use tollgate_events::balances::{balance_store, key_spend_key, tenant_balance_key};
 
 use crate::entry::LedgerEntry;
 use crate::metrics::LedgerMetrics;
@@ -88,6 +89,18 @@ impl Consumer {
         let stream = event_stream(&self.js, &self.config.stream).await?;
         self.ensure_dead_letter_stream().await?;
         let consumer = durable_consumer(&stream, &self.config).await?;
+        // The feed is advisory: without it (e.g. a server without KV support) booking goes on.
+        let balances = balance_store(
+            &self.js,
+            &self.config.stream.name,
+            self.config.stream.replicas,
+        )
+        .await
+        .map_err(|err| {
+            self.metrics.feed_failures.inc();
+            tracing::error!(error = %err, "balance feed unavailable; booking without it");
+        })
+        .ok();
         let mut batches = consumer
             .stream()
             .max_messages_per_batch(self.config.batch_size)
@@ -107,7 +120,7 @@ impl Consumer {
                 .into_iter()
                 .filter_map(|m| m.map_err(|e| tracing::warn!(error = %e, "pull error")).ok())
                 .collect();
-            if !self.handle(messages, stop).await {
+            if !self.handle(messages, balances.as_ref(), stop).await {
                 return Ok(());
             }
         }
@@ -117,6 +130,7 @@ impl Consumer {
     async fn handle(
         &self,
         messages: Vec<jetstream::Message>,
+        balances: Option<&kv::Store>,
         stop: &tokio::sync::watch::Receiver<bool>,
     ) -> bool {
         let mut entries = Vec::with_capacity(messages.len());
@@ -173,7 +187,38 @@ impl Consumer {
         for (message, reason) in dead {
             self.dead_letter(message, &reason).await;
         }
+        if let Some(balances) = balances {
+            self.publish_balances(balances, &applied).await;
+        }
         true
+    }
+
+    /// Publishes the new balances and key spend to the balance feed (after commit: the feed
+    /// never shows money the database does not hold). A failed put is logged and counted; the
+    /// next booking for that tenant or key publishes a fresh value.
+    async fn publish_balances(&self, balances: &kv::Store, applied: &Applied) {
+        let tenants = applied
+            .tenants
+            .iter()
+            .map(|t| (tenant_balance_key(t.tenant_id), serde_json::to_vec(t)));
+        let keys = applied
+            .keys
+            .iter()
+            .map(|k| (key_spend_key(k.api_key_id), serde_json::to_vec(k)));
+        for (key, value) in tenants.chain(keys) {
+            let put = match value {
+                Ok(value) => balances
+                    .put(&key, value.into())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            if let Err(err) = put {
+                self.metrics.feed_failures.inc();
+                tracing::warn!(key, error = %err, "balance feed update failed");
+            }
+        }
     }
 
     async fn ensure_dead_letter_stream(&self) -> Result<(), LedgerError> {

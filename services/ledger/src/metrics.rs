@@ -20,6 +20,8 @@ pub struct LedgerMetrics {
     pub lag: Histogram,
     /// Stream sequence of the last booked batch.
     pub last_seq: Gauge,
+    /// Balance-feed (KV) updates that failed.
+    pub feed_failures: Counter,
 }
 
 impl LedgerMetrics {
@@ -32,6 +34,7 @@ impl LedgerMetrics {
             batch_failures: Counter::default(),
             lag: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             last_seq: Gauge::default(),
+            feed_failures: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("tollgate_ledger");
         r.register("booked", "Ledger entries booked", metrics.booked.clone());
@@ -59,6 +62,11 @@ impl LedgerMetrics {
             "last_seq",
             "Stream sequence of the last booked batch",
             metrics.last_seq.clone(),
+        );
+        r.register(
+            "feed_failures",
+            "Balance-feed (KV) updates that failed",
+            metrics.feed_failures.clone(),
         );
         metrics
     }

@@ -9,17 +9,22 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use sqlx::{Postgres, Transaction};
+use tollgate_events::balances::{KeySpendSnapshot, TenantBalanceSnapshot};
 use uuid::Uuid;
 
 use crate::entry::LedgerEntry;
 
 /// What one batch changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Applied {
     /// Entries newly booked.
     pub booked: usize,
     /// Entries already booked before (duplicates).
     pub duplicates: usize,
+    /// The new balances of the tenants this batch touched.
+    pub tenants: Vec<TenantBalanceSnapshot>,
+    /// The new spend of the keys this batch touched.
+    pub keys: Vec<KeySpendSnapshot>,
 }
 
 #[derive(Default)]
@@ -35,6 +40,7 @@ struct TenantDelta {
 struct SpendDelta {
     spent: Decimal,
     requests: i64,
+    last_seq: i64,
 }
 
 /// Books `entries` inside `tx` (the caller commits).
@@ -71,6 +77,7 @@ pub async fn apply(
                 .or_insert_with(|| (entry.tenant_id, SpendDelta::default()));
             spend.spent -= entry.amount_usd;
             spend.requests += 1;
+            spend.last_seq = spend.last_seq.max(entry.stream_seq);
             let month =
                 NaiveDate::from_ymd_opt(entry.occurred_at.year(), entry.occurred_at.month(), 1)
                     .unwrap_or_default();
@@ -79,12 +86,14 @@ pub async fn apply(
             monthly.requests += 1;
         }
     }
-    upsert_tenants(tx, &tenants).await?;
-    upsert_keys(tx, &keys).await?;
+    let tenants = upsert_tenants(tx, &tenants).await?;
+    let keys = upsert_keys(tx, &keys).await?;
     upsert_months(tx, &months).await?;
     Ok(Applied {
         booked: new.len(),
         duplicates: entries.len() - new.len(),
+        tenants,
+        keys,
     })
 }
 
@@ -122,12 +131,12 @@ async fn insert_entries(
 async fn upsert_tenants(
     tx: &mut Transaction<'_, Postgres>,
     tenants: &BTreeMap<Uuid, TenantDelta>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<TenantBalanceSnapshot>, sqlx::Error> {
     if tenants.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let deltas: Vec<&TenantDelta> = tenants.values().collect();
-    sqlx::query(
+    let rows: Vec<(Uuid, Decimal, Decimal, i64)> = sqlx::query_as(
         "INSERT INTO tenant_balances AS b (tenant_id, credited_usd, adjusted_usd, spent_usd, balance_usd, entries, last_seq) \
          SELECT * FROM UNNEST($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[], $6::bigint[], $7::bigint[]) \
          ORDER BY 1 \
@@ -138,7 +147,8 @@ async fn upsert_tenants(
            balance_usd = b.balance_usd + EXCLUDED.balance_usd, \
            entries = b.entries + EXCLUDED.entries, \
            last_seq = GREATEST(b.last_seq, EXCLUDED.last_seq), \
-           updated_at = now()",
+           updated_at = now() \
+         RETURNING tenant_id, balance_usd, spent_usd, last_seq",
     )
     .bind(tenants.keys().copied().collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.credited).collect::<Vec<_>>())
@@ -147,31 +157,52 @@ async fn upsert_tenants(
     .bind(deltas.iter().map(|d| d.credited + d.adjusted - d.spent).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.entries).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.last_seq).collect::<Vec<_>>())
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(())
+    Ok(rows
+        .into_iter()
+        .map(
+            |(tenant_id, balance_usd, spent_usd, seq)| TenantBalanceSnapshot {
+                tenant_id,
+                balance_usd: balance_usd.normalize(),
+                spent_usd: spent_usd.normalize(),
+                seq: u64::try_from(seq).unwrap_or(0),
+            },
+        )
+        .collect())
 }
 
 async fn upsert_keys(
     tx: &mut Transaction<'_, Postgres>,
     keys: &BTreeMap<Uuid, (Uuid, SpendDelta)>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<KeySpendSnapshot>, sqlx::Error> {
     if keys.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    sqlx::query(
-        "INSERT INTO key_spend AS k (api_key_id, tenant_id, spent_usd, requests) \
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::numeric[], $4::bigint[]) ORDER BY 1 \
+    let rows: Vec<(Uuid, Uuid, Decimal, i64)> = sqlx::query_as(
+        "INSERT INTO key_spend AS k (api_key_id, tenant_id, spent_usd, requests, last_seq) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::numeric[], $4::bigint[], $5::bigint[]) ORDER BY 1 \
          ON CONFLICT (api_key_id) DO UPDATE SET \
-           spent_usd = k.spent_usd + EXCLUDED.spent_usd, requests = k.requests + EXCLUDED.requests",
+           spent_usd = k.spent_usd + EXCLUDED.spent_usd, requests = k.requests + EXCLUDED.requests, \
+           last_seq = GREATEST(k.last_seq, EXCLUDED.last_seq) \
+         RETURNING api_key_id, tenant_id, spent_usd, last_seq",
     )
     .bind(keys.keys().copied().collect::<Vec<_>>())
     .bind(keys.values().map(|(t, _)| *t).collect::<Vec<_>>())
     .bind(keys.values().map(|(_, d)| d.spent).collect::<Vec<_>>())
     .bind(keys.values().map(|(_, d)| d.requests).collect::<Vec<_>>())
-    .execute(&mut **tx)
+    .bind(keys.values().map(|(_, d)| d.last_seq).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(())
+    Ok(rows
+        .into_iter()
+        .map(|(api_key_id, tenant_id, spent_usd, seq)| KeySpendSnapshot {
+            api_key_id,
+            tenant_id,
+            spent_usd: spent_usd.normalize(),
+            seq: u64::try_from(seq).unwrap_or(0),
+        })
+        .collect())
 }
 
 async fn upsert_months(

@@ -482,3 +482,59 @@ async fn reads_are_scoped_to_the_tenant_and_paginate() {
     }
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_balance_feed_publishes_booked_balances_and_key_spend_with_their_sequence() {
+    use tollgate_events::balances::{
+        KeySpendSnapshot, TenantBalanceSnapshot, balance_bucket, key_spend_key, tenant_balance_key,
+    };
+    let mut stack = Stack::start().await;
+    stack.start_ledger().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    stack.credit(tenant.tenant_id, "2", "feed").await;
+    let spent = usage(tenant.tenant_id, tenant.key_id, "0.125");
+    publish_event(&stack, &spent, None).await;
+    let balance = stack.wait_for_entries(tenant.tenant_id, 2).await;
+
+    let store = stack
+        .js
+        .get_key_value(balance_bucket(&stack.stream))
+        .await
+        .expect("balance bucket (KV needs nats-server >= 2.10; scripts/test starts 2.15)");
+    let mut snapshot: Option<TenantBalanceSnapshot> = None;
+    for _ in 0..100 {
+        if let Some(bytes) = store
+            .get(tenant_balance_key(tenant.tenant_id))
+            .await
+            .unwrap()
+        {
+            let value: TenantBalanceSnapshot = serde_json::from_slice(&bytes).unwrap();
+            if value.seq >= 2 {
+                snapshot = Some(value);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let snapshot = snapshot.expect("tenant balance in the feed");
+    assert_eq!(snapshot.balance_usd, dec(&balance["balance_usd"]));
+    assert_eq!(snapshot.balance_usd, Decimal::from_str("1.875").unwrap());
+    assert_eq!(snapshot.seq, balance["last_seq"].as_u64().unwrap());
+
+    let key: KeySpendSnapshot = serde_json::from_slice(
+        &store
+            .get(key_spend_key(tenant.key_id))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(key.spent_usd, Decimal::from_str("0.125").unwrap());
+    assert_eq!(key.tenant_id, tenant.tenant_id);
+    assert_eq!(key.seq, snapshot.seq);
+    let _ = stack
+        .js
+        .delete_key_value(balance_bucket(&stack.stream))
+        .await;
+    stack.stop().await;
+}
