@@ -15,5 +15,5 @@ pub use event::{
     CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody, SCHEMA_VERSION, UsageOutcome,
     UsageRecorded, UsageSource,
 };
-pub use publisher::{Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};
+pub use publisher::{AckObserver, Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};
 pub use stream::{StreamSettings, ensure_stream, publish_confirmed, subject_for};

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
@@ -19,6 +20,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use crate::{Event, EventsError, subject_for};
 
@@ -124,6 +126,13 @@ impl PublisherMetrics {
     }
 }
 
+/// Told the stream sequence of every acknowledged event (e.g. by admission control, which
+/// stops counting its own usage once the ledger's balance covers that sequence).
+pub trait AckObserver: Send + Sync {
+    /// `event_id` is stored in the stream at `sequence` (also for a recognised duplicate).
+    fn acked(&self, event_id: Uuid, sequence: u64);
+}
+
 /// Enqueues events for publishing. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Publisher {
@@ -146,6 +155,17 @@ impl Publisher {
         config: PublisherConfig,
         metrics: PublisherMetrics,
     ) -> (Self, PublisherHandle) {
+        Self::start_observed(js, subject_prefix, config, metrics, None)
+    }
+
+    /// Starts the publisher, telling `observer` the sequence of every acknowledged event.
+    pub fn start_observed(
+        js: jetstream::Context,
+        subject_prefix: String,
+        config: PublisherConfig,
+        metrics: PublisherMetrics,
+        observer: Option<Arc<dyn AckObserver>>,
+    ) -> (Self, PublisherHandle) {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
         let (stop, stop_rx) = oneshot::channel();
         let worker = Worker {
@@ -154,6 +174,7 @@ impl Publisher {
             config,
             metrics: metrics.clone(),
             rx,
+            observer,
         };
         let task = tokio::spawn(worker.run(stop_rx));
         (Self { tx, metrics }, PublisherHandle { stop, task })
@@ -225,13 +246,16 @@ impl PublisherHandle {
 
 /// An encoded event on its way to JetStream.
 struct Outgoing {
+    event_id: Uuid,
     subject: String,
     message_id: String,
     payload: Bytes,
     attempts: u32,
 }
 
-type AckFuture = Pin<Box<dyn Future<Output = (Outgoing, Result<bool, String>)> + Send>>;
+/// Result of one publish: (duplicate, stream sequence) or the error.
+type AckResult = Result<(bool, u64), String>;
+type AckFuture = Pin<Box<dyn Future<Output = (Outgoing, AckResult)> + Send>>;
 
 struct Worker {
     js: jetstream::Context,
@@ -239,6 +263,7 @@ struct Worker {
     config: PublisherConfig,
     metrics: PublisherMetrics,
     rx: mpsc::Receiver<Event>,
+    observer: Option<Arc<dyn AckObserver>>,
 }
 
 impl Worker {
@@ -296,6 +321,7 @@ impl Worker {
     fn encode(&self, event: &Event) -> Option<Outgoing> {
         match event.encode() {
             Ok(payload) => Some(Outgoing {
+                event_id: event.event_id,
                 subject: subject_for(&self.subject_prefix, event.tenant_id, event.body.kind()),
                 message_id: event.event_id.to_string(),
                 payload: Bytes::from(payload),
@@ -328,7 +354,7 @@ impl Worker {
                 pending.push(Box::pin(async move {
                     let result = ack
                         .await
-                        .map(|ack| ack.duplicate)
+                        .map(|ack| (ack.duplicate, ack.sequence))
                         .map_err(|err| err.to_string());
                     (outgoing, result)
                 }));
@@ -340,14 +366,17 @@ impl Worker {
     fn on_ack(
         &self,
         outgoing: Outgoing,
-        result: Result<bool, String>,
+        result: AckResult,
         retries: &mut VecDeque<(Instant, Outgoing)>,
     ) {
         match result {
-            Ok(duplicate) => {
+            Ok((duplicate, sequence)) => {
                 self.metrics.acked.inc();
                 if duplicate {
                     self.metrics.duplicates.inc();
+                }
+                if let Some(observer) = &self.observer {
+                    observer.acked(outgoing.event_id, sequence);
                 }
             }
             Err(err) => self.schedule_retry(outgoing, err, retries),

@@ -121,3 +121,13 @@ pub async fn entry(
         .fetch_optional(pool)
         .await?)
 }
+
+/// A key's booked spend and the stream sequence it reflects (zero if nothing booked yet).
+pub async fn key_spend(pool: &PgPool, api_key_id: Uuid) -> Result<(Decimal, i64), StoreError> {
+    let found: Option<(Decimal, i64)> =
+        sqlx::query_as("SELECT spent_usd, last_seq FROM key_spend WHERE api_key_id = $1")
+            .bind(api_key_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(found.unwrap_or((Decimal::ZERO, 0)))
+}

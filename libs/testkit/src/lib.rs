@@ -94,16 +94,27 @@ pub struct TenantKey {
 }
 
 impl Stack {
-    /// Starts a stack with the default mock.
+    /// Starts a stack (mock, gateway, ledger) with the default mock.
     pub async fn start() -> Self {
         Self::start_with(MockConfig::default(), |_| {}).await
     }
 
-    /// Starts a stack with a custom mock and a tweak of the gateway config.
+    /// Starts a stack (mock, gateway, ledger) with a custom mock and a tweak of the gateway config.
     pub async fn start_with(
         mock_config: MockConfig,
         tweak: impl FnOnce(&mut GatewayConfig),
     ) -> Self {
+        let mut stack = Self::launch(mock_config, tweak).await;
+        stack.start_ledger().await;
+        stack
+    }
+
+    /// Starts mock and gateway only; the test starts ledgers itself (`start_ledger`).
+    pub async fn start_bare() -> Self {
+        Self::launch(MockConfig::default(), |_| {}).await
+    }
+
+    async fn launch(mock_config: MockConfig, tweak: impl FnOnce(&mut GatewayConfig)) -> Self {
         tollgate_runtime::install_crypto_provider();
         if std::env::var_os("RUST_LOG").is_some() {
             tollgate_runtime::init_logging();
@@ -315,6 +326,16 @@ impl Stack {
             key_id: key["id"].as_str().unwrap().parse().unwrap(),
             key: key["key"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// A tenant with one key and $100 of credit, booked by the ledger before this returns (so
+    /// admission control lets its requests through).
+    pub async fn funded_tenant(&self, key_options: Value) -> TenantKey {
+        let tenant = self.tenant_with_key(key_options).await;
+        self.credit(tenant.tenant_id, "100", "testkit-funding")
+            .await;
+        self.wait_for_entries(tenant.tenant_id, 1).await;
+        tenant
     }
 
     /// POSTs a chat completion with `key`.

@@ -41,6 +41,7 @@ struct RawConfig {
     database_url: Option<String>,
     max_body_bytes: Option<usize>,
     max_credit_usd: Option<Decimal>,
+    default_max_tokens: Option<u32>,
     #[serde(default)]
     nats: RawNats,
     #[serde(default)]
@@ -164,6 +165,8 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     /// Largest single credit grant.
     pub max_credit_usd: Decimal,
+    /// Output tokens assumed for admission when a request sets no `max_tokens`.
+    pub default_max_tokens: u32,
     /// NATS settings.
     pub nats: NatsConfig,
     /// Upstream providers.
@@ -267,6 +270,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         database_url: Secret(database_url),
         max_body_bytes,
         max_credit_usd,
+        default_max_tokens: raw.default_max_tokens.unwrap_or(1024).max(1),
         nats,
         providers,
         models: Arc::new(models),

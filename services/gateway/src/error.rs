@@ -29,6 +29,14 @@ pub enum ApiError {
         /// Machine-readable code.
         code: &'static str,
     },
+    /// Not enough credit or key budget for the request (402).
+    #[error("{message}")]
+    InsufficientQuota {
+        /// What ran out.
+        message: String,
+        /// `insufficient_quota` or `key_budget_exceeded`.
+        code: &'static str,
+    },
     /// Unknown resource (404).
     #[error("{message}")]
     NotFound {
@@ -91,6 +99,7 @@ impl ApiError {
             Self::InvalidRequest { .. } => "invalid_request_error",
             Self::Unauthenticated(_) => "authentication_error",
             Self::Forbidden { .. } => "permission_error",
+            Self::InsufficientQuota { .. } => "insufficient_quota",
             Self::NotFound { .. } => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -106,6 +115,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest { code, .. }
+            | Self::InsufficientQuota { code, .. }
             | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. } => code,
             Self::Unauthenticated(_) => "invalid_api_key",
@@ -138,6 +148,7 @@ impl ResponseError for ApiError {
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::InsufficientQuota { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -2,6 +2,7 @@
 //! relays requests to upstream providers (streams chunk by chunk), prices every request
 //! exactly and publishes it as a `usage.recorded` event; plus the management API.
 
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod chat;

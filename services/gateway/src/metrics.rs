@@ -28,6 +28,8 @@ pub struct GatewayMetrics {
     events_unbilled: Counter,
     key_cache_misses: Counter,
     ready: Gauge,
+    feed_stale: Gauge,
+    admission_rejections: Family<Labels, Counter>,
 }
 
 impl GatewayMetrics {
@@ -40,6 +42,8 @@ impl GatewayMetrics {
             events_unbilled: Counter::default(),
             key_cache_misses: Counter::default(),
             ready: Gauge::default(),
+            feed_stale: Gauge::default(),
+            admission_rejections: Family::default(),
         };
         let mut registry = Registry::default();
         let r = registry.sub_registry_with_prefix("tollgate");
@@ -72,6 +76,16 @@ impl GatewayMetrics {
             "ready",
             "1 when every dependency answered the last readiness check",
             metrics.ready.clone(),
+        );
+        r.register(
+            "balance_feed_stale",
+            "1 when the ledger's balance feed is missing or behind: admission runs on this gateway's own accounting",
+            metrics.feed_stale.clone(),
+        );
+        r.register(
+            "admission_rejections",
+            "Requests refused with 402, by code",
+            metrics.admission_rejections.clone(),
         );
         publisher.register(&mut registry);
         (metrics, registry)
@@ -107,6 +121,18 @@ impl GatewayMetrics {
     /// Counts a key-cache miss.
     pub fn key_cache_miss(&self) {
         self.key_cache_misses.inc();
+    }
+
+    /// Sets the balance-feed staleness gauge.
+    pub fn set_feed_stale(&self, stale: bool) {
+        self.feed_stale.set(i64::from(stale));
+    }
+
+    /// Counts a 402.
+    pub fn admission_rejected(&self, code: &'static str) {
+        self.admission_rejections
+            .get_or_create(&vec![("code", code.to_owned())])
+            .inc();
     }
 
     /// Sets the readiness gauge.

@@ -8,6 +8,7 @@ use actix_web::{App, HttpServer, web};
 use thiserror::Error;
 use tollgate_events::{Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};
 
+use crate::admission::Admission;
 use crate::api;
 use crate::auth::{AdminToken, KeyCache};
 use crate::config::GatewayConfig;
@@ -49,7 +50,7 @@ pub struct Gateway {
     server: actix_web::dev::Server,
     addr: SocketAddr,
     publisher: PublisherHandle,
-    revocation_watch: tokio::task::JoinHandle<()>,
+    background: Vec<tokio::task::JoinHandle<()>>,
     state: web::Data<AppState>,
 }
 
@@ -74,8 +75,9 @@ impl Gateway {
         let jetstream = async_nats::jetstream::new(nats.clone());
         tollgate_events::ensure_stream(&jetstream, &config.nats.stream).await?;
 
+        let admission = Admission::new(pool.clone(), config.default_max_tokens);
         let publisher_metrics = PublisherMetrics::default();
-        let (publisher, publisher_handle) = Publisher::start(
+        let (publisher, publisher_handle) = Publisher::start_observed(
             jetstream.clone(),
             config.nats.stream.subject_prefix.clone(),
             PublisherConfig {
@@ -83,11 +85,24 @@ impl Gateway {
                 ..PublisherConfig::default()
             },
             publisher_metrics.clone(),
+            Some(admission.clone()),
         );
         let (metrics, registry) = GatewayMetrics::new(&publisher_metrics);
 
         let keys = Arc::new(KeyCache::new(pool.clone()));
         let revocation_watch = keys.spawn_revocation_watch(REVOCATION_POLL);
+        let balance_feed = admission.spawn_feed(jetstream.clone(), config.nats.stream.name.clone());
+        let staleness_watch = {
+            let admission = admission.clone();
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    metrics.set_feed_stale(admission.check_staleness());
+                }
+            })
+        };
         for route in config.models.values() {
             route.price.tokenizer.warm_up();
         }
@@ -100,6 +115,7 @@ impl Gateway {
             jetstream,
             keys,
             publisher,
+            admission,
             metrics,
             registry,
             config: config.clone(),
@@ -126,7 +142,7 @@ impl Gateway {
             server: server.run(),
             addr,
             publisher: publisher_handle,
-            revocation_watch,
+            background: vec![revocation_watch, balance_feed, staleness_watch],
             state,
         })
     }
@@ -152,7 +168,9 @@ impl Gateway {
                 server.await
             }
         };
-        self.revocation_watch.abort();
+        for task in &self.background {
+            task.abort();
+        }
         let unacknowledged = self.publisher.shutdown().await;
         if unacknowledged > 0 {
             tracing::error!(unacknowledged, "shut down with usage events unacknowledged");

@@ -8,6 +8,7 @@ use prometheus_client::registry::Registry;
 use tollgate_events::Publisher;
 use tollgate_store::PgPool;
 
+use crate::admission::{Admission, Reservation};
 use crate::auth::{AdminToken, AuthenticatedKey, KeyCache, presented_credential};
 use crate::config::GatewayConfig;
 use crate::error::ApiError;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub upstream: Upstream,
     /// Usage event publisher.
     pub publisher: Publisher,
+    /// Credit and budget enforcement.
+    pub admission: Arc<Admission>,
     /// Metrics.
     pub metrics: GatewayMetrics,
     /// Registry rendered on `/metrics`.
@@ -89,9 +92,19 @@ impl AppState {
             .overhead(total.saturating_sub(record.upstream_time).as_secs_f64());
     }
 
-    /// Publishes the usage event of a request (waits only if the publish queue is full).
-    pub async fn bill(&self, record: RequestRecord, ending: Ending) {
+    /// Settles the request's reservation to its exact cost and publishes its usage event
+    /// (waits only if the publish queue is full).
+    pub async fn bill(
+        &self,
+        record: RequestRecord,
+        ending: Ending,
+        reservation: Option<Reservation>,
+    ) {
+        let cost = record.cost(ending.usage);
         let event = record.into_event(ending);
+        if let Some(reservation) = reservation {
+            reservation.settle(event.event_id, cost);
+        }
         let event_id = event.event_id;
         if let Err(err) = self.publisher.publish(event).await {
             self.metrics.unbilled();
@@ -99,8 +112,18 @@ impl AppState {
         }
     }
 
-    /// Publishes from a context that cannot wait (a dropped stream).
-    pub fn bill_detached(&self, record: RequestRecord, ending: Ending) {
-        self.publisher.publish_detached(record.into_event(ending));
+    /// Settles and publishes from a context that cannot wait (a dropped stream).
+    pub fn bill_detached(
+        &self,
+        record: RequestRecord,
+        ending: Ending,
+        reservation: Option<Reservation>,
+    ) {
+        let cost = record.cost(ending.usage);
+        let event = record.into_event(ending);
+        if let Some(reservation) = reservation {
+            reservation.settle(event.event_id, cost);
+        }
+        self.publisher.publish_detached(event);
     }
 }

@@ -19,7 +19,7 @@ async fn error_of(response: reqwest::Response) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_wrong_and_malformed_keys_get_401() {
     let stack = Stack::start().await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let url = format!("{}/v1/chat/completions", stack.url);
 
     let none = stack
@@ -67,7 +67,7 @@ async fn missing_wrong_and_malformed_keys_get_401() {
 async fn revoked_key_stops_working_on_every_gateway_within_two_seconds() {
     let mut stack = Stack::start().await;
     let second = stack.start_gateway(stack.config.clone()).await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let on_second = |key: String| {
         let http = stack.http.clone();
         let url = format!("{second}/v1/chat/completions");
@@ -136,7 +136,7 @@ async fn revoked_key_stops_working_on_every_gateway_within_two_seconds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn management_api_requires_the_admin_token() {
     let stack = Stack::start().await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let paths = [
         (
             reqwest::Method::POST,

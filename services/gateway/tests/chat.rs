@@ -31,7 +31,7 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_request_gives_exactly_one_usage_event_with_exact_tokens_and_cost() {
     let stack = Stack::start().await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let response = stack
         .chat(&tenant.key, &json!({
             "model": "demo-large",
@@ -88,7 +88,7 @@ async fn one_request_gives_exactly_one_usage_event_with_exact_tokens_and_cost() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_request_id_is_kept() {
     let stack = Stack::start().await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let response = stack
         .http
         .post(format!("{}/v1/chat/completions", stack.url))
@@ -111,7 +111,7 @@ async fn stream_without_upstream_usage_is_billed_from_tokenizer_count() {
         ..MockConfig::default()
     };
     let stack = Stack::start_with(mock, |_| {}).await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let messages = json!([{"role": "user", "content": "Stream me a short answer about billing."}]);
     let response = stack
         .chat(
@@ -173,7 +173,7 @@ async fn stream_without_upstream_usage_is_billed_from_tokenizer_count() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_with_upstream_usage_bills_the_reported_usage_and_hides_it_unless_asked() {
     let stack = Stack::start().await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let request = |include_usage: bool| {
         let mut body = json!({
             "model": "demo-small", "stream": true,
@@ -247,7 +247,7 @@ async fn stream_is_relayed_chunk_by_chunk_not_buffered() {
         ..MockConfig::default()
     };
     let stack = Stack::start_with(mock, |_| {}).await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let mut response = stack
         .chat(&tenant.key, &json!({"model": "demo-small", "stream": true, "messages": [{"role": "user", "content": "slow"}]}))
         .await;
@@ -280,7 +280,7 @@ async fn stream_is_relayed_chunk_by_chunk_not_buffered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_openai_errors_and_are_recorded_uncharged() {
     let stack = Stack::start_with(MockConfig::default(), |c| c.max_body_bytes = 2048).await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let url = format!("{}/v1/chat/completions", stack.url);
     let send = |body: String| {
         stack
@@ -339,7 +339,7 @@ async fn upstream_500_becomes_502_and_an_error_event() {
         ..MockConfig::default()
     };
     let stack = Stack::start_with(mock, |_| {}).await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let response = stack
         .chat(
             &tenant.key,
@@ -367,7 +367,7 @@ async fn upstream_429_becomes_429() {
         ..MockConfig::default()
     };
     let stack = Stack::start_with(mock, |_| {}).await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let response = stack
         .chat(
             &tenant.key,
@@ -383,7 +383,7 @@ async fn upstream_429_becomes_429() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_lists_what_the_key_may_use() {
     let stack = Stack::start().await;
-    let all = stack.tenant_with_key(json!({})).await;
+    let all = stack.funded_tenant(json!({})).await;
     let small_only = stack
         .tenant_with_key(json!({"allowed_models": ["demo-small"]}))
         .await;
@@ -431,7 +431,7 @@ async fn client_disconnect_mid_stream_is_billed_for_what_was_produced() {
         ..MockConfig::default()
     };
     let stack = Stack::start_with(mock, |_| {}).await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let mut response = stack
         .chat(&tenant.key, &json!({"model": "demo-small", "stream": true, "messages": [{"role": "user", "content": "long"}]}))
         .await;
@@ -465,7 +465,7 @@ async fn graceful_shutdown_finishes_in_flight_streams_and_publishes_their_events
         ..MockConfig::default()
     };
     let mut stack = Stack::start_with(mock, |_| {}).await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let mut response = stack
         .chat(&tenant.key, &json!({"model": "demo-small", "stream": true, "messages": [{"role": "user", "content": "finish me"}]}))
         .await;

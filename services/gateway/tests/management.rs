@@ -175,7 +175,7 @@ async fn credits_with_the_same_idempotency_key_publish_one_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics() {
     let stack = Stack::start().await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     assert_eq!(
         stack
             .http

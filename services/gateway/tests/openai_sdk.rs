@@ -11,7 +11,7 @@ use tollgate_testkit::Stack;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_openai_python_sdk_works_plain_and_streamed() {
     let stack = Stack::start().await;
-    let tenant = stack.tenant_with_key(json!({})).await;
+    let tenant = stack.funded_tenant(json!({})).await;
     let python = std::env::var("TOLLGATE_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openai_sdk.py");
     let output = tokio::process::Command::new(&python)

@@ -76,10 +76,11 @@ async fn publish_event(stack: &Stack, event: &Event, msg_id: Option<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn balance_equals_credited_minus_the_sum_of_what_clients_were_charged() {
-    let mut stack = Stack::start().await;
+    let mut stack = Stack::start_bare().await;
     stack.start_ledger().await;
     let tenant = stack.tenant_with_key(json!({})).await;
     stack.credit(tenant.tenant_id, "10.00", "initial").await;
+    stack.wait_for_entries(tenant.tenant_id, 1).await;
 
     let mut charged = Decimal::ZERO;
     for i in 0..12 {
@@ -132,7 +133,7 @@ async fn balance_equals_credited_minus_the_sum_of_what_clients_were_charged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_event_published_twice_is_charged_once() {
-    let mut stack = Stack::start().await;
+    let mut stack = Stack::start_bare().await;
     stack.start_ledger().await;
     let tenant = stack.tenant_with_key(json!({})).await;
     let event = usage(tenant.tenant_id, tenant.key_id, "0.25");
@@ -160,7 +161,7 @@ async fn the_same_event_published_twice_is_charged_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_committed_but_not_acknowledged_is_not_booked_again() {
-    let mut stack = Stack::start().await;
+    let mut stack = Stack::start_bare().await;
     let tenant = stack.tenant_with_key(json!({})).await;
     let events: Vec<Event> = (0..30)
         .map(|i| {
@@ -224,7 +225,7 @@ async fn a_batch_committed_but_not_acknowledged_is_not_booked_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_ledger_instances_on_one_durable_consumer_give_exact_totals_and_rebuild_matches() {
-    let mut stack = Stack::start().await;
+    let mut stack = Stack::start_bare().await;
     stack.start_ledger().await;
     stack.start_ledger().await;
     let tenants: Vec<_> = join_all((0..4).map(|_| stack.tenant_with_key(json!({})))).await;
@@ -264,7 +265,7 @@ async fn two_ledger_instances_on_one_durable_consumer_give_exact_totals_and_rebu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unparsable_and_unknown_events_are_dead_lettered_and_do_not_block() {
-    let mut stack = Stack::start().await;
+    let mut stack = Stack::start_bare().await;
     let metrics_url = stack.start_ledger().await;
     let tenant = stack.tenant_with_key(json!({})).await;
     let subject = subject_for(&stack.subject_prefix, tenant.tenant_id, "usage.recorded");
@@ -340,7 +341,7 @@ async fn unparsable_and_unknown_events_are_dead_lettered_and_do_not_block() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_top_ups_with_one_idempotency_key_credit_once() {
-    let mut stack = Stack::start().await;
+    let mut stack = Stack::start_bare().await;
     stack.start_ledger().await;
     let tenant = stack.tenant_with_key(json!({})).await;
     let path = format!("/api/v1/tenants/{}/credits", tenant.tenant_id);
@@ -412,7 +413,7 @@ async fn fifty_concurrent_top_ups_with_one_idempotency_key_credit_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_are_scoped_to_the_tenant_and_paginate() {
-    let mut stack = Stack::start().await;
+    let mut stack = Stack::start_bare().await;
     stack.start_ledger().await;
     let a = stack.tenant_with_key(json!({})).await;
     let b = stack.tenant_with_key(json!({})).await;
@@ -488,7 +489,7 @@ async fn the_balance_feed_publishes_booked_balances_and_key_spend_with_their_seq
     use tollgate_events::balances::{
         KeySpendSnapshot, TenantBalanceSnapshot, balance_bucket, key_spend_key, tenant_balance_key,
     };
-    let mut stack = Stack::start().await;
+    let mut stack = Stack::start_bare().await;
     stack.start_ledger().await;
     let tenant = stack.tenant_with_key(json!({})).await;
     stack.credit(tenant.tenant_id, "2", "feed").await;

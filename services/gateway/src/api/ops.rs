@@ -24,6 +24,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "status": if ready { "ready" } else { "not_ready" },
         "checks": {"database": database, "nats": nats},
         "events_unacknowledged": state.publisher.metrics().unacknowledged(),
+        "balance_feed": if state.admission.is_stale() { "stale" } else { "live" },
     });
     if ready {
         HttpResponse::Ok().json(body)

@@ -42,6 +42,9 @@ pub async fn chat_completions(
         Ok(response) => response,
         Err(err) => {
             let status = err_status(&err);
+            if let ApiError::InsufficientQuota { code, .. } = &err {
+                state.metrics.admission_rejected(code);
+            }
             let outcome = if record.attempts > 0 {
                 UsageOutcome::UpstreamError
             } else {
@@ -52,7 +55,7 @@ pub async fn chat_completions(
             }
             state.metrics.request(ENDPOINT, status);
             state
-                .bill(record, Ending::failed(outcome, status, err.code()))
+                .bill(record, Ending::failed(outcome, status, err.code()), None)
                 .await;
             meta.error(&err)
         }
@@ -127,6 +130,7 @@ async fn serve(
     meta.provider.clone_from(&provider.name);
     record.route = Some(route.clone());
 
+    let reservation = state.admission.admit(&record.key, &route, &request).await?;
     let upstream_body = request.upstream_body(&route.upstream_model)?;
     record.attempts = 1;
     let sent = Instant::now();
@@ -152,6 +156,7 @@ async fn serve(
 
     if request.stream {
         return Ok(stream::relay(
+            reservation,
             state.clone(),
             record.clone(),
             meta.clone(),
@@ -180,6 +185,7 @@ async fn serve(
                 usage,
                 usage_source,
             },
+            Some(reservation),
         )
         .await;
     let mut response = HttpResponse::Ok()

@@ -162,6 +162,35 @@ impl ChatRequest {
             .collect()
     }
 
+    /// `max_completion_tokens` or `max_tokens`, if the client set one.
+    pub fn max_output_tokens(&self) -> Option<u32> {
+        ["max_completion_tokens", "max_tokens"]
+            .iter()
+            .find_map(|p| self.body.get(*p).and_then(Value::as_u64))
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// An upper bound of the prompt's tokens without tokenizing: a token is at least one byte,
+    /// plus the chat format's per-message overhead.
+    pub fn prompt_token_upper_bound(&self) -> u32 {
+        let Some(Value::Array(messages)) = self.body.get("messages") else {
+            return 3;
+        };
+        let bytes: usize = messages
+            .iter()
+            .map(|m| {
+                let text = |field: &str| {
+                    m.get(field).map_or(0, |v| match v {
+                        Value::String(s) => s.len(),
+                        other => other.to_string().len(),
+                    })
+                };
+                4 + text("role") + text("content") + text("name")
+            })
+            .sum();
+        u32::try_from(bytes + 3).unwrap_or(u32::MAX)
+    }
+
     /// The body sent upstream: the client's body with the upstream model name, and for streams
     /// `include_usage` on (so the provider reports usage we can bill).
     pub fn upstream_body(&self, upstream_model: &str) -> Result<Vec<u8>, ApiError> {

@@ -17,6 +17,7 @@ use tollgate_events::{UsageOutcome, UsageSource};
 
 use super::sse::{CompletionPeek, data_of, take_event};
 use super::{ChatRequest, count_prompt};
+use crate::admission::Reservation;
 use crate::api::headers::DataPlaneMeta;
 use crate::state::AppState;
 use crate::usage::{Ending, RequestRecord};
@@ -28,6 +29,7 @@ type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 /// `x-tollgate-cost` on a streamed answer is the prompt's cost (all that is known when headers
 /// go out); the full cost is in the final usage chunk (`usage.cost_usd`) and the event.
 pub fn relay(
+    reservation: Reservation,
     state: web::Data<AppState>,
     record: RequestRecord,
     mut meta: DataPlaneMeta,
@@ -52,6 +54,7 @@ pub fn relay(
         billing: StreamBilling {
             state,
             record: Some(record),
+            reservation: Some(reservation),
             sent,
             tokenizer,
             prompt_tokens,
@@ -134,6 +137,7 @@ struct Identity {
 struct StreamBilling {
     state: web::Data<AppState>,
     record: Option<RequestRecord>,
+    reservation: Option<Reservation>,
     sent: Instant,
     tokenizer: Tokenizer,
     prompt_tokens: u32,
@@ -278,7 +282,8 @@ impl StreamBilling {
 
     async fn finish(&mut self) {
         if let Some((record, ending)) = self.take(UsageOutcome::UpstreamError) {
-            self.state.bill(record, ending).await;
+            let reservation = self.reservation.take();
+            self.state.bill(record, ending, reservation).await;
         }
     }
 }
@@ -287,7 +292,8 @@ impl Drop for StreamBilling {
     fn drop(&mut self) {
         // The client went away mid-stream: bill what was produced so far.
         if let Some((record, ending)) = self.take(UsageOutcome::ClientClosed) {
-            self.state.bill_detached(record, ending);
+            let reservation = self.reservation.take();
+            self.state.bill_detached(record, ending, reservation);
         }
     }
 }

@@ -1,0 +1,303 @@
+//! Admission control: before a request goes upstream, its estimated cost is reserved against
+//! the tenant's balance (and the key's budget); after it, the reservation becomes the exact
+//! charge. No room for the estimate -> 402.
+//!
+//! A tenant's effective balance on this gateway = the ledger's balance (from Postgres at first
+//! sight, then from the ledger's KV feed) - this gateway's charges the ledger has not booked yet
+//! (by stream sequence) - its open reservations. If the feed stalls, enforcement continues
+//! from this gateway's own accounting, and `/readyz` and `/metrics` say the feed is stale.
+
+mod account;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use dashmap::DashMap;
+use futures_util::StreamExt;
+use rust_decimal::Decimal;
+use tollgate_billing::{Usage, cost_of};
+use tollgate_events::AckObserver;
+use tollgate_events::balances::{KeySpendSnapshot, TenantBalanceSnapshot, balance_store};
+use tollgate_store::PgPool;
+use uuid::Uuid;
+
+pub use account::Account;
+
+use crate::auth::AuthenticatedKey;
+use crate::chat::{ChatRequest, count_prompt};
+use crate::config::ModelRoute;
+use crate::error::ApiError;
+
+/// The feed is stale when a charge acknowledged this long ago is still not in the ledger's figure.
+const STALE_AFTER: Duration = Duration::from_secs(10);
+
+type Shared = Arc<Mutex<Account>>;
+
+fn lock(account: &Shared) -> MutexGuard<'_, Account> {
+    account
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+struct Pending {
+    tenant: Shared,
+    key: Option<Shared>,
+    cost: Decimal,
+}
+
+/// Per-gateway admission state.
+pub struct Admission {
+    pool: PgPool,
+    tenants: DashMap<Uuid, Shared>,
+    keys: DashMap<Uuid, Shared>,
+    pending: DashMap<Uuid, Pending>,
+    default_max_tokens: u32,
+    feed_connected: AtomicBool,
+    stale: AtomicBool,
+}
+
+/// An estimate held for one request; released on drop unless settled.
+pub struct Reservation {
+    admission: Arc<Admission>,
+    tenant: Shared,
+    key: Option<Shared>,
+    amount: Decimal,
+    open: bool,
+}
+
+impl Admission {
+    /// Empty state; accounts load lazily from Postgres.
+    pub fn new(pool: PgPool, default_max_tokens: u32) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            tenants: DashMap::new(),
+            keys: DashMap::new(),
+            pending: DashMap::new(),
+            default_max_tokens,
+            feed_connected: AtomicBool::new(false),
+            stale: AtomicBool::new(false),
+        })
+    }
+
+    async fn tenant_account(&self, tenant_id: Uuid) -> Result<Shared, ApiError> {
+        if let Some(account) = self.tenants.get(&tenant_id) {
+            return Ok(account.clone());
+        }
+        let balance = tollgate_store::ledger::balance(&self.pool, tenant_id).await?;
+        let seq = u64::try_from(balance.last_seq).unwrap_or(0);
+        let account = Arc::new(Mutex::new(Account::new(balance.balance_usd, seq)));
+        Ok(self.tenants.entry(tenant_id).or_insert(account).clone())
+    }
+
+    async fn key_account(&self, key_id: Uuid) -> Result<Shared, ApiError> {
+        if let Some(account) = self.keys.get(&key_id) {
+            return Ok(account.clone());
+        }
+        let (spent, seq) = tollgate_store::ledger::key_spend(&self.pool, key_id).await?;
+        let account = Arc::new(Mutex::new(Account::new(
+            spent,
+            u64::try_from(seq).unwrap_or(0),
+        )));
+        Ok(self.keys.entry(key_id).or_insert(account).clone())
+    }
+
+    /// Reserves the request's estimated cost: prompt tokens x input price + `max_tokens` (or the
+    /// configured default) x output price. The prompt is counted exactly only when the cheap
+    /// upper bound (one token per byte at most) does not fit.
+    pub async fn admit(
+        self: &Arc<Self>,
+        key: &AuthenticatedKey,
+        route: &ModelRoute,
+        request: &ChatRequest,
+    ) -> Result<Reservation, ApiError> {
+        let tenant = self.tenant_account(key.tenant_id).await?;
+        let key_account = match key.budget_usd {
+            Some(_) => Some(self.key_account(key.key_id).await?),
+            None => None,
+        };
+        let completion_tokens = request
+            .max_output_tokens()
+            .unwrap_or(self.default_max_tokens);
+        let estimate_for = |prompt_tokens| {
+            cost_of(
+                Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                },
+                &route.price,
+            )
+        };
+        let upper = estimate_for(request.prompt_token_upper_bound());
+        let estimate = if self.fits(&tenant, key_account.as_ref(), key.budget_usd, upper) {
+            upper
+        } else {
+            estimate_for(count_prompt(request, route.price.tokenizer))
+        };
+
+        let mut tenant_guard = lock(&tenant);
+        if tenant_guard.base() - tenant_guard.outstanding() < estimate {
+            return Err(ApiError::InsufficientQuota {
+                message: "You exceeded your current quota: the tenant's credit does not cover this request's estimated cost.".into(),
+                code: "insufficient_quota",
+            });
+        }
+        if let (Some(account), Some(budget)) = (&key_account, key.budget_usd) {
+            let mut key_guard = lock(account);
+            if key_guard.base() + key_guard.outstanding() + estimate > budget {
+                return Err(ApiError::InsufficientQuota {
+                    message: format!(
+                        "This API key's budget of {} USD is used up.",
+                        budget.normalize()
+                    ),
+                    code: "key_budget_exceeded",
+                });
+            }
+            key_guard.reserve(estimate);
+        }
+        tenant_guard.reserve(estimate);
+        drop(tenant_guard);
+        Ok(Reservation {
+            admission: self.clone(),
+            tenant,
+            key: key_account,
+            amount: estimate,
+            open: true,
+        })
+    }
+
+    fn fits(
+        &self,
+        tenant: &Shared,
+        key: Option<&Shared>,
+        budget: Option<Decimal>,
+        estimate: Decimal,
+    ) -> bool {
+        let tenant_ok = {
+            let t = lock(tenant);
+            t.base() - t.outstanding() >= estimate
+        };
+        let key_ok = match (key, budget) {
+            (Some(key), Some(budget)) => {
+                let k = lock(key);
+                k.base() + k.outstanding() + estimate <= budget
+            }
+            _ => true,
+        };
+        tenant_ok && key_ok
+    }
+
+    /// Follows the ledger's balance feed until the task is aborted; reconnects on failure.
+    pub fn spawn_feed(
+        self: &Arc<Self>,
+        js: jetstream::Context,
+        stream: String,
+    ) -> tokio::task::JoinHandle<()> {
+        let admission = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(err) = admission.follow_feed(&js, &stream).await {
+                    tracing::warn!(error = %err, "balance feed lost; enforcing from own accounting");
+                }
+                admission.feed_connected.store(false, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+
+    async fn follow_feed(&self, js: &jetstream::Context, stream: &str) -> Result<(), String> {
+        let store = balance_store(js, stream, 1)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut watch = store.watch_all().await.map_err(|e| e.to_string())?;
+        self.feed_connected.store(true, Ordering::Relaxed);
+        while let Some(entry) = watch.next().await {
+            let entry = entry.map_err(|e| e.to_string())?;
+            if let Some(id) = entry.key.strip_prefix("tenant.") {
+                if let (Ok(id), Ok(value)) = (
+                    Uuid::parse_str(id),
+                    serde_json::from_slice::<TenantBalanceSnapshot>(&entry.value),
+                ) && let Some(account) = self.tenants.get(&id)
+                {
+                    lock(&account).ledger_update(value.balance_usd, value.seq);
+                }
+            } else if let Some(id) = entry.key.strip_prefix("key.")
+                && let (Ok(id), Ok(value)) = (
+                    Uuid::parse_str(id),
+                    serde_json::from_slice::<KeySpendSnapshot>(&entry.value),
+                )
+                && let Some(account) = self.keys.get(&id)
+            {
+                lock(&account).ledger_update(value.spent_usd, value.seq);
+            }
+        }
+        Err("feed watch ended".into())
+    }
+
+    /// Recomputes whether the feed is stale (no feed, or an own charge uncovered for 10 s).
+    pub fn check_staleness(&self) -> bool {
+        let now = tokio::time::Instant::now();
+        let lagging = self.tenants.iter().any(|entry| {
+            lock(entry.value())
+                .oldest_uncovered()
+                .is_some_and(|at| now.duration_since(at) > STALE_AFTER)
+        });
+        let stale = lagging || !self.feed_connected.load(Ordering::Relaxed);
+        self.stale.store(stale, Ordering::Relaxed);
+        stale
+    }
+
+    /// The last staleness verdict.
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Relaxed)
+    }
+}
+
+impl AckObserver for Admission {
+    fn acked(&self, event_id: Uuid, sequence: u64) {
+        if let Some((_, pending)) = self.pending.remove(&event_id) {
+            lock(&pending.tenant).charge_acked(pending.cost, sequence);
+            if let Some(key) = &pending.key {
+                lock(key).charge_acked(pending.cost, sequence);
+            }
+        }
+    }
+}
+
+impl Reservation {
+    /// Replaces the estimate with the exact cost of the request's usage event `event_id`
+    /// (call before the event is published, so its ack finds the charge).
+    pub fn settle(mut self, event_id: Uuid, cost: Decimal) {
+        self.release();
+        if cost > Decimal::ZERO {
+            lock(&self.tenant).charge(cost);
+            if let Some(key) = &self.key {
+                lock(key).charge(cost);
+            }
+            self.admission.pending.insert(
+                event_id,
+                Pending {
+                    tenant: self.tenant.clone(),
+                    key: self.key.clone(),
+                    cost,
+                },
+            );
+        }
+    }
+
+    fn release(&mut self) {
+        if std::mem::take(&mut self.open) {
+            lock(&self.tenant).release(self.amount);
+            if let Some(key) = &self.key {
+                lock(key).release(self.amount);
+            }
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.release();
+    }
+}

@@ -1,0 +1,168 @@
+//! Admission control: credit and key budgets are enforced before the upstream is called, also
+//! under concurrency, and the ledger's balance never goes below zero on one gateway.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::str::FromStr;
+
+use futures_util::future::join_all;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tollgate_testkit::Stack;
+
+fn request(i: usize) -> Value {
+    json!({"model": "demo-large", "max_tokens": 5, "messages": [{"role": "user", "content": format!("question {i}")}]})
+}
+
+fn dec(v: &Value) -> Decimal {
+    Decimal::from_str(v.as_str().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_without_credit_gets_402_and_the_upstream_is_not_called() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let response = stack.chat(&tenant.key, &request(0)).await;
+    assert_eq!(response.status(), 402);
+    assert_eq!(response.headers()["x-tollgate-cost"], "0");
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "insufficient_quota");
+    assert_eq!(error["error"]["code"], "insufficient_quota");
+    assert_eq!(stack.mock.chat_requests(), 0);
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events[0].http_status, 402);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_stop_with_402_when_credit_runs_out_and_the_balance_never_goes_negative() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    stack.credit(tenant.tenant_id, "0.0006", "small").await;
+    stack.wait_for_entries(tenant.tenant_id, 1).await;
+
+    let (mut served, mut refused, mut charged) = (0, 0, Decimal::ZERO);
+    for i in 0..40 {
+        let mut body = request(i);
+        if i % 3 == 0 {
+            body["stream"] = json!(true);
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        let response = stack.chat(&tenant.key, &body).await;
+        match response.status().as_u16() {
+            200 if i % 3 == 0 => {
+                let text = response.text().await.unwrap();
+                let data = tollgate_testkit::sse_data(&text);
+                let usage: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
+                charged += dec(&usage["usage"]["cost_usd"]);
+                served += 1;
+            }
+            200 => {
+                charged +=
+                    Decimal::from_str(response.headers()["x-tollgate-cost"].to_str().unwrap())
+                        .unwrap();
+                served += 1;
+            }
+            402 => {
+                let error: Value = response.json().await.unwrap();
+                assert_eq!(error["error"]["code"], "insufficient_quota");
+                refused += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(served >= 3, "some requests fit the credit ({served})");
+    assert!(refused > 0, "the credit ran out");
+    assert_eq!(
+        stack.mock.chat_requests(),
+        served,
+        "refused requests never reached the upstream"
+    );
+
+    let balance = stack.wait_for_entries(tenant.tenant_id, 41).await;
+    assert_eq!(dec(&balance["spent_usd"]), charged);
+    assert!(
+        dec(&balance["balance_usd"]) >= Decimal::ZERO,
+        "overspent: {balance}"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_on_one_gateway_cannot_overspend() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    stack.credit(tenant.tenant_id, "0.001", "concurrent").await;
+    stack.wait_for_entries(tenant.tenant_id, 1).await;
+
+    let bodies: Vec<Value> = (0..80).map(request).collect();
+    let responses = join_all(bodies.iter().map(|body| stack.chat(&tenant.key, body))).await;
+    let served = responses.iter().filter(|r| r.status() == 200).count();
+    let refused = responses.iter().filter(|r| r.status() == 402).count();
+    assert_eq!(served + refused, 80);
+    assert!(
+        served > 0 && refused > 0,
+        "served {served}, refused {refused}"
+    );
+
+    let balance = stack.wait_for_entries(tenant.tenant_id, 81).await;
+    assert!(
+        dec(&balance["balance_usd"]) >= Decimal::ZERO,
+        "overspent: {balance}"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_budget_is_enforced_with_key_budget_exceeded() {
+    let stack = Stack::start().await;
+    let tenant = stack.funded_tenant(json!({"budget_usd": "0.0004"})).await;
+    let mut refused = None;
+    let mut served = 0;
+    for i in 0..40 {
+        let response = stack.chat(&tenant.key, &request(i)).await;
+        if response.status() == 402 {
+            refused = Some(response.json::<Value>().await.unwrap());
+            break;
+        }
+        assert_eq!(response.status(), 200);
+        served += 1;
+    }
+    let error = refused.expect("the key's budget ran out");
+    assert_eq!(error["error"]["type"], "insufficient_quota");
+    assert_eq!(error["error"]["code"], "key_budget_exceeded");
+    assert!(served >= 2);
+
+    // The tenant still has credit: another key of the same tenant keeps working.
+    let other = stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{}/keys", tenant.tenant_id),
+        )
+        .json(&json!({"name": "second"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let response = stack
+        .chat(other["key"].as_str().unwrap(), &request(99))
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let balance = stack.wait_for_entries(tenant.tenant_id, served + 3).await;
+    let spent_by_budgeted_key = dec(&balance["spent_usd"])
+        - Decimal::from_str(
+            response
+                .headers()
+                .get("x-tollgate-cost")
+                .map_or("0", |v| v.to_str().unwrap()),
+        )
+        .unwrap();
+    assert!(
+        spent_by_budgeted_key <= Decimal::from_str("0.0004").unwrap(),
+        "key overspent: {spent_by_budgeted_key}"
+    );
+    stack.stop().await;
+}
