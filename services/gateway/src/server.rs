@@ -8,7 +8,7 @@ use actix_web::{App, HttpServer, web};
 use thiserror::Error;
 use tollgate_events::{Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Peers};
 use crate::api;
 use crate::auth::{AdminToken, KeyCache};
 use crate::config::GatewayConfig;
@@ -75,7 +75,9 @@ impl Gateway {
         let jetstream = async_nats::jetstream::new(nats.clone());
         tollgate_events::ensure_stream(&jetstream, &config.nats.stream).await?;
 
-        let admission = Admission::new(pool.clone(), config.default_max_tokens);
+        let (peers, peer_tasks) =
+            Peers::start(nats.clone(), config.nats.stream.subject_prefix.clone());
+        let admission = Admission::new(pool.clone(), config.default_max_tokens, peers);
         let publisher_metrics = PublisherMetrics::default();
         let (publisher, publisher_handle) = Publisher::start_observed(
             jetstream.clone(),
@@ -142,7 +144,10 @@ impl Gateway {
             server: server.run(),
             addr,
             publisher: publisher_handle,
-            background: vec![revocation_watch, balance_feed, staleness_watch],
+            background: [revocation_watch, balance_feed, staleness_watch]
+                .into_iter()
+                .chain(peer_tasks)
+                .collect(),
             state,
         })
     }

@@ -166,3 +166,56 @@ async fn a_key_budget_is_enforced_with_key_budget_exceeded() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateways_count_each_others_reservations() {
+    let mock = tollgate_mock_upstream::MockConfig {
+        latency_ms: 600,
+        ..tollgate_mock_upstream::MockConfig::default()
+    };
+    let mut stack = Stack::start_with(mock, |_| {}).await;
+    let second = stack.start_gateway(stack.config.clone()).await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    // Each request reserves ~0.00108 USD (100 output tokens at 10 USD/1M dominate): two fit.
+    stack.credit(tenant.tenant_id, "0.0025", "two-fit").await;
+    stack.wait_for_entries(tenant.tenant_id, 1).await;
+    let body = json!({"model": "demo-large", "max_tokens": 100, "messages": [{"role": "user", "content": "hold"}]});
+
+    // Two slow requests hold their reservations on the first gateway...
+    let first = join_all((0..2).map(|_| stack.chat(&tenant.key, &body)));
+    let on_second = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        stack
+            .http
+            .post(format!("{second}/v1/chat/completions"))
+            .bearer_auth(&tenant.key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    };
+    // ...so the second gateway, which has seen them announced, refuses a third.
+    let (held, refused) = tokio::join!(first, on_second);
+    assert!(held.iter().all(|r| r.status() == 200));
+    assert_eq!(
+        refused.status(),
+        402,
+        "the second gateway ignored the first one's reservations"
+    );
+
+    // Once they are settled (and the charges announced), what is left is usable again there.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let small = json!({"model": "demo-small", "max_tokens": 5, "messages": [{"role": "user", "content": "after"}]});
+    let after = stack
+        .http
+        .post(format!("{second}/v1/chat/completions"))
+        .bearer_auth(&tenant.key)
+        .json(&small)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200);
+    let balance = stack.wait_for_entries(tenant.tenant_id, 5).await;
+    assert!(dec(&balance["balance_usd"]) >= Decimal::ZERO);
+    stack.stop().await;
+}

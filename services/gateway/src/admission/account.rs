@@ -36,6 +36,11 @@ impl Account {
         self.base
     }
 
+    /// The stream sequence the ledger's figure reflects.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// What this gateway has charged or reserved that the ledger's figure does not include.
     pub fn outstanding(&self) -> Decimal {
         self.unacked + self.acked.iter().map(|(_, cost, _)| *cost).sum::<Decimal>() + self.reserved

@@ -8,6 +8,7 @@
 //! from this gateway's own accounting, and `/readyz` and `/metrics` say the feed is stale.
 
 mod account;
+mod peers;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +25,7 @@ use tollgate_store::PgPool;
 use uuid::Uuid;
 
 pub use account::Account;
+pub use peers::Peers;
 
 use crate::auth::AuthenticatedKey;
 use crate::chat::{ChatRequest, count_prompt};
@@ -42,6 +44,8 @@ fn lock(account: &Shared) -> MutexGuard<'_, Account> {
 }
 
 struct Pending {
+    reservation_id: Uuid,
+    tenant_id: Uuid,
     tenant: Shared,
     key: Option<Shared>,
     cost: Decimal,
@@ -53,6 +57,7 @@ pub struct Admission {
     tenants: DashMap<Uuid, Shared>,
     keys: DashMap<Uuid, Shared>,
     pending: DashMap<Uuid, Pending>,
+    peers: Arc<Peers>,
     default_max_tokens: u32,
     feed_connected: AtomicBool,
     stale: AtomicBool,
@@ -61,6 +66,8 @@ pub struct Admission {
 /// An estimate held for one request; released on drop unless settled.
 pub struct Reservation {
     admission: Arc<Admission>,
+    id: Uuid,
+    tenant_id: Uuid,
     tenant: Shared,
     key: Option<Shared>,
     amount: Decimal,
@@ -69,9 +76,10 @@ pub struct Reservation {
 
 impl Admission {
     /// Empty state; accounts load lazily from Postgres.
-    pub fn new(pool: PgPool, default_max_tokens: u32) -> Arc<Self> {
+    pub fn new(pool: PgPool, default_max_tokens: u32, peers: Arc<Peers>) -> Arc<Self> {
         Arc::new(Self {
             pool,
+            peers,
             tenants: DashMap::new(),
             keys: DashMap::new(),
             pending: DashMap::new(),
@@ -130,14 +138,15 @@ impl Admission {
             )
         };
         let upper = estimate_for(request.prompt_token_upper_bound());
-        let estimate = if self.fits(&tenant, key_account.as_ref(), key.budget_usd, upper) {
+        let estimate = if self.fits(key, &tenant, key_account.as_ref(), upper) {
             upper
         } else {
             estimate_for(count_prompt(request, route.price.tokenizer))
         };
 
         let mut tenant_guard = lock(&tenant);
-        if tenant_guard.base() - tenant_guard.outstanding() < estimate {
+        let tenant_peers = self.peers.outstanding(key.tenant_id, tenant_guard.seq());
+        if tenant_guard.base() - tenant_guard.outstanding() - tenant_peers < estimate {
             return Err(ApiError::InsufficientQuota {
                 message: "You exceeded your current quota: the tenant's credit does not cover this request's estimated cost.".into(),
                 code: "insufficient_quota",
@@ -145,7 +154,8 @@ impl Admission {
         }
         if let (Some(account), Some(budget)) = (&key_account, key.budget_usd) {
             let mut key_guard = lock(account);
-            if key_guard.base() + key_guard.outstanding() + estimate > budget {
+            let key_peers = self.peers.outstanding(key.key_id, key_guard.seq());
+            if key_guard.base() + key_guard.outstanding() + key_peers + estimate > budget {
                 return Err(ApiError::InsufficientQuota {
                     message: format!(
                         "This API key's budget of {} USD is used up.",
@@ -158,8 +168,14 @@ impl Admission {
         }
         tenant_guard.reserve(estimate);
         drop(tenant_guard);
+        let id = Uuid::now_v7();
+        let budgeted_key = key_account.as_ref().map(|_| key.key_id);
+        self.peers
+            .announce_reserve(id, key.tenant_id, budgeted_key, estimate);
         Ok(Reservation {
             admission: self.clone(),
+            id,
+            tenant_id: key.tenant_id,
             tenant,
             key: key_account,
             amount: estimate,
@@ -169,19 +185,21 @@ impl Admission {
 
     fn fits(
         &self,
+        key_ref: &AuthenticatedKey,
         tenant: &Shared,
         key: Option<&Shared>,
-        budget: Option<Decimal>,
         estimate: Decimal,
     ) -> bool {
+        let (tenant_id, key_id, budget) = (key_ref.tenant_id, key_ref.key_id, key_ref.budget_usd);
         let tenant_ok = {
             let t = lock(tenant);
-            t.base() - t.outstanding() >= estimate
+            t.base() - t.outstanding() - self.peers.outstanding(tenant_id, t.seq()) >= estimate
         };
         let key_ok = match (key, budget) {
             (Some(key), Some(budget)) => {
                 let k = lock(key);
-                k.base() + k.outstanding() + estimate <= budget
+                k.base() + k.outstanding() + self.peers.outstanding(key_id, k.seq()) + estimate
+                    <= budget
             }
             _ => true,
         };
@@ -243,6 +261,7 @@ impl Admission {
                 .oldest_uncovered()
                 .is_some_and(|at| now.duration_since(at) > STALE_AFTER)
         });
+        self.peers.expire();
         let stale = lagging || !self.feed_connected.load(Ordering::Relaxed);
         self.stale.store(stale, Ordering::Relaxed);
         stale
@@ -261,6 +280,12 @@ impl AckObserver for Admission {
             if let Some(key) = &pending.key {
                 lock(key).charge_acked(pending.cost, sequence);
             }
+            self.peers.announce_settle(
+                pending.reservation_id,
+                pending.tenant_id,
+                pending.cost,
+                sequence,
+            );
         }
     }
 }
@@ -269,8 +294,12 @@ impl Reservation {
     /// Replaces the estimate with the exact cost of the request's usage event `event_id`
     /// (call before the event is published, so its ack finds the charge).
     pub fn settle(mut self, event_id: Uuid, cost: Decimal) {
-        self.release();
-        if cost > Decimal::ZERO {
+        self.release_locally();
+        if cost <= Decimal::ZERO {
+            self.admission
+                .peers
+                .announce_release(self.id, self.tenant_id);
+        } else {
             lock(&self.tenant).charge(cost);
             if let Some(key) = &self.key {
                 lock(key).charge(cost);
@@ -278,6 +307,8 @@ impl Reservation {
             self.admission.pending.insert(
                 event_id,
                 Pending {
+                    reservation_id: self.id,
+                    tenant_id: self.tenant_id,
                     tenant: self.tenant.clone(),
                     key: self.key.clone(),
                     cost,
@@ -286,18 +317,25 @@ impl Reservation {
         }
     }
 
-    fn release(&mut self) {
+    /// Releases the estimate here; returns whether it was still open.
+    fn release_locally(&mut self) -> bool {
+        let was_open = self.open;
         if std::mem::take(&mut self.open) {
             lock(&self.tenant).release(self.amount);
             if let Some(key) = &self.key {
                 lock(key).release(self.amount);
             }
         }
+        was_open
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        self.release();
+        if self.release_locally() {
+            self.admission
+                .peers
+                .announce_release(self.id, self.tenant_id);
+        }
     }
 }
