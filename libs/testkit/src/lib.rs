@@ -412,6 +412,37 @@ fn usage_only(events: Vec<Event>) -> Vec<UsageRecorded> {
         .collect()
 }
 
+/// A successful `usage.recorded` event of `cost` USD (10 prompt + 5 completion tokens), for
+/// tests and benchmarks that feed the stream directly.
+pub fn usage_event(tenant_id: Uuid, api_key_id: Uuid, cost: rust_decimal::Decimal) -> Event {
+    Event::new(
+        tenant_id,
+        EventBody::UsageRecorded(UsageRecorded {
+            request_id: Uuid::now_v7().to_string(),
+            api_key_id,
+            endpoint: "/v1/chat/completions".into(),
+            model_requested: "demo-small".into(),
+            model_served: "mock-small".into(),
+            provider: "mock".into(),
+            attempts: 1,
+            outcome: tollgate_events::UsageOutcome::Success,
+            http_status: 200,
+            error_code: None,
+            stream: false,
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cached_tokens: 0,
+            usage_source: tollgate_events::UsageSource::Upstream,
+            cache: "miss".into(),
+            cost_usd: cost,
+            price_version: "test".into(),
+            latency_us: 900,
+            upstream_latency_us: 800,
+            ttft_us: None,
+        }),
+    )
+}
+
 /// The SSE `data:` payloads of a streamed body, in order.
 pub fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 use async_nats::jetstream;
 use prometheus_client::registry::Registry;
-use tollgate_events::Publisher;
+use tollgate_events::{Event, Publisher};
 use tollgate_store::PgPool;
 
 use crate::admission::{Admission, Reservation};
@@ -100,11 +100,7 @@ impl AppState {
         ending: Ending,
         reservation: Option<Reservation>,
     ) {
-        let cost = record.cost(ending.usage);
-        let event = record.into_event(ending);
-        if let Some(reservation) = reservation {
-            reservation.settle(event.event_id, cost);
-        }
+        let event = settled_event(record, ending, reservation);
         let event_id = event.event_id;
         if let Err(err) = self.publisher.publish(event).await {
             self.metrics.unbilled();
@@ -119,11 +115,18 @@ impl AppState {
         ending: Ending,
         reservation: Option<Reservation>,
     ) {
-        let cost = record.cost(ending.usage);
-        let event = record.into_event(ending);
-        if let Some(reservation) = reservation {
-            reservation.settle(event.event_id, cost);
-        }
-        self.publisher.publish_detached(event);
+        self.publisher
+            .publish_detached(settled_event(record, ending, reservation));
     }
+}
+
+/// The usage event of a finished request, its reservation settled to the event's exact cost
+/// (before publishing, so the publish ack finds the charge).
+fn settled_event(record: RequestRecord, ending: Ending, reservation: Option<Reservation>) -> Event {
+    let cost = record.cost(ending.usage);
+    let event = record.into_event(ending);
+    if let Some(reservation) = reservation {
+        reservation.settle(event.event_id, cost);
+    }
+    event
 }

@@ -9,40 +9,11 @@ use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 use tollgate_events::{
-    Event, EventBody, Publisher, PublisherConfig, PublisherMetrics, StreamSettings, UsageOutcome,
-    UsageRecorded, UsageSource, ensure_stream,
+    Publisher, PublisherConfig, PublisherMetrics, StreamSettings, ensure_stream,
 };
 use tollgate_ledger::{Ledger, LedgerConfig};
+use tollgate_testkit::usage_event;
 use uuid::Uuid;
-
-fn usage(tenant: Uuid, key: Uuid, cost: Decimal) -> Event {
-    Event::new(
-        tenant,
-        EventBody::UsageRecorded(UsageRecorded {
-            request_id: Uuid::now_v7().to_string(),
-            api_key_id: key,
-            endpoint: "/v1/chat/completions".into(),
-            model_requested: "demo-small".into(),
-            model_served: "mock-small".into(),
-            provider: "mock".into(),
-            attempts: 1,
-            outcome: UsageOutcome::Success,
-            http_status: 200,
-            error_code: None,
-            stream: false,
-            prompt_tokens: 120,
-            completion_tokens: 40,
-            cached_tokens: 0,
-            usage_source: UsageSource::Upstream,
-            cache: "miss".into(),
-            cost_usd: cost,
-            price_version: "bench".into(),
-            latency_us: 900,
-            upstream_latency_us: 800,
-            ttft_us: None,
-        }),
-    )
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -70,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     for i in 0..total {
         let (tenant, key) = tenants[i % tenants.len()];
-        publisher.publish(usage(tenant, key, cost)).await?;
+        publisher.publish(usage_event(tenant, key, cost)).await?;
     }
     handle.shutdown().await;
     let publish_secs = started.elapsed().as_secs_f64();

@@ -9,12 +9,9 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use tollgate_events::{
-    CreditSource, CreditsGranted, Event, EventBody, UsageOutcome, UsageRecorded, UsageSource,
-    subject_for,
-};
+use tollgate_events::{CreditSource, CreditsGranted, Event, EventBody, subject_for};
 use tollgate_ledger::entry::LedgerEntry;
-use tollgate_testkit::{Stack, sse_data};
+use tollgate_testkit::{Stack, sse_data, usage_event};
 use uuid::Uuid;
 
 fn dec(v: &Value) -> Decimal {
@@ -26,32 +23,7 @@ fn dec(v: &Value) -> Decimal {
 }
 
 fn usage(tenant: Uuid, key: Uuid, cost: &str) -> Event {
-    Event::new(
-        tenant,
-        EventBody::UsageRecorded(UsageRecorded {
-            request_id: Uuid::now_v7().to_string(),
-            api_key_id: key,
-            endpoint: "/v1/chat/completions".into(),
-            model_requested: "demo-small".into(),
-            model_served: "mock-small".into(),
-            provider: "mock".into(),
-            attempts: 1,
-            outcome: UsageOutcome::Success,
-            http_status: 200,
-            error_code: None,
-            stream: false,
-            prompt_tokens: 10,
-            completion_tokens: 5,
-            cached_tokens: 0,
-            usage_source: UsageSource::Upstream,
-            cache: "miss".into(),
-            cost_usd: Decimal::from_str(cost).unwrap(),
-            price_version: "t".into(),
-            latency_us: 1,
-            upstream_latency_us: 1,
-            ttft_us: None,
-        }),
-    )
+    usage_event(tenant, key, Decimal::from_str(cost).unwrap())
 }
 
 /// Publishes raw bytes to the stack's stream (optionally with a message id) and waits for the ack.
