@@ -7,6 +7,7 @@ mod error;
 pub mod keys;
 pub mod ledger;
 pub mod tenants;
+pub mod topup;
 
 pub use error::StoreError;
 pub use sqlx::PgPool;

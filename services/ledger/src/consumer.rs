@@ -5,13 +5,17 @@ use std::time::Duration;
 use async_nats::jetstream::{self, AckKind, consumer::pull, kv, stream};
 use futures_util::StreamExt;
 use sqlx::PgPool;
-use tollgate_events::Event;
 use tollgate_events::balances::{balance_store, key_spend_key, tenant_balance_key};
+use tollgate_events::{CreditSource, CreditsGranted, Event, EventBody};
+use uuid::Uuid;
 
 use crate::entry::LedgerEntry;
 use crate::metrics::LedgerMetrics;
 use crate::projection::{self, Applied};
 use crate::{LedgerConfig, LedgerError};
+
+/// Namespace of auto top-up event ids: `UUIDv5(namespace, "<tenant>:auto:<seq>")`.
+pub const AUTO_TOPUP_NAMESPACE: Uuid = Uuid::from_u128(0x7a11_0c5e_3b2d_4f19_8e6a_2c4b_9d0f_1e3a);
 
 /// Books `entries` in one transaction and commits.
 pub async fn book(pool: &PgPool, entries: &[LedgerEntry]) -> Result<Applied, sqlx::Error> {
@@ -190,6 +194,7 @@ impl Consumer {
         if let Some(balances) = balances {
             self.publish_balances(balances, &applied).await;
         }
+        self.auto_top_up(&applied).await;
         true
     }
 
@@ -218,6 +223,78 @@ impl Consumer {
                 self.metrics.feed_failures.inc();
                 tracing::warn!(key, error = %err, "balance feed update failed");
             }
+        }
+    }
+
+    /// Grants the auto top-up of every tenant whose balance this batch took from at or above
+    /// its rule's threshold to below it. The event id derives from the tenant and the stream
+    /// sequence of the crossing, so a republish is booked once; a redelivered batch books
+    /// nothing new and so crosses nothing.
+    async fn auto_top_up(&self, applied: &Applied) {
+        let fell: Vec<Uuid> = applied
+            .balance_changes
+            .iter()
+            .filter(|(_, change)| change.is_sign_negative())
+            .map(|(id, _)| *id)
+            .collect();
+        if fell.is_empty() {
+            return;
+        }
+        let rules = match tollgate_store::topup::for_tenants(&self.pool, &fell).await {
+            Ok(rules) => rules,
+            Err(err) => {
+                tracing::error!(error = %err, "auto top-up rules unreadable");
+                return;
+            }
+        };
+        for rule in rules {
+            let Some(after) = applied
+                .tenants
+                .iter()
+                .find(|t| t.tenant_id == rule.tenant_id)
+            else {
+                continue;
+            };
+            let change = applied
+                .balance_changes
+                .get(&rule.tenant_id)
+                .copied()
+                .unwrap_or_default();
+            let before = after.balance_usd - change;
+            if !(before >= rule.threshold_usd && after.balance_usd < rule.threshold_usd) {
+                continue;
+            }
+            let idempotency_key = format!("auto:{}", after.seq);
+            let event = Event::with_id(
+                Uuid::new_v5(
+                    &AUTO_TOPUP_NAMESPACE,
+                    format!("{}:{idempotency_key}", rule.tenant_id).as_bytes(),
+                ),
+                rule.tenant_id,
+                EventBody::CreditsGranted(CreditsGranted {
+                    amount_usd: rule.amount_usd.normalize(),
+                    idempotency_key,
+                    note: Some(format!(
+                        "auto top-up: balance fell below {}",
+                        rule.threshold_usd.normalize()
+                    )),
+                    source: CreditSource::Auto,
+                }),
+            );
+            match tollgate_events::publish_confirmed(
+                &self.js,
+                &self.config.stream.subject_prefix,
+                &event,
+            )
+            .await
+            {
+                Ok(_) => {
+                    self.metrics.auto_topups.inc();
+                }
+                Err(err) => {
+                    tracing::error!(tenant = %rule.tenant_id, error = %err, "auto top-up not published")
+                }
+            };
         }
     }
 

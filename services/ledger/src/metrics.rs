@@ -22,6 +22,8 @@ pub struct LedgerMetrics {
     pub last_seq: Gauge,
     /// Balance-feed (KV) updates that failed.
     pub feed_failures: Counter,
+    /// Auto top-ups granted.
+    pub auto_topups: Counter,
 }
 
 impl LedgerMetrics {
@@ -35,6 +37,7 @@ impl LedgerMetrics {
             lag: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             last_seq: Gauge::default(),
             feed_failures: Counter::default(),
+            auto_topups: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("tollgate_ledger");
         r.register("booked", "Ledger entries booked", metrics.booked.clone());
@@ -67,6 +70,11 @@ impl LedgerMetrics {
             "feed_failures",
             "Balance-feed (KV) updates that failed",
             metrics.feed_failures.clone(),
+        );
+        r.register(
+            "auto_topups",
+            "Auto top-ups granted",
+            metrics.auto_topups.clone(),
         );
         metrics
     }

@@ -25,6 +25,8 @@ pub struct Applied {
     pub tenants: Vec<TenantBalanceSnapshot>,
     /// The new spend of the keys this batch touched.
     pub keys: Vec<KeySpendSnapshot>,
+    /// Net change of each touched tenant's balance in this batch.
+    pub balance_changes: BTreeMap<Uuid, Decimal>,
 }
 
 #[derive(Default)]
@@ -86,6 +88,10 @@ pub async fn apply(
             monthly.requests += 1;
         }
     }
+    let balance_changes = tenants
+        .iter()
+        .map(|(id, d)| (*id, d.credited + d.adjusted - d.spent))
+        .collect();
     let tenants = upsert_tenants(tx, &tenants).await?;
     let keys = upsert_keys(tx, &keys).await?;
     upsert_months(tx, &months).await?;
@@ -94,6 +100,7 @@ pub async fn apply(
         duplicates: entries.len() - new.len(),
         tenants,
         keys,
+        balance_changes,
     })
 }
 

@@ -511,3 +511,94 @@ async fn the_balance_feed_publishes_booked_balances_and_key_spend_with_their_seq
         .await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_top_up_grants_once_when_the_balance_falls_below_the_threshold() {
+    let mut stack = Stack::start_bare().await;
+    stack.start_ledger().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let rule_path = format!("/api/v1/tenants/{}/auto-topup", tenant.tenant_id);
+    let rule = stack
+        .admin(reqwest::Method::PUT, &rule_path)
+        .json(&json!({"threshold_usd": "0.80", "amount_usd": "5"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rule.status(), 200);
+    let rule: Value = rule.json().await.unwrap();
+    assert_eq!(
+        (rule["threshold_usd"].as_str(), rule["amount_usd"].as_str()),
+        (Some("0.8"), Some("5"))
+    );
+    for bad in [
+        json!({"threshold_usd": "-1", "amount_usd": "5"}),
+        json!({"threshold_usd": "1", "amount_usd": "0"}),
+    ] {
+        let response = stack
+            .admin(reqwest::Method::PUT, &rule_path)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    stack.credit(tenant.tenant_id, "1", "start").await;
+    stack.wait_for_entries(tenant.tenant_id, 1).await;
+
+    // 1.00 -> 0.70 crosses 0.80: one auto top-up of 5.
+    publish_event(&stack, &usage(tenant.tenant_id, tenant.key_id, "0.3"), None).await;
+    let balance = stack.wait_for_entries(tenant.tenant_id, 3).await;
+    assert_eq!(dec(&balance["credited_usd"]), Decimal::from(6));
+    assert_eq!(
+        dec(&balance["balance_usd"]),
+        Decimal::from_str("5.7").unwrap()
+    );
+    let ledger: Value = stack
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/tenants/{}/ledger", tenant.tenant_id),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        ledger["data"][0]["idempotency_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("auto:"),
+        "{ledger}"
+    );
+
+    // Further spend that stays above the threshold, and a redelivered copy, grant nothing more.
+    let more = usage(tenant.tenant_id, tenant.key_id, "0.2");
+    publish_event(&stack, &more, Some("a".into())).await;
+    publish_event(&stack, &more, Some("b".into())).await;
+    stack.wait_for_entries(tenant.tenant_id, 4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let balance = stack.balance(tenant.tenant_id).await;
+    assert_eq!(dec(&balance["credited_usd"]), Decimal::from(6));
+    assert_eq!(
+        dec(&balance["balance_usd"]),
+        Decimal::from_str("5.5").unwrap()
+    );
+
+    let deleted = stack
+        .admin(reqwest::Method::DELETE, &rule_path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        stack
+            .admin(reqwest::Method::GET, &rule_path)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    stack.stop().await;
+}

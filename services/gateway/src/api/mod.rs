@@ -5,6 +5,7 @@ pub mod headers;
 pub mod ledger;
 pub mod models;
 pub mod ops;
+pub mod topup;
 
 use actix_web::web;
 
@@ -34,6 +35,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route(&tenant("/balance"), web::get().to(ledger::balance))
             .route(&tenant("/ledger"), web::get().to(ledger::history))
+            .route(&tenant("/auto-topup"), web::put().to(topup::put))
+            .route(&tenant("/auto-topup"), web::get().to(topup::get))
+            .route(&tenant("/auto-topup"), web::delete().to(topup::delete))
             .route("/keys/{key_id}", web::delete().to(admin::revoke_key)),
     )
     .default_service(web::to(not_found));
