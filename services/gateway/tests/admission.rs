@@ -219,3 +219,96 @@ async fn gateways_count_each_others_reservations() {
     assert!(dec(&balance["balance_usd"]) >= Decimal::ZERO);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_ledger_down_the_gateway_keeps_enforcing_and_reports_a_stale_feed() {
+    // No ledger runs: the credit is booked directly, as by a ledger that then died.
+    let stack = Stack::start_bare().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let credit = tollgate_events::Event::new(
+        tenant.tenant_id,
+        tollgate_events::EventBody::CreditsGranted(tollgate_events::CreditsGranted {
+            amount_usd: Decimal::from_str("0.0008").unwrap(),
+            idempotency_key: "booked-before-the-ledger-died".into(),
+            note: None,
+            source: tollgate_events::CreditSource::Api,
+        }),
+    );
+    let pool = tollgate_store::connect(&tollgate_testkit::database_url(), 2)
+        .await
+        .unwrap();
+    // Sequence 0: the credit is not in this stack's stream, so it covers none of its events.
+    let entry = tollgate_ledger::entry::LedgerEntry::from_event(credit, 0).unwrap();
+    tollgate_ledger::book(&pool, &[entry]).await.unwrap();
+
+    // The feed itself is up (the bucket exists, nothing is lagging yet).
+    let feed = || async {
+        let ready: Value = stack
+            .http
+            .get(format!("{}/readyz", stack.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ready["balance_feed"].as_str().unwrap().to_owned()
+    };
+    for _ in 0..30 {
+        if feed().await == "live" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(feed().await, "live");
+
+    let (mut served, mut charged) = (0, Decimal::ZERO);
+    for i in 0..30 {
+        let response = stack.chat(&tenant.key, &request(i)).await;
+        if response.status() == 402 {
+            break;
+        }
+        assert_eq!(response.status(), 200);
+        charged +=
+            Decimal::from_str(response.headers()["x-tollgate-cost"].to_str().unwrap()).unwrap();
+        served += 1;
+    }
+    assert!(
+        served > 0 && served < 30,
+        "enforced from the gateway's own accounting ({served} served)"
+    );
+    assert!(
+        charged <= Decimal::from_str("0.0008").unwrap(),
+        "charged {charged} beyond the credit"
+    );
+
+    // The ledger never books those charges: after ~10 s the feed is reported stale.
+    let charged_at = std::time::Instant::now();
+    assert_eq!(feed().await, "live");
+    while feed().await != "stale" {
+        assert!(
+            charged_at.elapsed().as_secs() < 20,
+            "the feed never turned stale"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(
+        charged_at.elapsed().as_secs() >= 8,
+        "stale too early: {:?}",
+        charged_at.elapsed()
+    );
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tollgate_balance_feed_stale 1"),
+        "{metrics}"
+    );
+    stack.stop().await;
+}

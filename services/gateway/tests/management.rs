@@ -197,6 +197,25 @@ async fn health_readiness_and_metrics() {
         .unwrap();
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["checks"], json!({"database": true, "nats": true}));
+    // With a ledger running, the balance feed is live (checked once a second).
+    let mut feed = Value::Null;
+    for _ in 0..30 {
+        let ready: Value = stack
+            .http
+            .get(format!("{}/readyz", stack.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        feed = ready["balance_feed"].clone();
+        if feed == "live" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(feed, "live");
 
     let ok = stack
         .chat(

@@ -163,9 +163,17 @@ pub async fn chat_completions(
         l.min(controls.completion_words)
     });
     let truncated = limit.is_some_and(|l| l < controls.completion_words);
-    let pieces = answer_pieces(&prompt_parts, words);
-    let answer: String = pieces.concat();
-    let completion_tokens = tokenizer.count_text(&answer);
+    let mut pieces = answer_pieces(&prompt_parts, words);
+    let mut answer: String = pieces.concat();
+    let mut completion_tokens = tokenizer.count_text(&answer);
+    // Like a real provider, never produce more tokens than `max_tokens` allows.
+    while let Some(limit) = limit
+        && completion_tokens > limit
+        && pieces.pop().is_some()
+    {
+        answer = pieces.concat();
+        completion_tokens = tokenizer.count_text(&answer);
+    }
     let finish_reason = if truncated { "length" } else { "stop" };
     let id = format!("chatcmpl-mock-{:016x}", fastrand::u64(..));
     let created = now_unix();

@@ -105,6 +105,7 @@ async fn max_tokens_truncates_with_finish_reason_length() {
     body["max_tokens"] = json!(3);
     let answer: Value = mock.chat(&body).send().await.unwrap().json().await.unwrap();
     assert_eq!(answer["choices"][0]["finish_reason"], "length");
+    assert!(answer["usage"]["completion_tokens"].as_u64().unwrap() <= 3);
     assert_eq!(
         answer["choices"][0]["message"]["content"]
             .as_str()
