@@ -199,6 +199,15 @@ impl Stack {
         LedgerConfig::from_env(&env).expect("ledger config")
     }
 
+    /// Starts a ledger the test may kill (abort) at any moment, like `kill -9`: its batch in
+    /// flight is neither committed nor acked.
+    pub async fn spawn_killable_ledger(&self, config: LedgerConfig) -> JoinHandle<()> {
+        let ledger = Ledger::bind(config).await.expect("ledger starts");
+        tokio::spawn(async move {
+            let _ = ledger.run(std::future::pending()).await;
+        })
+    }
+
     /// Starts a ledger instance on this stack's stream; returns its `/metrics` URL.
     pub async fn start_ledger(&mut self) -> String {
         let ledger = Ledger::bind(self.ledger_config())

@@ -36,7 +36,8 @@ pub struct LedgerConfig {
 
 impl LedgerConfig {
     /// Reads `DATABASE_URL`, `NATS_URL`, `TOLLGATE_STREAM`, `TOLLGATE_SUBJECT_PREFIX`,
-    /// `TOLLGATE_LEDGER_DURABLE`, `TOLLGATE_LEDGER_BATCH`, `TOLLGATE_LEDGER_LISTEN`.
+    /// `TOLLGATE_LEDGER_DURABLE`, `TOLLGATE_LEDGER_BATCH`, `TOLLGATE_LEDGER_LISTEN`,
+    /// `TOLLGATE_LEDGER_ACK_WAIT_SECS` (redelivery delay of unacked events, default 30).
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |key: &str| env.get(key).cloned();
         let bad = |key: &str, reason: &str| ConfigError {
@@ -53,6 +54,15 @@ impl LedgerConfig {
         if !(1..=10_000).contains(&batch_size) {
             return Err(bad("TOLLGATE_LEDGER_BATCH", "must be within 1..=10000"));
         }
+        let ack_wait_secs: u64 = match get("TOLLGATE_LEDGER_ACK_WAIT_SECS") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad("TOLLGATE_LEDGER_ACK_WAIT_SECS", "not a number"))?,
+            None => 30,
+        };
+        if ack_wait_secs == 0 {
+            return Err(bad("TOLLGATE_LEDGER_ACK_WAIT_SECS", "must be at least 1"));
+        }
         let listen = get("TOLLGATE_LEDGER_LISTEN").unwrap_or_else(|| "127.0.0.1:9102".into());
         Ok(Self {
             database_url: get("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "missing"))?,
@@ -65,7 +75,7 @@ impl LedgerConfig {
             },
             durable: get("TOLLGATE_LEDGER_DURABLE").unwrap_or_else(|| "ledger".into()),
             batch_size,
-            ack_wait: Duration::from_secs(30),
+            ack_wait: Duration::from_secs(ack_wait_secs),
             listen: listen
                 .parse()
                 .map_err(|_| bad("TOLLGATE_LEDGER_LISTEN", "not a socket address"))?,

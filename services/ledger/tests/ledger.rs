@@ -602,3 +602,85 @@ async fn auto_top_up_grants_once_when_the_balance_falls_below_the_threshold() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_killed_mid_flight_loses_and_doubles_nothing_after_restart() {
+    let stack = Stack::start_bare().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let mut config = stack.ledger_config();
+    config.ack_wait = Duration::from_secs(2);
+    config.batch_size = 50;
+    let first = stack.spawn_killable_ledger(config.clone()).await;
+
+    let events: Vec<Event> = (0..3000)
+        .map(|i| {
+            usage(
+                tenant.tenant_id,
+                tenant.key_id,
+                &Decimal::new(i % 97 + 1, 8).to_string(),
+            )
+        })
+        .collect();
+    let expected: Decimal = events
+        .iter()
+        .map(|e| match &e.body {
+            EventBody::UsageRecorded(u) => u.cost_usd,
+            _ => Decimal::ZERO,
+        })
+        .sum();
+    for chunk in events.chunks(250) {
+        join_all(
+            chunk
+                .iter()
+                .map(|e| publish_event(&stack, e, Some(e.event_id.to_string()))),
+        )
+        .await;
+    }
+    // Kill the ledger while it is booking.
+    let pool = tollgate_store::connect(&config.database_url, 2)
+        .await
+        .unwrap();
+    let booked = || async {
+        let (n,): (Option<i64>,) =
+            sqlx::query_as("SELECT entries FROM tenant_balances WHERE tenant_id = $1")
+                .bind(tenant.tenant_id)
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+                .unwrap_or((Some(0),));
+        n.unwrap_or(0)
+    };
+    while booked().await == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.abort();
+    let _ = first.await;
+    let at_kill = booked().await;
+    println!("killed the ledger with {at_kill} of 3000 booked");
+    assert!(
+        at_kill < 3000,
+        "killed too late to prove anything ({at_kill} booked)"
+    );
+
+    // A new ledger takes over; what the dead one had in flight is redelivered after ack_wait.
+    let second = stack.spawn_killable_ledger(config).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while booked().await < 3000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of 3000 booked",
+            booked().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await; // any late redelivery must change nothing
+    let balance = stack.balance(tenant.tenant_id).await;
+    assert_eq!(booked().await, 3000, "nothing doubled");
+    assert_eq!(
+        dec(&balance["spent_usd"]),
+        expected,
+        "nothing lost, to the last decimal"
+    );
+    second.abort();
+    stack.stop().await;
+}
