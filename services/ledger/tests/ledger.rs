@@ -6,6 +6,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::Datelike;
+
 use futures_util::future::join_all;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -99,6 +101,26 @@ async fn balance_equals_credited_minus_the_sum_of_what_clients_were_charged() {
         "to the last decimal"
     );
     assert_eq!(balance["tenant_id"], tenant.tenant_id.to_string());
+
+    // Spend per key and per calendar month agree with the balance.
+    let pool = tollgate_store::connect(&tollgate_testkit::database_url(), 2)
+        .await
+        .unwrap();
+    let (key_spent, key_requests): (Decimal, i64) =
+        sqlx::query_as("SELECT spent_usd, requests FROM key_spend WHERE api_key_id = $1")
+            .bind(tenant.key_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((key_spent, key_requests), (charged, 13));
+    let months: Vec<(chrono::NaiveDate, Decimal, i64)> =
+        sqlx::query_as("SELECT month, spent_usd, requests FROM monthly_spend WHERE tenant_id = $1")
+            .bind(tenant.tenant_id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let this_month = chrono::Utc::now().date_naive().with_day(1).unwrap();
+    assert_eq!(months, vec![(this_month, charged, 13)]);
     assert!(balance["as_of"].as_str().unwrap().ends_with('Z'));
     stack.stop().await;
 }
