@@ -73,10 +73,18 @@ impl Gateway {
             .await
             .map_err(|e| nats_error(e.to_string()))?;
         let jetstream = async_nats::jetstream::new(nats.clone());
+        // Admission announcements on their own connection, without our own messages echoed back.
+        let peer_nats = async_nats::ConnectOptions::new()
+            .name("tollgate-gateway-admission")
+            .no_echo()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(&config.nats.url)
+            .await
+            .map_err(|e| nats_error(e.to_string()))?;
         tollgate_events::ensure_stream(&jetstream, &config.nats.stream).await?;
 
         let (peers, peer_tasks) =
-            Peers::start(nats.clone(), config.nats.stream.subject_prefix.clone());
+            Peers::start(peer_nats, config.nats.stream.subject_prefix.clone());
         let admission = Admission::new(pool.clone(), config.default_max_tokens, peers);
         let publisher_metrics = PublisherMetrics::default();
         let (publisher, publisher_handle) = Publisher::start_observed(

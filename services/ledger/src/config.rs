@@ -30,6 +30,8 @@ pub struct LedgerConfig {
     pub batch_size: usize,
     /// How long JetStream waits for an ack before redelivering.
     pub ack_wait: Duration,
+    /// How long a batch waits for more events after its first (fewer, larger transactions).
+    pub linger: Duration,
     /// Address of `/healthz` and `/metrics` (`127.0.0.1:0` picks a port).
     pub listen: SocketAddr,
 }
@@ -37,7 +39,8 @@ pub struct LedgerConfig {
 impl LedgerConfig {
     /// Reads `DATABASE_URL`, `NATS_URL`, `TOLLGATE_STREAM`, `TOLLGATE_SUBJECT_PREFIX`,
     /// `TOLLGATE_LEDGER_DURABLE`, `TOLLGATE_LEDGER_BATCH`, `TOLLGATE_LEDGER_LISTEN`,
-    /// `TOLLGATE_LEDGER_ACK_WAIT_SECS` (redelivery delay of unacked events, default 30).
+    /// `TOLLGATE_LEDGER_ACK_WAIT_SECS` (redelivery delay of unacked events, default 30),
+    /// `TOLLGATE_LEDGER_LINGER_MS` (batch gathering time, default 20).
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |key: &str| env.get(key).cloned();
         let bad = |key: &str, reason: &str| ConfigError {
@@ -63,6 +66,12 @@ impl LedgerConfig {
         if ack_wait_secs == 0 {
             return Err(bad("TOLLGATE_LEDGER_ACK_WAIT_SECS", "must be at least 1"));
         }
+        let linger_ms: u64 = match get("TOLLGATE_LEDGER_LINGER_MS") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad("TOLLGATE_LEDGER_LINGER_MS", "not a number"))?,
+            None => 20,
+        };
         let listen = get("TOLLGATE_LEDGER_LISTEN").unwrap_or_else(|| "127.0.0.1:9102".into());
         Ok(Self {
             database_url: get("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "missing"))?,
@@ -76,6 +85,7 @@ impl LedgerConfig {
             durable: get("TOLLGATE_LEDGER_DURABLE").unwrap_or_else(|| "ledger".into()),
             batch_size,
             ack_wait: Duration::from_secs(ack_wait_secs),
+            linger: Duration::from_millis(linger_ms),
             listen: listen
                 .parse()
                 .map_err(|_| bad("TOLLGATE_LEDGER_LISTEN", "not a socket address"))?,

@@ -105,26 +105,35 @@ impl Consumer {
             tracing::error!(error = %err, "balance feed unavailable; booking without it");
         })
         .ok();
-        let mut batches = consumer
+        let mut messages = consumer
             .stream()
             .max_messages_per_batch(self.config.batch_size)
             .messages()
             .await
-            .map_err(|e| LedgerError::Nats(e.to_string()))?
-            .ready_chunks(self.config.batch_size);
+            .map_err(|e| LedgerError::Nats(e.to_string()))?;
         loop {
-            let batch = tokio::select! {
+            // Wait for the first event, then linger briefly so a trickle becomes one batch:
+            // one transaction and one feed update per tenant instead of one per event.
+            let first = tokio::select! {
                 _ = stop.changed() => return Ok(()),
-                batch = batches.next() => match batch {
-                    Some(batch) => batch,
+                next = messages.next() => match next {
+                    Some(next) => next,
                     None => return Err(LedgerError::Nats("message stream ended".into())),
                 },
             };
-            let messages: Vec<jetstream::Message> = batch
+            let mut batch = vec![first];
+            let deadline = tokio::time::Instant::now() + self.config.linger;
+            while batch.len() < self.config.batch_size {
+                match tokio::time::timeout_at(deadline, messages.next()).await {
+                    Ok(Some(next)) => batch.push(next),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let batch: Vec<jetstream::Message> = batch
                 .into_iter()
                 .filter_map(|m| m.map_err(|e| tracing::warn!(error = %e, "pull error")).ok())
                 .collect();
-            if !self.handle(messages, balances.as_ref(), stop).await {
+            if !self.handle(batch, balances.as_ref(), stop).await {
                 return Ok(());
             }
         }
@@ -210,7 +219,8 @@ impl Consumer {
             .keys
             .iter()
             .map(|k| (key_spend_key(k.api_key_id), serde_json::to_vec(k)));
-        for (key, value) in tenants.chain(keys) {
+        // Concurrently: each put waits for JetStream's (fsync'd) ack.
+        let puts = tenants.chain(keys).map(|(key, value)| async move {
             let put = match value {
                 Ok(value) => balances
                     .put(&key, value.into())
@@ -219,6 +229,9 @@ impl Consumer {
                     .map_err(|e| e.to_string()),
                 Err(err) => Err(err.to_string()),
             };
+            (key, put)
+        });
+        for (key, put) in futures_util::future::join_all(puts).await {
             if let Err(err) = put {
                 self.metrics.feed_failures.inc();
                 tracing::warn!(key, error = %err, "balance feed update failed");

@@ -32,6 +32,11 @@ use crate::chat::{ChatRequest, count_prompt};
 use crate::config::ModelRoute;
 use crate::error::ApiError;
 
+/// Reservations are announced to the other gateways only when the remaining room is within
+/// this many estimates: far from exhaustion, what peers cannot see yet (at most a ledger lag's
+/// worth of requests) cannot exhaust the balance, and the hot path skips the broadcast.
+const ANNOUNCE_WITHIN_ESTIMATES: i64 = 1000;
+
 /// The feed is stale when a charge acknowledged this long ago is still not in the ledger's figure.
 const STALE_AFTER: Duration = Duration::from_secs(10);
 
@@ -45,6 +50,7 @@ fn lock(account: &Shared) -> MutexGuard<'_, Account> {
 
 struct Pending {
     reservation_id: Uuid,
+    announced: bool,
     tenant_id: Uuid,
     tenant: Shared,
     key: Option<Shared>,
@@ -67,6 +73,7 @@ pub struct Admission {
 pub struct Reservation {
     admission: Arc<Admission>,
     id: Uuid,
+    announced: bool,
     tenant_id: Uuid,
     tenant: Shared,
     key: Option<Shared>,
@@ -144,9 +151,12 @@ impl Admission {
             estimate_for(count_prompt(request, route.price.tokenizer))
         };
 
+        let near = estimate * Decimal::from(ANNOUNCE_WITHIN_ESTIMATES);
         let mut tenant_guard = lock(&tenant);
         let tenant_peers = self.peers.outstanding(key.tenant_id, tenant_guard.seq());
-        if tenant_guard.base() - tenant_guard.outstanding() - tenant_peers < estimate {
+        let tenant_room = tenant_guard.base() - tenant_guard.outstanding() - tenant_peers;
+        let mut announce = tenant_room - estimate < near;
+        if tenant_room < estimate {
             return Err(ApiError::InsufficientQuota {
                 message: "You exceeded your current quota: the tenant's credit does not cover this request's estimated cost.".into(),
                 code: "insufficient_quota",
@@ -155,7 +165,9 @@ impl Admission {
         if let (Some(account), Some(budget)) = (&key_account, key.budget_usd) {
             let mut key_guard = lock(account);
             let key_peers = self.peers.outstanding(key.key_id, key_guard.seq());
-            if key_guard.base() + key_guard.outstanding() + key_peers + estimate > budget {
+            let key_room = budget - key_guard.base() - key_guard.outstanding() - key_peers;
+            announce |= key_room - estimate < near;
+            if key_room < estimate {
                 return Err(ApiError::InsufficientQuota {
                     message: format!(
                         "This API key's budget of {} USD is used up.",
@@ -170,9 +182,12 @@ impl Admission {
         drop(tenant_guard);
         let id = Uuid::now_v7();
         let budgeted_key = key_account.as_ref().map(|_| key.key_id);
-        self.peers
-            .announce_reserve(id, key.tenant_id, budgeted_key, estimate);
+        if announce {
+            self.peers
+                .announce_reserve(id, key.tenant_id, budgeted_key, estimate);
+        }
         Ok(Reservation {
+            announced: announce,
             admission: self.clone(),
             id,
             tenant_id: key.tenant_id,
@@ -280,6 +295,9 @@ impl AckObserver for Admission {
             if let Some(key) = &pending.key {
                 lock(key).charge_acked(pending.cost, sequence);
             }
+            if !pending.announced {
+                return;
+            }
             self.peers.announce_settle(
                 pending.reservation_id,
                 pending.tenant_id,
@@ -296,9 +314,11 @@ impl Reservation {
     pub fn settle(mut self, event_id: Uuid, cost: Decimal) {
         self.release_locally();
         if cost <= Decimal::ZERO {
-            self.admission
-                .peers
-                .announce_release(self.id, self.tenant_id);
+            if self.announced {
+                self.admission
+                    .peers
+                    .announce_release(self.id, self.tenant_id);
+            }
         } else {
             lock(&self.tenant).charge(cost);
             if let Some(key) = &self.key {
@@ -308,6 +328,7 @@ impl Reservation {
                 event_id,
                 Pending {
                     reservation_id: self.id,
+                    announced: self.announced,
                     tenant_id: self.tenant_id,
                     tenant: self.tenant.clone(),
                     key: self.key.clone(),
@@ -332,7 +353,7 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        if self.release_locally() {
+        if self.release_locally() && self.announced {
             self.admission
                 .peers
                 .announce_release(self.id, self.tenant_id);
