@@ -26,7 +26,6 @@ pub struct GatewayMetrics {
     upstream_latency: Family<Labels, Histogram, fn() -> Histogram>,
     overhead: Histogram,
     events_unbilled: Counter,
-    key_cache_misses: Counter,
     ready: Gauge,
     feed_stale: Gauge,
     admission_rejections: Family<Labels, Counter>,
@@ -40,7 +39,6 @@ impl GatewayMetrics {
             upstream_latency: Family::new_with_constructor(latency_histogram),
             overhead: overhead_histogram(),
             events_unbilled: Counter::default(),
-            key_cache_misses: Counter::default(),
             ready: Gauge::default(),
             feed_stale: Gauge::default(),
             admission_rejections: Family::default(),
@@ -66,11 +64,6 @@ impl GatewayMetrics {
             "usage_events_unbilled",
             "Data-plane requests whose usage event could not be enqueued",
             metrics.events_unbilled.clone(),
-        );
-        r.register(
-            "key_cache_misses",
-            "Key lookups that went to Postgres",
-            metrics.key_cache_misses.clone(),
         );
         r.register(
             "ready",
@@ -116,11 +109,6 @@ impl GatewayMetrics {
     /// Counts a usage event that could not be enqueued.
     pub fn unbilled(&self) {
         self.events_unbilled.inc();
-    }
-
-    /// Counts a key-cache miss.
-    pub fn key_cache_miss(&self) {
-        self.key_cache_misses.inc();
     }
 
     /// Sets the balance-feed staleness gauge.

@@ -153,8 +153,7 @@ impl Admission {
 
         let near = estimate * Decimal::from(ANNOUNCE_WITHIN_ESTIMATES);
         let mut tenant_guard = lock(&tenant);
-        let tenant_peers = self.peers.outstanding(key.tenant_id, tenant_guard.seq());
-        let tenant_room = tenant_guard.base() - tenant_guard.outstanding() - tenant_peers;
+        let tenant_room = self.room(&tenant_guard, key.tenant_id, None);
         let mut announce = tenant_room - estimate < near;
         if tenant_room < estimate {
             return Err(ApiError::InsufficientQuota {
@@ -164,8 +163,7 @@ impl Admission {
         }
         if let (Some(account), Some(budget)) = (&key_account, key.budget_usd) {
             let mut key_guard = lock(account);
-            let key_peers = self.peers.outstanding(key.key_id, key_guard.seq());
-            let key_room = budget - key_guard.base() - key_guard.outstanding() - key_peers;
+            let key_room = self.room(&key_guard, key.key_id, Some(budget));
             announce |= key_room - estimate < near;
             if key_room < estimate {
                 return Err(ApiError::InsufficientQuota {
@@ -198,27 +196,33 @@ impl Admission {
         })
     }
 
+    /// Room left for new reservations: a tenant's balance (`budget` None) or a key's budget
+    /// minus its booked spend, less what this gateway and its peers have charged or reserved
+    /// beyond the ledger's figure.
+    fn room(&self, account: &Account, owner: Uuid, budget: Option<Decimal>) -> Decimal {
+        let pending = account.outstanding() + self.peers.outstanding(owner, account.seq());
+        match budget {
+            None => account.base() - pending,
+            Some(budget) => budget - account.base() - pending,
+        }
+    }
+
+    /// Whether `estimate` fits both the tenant's and the key's room (without reserving).
     fn fits(
         &self,
-        key_ref: &AuthenticatedKey,
+        key: &AuthenticatedKey,
         tenant: &Shared,
-        key: Option<&Shared>,
+        key_account: Option<&Shared>,
         estimate: Decimal,
     ) -> bool {
-        let (tenant_id, key_id, budget) = (key_ref.tenant_id, key_ref.key_id, key_ref.budget_usd);
-        let tenant_ok = {
-            let t = lock(tenant);
-            t.base() - t.outstanding() - self.peers.outstanding(tenant_id, t.seq()) >= estimate
-        };
-        let key_ok = match (key, budget) {
-            (Some(key), Some(budget)) => {
-                let k = lock(key);
-                k.base() + k.outstanding() + self.peers.outstanding(key_id, k.seq()) + estimate
-                    <= budget
+        let tenant_fits = self.room(&lock(tenant), key.tenant_id, None) >= estimate;
+        let key_fits = match (key_account, key.budget_usd) {
+            (Some(account), Some(budget)) => {
+                self.room(&lock(account), key.key_id, Some(budget)) >= estimate
             }
             _ => true,
         };
-        tenant_ok && key_ok
+        tenant_fits && key_fits
     }
 
     /// Follows the ledger's balance feed until the task is aborted; reconnects on failure.
