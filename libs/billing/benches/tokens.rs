@@ -26,6 +26,7 @@ fn bench_tokens(c: &mut Criterion) {
     let price = ModelPrice {
         input_per_million: Decimal::new(250, 2),
         output_per_million: Decimal::new(1000, 2),
+        cached_input_per_million: Decimal::new(125, 2),
         tokenizer: Tokenizer::O200kBase,
         version: "bench".into(),
     };
@@ -35,6 +36,7 @@ fn bench_tokens(c: &mut Criterion) {
                 black_box(Usage {
                     prompt_tokens: 912,
                     completion_tokens: 256,
+                    cached_tokens: 512,
                 }),
                 &price,
             )

@@ -16,6 +16,8 @@ pub struct ModelPrice {
     pub input_per_million: Decimal,
     /// USD per 1M completion (output) tokens.
     pub output_per_million: Decimal,
+    /// USD per 1M prompt tokens read from the provider's prompt cache.
+    pub cached_input_per_million: Decimal,
     /// Tokenizer used to count this model's tokens when the provider reports none.
     pub tokenizer: Tokenizer,
     /// Version label of this price, recorded in every usage event.
@@ -35,16 +37,15 @@ impl PriceBook {
     ) -> Result<Self, BillingError> {
         let mut prices = HashMap::new();
         for (model, price) in entries {
-            if price.input_per_million.is_sign_negative()
-                || price.output_per_million.is_sign_negative()
-            {
+            let all = [
+                price.input_per_million,
+                price.output_per_million,
+                price.cached_input_per_million,
+            ];
+            if all.iter().any(Decimal::is_sign_negative) {
                 return Err(BillingError::NegativePrice { model });
             }
-            let finest = price
-                .input_per_million
-                .normalize()
-                .scale()
-                .max(price.output_per_million.normalize().scale());
+            let finest = all.iter().map(|p| p.normalize().scale()).max().unwrap_or(0);
             if finest > MAX_PRICE_SCALE {
                 return Err(BillingError::PriceTooPrecise { model });
             }

@@ -137,6 +137,12 @@ pub struct UsageRecorded {
     pub provider: String,
     /// Upstream attempts made.
     pub attempts: u32,
+    /// Each upstream attempt in order (the last one answered, if the request succeeded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempt_log: Vec<UpstreamAttempt>,
+    /// The deployment that answered (empty if none did).
+    #[serde(default)]
+    pub deployment: String,
     /// How the request ended.
     pub outcome: UsageOutcome,
     /// HTTP status returned to the client.
@@ -165,6 +171,21 @@ pub struct UsageRecorded {
     pub upstream_latency_us: u64,
     /// Time to first token for streams, microseconds.
     pub ttft_us: Option<u64>,
+}
+
+/// One upstream attempt of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamAttempt {
+    /// Deployment tried.
+    pub deployment: String,
+    /// Its provider.
+    pub provider: String,
+    /// HTTP status, if the provider answered.
+    pub status: Option<u16>,
+    /// Why it failed (`timeout`, `connect_error`, `status_500`, ...); `None` for success.
+    pub error: Option<String>,
+    /// How long it took, microseconds.
+    pub latency_us: u64,
 }
 
 /// Who granted credit.
@@ -216,6 +237,8 @@ mod tests {
             model_served: "mock-small".into(),
             provider: "mock".into(),
             attempts: 1,
+            attempt_log: Vec::new(),
+            deployment: "mock-small".into(),
             outcome: UsageOutcome::Success,
             http_status: 200,
             error_code: None,

@@ -12,8 +12,8 @@ mod stream;
 
 pub use error::EventsError;
 pub use event::{
-    CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody, SCHEMA_VERSION, UsageOutcome,
-    UsageRecorded, UsageSource,
+    CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody, SCHEMA_VERSION,
+    UpstreamAttempt, UsageOutcome, UsageRecorded, UsageSource,
 };
 pub use publisher::{AckObserver, Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};
 pub use stream::{StreamSettings, ensure_stream, publish_confirmed, subject_for};

@@ -434,6 +434,8 @@ pub fn usage_event(tenant_id: Uuid, api_key_id: Uuid, cost: rust_decimal::Decima
             model_served: "mock-small".into(),
             provider: "mock".into(),
             attempts: 1,
+            attempt_log: Vec::new(),
+            deployment: "mock-small".into(),
             outcome: tollgate_events::UsageOutcome::Success,
             http_status: 200,
             error_code: None,

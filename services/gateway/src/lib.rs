@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod metrics;
 mod server;

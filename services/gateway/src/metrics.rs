@@ -29,6 +29,10 @@ pub struct GatewayMetrics {
     ready: Gauge,
     feed_stale: Gauge,
     admission_rejections: Family<Labels, Counter>,
+    deployment_attempts: Family<Labels, Counter>,
+    deployment_latency: Family<Labels, Histogram, fn() -> Histogram>,
+    deployment_breaker: Family<Labels, Gauge>,
+    deployment_in_flight: Family<Labels, Gauge>,
 }
 
 impl GatewayMetrics {
@@ -42,6 +46,10 @@ impl GatewayMetrics {
             ready: Gauge::default(),
             feed_stale: Gauge::default(),
             admission_rejections: Family::default(),
+            deployment_attempts: Family::default(),
+            deployment_latency: Family::new_with_constructor(latency_histogram),
+            deployment_breaker: Family::default(),
+            deployment_in_flight: Family::default(),
         };
         let mut registry = Registry::default();
         let r = registry.sub_registry_with_prefix("tollgate");
@@ -79,6 +87,26 @@ impl GatewayMetrics {
             "admission_rejections",
             "Requests refused with 402, by code",
             metrics.admission_rejections.clone(),
+        );
+        r.register(
+            "deployment_attempts",
+            "Upstream attempts by deployment and outcome (ok, error)",
+            metrics.deployment_attempts.clone(),
+        );
+        r.register(
+            "deployment_latency_seconds",
+            "Upstream attempt latency by deployment (to the first byte for streams)",
+            metrics.deployment_latency.clone(),
+        );
+        r.register(
+            "deployment_breaker_state",
+            "Circuit breaker by deployment: 0 closed, 1 open, 2 half-open",
+            metrics.deployment_breaker.clone(),
+        );
+        r.register(
+            "deployment_in_flight",
+            "Upstream attempts in flight by deployment",
+            metrics.deployment_in_flight.clone(),
         );
         publisher.register(&mut registry);
         (metrics, registry)
@@ -121,6 +149,41 @@ impl GatewayMetrics {
         self.admission_rejections
             .get_or_create(&vec![("code", code.to_owned())])
             .inc();
+    }
+
+    /// Counts an upstream attempt and its latency.
+    pub fn deployment_attempt(
+        &self,
+        deployment: &str,
+        outcome: &'static str,
+        latency: std::time::Duration,
+    ) {
+        let name = ("deployment", deployment.to_owned());
+        self.deployment_attempts
+            .get_or_create(&vec![name.clone(), ("outcome", outcome.to_owned())])
+            .inc();
+        self.deployment_latency
+            .get_or_create(&vec![name])
+            .observe(latency.as_secs_f64());
+    }
+
+    /// Sets a deployment's breaker and in-flight gauges (refreshed when `/metrics` is read).
+    pub fn deployment_state(
+        &self,
+        deployment: &str,
+        breaker: tollgate_routing::BreakerState,
+        in_flight: u32,
+    ) {
+        let code = match breaker {
+            tollgate_routing::BreakerState::Closed => 0,
+            tollgate_routing::BreakerState::Open => 1,
+            tollgate_routing::BreakerState::HalfOpen => 2,
+        };
+        let labels = vec![("deployment", deployment.to_owned())];
+        self.deployment_breaker.get_or_create(&labels).set(code);
+        self.deployment_in_flight
+            .get_or_create(&labels)
+            .set(i64::from(in_flight));
     }
 
     /// Sets the readiness gauge.

@@ -15,7 +15,7 @@ use crate::config::GatewayConfig;
 use crate::error::json_config;
 use crate::metrics::GatewayMetrics;
 use crate::state::AppState;
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, routing_table};
 
 /// How often revocations are polled from Postgres.
 const REVOCATION_POLL: Duration = Duration::from_millis(500);
@@ -43,6 +43,9 @@ pub enum StartError {
     /// Binding or serving failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    /// The routes do not form a valid routing table.
+    #[error("routing: {0}")]
+    Routing(String),
 }
 
 /// A started gateway: bound and connected, serving once [`Gateway::run`] is awaited.
@@ -57,6 +60,8 @@ pub struct Gateway {
 impl Gateway {
     /// Connects to Postgres (and migrates), NATS (and ensures the stream), binds the listener.
     pub async fn bind(config: GatewayConfig) -> Result<Self, StartError> {
+        let router =
+            tollgate_routing::Router::new(routing_table(&config).map_err(StartError::Routing)?);
         tollgate_runtime::install_crypto_provider();
 
         let pool = tollgate_store::connect(config.database_url.expose(), 16).await?;
@@ -113,12 +118,13 @@ impl Gateway {
                 }
             })
         };
-        for route in config.models.values() {
-            route.price.tokenizer.warm_up();
+        for route in &config.routes {
+            route.tokenizer.warm_up();
         }
 
         let state = web::Data::new(AppState {
-            upstream: Upstream::new(&config.providers)?,
+            upstream: Upstream::new(&config)?,
+            router,
             admin: AdminToken::new(config.admin_token.expose()),
             pool,
             nats,

@@ -30,8 +30,10 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     /// Operator token.
     pub admin: AdminToken,
-    /// Upstream HTTP client.
+    /// Upstream HTTP client, providers and keys.
     pub upstream: Upstream,
+    /// Routes and their deployments' live health.
+    pub router: tollgate_routing::Router,
     /// Usage event publisher.
     pub publisher: Publisher,
     /// Credit and budget enforcement.

@@ -1,28 +1,37 @@
-//! The OpenAI-compatible upstream client (one pooled `reqwest::Client` for all providers).
+//! Upstream providers: one pooled `reqwest::Client` for all of them, their configs, the
+//! deployments' upstream keys, and the routing table built from config.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use bytes::Bytes;
 use serde_json::Value;
+use tollgate_routing::{Deployment, Health, KeyLimit, Route, RoutingTable};
 
-use crate::config::ProviderConfig;
+use crate::config::{GatewayConfig, ProviderConfig, Secret};
 use crate::error::ApiError;
 
 /// Calls upstream providers.
 pub struct Upstream {
-    client: reqwest::Client,
+    /// The pooled client.
+    pub client: reqwest::Client,
+    providers: Vec<ProviderConfig>,
+    keys: HashMap<String, Vec<Secret>>,
 }
 
 impl Upstream {
     /// Builds the pooled HTTP client.
-    pub fn new(providers: &[ProviderConfig]) -> Result<Self, reqwest::Error> {
-        let connect_timeout = providers
+    pub fn new(config: &GatewayConfig) -> Result<Self, reqwest::Error> {
+        let connect_timeout = config
+            .providers
             .iter()
             .map(|p| p.connect_timeout)
             .max()
             .unwrap_or(Duration::from_secs(2));
-        let read_timeout = providers
+        let read_timeout = config
+            .providers
             .iter()
             .map(|p| p.timeout)
             .max()
@@ -34,39 +43,90 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .build()?;
-        Ok(Self { client })
+        let keys = config
+            .routes
+            .iter()
+            .flat_map(|r| &r.deployments)
+            .map(|d| {
+                (
+                    d.name.clone(),
+                    d.keys.iter().map(|(k, _)| k.clone()).collect(),
+                )
+            })
+            .collect();
+        Ok(Self {
+            client,
+            providers: config.providers.clone(),
+            keys,
+        })
     }
 
-    /// POSTs a chat completion body to `provider`.
-    pub async fn chat_completions(
-        &self,
-        provider: &ProviderConfig,
-        body: Vec<u8>,
-        stream: bool,
-        request_id: &str,
-    ) -> Result<reqwest::Response, ApiError> {
-        let mut request = self
-            .client
-            .post(format!("{}/chat/completions", provider.base_url))
-            .header("content-type", "application/json")
-            .header("x-request-id", request_id)
-            .body(body);
-        if let Some(key) = &provider.api_key {
-            request = request.bearer_auth(key.expose());
-        }
-        if !stream {
-            request = request.timeout(provider.timeout);
-        }
-        request
-            .send()
-            .await
-            .map_err(|e| transport_error(&provider.name, &e))
+    /// The provider of a deployment.
+    pub fn provider(&self, deployment: &Deployment) -> &ProviderConfig {
+        &self.providers[deployment.provider_index]
     }
+
+    /// The upstream key for an attempt: the deployment's key `index`, else the provider's.
+    pub fn key(&self, deployment: &Deployment, index: usize) -> Option<&str> {
+        self.keys
+            .get(&deployment.name)
+            .and_then(|keys| keys.get(index))
+            .or(self.provider(deployment).api_key.as_ref())
+            .map(Secret::expose)
+    }
+}
+
+/// The routing table of `config`, every deployment with fresh health.
+pub fn routing_table(config: &GatewayConfig) -> Result<RoutingTable, String> {
+    let mut aliases = HashMap::new();
+    let routes: Vec<Route> = config
+        .routes
+        .iter()
+        .map(|r| {
+            for alias in &r.aliases {
+                aliases.insert(alias.clone(), r.name.clone());
+            }
+            Route {
+                name: r.name.clone(),
+                strategy: r.strategy,
+                retry: r.retry.clone(),
+                admission_price: r.admission_price(),
+                deployments: r
+                    .deployments
+                    .iter()
+                    .map(|d| {
+                        let limits: Vec<KeyLimit> = d.keys.iter().map(|(_, l)| *l).collect();
+                        Arc::new(Deployment::new(
+                            d.name.clone(),
+                            config.providers[d.provider].name.clone(),
+                            d.provider,
+                            d.upstream_model.clone(),
+                            d.weight,
+                            d.priority,
+                            d.tier.clone(),
+                            d.price.clone(),
+                            &limits,
+                            Arc::new(Health::new(
+                                config.routing.breaker.clone(),
+                                config.routing.latency_tau,
+                            )),
+                        ))
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let overrides = config
+        .routing
+        .tenant_routes
+        .iter()
+        .map(|((tenant, model), route)| ((tenant.to_string(), model.clone()), route.clone()))
+        .collect();
+    RoutingTable::new(routes, aliases, overrides)
 }
 
 /// Maps a transport failure to a client-facing error.
 pub fn transport_error(provider: &str, err: &reqwest::Error) -> ApiError {
-    tracing::warn!(provider, error = %err, "upstream transport error");
     if err.is_timeout() {
         ApiError::UpstreamTimeout(format!("provider '{provider}' did not answer in time"))
     } else if err.is_connect() {

@@ -4,11 +4,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
-use tollgate_billing::{Usage, cost_of};
-use tollgate_events::{Event, EventBody, UsageOutcome, UsageRecorded, UsageSource};
+use tollgate_billing::{Tokenizer, Usage, cost_of};
+use tollgate_events::{
+    Event, EventBody, UpstreamAttempt, UsageOutcome, UsageRecorded, UsageSource,
+};
+use tollgate_routing::Deployment;
 
 use crate::auth::AuthenticatedKey;
-use crate::config::ModelRoute;
 
 /// Facts gathered while a request is served.
 #[derive(Debug, Clone)]
@@ -21,8 +23,10 @@ pub struct RequestRecord {
     pub endpoint: &'static str,
     /// Model the client asked for.
     pub model_requested: String,
-    /// The route taken, once known.
-    pub route: Option<Arc<ModelRoute>>,
+    /// The deployment that answered, once one did.
+    pub served: Option<Arc<Deployment>>,
+    /// Tokenizer of the route's model family.
+    pub tokenizer: Tokenizer,
     /// Provider name, once known.
     pub provider: String,
     /// Streamed answer?
@@ -35,6 +39,8 @@ pub struct RequestRecord {
     pub ttft: Option<Duration>,
     /// Upstream attempts.
     pub attempts: u32,
+    /// Each upstream attempt.
+    pub attempt_log: Vec<UpstreamAttempt>,
 }
 
 /// How the request ended, from the client's point of view.
@@ -78,30 +84,38 @@ impl RequestRecord {
             key,
             endpoint,
             model_requested: String::new(),
-            route: None,
+            served: None,
+            tokenizer: Tokenizer::default(),
             provider: "none".into(),
             stream: false,
             started,
             upstream_time: Duration::ZERO,
             ttft: None,
             attempts: 0,
+            attempt_log: Vec::new(),
         }
     }
 
-    /// The exact cost of `usage` on this request's route (zero before routing).
+    /// The exact cost of `usage` at the price of the deployment that answered (zero if none).
     pub fn cost(&self, usage: Usage) -> Decimal {
-        self.route
+        self.served
             .as_ref()
-            .map_or(Decimal::ZERO, |r| cost_of(usage, &r.price))
+            .map_or(Decimal::ZERO, |d| cost_of(usage, &d.price))
     }
 
     /// The `usage.recorded` event.
     pub fn into_event(self, ending: Ending) -> Event {
         let cost_usd = self.cost(ending.usage);
-        let (model_served, price_version) = self
-            .route
+        let (model_served, price_version, deployment) = self
+            .served
             .as_ref()
-            .map(|r| (r.upstream_model.clone(), r.price.version.clone()))
+            .map(|d| {
+                (
+                    d.upstream_model.clone(),
+                    d.price.version.clone(),
+                    d.name.clone(),
+                )
+            })
             .unwrap_or_default();
         let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let tenant_id = self.key.tenant_id;
@@ -115,13 +129,15 @@ impl RequestRecord {
                 model_served,
                 provider: self.provider,
                 attempts: self.attempts,
+                attempt_log: self.attempt_log,
+                deployment,
                 outcome: ending.outcome,
                 http_status: ending.http_status,
                 error_code: ending.error_code,
                 stream: self.stream,
                 prompt_tokens: ending.usage.prompt_tokens,
                 completion_tokens: ending.usage.completion_tokens,
-                cached_tokens: 0,
+                cached_tokens: ending.usage.cached_tokens,
                 usage_source: ending.usage_source,
                 cache: "miss".into(),
                 cost_usd,

@@ -355,7 +355,16 @@ async fn upstream_500_becomes_502_and_an_error_event() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].outcome, UsageOutcome::UpstreamError);
     assert_eq!(events[0].http_status, 502);
-    assert_eq!(events[0].attempts, 1);
+    // One retry on the only deployment (retries_per_deployment = 1), both recorded.
+    assert_eq!(events[0].attempts, 2);
+    assert_eq!(events[0].attempt_log.len(), 2);
+    assert!(
+        events[0]
+            .attempt_log
+            .iter()
+            .all(|a| a.status == Some(500) && a.error.as_deref() == Some("status_500"))
+    );
+    assert_eq!(stack.mock.chat_requests(), 2);
     assert_eq!(events[0].cost_usd, Decimal::ZERO);
     stack.stop().await;
 }

@@ -29,8 +29,8 @@ pub use peers::Peers;
 
 use crate::auth::AuthenticatedKey;
 use crate::chat::{ChatRequest, count_prompt};
-use crate::config::ModelRoute;
 use crate::error::ApiError;
+use tollgate_billing::ModelPrice;
 
 /// Reservations are announced to the other gateways only when the remaining room is within
 /// this many estimates: far from exhaustion, what peers cannot see yet (at most a ledger lag's
@@ -124,7 +124,7 @@ impl Admission {
     pub async fn admit(
         self: &Arc<Self>,
         key: &AuthenticatedKey,
-        route: &ModelRoute,
+        price: &ModelPrice,
         request: &ChatRequest,
     ) -> Result<Reservation, ApiError> {
         let tenant = self.tenant_account(key.tenant_id).await?;
@@ -140,15 +140,16 @@ impl Admission {
                 Usage {
                     prompt_tokens,
                     completion_tokens,
+                    cached_tokens: 0,
                 },
-                &route.price,
+                price,
             )
         };
         let upper = estimate_for(request.prompt_token_upper_bound());
         let estimate = if self.fits(key, &tenant, key_account.as_ref(), upper) {
             upper
         } else {
-            estimate_for(count_prompt(request, route.price.tokenizer))
+            estimate_for(count_prompt(request, price.tokenizer))
         };
 
         let near = estimate * Decimal::from(ANNOUNCE_WITHIN_ESTIMATES);

@@ -128,7 +128,7 @@ pub async fn create_key(
         .allowed_models
         .iter()
         .flatten()
-        .find(|m| !state.config.models.contains_key(*m));
+        .find(|m| !state.config.serves(m));
     if let Some(unknown) = unknown_model {
         return Err(ApiError::invalid(
             format!("allowed_models: the gateway serves no model named '{unknown}'"),

@@ -13,13 +13,12 @@ pub async fn list_models(state: web::Data<AppState>, req: HttpRequest) -> HttpRe
         Ok(key) => key,
         Err(err) => return meta.error(&err),
     };
-    let mut names: Vec<&String> = state
-        .config
-        .models
-        .keys()
+    let table = state.router.table();
+    let names: Vec<&str> = table
+        .model_names()
+        .into_iter()
         .filter(|name| key.may_use(name))
         .collect();
-    names.sort();
     let data: Vec<_> = names
         .into_iter()
         .map(|name| json!({"id": name, "object": "model", "created": 0, "owned_by": "tollgate"}))

@@ -35,6 +35,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    for route in state.router.table().routes() {
+        for deployment in &route.deployments {
+            let health = deployment.health.snapshot();
+            state
+                .metrics
+                .deployment_state(&deployment.name, health.state, health.in_flight);
+        }
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(render(&state.registry))

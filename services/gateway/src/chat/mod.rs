@@ -11,11 +11,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tollgate_billing::Usage;
 use tollgate_events::{UsageOutcome, UsageSource};
+use tollgate_routing::RequestShape;
 
 use crate::api::headers::{DataPlaneMeta, request_id};
+use crate::dispatch::{Answer, AnswerBody, dispatch};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::upstream::{status_error, transport_error};
 use crate::usage::{Ending, RequestRecord};
 pub use request::{ChatRequest, content_text};
 use sse::CompletionPeek;
@@ -41,6 +42,7 @@ pub async fn chat_completions(
     match serve(&state, &req, payload, &mut record, &mut meta).await {
         Ok(response) => response,
         Err(err) => {
+            meta.provider.clone_from(&record.provider);
             let status = err_status(&err);
             if let ApiError::InsufficientQuota { code, .. } = &err {
                 state.metrics.admission_rejected(code);
@@ -105,10 +107,12 @@ async fn serve(
     record.model_requested.clone_from(&request.model);
     record.stream = request.stream;
 
-    let route = state
-        .config
-        .models
-        .get(&request.model)
+    let table = state.router.table();
+    let scope = table
+        .has_overrides()
+        .then(|| record.key.tenant_id.to_string());
+    let route = table
+        .resolve(scope.as_deref(), &request.model)
         .cloned()
         .ok_or_else(|| {
             ApiError::not_found(
@@ -119,59 +123,68 @@ async fn serve(
                 "model_not_found",
             )
         })?;
-    if !record.key.may_use(&request.model) {
+    drop(table);
+    if !(record.key.may_use(&request.model) || record.key.may_use(&route.name)) {
         return Err(ApiError::Forbidden {
             message: format!("this API key may not use the model '{}'", request.model),
             code: "model_not_allowed",
         });
     }
-    let provider = &state.config.providers[route.provider];
-    record.provider.clone_from(&provider.name);
-    meta.provider.clone_from(&provider.name);
-    record.route = Some(route.clone());
-
-    let reservation = state.admission.admit(&record.key, &route, &request).await?;
-    let upstream_body = request.upstream_body(&route.upstream_model)?;
-    record.attempts = 1;
-    let sent = Instant::now();
-    let result = state
-        .upstream
-        .chat_completions(provider, upstream_body, request.stream, &record.request_id)
-        .await;
-    let response = match result {
-        Ok(response) => response,
-        Err(err) => {
-            record.upstream_time = sent.elapsed();
-            return Err(err);
-        }
+    record.tokenizer = route.admission_price.tokenizer;
+    let preference = RoutePreference::of(req, &request)?;
+    let shape = RequestShape {
+        // A cheap estimate (about four bytes per token) is enough to rank deployments.
+        prompt_tokens: u32::try_from(body.len() / 4).unwrap_or(u32::MAX),
+        max_output_tokens: request
+            .max_output_tokens()
+            .unwrap_or(state.config.default_max_tokens),
     };
-    let status = response.status();
-    if !status.is_success() {
-        let error_body = response.bytes().await.unwrap_or_default();
-        record.upstream_time = sent.elapsed();
-        let status = actix_web::http::StatusCode::from_u16(status.as_u16())
-            .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
-        return Err(status_error(&provider.name, status, &error_body));
-    }
-
-    if request.stream {
-        return Ok(stream::relay(
-            reservation,
-            state.clone(),
-            record.clone(),
-            meta.clone(),
-            &request,
-            response,
-            sent,
+    let plan = route.plan(&shape, |d| preference.allows(d));
+    if plan.is_empty() {
+        return Err(ApiError::invalid(
+            format!(
+                "no deployment of '{}' matches the requested provider preference",
+                route.name
+            ),
+            "no_matching_deployment",
+            Some("provider_preference"),
         ));
     }
 
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| transport_error(&provider.name, &e))?;
-    record.upstream_time = sent.elapsed();
-    let (usage, usage_source) = completion_usage(&bytes, &request, &route.price.tokenizer)?;
+    let reservation = state
+        .admission
+        .admit(&record.key, &route.admission_price, &request)
+        .await?;
+    let upstream_body = request.upstream_body(&route.name);
+    let answer = dispatch(state, &route, plan, &upstream_body, request.stream, record).await?;
+    meta.provider.clone_from(&record.provider);
+    let Answer {
+        attempt,
+        adapter,
+        body,
+    } = answer;
+    let bytes = match body {
+        AnswerBody::Stream { first, rest } => {
+            return Ok(stream::relay(
+                reservation,
+                state.clone(),
+                record.clone(),
+                meta.clone(),
+                &request,
+                stream::Upstream {
+                    attempt,
+                    translator: adapter.chat_stream(&request.model),
+                    first,
+                    rest,
+                },
+            ));
+        }
+        AnswerBody::Whole(bytes) => adapter
+            .chat_response(bytes, &request.model)
+            .map_err(|e| ApiError::UpstreamFailed(e.to_string()))?,
+    };
+    drop(attempt);
+    let (usage, usage_source) = completion_usage(&bytes, &request, record.tokenizer)?;
     meta.cost = record.cost(usage);
     state.observe_upstream(record);
     state.metrics.request(ENDPOINT, 200);
@@ -195,11 +208,52 @@ async fn serve(
     Ok(response)
 }
 
+/// Deployment or provider names a request narrowed its route to (`x-tollgate-route` header,
+/// comma-separated, and the body's `provider_preference`); both must match when both are set.
+struct RoutePreference {
+    header: Vec<String>,
+    body: Vec<String>,
+}
+
+impl RoutePreference {
+    fn of(req: &HttpRequest, request: &ChatRequest) -> Result<Self, ApiError> {
+        let header = req
+            .headers()
+            .get("x-tollgate-route")
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| {
+                        ApiError::invalid("x-tollgate-route must be ASCII", "invalid_header", None)
+                    })
+                    .map(|v| {
+                        v.split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+            })
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self {
+            header,
+            body: request.provider_preference()?,
+        })
+    }
+
+    fn allows(&self, d: &tollgate_routing::Deployment) -> bool {
+        let matches = |names: &[String]| {
+            names.is_empty() || names.iter().any(|n| *n == d.name || *n == d.provider)
+        };
+        matches(&self.header) && matches(&self.body)
+    }
+}
+
 /// The usage of a non-streamed completion: the provider's, or counted with the tokenizer.
 fn completion_usage(
     bytes: &[u8],
     request: &ChatRequest,
-    tokenizer: &tollgate_billing::Tokenizer,
+    tokenizer: tollgate_billing::Tokenizer,
 ) -> Result<(Usage, UsageSource), ApiError> {
     let peek: CompletionPeek<'_> = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::UpstreamFailed(format!("provider answered with invalid JSON: {e}"))
@@ -215,8 +269,9 @@ fn completion_usage(
         .collect();
     Ok((
         Usage {
-            prompt_tokens: count_prompt(request, *tokenizer),
+            prompt_tokens: count_prompt(request, tokenizer),
             completion_tokens: tokenizer.count_text(&completion),
+            cached_tokens: 0,
         },
         UsageSource::Tokenizer,
     ))

@@ -191,10 +191,36 @@ impl ChatRequest {
         u32::try_from(bytes + 3).unwrap_or(u32::MAX)
     }
 
-    /// The body sent upstream: the client's body with the upstream model name, and for streams
-    /// `include_usage` on (so the provider reports usage we can bill).
-    pub fn upstream_body(&self, upstream_model: &str) -> Result<Vec<u8>, ApiError> {
+    /// Deployment or provider names the client narrowed the route to (`provider_preference`,
+    /// a string or an array of strings); empty = no preference.
+    pub fn provider_preference(&self) -> Result<Vec<String>, ApiError> {
+        match self.body.get("provider_preference") {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::String(s)) => Ok(vec![s.clone()]),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str().map(str::to_owned).ok_or_else(|| {
+                        invalid(
+                            "'provider_preference' must be a string or an array of strings",
+                            "provider_preference",
+                        )
+                    })
+                })
+                .collect(),
+            Some(_) => Err(invalid(
+                "'provider_preference' must be a string or an array of strings",
+                "provider_preference",
+            )),
+        }
+    }
+
+    /// The body sent upstream: the client's body with the upstream model name, without the
+    /// gateway's own fields, and for streams `include_usage` on (so the provider reports usage
+    /// we can bill).
+    pub fn upstream_body(&self, upstream_model: &str) -> Map<String, Value> {
         let mut body = self.body.clone();
+        body.remove("provider_preference");
         body.insert("model".into(), Value::String(upstream_model.to_owned()));
         if self.stream {
             let options = body
@@ -204,7 +230,7 @@ impl ChatRequest {
                 options.insert("include_usage".into(), Value::Bool(true));
             }
         }
-        serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))
+        body
     }
 }
 
@@ -266,8 +292,7 @@ mod tests {
         )?;
         assert_eq!(r.model, "demo-small");
         assert!(!r.stream);
-        let upstream: Value = serde_json::from_slice(&r.upstream_body("mock-small")?)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let upstream = Value::Object(r.upstream_body("mock-small"));
         assert_eq!(upstream["model"], "mock-small");
         assert_eq!(upstream["temperature"], 0.2);
         assert_eq!(upstream["x_vendor"]["a"], 1);
@@ -280,9 +305,22 @@ mod tests {
         let r =
             parse(r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#)?;
         assert!(r.stream && !r.include_usage);
-        let upstream: Value = serde_json::from_slice(&r.upstream_body("m")?)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let upstream = Value::Object(r.upstream_body("m"));
         assert_eq!(upstream["stream_options"]["include_usage"], true);
+        Ok(())
+    }
+
+    #[test]
+    fn provider_preference_is_read_and_never_sent_upstream() -> Result<(), ApiError> {
+        let r = parse(
+            r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"provider_preference":["a","b"]}"#,
+        )?;
+        assert_eq!(r.provider_preference()?, ["a", "b"]);
+        assert!(r.upstream_body("m").get("provider_preference").is_none());
+        let bad = parse(
+            r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"provider_preference":[1]}"#,
+        )?;
+        assert!(bad.provider_preference().is_err());
         Ok(())
     }
 

@@ -78,6 +78,17 @@ pub struct UsagePeek {
     /// Completion tokens.
     #[serde(default)]
     pub completion_tokens: u32,
+    /// Breakdown of the prompt (cached tokens).
+    #[serde(default)]
+    pub prompt_tokens_details: Option<PromptDetailsPeek>,
+}
+
+/// `usage.prompt_tokens_details`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct PromptDetailsPeek {
+    /// Prompt tokens read from the provider's prompt cache.
+    #[serde(default)]
+    pub cached_tokens: Option<u32>,
 }
 
 impl From<UsagePeek> for tollgate_billing::Usage {
@@ -85,6 +96,10 @@ impl From<UsagePeek> for tollgate_billing::Usage {
         Self {
             prompt_tokens: u.prompt_tokens,
             completion_tokens: u.completion_tokens,
+            cached_tokens: u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
         }
     }
 }

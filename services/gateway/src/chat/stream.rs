@@ -14,6 +14,8 @@ use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 use tollgate_billing::{Tokenizer, Usage};
 use tollgate_events::{UsageOutcome, UsageSource};
+use tollgate_providers::StreamTranslator;
+use tollgate_routing::Attempt;
 
 use super::sse::{CompletionPeek, data_of, take_event};
 use super::{ChatRequest, count_prompt};
@@ -23,6 +25,18 @@ use crate::state::AppState;
 use crate::usage::{Ending, RequestRecord};
 
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// A committed upstream stream.
+pub struct Upstream {
+    /// The attempt, held until the stream ends (it counts as in flight).
+    pub attempt: Attempt,
+    /// Converts the provider's events to OpenAI chunks.
+    pub translator: Box<dyn StreamTranslator>,
+    /// Bytes already read.
+    pub first: Bytes,
+    /// The rest of the response.
+    pub rest: reqwest::Response,
+}
 
 /// Starts relaying `upstream` to the client.
 ///
@@ -34,21 +48,22 @@ pub fn relay(
     record: RequestRecord,
     mut meta: DataPlaneMeta,
     request: &ChatRequest,
-    upstream: reqwest::Response,
-    sent: Instant,
+    upstream: Upstream,
 ) -> HttpResponse {
-    let tokenizer = record
-        .route
-        .as_ref()
-        .map_or_else(Tokenizer::default, |r| r.price.tokenizer);
+    let tokenizer = record.tokenizer;
     let prompt_tokens = count_prompt(request, tokenizer);
     meta.cost = record.cost(Usage {
         prompt_tokens,
         completion_tokens: 0,
+        cached_tokens: 0,
     });
+    let sent = Instant::now();
     let relay = Relay {
-        upstream: Box::pin(upstream.bytes_stream()),
-        buffer: BytesMut::new(),
+        upstream: Box::pin(upstream.rest.bytes_stream()),
+        buffer: BytesMut::from(&upstream.first[..]),
+        translator: upstream.translator,
+        attempt: Some(upstream.attempt),
+        translated: Vec::new(),
         out: VecDeque::new(),
         ended: false,
         billing: StreamBilling {
@@ -79,6 +94,9 @@ pub fn relay(
 struct Relay {
     upstream: ByteStream,
     buffer: BytesMut,
+    translator: Box<dyn StreamTranslator>,
+    attempt: Option<Attempt>,
+    translated: Vec<Bytes>,
     out: VecDeque<Bytes>,
     ended: bool,
     billing: StreamBilling,
@@ -91,15 +109,18 @@ impl Relay {
                 return Some((Ok(bytes), self));
             }
             if self.ended {
+                self.attempt.take();
                 self.billing.finish().await;
                 return None;
+            }
+            // Events already complete (the first bytes read before committing) go out first.
+            if self.drain_events() {
+                continue;
             }
             match self.upstream.next().await {
                 Some(Ok(bytes)) => {
                     self.buffer.extend_from_slice(&bytes);
-                    while let Some(event) = take_event(&mut self.buffer) {
-                        self.billing.on_event(event, &mut self.out);
-                    }
+                    self.drain_events();
                 }
                 Some(Err(err)) => {
                     tracing::warn!(error = %err, "upstream stream broke");
@@ -118,6 +139,19 @@ impl Relay {
                 }
             }
         }
+    }
+}
+
+impl Relay {
+    /// Translates and bills every complete event in the buffer; whether any went out.
+    fn drain_events(&mut self) -> bool {
+        while let Some(event) = take_event(&mut self.buffer) {
+            self.translator.event(event, &mut self.translated);
+            for event in self.translated.drain(..) {
+                self.billing.on_event(event, &mut self.out);
+            }
+        }
+        !self.out.is_empty()
     }
 }
 
@@ -233,6 +267,7 @@ impl StreamBilling {
                 Usage {
                     prompt_tokens: self.prompt_tokens,
                     completion_tokens: self.tokenizer.count_text(&self.completion_text),
+                    cached_tokens: 0,
                 },
                 UsageSource::Tokenizer,
             ),
@@ -261,7 +296,7 @@ impl StreamBilling {
     /// Takes the record and builds its ending; `None` once billed.
     fn take(&mut self, outcome_if_unfinished: UsageOutcome) -> Option<(RequestRecord, Ending)> {
         let mut record = self.record.take()?;
-        record.upstream_time = self.sent.elapsed();
+        record.upstream_time += self.sent.elapsed();
         let (usage, usage_source) = self.usage();
         let outcome = match (self.failure, self.saw_done) {
             (Some(_), _) => UsageOutcome::UpstreamError,

@@ -1,16 +1,21 @@
 //! Gateway configuration: a TOML file plus environment overrides, parsed once and validated
 //! into [`GatewayConfig`]. A bad config fails at start with the file, key and reason.
 
+mod routes;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use thiserror::Error;
-use tollgate_billing::{ModelPrice, PriceBook, Tokenizer};
+use tollgate_billing::PriceBook;
+use tollgate_providers::ProviderKind;
+
+pub use routes::{DeploymentConfig, RouteConfig, RoutingConfig};
+use routes::{RawModel, RawRouting, RawTenantRoute};
 
 /// Why a configuration was refused.
 #[derive(Debug, Error)]
@@ -48,6 +53,10 @@ struct RawConfig {
     providers: Vec<RawProvider>,
     #[serde(default)]
     models: Vec<RawModel>,
+    #[serde(default)]
+    routing: RawRouting,
+    #[serde(default)]
+    tenant_routes: Vec<RawTenantRoute>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,24 +78,13 @@ struct RawProvider {
     base_url: String,
     api_key: Option<String>,
     api_key_env: Option<String>,
+    api_version: Option<String>,
     timeout_secs: Option<u64>,
     connect_timeout_ms: Option<u64>,
 }
 
 fn openai_kind() -> String {
     "openai".into()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawModel {
-    name: String,
-    provider: String,
-    upstream_model: Option<String>,
-    input_per_million: Decimal,
-    output_per_million: Decimal,
-    tokenizer: Option<String>,
-    price_version: Option<String>,
 }
 
 /// A secret from config: readable with [`Secret::expose`], never printed by `Debug`.
@@ -111,11 +109,15 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// An OpenAI-compatible upstream provider.
+/// An upstream provider.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
     /// Config name, reported as `x-tollgate-provider`.
     pub name: String,
+    /// Wire format.
+    pub kind: ProviderKind,
+    /// API version (Azure's `api-version`).
+    pub api_version: Option<String>,
     /// Base URL including the version path, e.g. `https://api.openai.com/v1`.
     pub base_url: String,
     /// Bearer key sent upstream (never the tenant's key).
@@ -124,19 +126,6 @@ pub struct ProviderConfig {
     pub timeout: Duration,
     /// Longest wait for a connection.
     pub connect_timeout: Duration,
-}
-
-/// A model the gateway serves: where it goes and what it costs.
-#[derive(Debug, Clone)]
-pub struct ModelRoute {
-    /// The name clients ask for.
-    pub name: String,
-    /// Index into [`GatewayConfig::providers`].
-    pub provider: usize,
-    /// The model name sent upstream.
-    pub upstream_model: String,
-    /// Its price and tokenizer.
-    pub price: ModelPrice,
 }
 
 /// NATS settings.
@@ -171,9 +160,11 @@ pub struct GatewayConfig {
     pub nats: NatsConfig,
     /// Upstream providers.
     pub providers: Vec<ProviderConfig>,
-    /// Served models by name.
-    pub models: Arc<HashMap<String, Arc<ModelRoute>>>,
-    /// Prices by served model name.
+    /// Routes (logical models) and their deployments.
+    pub routes: Vec<RouteConfig>,
+    /// Breakers, latency tracking, tenant overrides.
+    pub routing: RoutingConfig,
+    /// Prices by deployment name.
     pub prices: PriceBook,
 }
 
@@ -261,7 +252,9 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         .into_iter()
         .map(|p| normalize_provider(p, src, env))
         .collect::<Result<Vec<_>, _>>()?;
-    let (models, prices) = normalize_models(raw.models, &providers, src)?;
+    let (routing, tiers) = routes::normalize_routing(raw.routing, raw.tenant_routes, src)?;
+    let (routes, prices) = routes::normalize_routes(raw.models, &providers, &tiers, src, env)?;
+    check_names(&routes, &routing, src)?;
 
     Ok(GatewayConfig {
         listen,
@@ -273,7 +266,8 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         default_max_tokens: raw.default_max_tokens.unwrap_or(1024).max(1),
         nats,
         providers,
-        models: Arc::new(models),
+        routes,
+        routing,
         prices,
     })
 }
@@ -323,13 +317,10 @@ fn normalize_provider(
     env: &Env,
 ) -> Result<ProviderConfig, ConfigError> {
     let key = format!("providers.{}", raw.name);
-    if raw.kind != "openai" {
-        return Err(ConfigError::new(
-            src,
-            format!("{key}.kind"),
-            format!("unsupported kind '{}' (supported: openai)", raw.kind),
-        ));
-    }
+    let kind = raw
+        .kind
+        .parse::<ProviderKind>()
+        .map_err(|e| ConfigError::new(src, format!("{key}.kind"), e))?;
     let base_url = env
         .get(&provider_env_key(&raw.name, "BASE_URL"))
         .cloned()
@@ -357,6 +348,8 @@ fn normalize_provider(
     };
     Ok(ProviderConfig {
         name: raw.name,
+        kind,
+        api_version: raw.api_version,
         base_url: base_url.trim_end_matches('/').to_owned(),
         api_key: api_key.map(Secret),
         timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(300)),
@@ -364,49 +357,43 @@ fn normalize_provider(
     })
 }
 
-fn normalize_models(
-    raw: Vec<RawModel>,
-    providers: &[ProviderConfig],
+/// Route names and aliases are unique; tenant overrides point at routes that exist.
+fn check_names(
+    routes: &[RouteConfig],
+    routing: &RoutingConfig,
     src: &str,
-) -> Result<(HashMap<String, Arc<ModelRoute>>, PriceBook), ConfigError> {
-    let mut routes = HashMap::new();
-    for model in raw {
-        let key = format!("models.{}", model.name);
-        let provider = providers
-            .iter()
-            .position(|p| p.name == model.provider)
-            .ok_or_else(|| {
-                ConfigError::new(
+) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for route in routes {
+        for name in std::iter::once(&route.name).chain(&route.aliases) {
+            if !seen.insert(name.as_str()) {
+                return Err(ConfigError::new(
                     src,
-                    format!("{key}.provider"),
-                    format!("no provider named '{}'", model.provider),
-                )
-            })?;
-        let tokenizer = match &model.tokenizer {
-            Some(t) => t
-                .parse::<Tokenizer>()
-                .map_err(|e| ConfigError::new(src, format!("{key}.tokenizer"), e.to_string()))?,
-            None => Tokenizer::default(),
-        };
-        let price = ModelPrice {
-            input_per_million: model.input_per_million,
-            output_per_million: model.output_per_million,
-            tokenizer,
-            version: model.price_version.unwrap_or_else(|| "1".into()),
-        };
-        let route = ModelRoute {
-            upstream_model: model.upstream_model.unwrap_or_else(|| model.name.clone()),
-            name: model.name.clone(),
-            provider,
-            price,
-        };
-        if routes.insert(model.name.clone(), Arc::new(route)).is_some() {
-            return Err(ConfigError::new(src, key, "model defined twice"));
+                    format!("models.{}", route.name),
+                    format!("model name or alias '{name}' used twice"),
+                ));
+            }
         }
     }
-    let prices = PriceBook::new(routes.values().map(|r| (r.name.clone(), r.price.clone())))
-        .map_err(|e| ConfigError::new(src, "models", e.to_string()))?;
-    Ok((routes, prices))
+    for ((tenant, model), target) in &routing.tenant_routes {
+        if !routes.iter().any(|r| r.name == *target) {
+            return Err(ConfigError::new(
+                src,
+                format!("tenant_routes.{tenant}.{model}.route"),
+                format!("no model named '{target}'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl GatewayConfig {
+    /// Whether clients may ask for `model` (a route name or alias).
+    pub fn serves(&self, model: &str) -> bool {
+        self.routes
+            .iter()
+            .any(|r| r.name == model || r.aliases.iter().any(|a| a == model))
+    }
 }
 
 #[cfg(test)]
@@ -431,9 +418,21 @@ mod tests {
     fn parses_and_normalizes() -> Result<(), ConfigError> {
         let config = GatewayConfig::from_toml(MINIMAL, "test.toml", &Env::new())?;
         assert_eq!(config.providers[0].base_url, "http://127.0.0.1:9/v1");
-        let route = &config.models["demo-small"];
-        assert_eq!(route.upstream_model, "mock-small");
-        assert_eq!(route.price.input_per_million.to_string(), "0.15");
+        let route = &config.routes[0];
+        assert_eq!(route.name, "demo-small");
+        assert_eq!(route.deployments[0].upstream_model, "mock-small");
+        assert_eq!(
+            route.deployments[0].price.input_per_million.to_string(),
+            "0.15"
+        );
+        assert_eq!(
+            route.deployments[0]
+                .price
+                .cached_input_per_million
+                .to_string(),
+            "0.15",
+            "cached input defaults to the input price"
+        );
         assert_eq!(config.nats.stream.name, "TOLLGATE");
         Ok(())
     }

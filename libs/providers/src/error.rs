@@ -1,0 +1,17 @@
+/// A request or answer that cannot be translated.
+#[derive(Debug, thiserror::Error)]
+pub enum TranslateError {
+    /// The client's request uses something the provider's format cannot express.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The provider answered with something that is not its documented format.
+    #[error("provider answered with an unexpected body: {0}")]
+    BadAnswer(String),
+}
+
+impl TranslateError {
+    /// Client's fault (400) or the provider's (502).
+    pub fn is_client_error(&self) -> bool {
+        matches!(self, Self::Unsupported(_))
+    }
+}

@@ -1,0 +1,111 @@
+//! Upstream adapters: one file per provider wire format, each turning the gateway's
+//! OpenAI-format chat request into that provider's HTTP request and its answer (plain or
+//! streamed) back into OpenAI format.
+//!
+//! Adding a provider = one new file implementing [`Adapter`] and one line in [`adapter`].
+
+mod azure;
+mod error;
+mod openai;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+pub use error::TranslateError;
+
+/// The wire formats the gateway speaks upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// OpenAI and compatible APIs (OpenRouter, Together, Groq, DeepSeek, vLLM, Ollama...).
+    OpenAi,
+    /// Azure OpenAI: deployment in the path, `api-version` query, `api-key` header.
+    Azure,
+}
+
+impl ProviderKind {
+    /// Config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::Azure => "azure",
+        }
+    }
+}
+
+impl std::str::FromStr for ProviderKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "openai" => Ok(Self::OpenAi),
+            "azure" => Ok(Self::Azure),
+            other => Err(format!(
+                "unsupported kind '{other}' (supported: openai, azure)"
+            )),
+        }
+    }
+}
+
+/// One upstream call.
+#[derive(Debug)]
+pub struct Call<'a> {
+    /// Provider base URL (no trailing slash), e.g. `https://api.openai.com/v1`.
+    pub base_url: &'a str,
+    /// The model (or Azure deployment) name upstream.
+    pub upstream_model: &'a str,
+    /// The upstream key, if any.
+    pub api_key: Option<&'a str>,
+    /// API version (Azure's `api-version`).
+    pub api_version: Option<&'a str>,
+    /// Gateway request id, forwarded as `x-request-id`.
+    pub request_id: &'a str,
+    /// Whether the answer is streamed.
+    pub stream: bool,
+    /// The chat request in OpenAI format, `model` already set to `upstream_model`.
+    pub body: &'a Map<String, Value>,
+}
+
+/// A provider wire format.
+pub trait Adapter: Send + Sync {
+    /// The HTTP request for a chat completion.
+    fn chat_request(
+        &self,
+        client: &reqwest::Client,
+        call: &Call<'_>,
+    ) -> Result<reqwest::RequestBuilder, TranslateError>;
+
+    /// A non-streamed answer converted to an OpenAI `chat.completion` (JSON bytes).
+    fn chat_response(&self, body: Bytes, model: &str) -> Result<Bytes, TranslateError>;
+
+    /// A translator of this provider's SSE events into OpenAI `chat.completion.chunk` events.
+    fn chat_stream(&self, model: &str) -> Box<dyn StreamTranslator>;
+}
+
+/// Converts one provider's stream, event by event, into OpenAI SSE events.
+pub trait StreamTranslator: Send {
+    /// One complete upstream SSE event (with its blank-line terminator) -> zero or more
+    /// OpenAI SSE events, appended to `out`.
+    fn event(&mut self, event: Bytes, out: &mut Vec<Bytes>);
+}
+
+/// The adapter of a wire format.
+pub fn adapter(kind: ProviderKind) -> &'static dyn Adapter {
+    match kind {
+        ProviderKind::OpenAi => &openai::OpenAi,
+        ProviderKind::Azure => &azure::Azure,
+    }
+}
+
+/// An OpenAI SSE event carrying `value`.
+pub fn sse_event(value: &Value) -> Bytes {
+    Bytes::from(format!("data: {value}\n\n"))
+}
+
+/// Passes OpenAI-format events through unchanged.
+struct Passthrough;
+
+impl StreamTranslator for Passthrough {
+    fn event(&mut self, event: Bytes, out: &mut Vec<Bytes>) {
+        out.push(event);
+    }
+}

@@ -1,0 +1,126 @@
+//! The routing table (routes, aliases, scoped overrides) and the atomically swapped holder.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::route::Route;
+
+/// An immutable snapshot of everything routable.
+#[derive(Debug, Default)]
+pub struct RoutingTable {
+    routes: HashMap<String, Arc<Route>>,
+    aliases: HashMap<String, String>,
+    overrides: HashMap<(String, String), String>,
+}
+
+impl RoutingTable {
+    /// Builds a table. `aliases` maps an extra name to a route name; `overrides` maps
+    /// (scope, model) to a route name, used instead of the model's own route for that scope
+    /// (the gateway uses the tenant id as scope).
+    pub fn new(
+        routes: impl IntoIterator<Item = Route>,
+        aliases: HashMap<String, String>,
+        overrides: HashMap<(String, String), String>,
+    ) -> Result<Self, String> {
+        let mut by_name = HashMap::new();
+        for route in routes {
+            if route.deployments.is_empty() {
+                return Err(format!("route '{}' has no deployments", route.name));
+            }
+            let name = route.name.clone();
+            if by_name.insert(name.clone(), Arc::new(route)).is_some() {
+                return Err(format!("route '{name}' defined twice"));
+            }
+        }
+        for (alias, target) in &aliases {
+            if by_name.contains_key(alias) {
+                return Err(format!("alias '{alias}' is also a route name"));
+            }
+            if !by_name.contains_key(target) {
+                return Err(format!(
+                    "alias '{alias}' points at unknown route '{target}'"
+                ));
+            }
+        }
+        for ((scope, model), target) in &overrides {
+            if !by_name.contains_key(target) {
+                return Err(format!(
+                    "override of '{model}' for '{scope}' points at unknown route '{target}'"
+                ));
+            }
+        }
+        Ok(Self {
+            routes: by_name,
+            aliases,
+            overrides,
+        })
+    }
+
+    /// The route serving `model` (a route name or alias) for `scope`.
+    pub fn resolve(&self, scope: Option<&str>, model: &str) -> Option<&Arc<Route>> {
+        let canonical = self.aliases.get(model).map_or(model, String::as_str);
+        if let Some(scope) = scope
+            && let Some(target) = self
+                .overrides
+                .get(&(scope.to_owned(), canonical.to_owned()))
+                .or_else(|| self.overrides.get(&(scope.to_owned(), model.to_owned())))
+        {
+            return self.routes.get(target);
+        }
+        self.routes.get(canonical)
+    }
+
+    /// Whether any scoped override exists (callers can skip building a scope string).
+    pub fn has_overrides(&self) -> bool {
+        !self.overrides.is_empty()
+    }
+
+    /// Whether `model` names a route or an alias.
+    pub fn knows(&self, model: &str) -> bool {
+        self.routes.contains_key(model) || self.aliases.contains_key(model)
+    }
+
+    /// Every route.
+    pub fn routes(&self) -> impl Iterator<Item = &Arc<Route>> {
+        self.routes.values()
+    }
+
+    /// Every model name clients may ask for (routes and aliases), sorted.
+    pub fn model_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .routes
+            .keys()
+            .chain(self.aliases.keys())
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// Holds the current table; readers get a snapshot without locking, a reload swaps it whole.
+#[derive(Debug)]
+pub struct Router {
+    table: ArcSwap<RoutingTable>,
+}
+
+impl Router {
+    /// A router over `table`.
+    pub fn new(table: RoutingTable) -> Self {
+        Self {
+            table: ArcSwap::from_pointee(table),
+        }
+    }
+
+    /// The current snapshot.
+    pub fn table(&self) -> arc_swap::Guard<Arc<RoutingTable>> {
+        self.table.load()
+    }
+
+    /// Replaces the table (deployments keep their health if the caller reuses their `Health`).
+    pub fn replace(&self, table: RoutingTable) {
+        self.table.store(Arc::new(table));
+    }
+}

@@ -1,0 +1,299 @@
+//! Sending a request upstream along its route's plan: one attempt after another, retrying a
+//! deployment with jittered backoff, falling over to the next, honouring `Retry-After`, within
+//! the route's deadline. A stream is committed only once its first bytes arrived, so nothing
+//! is retried after the client saw a byte.
+
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use tollgate_events::UpstreamAttempt;
+use tollgate_providers::{Adapter, Call, adapter};
+use tollgate_routing::{Attempt, Failure, Plan, Route, now_ms};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::upstream::{status_error, transport_error};
+use crate::usage::RequestRecord;
+
+/// Longest wait for the body of an upstream error answer (only read for its message).
+const ERROR_BODY_WAIT: Duration = Duration::from_secs(2);
+
+/// A successful upstream answer.
+pub struct Answer {
+    /// The attempt that answered (kept alive while a stream flows, so it counts as in flight).
+    pub attempt: Attempt,
+    /// Its wire format.
+    pub adapter: &'static dyn Adapter,
+    /// The body.
+    pub body: AnswerBody,
+}
+
+/// The body of a successful answer.
+pub enum AnswerBody {
+    /// A whole, non-streamed body (provider format).
+    Whole(Bytes),
+    /// A stream: the bytes already read, and the rest.
+    Stream {
+        /// First bytes (at least one non-empty chunk).
+        first: Bytes,
+        /// The response, to read on from.
+        rest: reqwest::Response,
+    },
+}
+
+/// The outcome of one attempt.
+enum Tried {
+    Answered(AnswerBody),
+    Failed(Failure, ApiError),
+}
+
+/// Tries the plan's deployments in order until one answers.
+pub async fn dispatch(
+    state: &AppState,
+    route: &Route,
+    plan: Plan,
+    body: &Map<String, Value>,
+    stream: bool,
+    record: &mut RequestRecord,
+) -> Result<Answer, ApiError> {
+    let policy = &route.retry;
+    let deadline = record.started + policy.deadline;
+    let mut last_error: Option<ApiError> = None;
+    let plan_len = plan.len();
+    'deployments: for (position, deployment) in plan.into_iter().enumerate() {
+        let is_last = position + 1 == plan_len;
+        let mut tries = 0u32;
+        loop {
+            if record.attempts >= policy.max_attempts {
+                break 'deployments;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                last_error = Some(ApiError::UpstreamTimeout(format!(
+                    "no provider answered within the route's {} ms deadline",
+                    policy.deadline.as_millis()
+                )));
+                break 'deployments;
+            }
+            let Some(mut attempt) = deployment.begin() else {
+                break;
+            };
+            tries += 1;
+            record.attempts += 1;
+            record.provider.clone_from(&deployment.provider);
+            let provider = state.upstream.provider(&deployment);
+            let adapter = adapter(provider.kind);
+            let mut upstream_body = body.clone();
+            upstream_body.insert(
+                "model".into(),
+                Value::String(deployment.upstream_model.clone()),
+            );
+            let call = Call {
+                base_url: &provider.base_url,
+                upstream_model: &deployment.upstream_model,
+                api_key: state.upstream.key(&deployment, attempt.key_index),
+                api_version: provider.api_version.as_deref(),
+                request_id: &record.request_id,
+                stream,
+                body: &upstream_body,
+            };
+            let timeout = policy.attempt_timeout.min(provider.timeout).min(remaining);
+            let started = Instant::now();
+            let tried = try_once(state, adapter, &call, stream, timeout, &provider.name).await;
+            let latency = started.elapsed();
+            record.upstream_time += latency;
+            match tried {
+                Ok((status, Tried::Answered(answer_body))) => {
+                    attempt.succeeded(latency);
+                    record.attempt_log.push(log_entry(
+                        &deployment.name,
+                        &deployment.provider,
+                        Some(status),
+                        None,
+                        latency,
+                    ));
+                    record.served = Some(deployment.clone());
+                    state
+                        .metrics
+                        .deployment_attempt(&deployment.name, "ok", latency);
+                    return Ok(Answer {
+                        attempt,
+                        adapter,
+                        body: answer_body,
+                    });
+                }
+                Ok((status, Tried::Failed(failure, error))) | Err((status, failure, error)) => {
+                    let status = (status != 0).then_some(status);
+                    record.attempt_log.push(log_entry(
+                        &deployment.name,
+                        &deployment.provider,
+                        status,
+                        Some(failure.label()),
+                        latency,
+                    ));
+                    if failure.is_deployment_fault() {
+                        attempt.failed(latency);
+                        state
+                            .metrics
+                            .deployment_attempt(&deployment.name, "error", latency);
+                    } else {
+                        attempt.succeeded(latency);
+                        state
+                            .metrics
+                            .deployment_attempt(&deployment.name, "ok", latency);
+                    }
+                    drop(attempt);
+                    tracing::warn!(
+                        request_id = %record.request_id,
+                        deployment = %deployment.name,
+                        failure = %failure.label(),
+                        "upstream attempt failed"
+                    );
+                    if !failure.fails_over() {
+                        return Err(error);
+                    }
+                    last_error = Some(error);
+                    let mut wait = policy.backoff(tries);
+                    if let Failure::RateLimited { retry_after } = &failure {
+                        let retry_after = retry_after.unwrap_or(Duration::from_secs(1));
+                        deployment.health.cool_down(now_ms(), retry_after);
+                        // Another deployment can answer now: go there rather than wait.
+                        if !is_last || retry_after > policy.max_retry_after {
+                            break;
+                        }
+                        wait = wait.max(retry_after);
+                    }
+                    if !failure.is_retryable() || tries > policy.retries_per_deployment {
+                        break;
+                    }
+                    if Instant::now() + wait >= deadline {
+                        break;
+                    }
+                    let slept = Instant::now();
+                    tokio::time::sleep(wait).await;
+                    record.upstream_time += slept.elapsed();
+                }
+            }
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        ApiError::Unavailable(format!(
+            "no deployment of '{}' is available right now (circuit breakers open or rate caps reached); retry later",
+            route.name
+        ))
+    }))
+}
+
+type AttemptError = (u16, Failure, ApiError);
+
+/// One upstream attempt: the answer, or why it failed (with the status if there was one).
+async fn try_once(
+    state: &AppState,
+    adapter: &'static dyn Adapter,
+    call: &Call<'_>,
+    stream: bool,
+    timeout: Duration,
+    provider: &str,
+) -> Result<(u16, Tried), AttemptError> {
+    let request = adapter
+        .chat_request(&state.upstream.client, call)
+        .map_err(|e| {
+            (
+                0,
+                Failure::Client(400),
+                ApiError::invalid(e.to_string(), "unsupported_by_provider", None),
+            )
+        })?;
+    let deadline = Instant::now() + timeout;
+    let timed_out = || {
+        (
+            0,
+            Failure::Timeout,
+            ApiError::UpstreamTimeout(format!("provider '{provider}' did not answer in time")),
+        )
+    };
+    let response = match tokio::time::timeout(timeout, request.send()).await {
+        Err(_) => return Err(timed_out()),
+        Ok(Err(e)) => {
+            let failure = if e.is_timeout() {
+                Failure::Timeout
+            } else if e.is_connect() {
+                Failure::Connect
+            } else {
+                Failure::Broken
+            };
+            return Err((0, failure, transport_error(provider, &e)));
+        }
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    if let Some(failure) = Failure::from_status(status, retry_after) {
+        let body = tokio::time::timeout(ERROR_BODY_WAIT, response.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        return Ok((
+            status,
+            Tried::Failed(failure, status_error(provider, code, &body)),
+        ));
+    }
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if stream {
+        let mut response = response;
+        // Commit only once bytes arrived: until then a failure can still be retried.
+        let first = loop {
+            match tokio::time::timeout(remaining, response.chunk()).await {
+                Err(_) => return Err(timed_out()),
+                Ok(Ok(Some(chunk))) if !chunk.is_empty() => break chunk,
+                Ok(Ok(Some(_))) => {}
+                Ok(Ok(None)) | Ok(Err(_)) => {
+                    return Err((
+                        status,
+                        Failure::Broken,
+                        ApiError::UpstreamFailed(format!(
+                            "provider '{provider}' ended the stream before sending anything"
+                        )),
+                    ));
+                }
+            }
+        };
+        return Ok((
+            status,
+            Tried::Answered(AnswerBody::Stream {
+                first,
+                rest: response,
+            }),
+        ));
+    }
+    match tokio::time::timeout(remaining, response.bytes()).await {
+        Err(_) => Err(timed_out()),
+        Ok(Err(e)) => Err((status, Failure::Broken, transport_error(provider, &e))),
+        Ok(Ok(bytes)) => Ok((status, Tried::Answered(AnswerBody::Whole(bytes)))),
+    }
+}
+
+fn log_entry(
+    deployment: &str,
+    provider: &str,
+    status: Option<u16>,
+    error: Option<String>,
+    latency: Duration,
+) -> UpstreamAttempt {
+    UpstreamAttempt {
+        deployment: deployment.to_owned(),
+        provider: provider.to_owned(),
+        status,
+        error,
+        latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+    }
+}
