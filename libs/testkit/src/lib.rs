@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tollgate_events::{Event, EventBody, UsageRecorded};
 use tollgate_gateway::{Gateway, GatewayConfig};
 use tollgate_ledger::{Ledger, LedgerConfig};
-use tollgate_mock_upstream::{MockConfig, MockStats, MockUpstream};
+use tollgate_mock_upstream::{MockConfig, MockFaults, MockStats, MockUpstream};
 use uuid::Uuid;
 
 /// Postgres URL for tests.
@@ -66,6 +66,8 @@ pub struct Stack {
     pub admin_token: String,
     /// What the mock received.
     pub mock: Arc<MockStats>,
+    /// The mock's per-model faults (change them while the stack runs).
+    pub faults: Arc<MockFaults>,
     /// Base URL of the mock.
     pub mock_url: String,
     /// This stack's stream name.
@@ -104,17 +106,29 @@ impl Stack {
         mock_config: MockConfig,
         tweak: impl FnOnce(&mut GatewayConfig),
     ) -> Self {
-        let mut stack = Self::launch(mock_config, tweak).await;
+        let mut stack = Self::launch(mock_config, "", tweak).await;
+        stack.start_ledger().await;
+        stack
+    }
+
+    /// Starts a stack whose gateway config has `extra_toml` appended (more `[[models]]`,
+    /// `[routing]`, `[[tenant_routes]]`...); `{mock}` in it stands for the mock's base URL.
+    pub async fn start_routed(mock_config: MockConfig, extra_toml: &str) -> Self {
+        let mut stack = Self::launch(mock_config, extra_toml, |_| {}).await;
         stack.start_ledger().await;
         stack
     }
 
     /// Starts mock and gateway only; the test starts ledgers itself (`start_ledger`).
     pub async fn start_bare() -> Self {
-        Self::launch(MockConfig::default(), |_| {}).await
+        Self::launch(MockConfig::default(), "", |_| {}).await
     }
 
-    async fn launch(mock_config: MockConfig, tweak: impl FnOnce(&mut GatewayConfig)) -> Self {
+    async fn launch(
+        mock_config: MockConfig,
+        extra_toml: &str,
+        tweak: impl FnOnce(&mut GatewayConfig),
+    ) -> Self {
         tollgate_runtime::install_crypto_provider();
         if std::env::var_os("RUST_LOG").is_some() {
             tollgate_runtime::init_logging();
@@ -123,6 +137,7 @@ impl Stack {
         let mock = MockUpstream::bind(mock_config).expect("mock binds");
         let mock_url = format!("http://{}", mock.local_addr());
         let stats = mock.stats();
+        let faults = mock.faults();
         let mut tasks = Vec::new();
         let token = shutdown.clone();
         tasks.push(tokio::spawn(async move {
@@ -141,8 +156,13 @@ impl Stack {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        let mut config = GatewayConfig::from_toml(&gateway_toml(&mock_url), "testkit", &env)
-            .expect("test config is valid");
+        let toml = format!(
+            "{}\n{}",
+            gateway_toml(&mock_url),
+            extra_toml.replace("{mock}", &mock_url)
+        );
+        let mut config =
+            GatewayConfig::from_toml(&toml, "testkit", &env).expect("test config is valid");
         // Test streams clean themselves up even if a test dies before `stop`.
         config.nats.stream.max_age = Duration::from_secs(3600);
         config.nats.stream.duplicate_window = Duration::from_secs(600);
@@ -156,6 +176,7 @@ impl Stack {
             url: String::new(),
             admin_token,
             mock: stats,
+            faults,
             mock_url,
             stream: config.nats.stream.name.clone(),
             subject_prefix: config.nats.stream.subject_prefix.clone(),

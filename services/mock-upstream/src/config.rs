@@ -1,7 +1,8 @@
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tollgate_billing::Tokenizer;
 
@@ -33,6 +34,26 @@ pub struct MockConfig {
     pub retry_after_secs: u64,
     /// Leave `usage` out of streamed answers even when asked for.
     pub omit_stream_usage: bool,
+    /// Faults by model name (changeable at run time: `PUT /mock/faults/{model}`).
+    pub faults: HashMap<String, Fault>,
+}
+
+/// Misbehaviour of one model; unset fields keep the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fault {
+    /// Delay before the response starts, ms.
+    pub latency_ms: Option<u64>,
+    /// Delay before the first streamed token, ms.
+    pub ttft_ms: Option<u64>,
+    /// Status to fail with.
+    pub status: Option<u16>,
+    /// Fraction of requests that fail (with `status`, or 500).
+    pub error_rate: Option<f64>,
+    /// `Retry-After` seconds sent with 429 answers.
+    pub retry_after_secs: Option<u64>,
+    /// Break the connection after this many streamed events (no `[DONE]`).
+    pub break_stream_after: Option<u32>,
 }
 
 impl Default for MockConfig {
@@ -50,6 +71,7 @@ impl Default for MockConfig {
             error_rate: 0.0,
             retry_after_secs: 1,
             omit_stream_usage: false,
+            faults: HashMap::new(),
         }
     }
 }

@@ -67,13 +67,18 @@ fn now_unix() -> u64 {
 
 fn record(state: &MockState, req: &HttpRequest, body: &[u8]) -> Option<Value> {
     let parsed: Value = serde_json::from_slice(body).ok()?;
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     state.stats.record(ReceivedRequest {
         path: req.path().to_owned(),
-        authorization: req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        query: req.query_string().to_owned(),
+        authorization: header("authorization"),
+        api_key: header("api-key"),
+        x_api_key: header("x-api-key"),
         body: parsed.clone(),
     });
     Some(parsed)
@@ -137,7 +142,8 @@ pub async fn chat_completions(
             );
         }
     };
-    let controls = Controls::resolve(&state.config, &req);
+    let fault = state.faults.get(&request.model);
+    let controls = Controls::resolve(&state.config, fault.as_ref(), &req);
     if let Some(failure) = delay_or_fail(&controls).await {
         return failure;
     }
@@ -243,12 +249,19 @@ pub async fn chat_completions(
         Bytes::from_static(b"data: [DONE]\n\n"),
     ));
 
-    let body = stream::iter(events).then(|(delay, bytes)| async move {
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        Ok::<_, std::convert::Infallible>(bytes)
-    });
+    let break_after = controls
+        .break_stream_after
+        .map_or(usize::MAX, |n| n as usize);
+    let body =
+        stream::iter(events.into_iter().enumerate()).then(move |(i, (delay, bytes))| async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if i >= break_after {
+                return Err(std::io::Error::other("mock: stream broken on purpose"));
+            }
+            Ok(bytes)
+        });
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
@@ -287,7 +300,8 @@ pub async fn embeddings(
             );
         }
     };
-    let controls = Controls::resolve(&state.config, &req);
+    let fault = state.faults.get(&request.model);
+    let controls = Controls::resolve(&state.config, fault.as_ref(), &req);
     if let Some(failure) = delay_or_fail(&controls).await {
         return failure;
     }
@@ -315,6 +329,22 @@ pub async fn embeddings(
         "model": request.model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }))
+}
+
+/// `PUT /mock/faults/{model}`: makes a model misbehave (body: a [`crate::Fault`]).
+pub async fn put_fault(
+    state: web::Data<MockState>,
+    model: web::Path<String>,
+    fault: web::Json<crate::Fault>,
+) -> HttpResponse {
+    state.faults.set(&model, fault.into_inner());
+    HttpResponse::NoContent().finish()
+}
+
+/// `DELETE /mock/faults/{model}`
+pub async fn delete_fault(state: web::Data<MockState>, model: web::Path<String>) -> HttpResponse {
+    state.faults.clear(&model);
+    HttpResponse::NoContent().finish()
 }
 
 /// `GET /v1/models`

@@ -13,6 +13,6 @@ mod handlers;
 mod server;
 mod stats;
 
-pub use config::{MockConfig, MockConfigError};
-pub use server::{MockUpstream, run};
+pub use config::{Fault, MockConfig, MockConfigError};
+pub use server::{MockFaults, MockUpstream, run};
 pub use stats::{MockStats, ReceivedRequest};

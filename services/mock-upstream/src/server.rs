@@ -1,14 +1,43 @@
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use actix_web::{App, HttpServer, web};
 
-use crate::{MockConfig, MockStats, handlers};
+use crate::{Fault, MockConfig, MockStats, handlers};
 
 /// Shared state of the handlers.
 pub(crate) struct MockState {
     pub config: MockConfig,
     pub stats: Arc<MockStats>,
+    pub faults: Arc<MockFaults>,
+}
+
+/// Per-model faults, changeable while the mock runs.
+#[derive(Debug, Default)]
+pub struct MockFaults {
+    faults: RwLock<HashMap<String, Fault>>,
+}
+
+impl MockFaults {
+    /// Makes `model` misbehave as `fault` says.
+    pub fn set(&self, model: &str, fault: Fault) {
+        if let Ok(mut faults) = self.faults.write() {
+            faults.insert(model.to_owned(), fault);
+        }
+    }
+
+    /// Lets `model` behave again.
+    pub fn clear(&self, model: &str) {
+        if let Ok(mut faults) = self.faults.write() {
+            faults.remove(model);
+        }
+    }
+
+    /// The fault of `model`, if any.
+    pub fn get(&self, model: &str) -> Option<Fault> {
+        self.faults.read().ok().and_then(|f| f.get(model).cloned())
+    }
 }
 
 /// A bound, not yet running, mock provider.
@@ -16,6 +45,7 @@ pub struct MockUpstream {
     server: actix_web::dev::Server,
     addr: SocketAddr,
     stats: Arc<MockStats>,
+    faults: Arc<MockFaults>,
 }
 
 impl MockUpstream {
@@ -26,11 +56,16 @@ impl MockUpstream {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         config.tokenizer.warm_up();
         let stats = Arc::new(MockStats::default());
+        let faults = Arc::new(MockFaults::default());
+        for (model, fault) in &config.faults {
+            faults.set(model, fault.clone());
+        }
         let listen = config.listen;
         let workers = config.workers;
         let state = web::Data::new(MockState {
             config,
             stats: stats.clone(),
+            faults: faults.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -39,6 +74,15 @@ impl MockUpstream {
                 .route(
                     "/v1/chat/completions",
                     web::post().to(handlers::chat_completions),
+                )
+                .route(
+                    "/openai/deployments/{deployment}/chat/completions",
+                    web::post().to(handlers::chat_completions),
+                )
+                .route("/mock/faults/{model}", web::put().to(handlers::put_fault))
+                .route(
+                    "/mock/faults/{model}",
+                    web::delete().to(handlers::delete_fault),
                 )
                 .route("/v1/embeddings", web::post().to(handlers::embeddings))
                 .route("/v1/models", web::get().to(handlers::models))
@@ -58,6 +102,7 @@ impl MockUpstream {
             server: server.run(),
             addr,
             stats,
+            faults,
         })
     }
 
@@ -69,6 +114,11 @@ impl MockUpstream {
     /// What this mock has received.
     pub fn stats(&self) -> Arc<MockStats> {
         self.stats.clone()
+    }
+
+    /// The per-model faults (to change them while the mock runs).
+    pub fn faults(&self) -> Arc<MockFaults> {
+        self.faults.clone()
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.

@@ -1,5 +1,6 @@
 //! What the mock received, for tests to assert on.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,8 +11,14 @@ use serde_json::Value;
 pub struct ReceivedRequest {
     /// Request path.
     pub path: String,
+    /// The query string.
+    pub query: String,
     /// The `Authorization` header, if any.
     pub authorization: Option<String>,
+    /// The `api-key` header (Azure), if any.
+    pub api_key: Option<String>,
+    /// The `x-api-key` header (Anthropic), if any.
+    pub x_api_key: Option<String>,
     /// The JSON body.
     pub body: Value,
 }
@@ -22,6 +29,7 @@ pub struct MockStats {
     chat_requests: AtomicU64,
     embedding_requests: AtomicU64,
     last: Mutex<Option<ReceivedRequest>>,
+    by_model: Mutex<HashMap<String, u64>>,
 }
 
 impl MockStats {
@@ -30,6 +38,11 @@ impl MockStats {
             self.embedding_requests.fetch_add(1, Ordering::Relaxed);
         } else {
             self.chat_requests.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(model) = request.body.get("model").and_then(Value::as_str)
+            && let Ok(mut by_model) = self.by_model.lock()
+        {
+            *by_model.entry(model.to_owned()).or_insert(0) += 1;
         }
         if let Ok(mut last) = self.last.lock() {
             *last = Some(request);
@@ -44,6 +57,15 @@ impl MockStats {
     /// Embedding requests received.
     pub fn embedding_requests(&self) -> u64 {
         self.embedding_requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests received for `model` (the body's `model`).
+    pub fn requests_for(&self, model: &str) -> u64 {
+        self.by_model
+            .lock()
+            .ok()
+            .and_then(|m| m.get(model).copied())
+            .unwrap_or(0)
     }
 
     /// The most recent request.

@@ -5,6 +5,7 @@ pub mod headers;
 pub mod ledger;
 pub mod models;
 pub mod ops;
+pub mod providers;
 pub mod topup;
 
 use actix_web::web;
@@ -38,7 +39,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(&tenant("/auto-topup"), web::put().to(topup::put))
             .route(&tenant("/auto-topup"), web::get().to(topup::get))
             .route(&tenant("/auto-topup"), web::delete().to(topup::delete))
-            .route("/keys/{key_id}", web::delete().to(admin::revoke_key)),
+            .route("/keys/{key_id}", web::delete().to(admin::revoke_key))
+            .route("/providers/health", web::get().to(providers::health)),
     )
     .default_service(web::to(not_found));
 }

@@ -437,6 +437,86 @@ mod tests {
         Ok(())
     }
 
+    const ROUTED: &str = r#"
+        [[models.deployments]]
+        name = "cheap"
+        provider = "mock"
+        upstream_model = "m1"
+        tier = "free"
+        input_per_million = "0.10"
+        output_per_million = "0.20"
+        [[models.deployments]]
+        provider = "mock"
+        upstream_model = "m2"
+        weight = 3
+        input_per_million = "1.00"
+        output_per_million = "0.10"
+        cached_input_per_million = "0.25"
+        keys = [{ key = "k1", rpm = 10 }, { key_env = "K2" }]
+    "#;
+
+    fn routed(route_header: &str, extra: &str) -> Result<GatewayConfig, ConfigError> {
+        let env: Env = [("K2".to_owned(), "secret-two".to_owned())]
+            .into_iter()
+            .collect();
+        let text =
+            format!("{MINIMAL}\n[[models]]\nname = \"routed\"\n{route_header}\n{ROUTED}\n{extra}");
+        GatewayConfig::from_toml(&text, "gw.toml", &env)
+    }
+
+    #[test]
+    fn routes_with_deployments_are_normalized() -> Result<(), ConfigError> {
+        let config = routed(
+            "aliases = [\"r\"]\nstrategy = \"cost\"\nmax_attempts = 5\ntimeout_ms = 9000",
+            "",
+        )?;
+        let route = &config.routes[1];
+        assert_eq!(route.strategy, tollgate_routing::Strategy::Cost);
+        assert_eq!(route.retry.max_attempts, 5);
+        assert_eq!(route.retry.deadline, Duration::from_millis(9000));
+        assert_eq!(route.retry.attempt_timeout, Duration::from_millis(9000));
+        assert_eq!(route.deployments[0].tier.name, "free");
+        assert_eq!(route.deployments[1].name, "mock/m2", "default name");
+        assert_eq!(
+            route.deployments[1].tier.name, "official",
+            "default tier is the last"
+        );
+        assert_eq!(route.deployments[1].keys[1].0.expose(), "secret-two");
+        assert_eq!(route.deployments[1].keys[0].1.rpm, Some(10));
+        // Admission reserves at the dearest price of each component.
+        let price = route.admission_price();
+        assert_eq!(price.input_per_million.to_string(), "1.00");
+        assert_eq!(price.output_per_million.to_string(), "0.20");
+        assert!(config.serves("r") && config.serves("routed") && !config.serves("x"));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_routes_name_the_key() {
+        let cases = [
+            ("strategy = \"fastest\"", "", "models.routed.strategy"),
+            ("aliases = [\"demo-small\"]", "", "used twice"),
+            (
+                "",
+                "[routing]\ntiers = [\"paid\"]",
+                "models.routed.deployments.cheap.tier",
+            ),
+            (
+                "",
+                "[[tenant_routes]]\ntenant_id = \"00000000-0000-0000-0000-000000000001\"\nmodel = \"demo-small\"\nroute = \"nope\"",
+                "tenant_routes",
+            ),
+            ("provider = \"mock\"", "", "not both"),
+        ];
+        for (header, extra, expected) in cases {
+            let err = routed(header, extra)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(expected), "{header} {extra}: {err}");
+        }
+    }
+
     #[test]
     fn secrets_are_not_printed() -> Result<(), ConfigError> {
         let config = GatewayConfig::from_toml(MINIMAL, "test.toml", &Env::new())?;

@@ -1,0 +1,638 @@
+//! Routing end to end: several deployments of one route on a real mock-upstream (one model
+//! name per deployment, faults injected per model), real NATS JetStream and Postgres.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tollgate_events::UsageOutcome;
+use tollgate_mock_upstream::{Fault, MockConfig};
+use tollgate_testkit::{Stack, TenantKey, sse_data};
+
+/// Two deployments of `routed`: `a` (mock-a, preferred) and `b` (mock-b, fallback, dearer).
+fn two_deployments(route_settings: &str, breaker: &str) -> String {
+    format!(
+        r#"
+[[models]]
+name = "routed"
+aliases = ["routed-alias"]
+strategy = "priority"
+{route_settings}
+[[models.deployments]]
+name = "a"
+provider = "mock"
+upstream_model = "mock-a"
+priority = 0
+input_per_million = "1.00"
+output_per_million = "2.00"
+[[models.deployments]]
+name = "b"
+provider = "mock"
+upstream_model = "mock-b"
+priority = 1
+input_per_million = "3.00"
+output_per_million = "6.00"
+[routing.breaker]
+{breaker}
+"#
+    )
+}
+
+fn ask(model: &str) -> Value {
+    json!({"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "Route me somewhere good."}]})
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+async fn chat_via(
+    stack: &Stack,
+    url: &str,
+    key: &str,
+    body: &Value,
+    route: Option<&str>,
+) -> reqwest::Response {
+    let mut request = stack
+        .http
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(body);
+    if let Some(route) = route {
+        request = request.header("x-tollgate-route", route);
+    }
+    request.send().await.unwrap()
+}
+
+async fn health(stack: &Stack) -> Vec<Value> {
+    let response = stack
+        .admin(reqwest::Method::GET, "/api/v1/providers/health")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["data"].as_array().unwrap().clone()
+}
+
+fn deployment<'a>(health: &'a [Value], name: &str) -> &'a Value {
+    health.iter().find(|d| d["deployment"] == name).unwrap()
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+async fn funded(stack: &Stack) -> TenantKey {
+    stack.funded_tenant(json!({})).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_after_500s_serves_from_the_next_deployment_and_bills_only_its_answer() {
+    let stack = Stack::start_routed(
+        MockConfig::default(),
+        &two_deployments("backoff_base_ms = 10", ""),
+    )
+    .await;
+    stack.faults.set(
+        "mock-a",
+        Fault {
+            status: Some(500),
+            ..Fault::default()
+        },
+    );
+    let tenant = funded(&stack).await;
+    let response = stack.chat(&tenant.key, &ask("routed")).await;
+    assert_eq!(response.status(), 200);
+    let cost_header = dec(&header(&response, "x-tollgate-cost"));
+    let body: Value = response.json().await.unwrap();
+    let prompt = body["usage"]["prompt_tokens"].as_u64().unwrap();
+    let completion = body["usage"]["completion_tokens"].as_u64().unwrap();
+
+    // a: the first attempt and one retry; then b.
+    assert_eq!(stack.mock.requests_for("mock-a"), 2);
+    assert_eq!(stack.mock.requests_for("mock-b"), 1);
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events.len(), 1, "one request, one event");
+    let event = &events[0];
+    assert_eq!(event.outcome, UsageOutcome::Success);
+    assert_eq!(event.deployment, "b");
+    assert_eq!(event.model_served, "mock-b");
+    assert_eq!(event.attempts, 3);
+    let log: Vec<(&str, Option<u16>, Option<&str>)> = event
+        .attempt_log
+        .iter()
+        .map(|a| (a.deployment.as_str(), a.status, a.error.as_deref()))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            ("a", Some(500), Some("status_500")),
+            ("a", Some(500), Some("status_500")),
+            ("b", Some(200), None)
+        ]
+    );
+    // Billed once, at b's price, for b's tokens.
+    let expected = (Decimal::from(prompt) * dec("3.00") + Decimal::from(completion) * dec("6.00"))
+        / dec("1000000");
+    assert_eq!(event.cost_usd, expected);
+    assert_eq!(cost_header, expected);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_after_a_timeout() {
+    let stack = Stack::start_routed(
+        MockConfig::default(),
+        &two_deployments("attempt_timeout_ms = 300\nretries_per_deployment = 0", ""),
+    )
+    .await;
+    stack.faults.set(
+        "mock-a",
+        Fault {
+            latency_ms: Some(3_000),
+            ..Fault::default()
+        },
+    );
+    let tenant = funded(&stack).await;
+    let response = stack.chat(&tenant.key, &ask("routed")).await;
+    assert_eq!(response.status(), 200);
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    let log: Vec<(&str, Option<&str>)> = events[0]
+        .attempt_log
+        .iter()
+        .map(|a| (a.deployment.as_str(), a.error.as_deref()))
+        .collect();
+    assert_eq!(log, [("a", Some("timeout")), ("b", None)]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_fails_over_at_once_and_the_deployment_cools_down_for_its_retry_after() {
+    let stack = Stack::start_routed(MockConfig::default(), &two_deployments("", "")).await;
+    stack.faults.set(
+        "mock-a",
+        Fault {
+            status: Some(429),
+            retry_after_secs: Some(30),
+            ..Fault::default()
+        },
+    );
+    let tenant = funded(&stack).await;
+    let first = stack.chat(&tenant.key, &ask("routed")).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        stack.mock.requests_for("mock-a"),
+        1,
+        "no retry on a rate-limited deployment when another can answer"
+    );
+    // While a cools down, requests go straight to b.
+    let second = stack.chat(&tenant.key, &ask("routed")).await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(stack.mock.requests_for("mock-a"), 1);
+    assert_eq!(stack.mock.requests_for("mock-b"), 2);
+    let h = health(&stack).await;
+    let cooldown = deployment(&h, "a")["cooldown_ms"].as_u64().unwrap();
+    assert!(cooldown > 20_000 && cooldown <= 30_000, "{cooldown}");
+    let events = stack.usage_events(tenant.tenant_id, 2).await;
+    assert_eq!(events[0].attempts, 2);
+    assert_eq!(
+        events[0].attempt_log[0].error.as_deref(),
+        Some("rate_limited")
+    );
+    assert_eq!(events[1].attempts, 1);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaker_opens_after_consecutive_failures_and_closes_after_recovery() {
+    let stack = Stack::start_routed(
+        MockConfig::default(),
+        &two_deployments(
+            "retries_per_deployment = 0",
+            "consecutive_failures = 3\ncooldown_ms = 400",
+        ),
+    )
+    .await;
+    stack.faults.set(
+        "mock-a",
+        Fault {
+            status: Some(503),
+            ..Fault::default()
+        },
+    );
+    let tenant = funded(&stack).await;
+    for _ in 0..3 {
+        assert_eq!(stack.chat(&tenant.key, &ask("routed")).await.status(), 200);
+    }
+    assert_eq!(stack.mock.requests_for("mock-a"), 3);
+    let h = health(&stack).await;
+    assert_eq!(deployment(&h, "a")["state"], "open");
+    assert_eq!(deployment(&h, "a")["times_opened"], 1);
+    assert_eq!(deployment(&h, "b")["state"], "closed");
+
+    // Open: a is not tried at all.
+    for _ in 0..3 {
+        assert_eq!(stack.chat(&tenant.key, &ask("routed")).await.status(), 200);
+    }
+    assert_eq!(stack.mock.requests_for("mock-a"), 3);
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"tollgate_deployment_breaker_state{deployment="a"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"tollgate_deployment_attempts_total{deployment="a",outcome="error"} 3"#)
+    );
+
+    // a recovers; after the cooldown one probe goes through and closes the breaker.
+    stack.faults.clear("mock-a");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(deployment(&health(&stack).await, "a")["state"], "half_open");
+    assert_eq!(stack.chat(&tenant.key, &ask("routed")).await.status(), 200);
+    assert_eq!(stack.mock.requests_for("mock-a"), 4);
+    assert_eq!(deployment(&health(&stack).await, "a")["state"], "closed");
+    assert_eq!(stack.chat(&tenant.key, &ask("routed")).await.status(), 200);
+    assert_eq!(stack.mock.requests_for("mock-a"), 5, "a serves again");
+
+    // The health read is for the operator only.
+    let tenant_read = stack
+        .http
+        .get(format!("{}/api/v1/providers/health", stack.url))
+        .bearer_auth(&tenant.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tenant_read.status(), 401);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weighted_split_stays_within_tolerance_over_1000_requests() {
+    let extra = r#"
+[[models]]
+name = "split"
+strategy = "weighted"
+[[models.deployments]]
+name = "one-share"
+provider = "mock"
+upstream_model = "mock-w1"
+weight = 1
+input_per_million = "1"
+output_per_million = "1"
+[[models.deployments]]
+name = "three-shares"
+provider = "mock"
+upstream_model = "mock-w3"
+weight = 3
+input_per_million = "1"
+output_per_million = "1"
+"#;
+    let stack = Stack::start_routed(MockConfig::default(), extra).await;
+    let tenant = funded(&stack).await;
+    let body = ask("split");
+    let mut pending = futures_util::stream::FuturesUnordered::new();
+    use futures_util::StreamExt;
+    let mut sent = 0;
+    let mut ok = 0;
+    while sent < 1000 || !pending.is_empty() {
+        while sent < 1000 && pending.len() < 16 {
+            pending.push(stack.chat(&tenant.key, &body));
+            sent += 1;
+        }
+        if let Some(response) = pending.next().await {
+            assert_eq!(response.status(), 200);
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1000);
+    let one = stack.mock.requests_for("mock-w1");
+    let three = stack.mock.requests_for("mock-w3");
+    assert_eq!(one + three, 1000);
+    // Expected 250; binomial sd ~13.7, so +-60 is more than 4 sd.
+    assert!((190..=310).contains(&one), "one-share got {one} of 1000");
+    drop(pending);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_strategy_picks_the_cheaper_deployment_and_bills_its_price() {
+    let extra = r#"
+[[models]]
+name = "thrifty"
+strategy = "cost"
+[[models.deployments]]
+name = "dear"
+provider = "mock"
+upstream_model = "mock-dear"
+input_per_million = "5.00"
+output_per_million = "15.00"
+[[models.deployments]]
+name = "cheap"
+provider = "mock"
+upstream_model = "mock-cheap"
+input_per_million = "0.50"
+output_per_million = "1.50"
+"#;
+    let stack = Stack::start_routed(MockConfig::default(), extra).await;
+    let tenant = funded(&stack).await;
+    for _ in 0..10 {
+        assert_eq!(stack.chat(&tenant.key, &ask("thrifty")).await.status(), 200);
+    }
+    assert_eq!(stack.mock.requests_for("mock-cheap"), 10);
+    assert_eq!(stack.mock.requests_for("mock-dear"), 0);
+    let events = stack.usage_events(tenant.tenant_id, 10).await;
+    for e in &events {
+        assert_eq!(e.deployment, "cheap");
+        let expected = (Decimal::from(e.prompt_tokens) * dec("0.50")
+            + Decimal::from(e.completion_tokens) * dec("1.50"))
+            / dec("1000000");
+        assert_eq!(e.cost_usd, expected);
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_strategy_moves_traffic_away_from_a_slowed_deployment() {
+    let extra = r#"
+[[models]]
+name = "quick"
+strategy = "latency"
+[[models.deployments]]
+name = "l1"
+provider = "mock"
+upstream_model = "mock-l1"
+input_per_million = "1"
+output_per_million = "1"
+[[models.deployments]]
+name = "l2"
+provider = "mock"
+upstream_model = "mock-l2"
+input_per_million = "1"
+output_per_million = "1"
+[[models.deployments]]
+name = "l3"
+provider = "mock"
+upstream_model = "mock-l3"
+input_per_million = "1"
+output_per_million = "1"
+"#;
+    let stack = Stack::start_routed(MockConfig::default(), extra).await;
+    let tenant = funded(&stack).await;
+    // Warm up: every deployment gets fast samples (l1 explicitly, the rest by the strategy).
+    for _ in 0..20 {
+        assert_eq!(stack.chat(&tenant.key, &ask("quick")).await.status(), 200);
+    }
+    for _ in 0..3 {
+        let r = chat_via(&stack, &stack.url, &tenant.key, &ask("quick"), Some("l1")).await;
+        assert_eq!(r.status(), 200);
+    }
+    // l1 slows down; one request meets the slowdown.
+    stack.faults.set(
+        "mock-l1",
+        Fault {
+            latency_ms: Some(250),
+            ..Fault::default()
+        },
+    );
+    let r = chat_via(&stack, &stack.url, &tenant.key, &ask("quick"), Some("l1")).await;
+    assert_eq!(r.status(), 200);
+    let discovered = stack.mock.requests_for("mock-l1");
+    for _ in 0..40 {
+        assert_eq!(stack.chat(&tenant.key, &ask("quick")).await.status(), 200);
+    }
+    assert_eq!(
+        stack.mock.requests_for("mock-l1"),
+        discovered,
+        "no traffic to the slow deployment"
+    );
+    let h = health(&stack).await;
+    assert!(deployment(&h, "l1")["latency_ms"].as_f64().unwrap() > 100.0);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_retry_once_a_stream_has_started() {
+    let stack = Stack::start_routed(MockConfig::default(), &two_deployments("", "")).await;
+    // The first event goes out at once; the connection breaks 100 ms later, mid-answer.
+    stack.faults.set(
+        "mock-a",
+        Fault {
+            ttft_ms: Some(100),
+            break_stream_after: Some(3),
+            ..Fault::default()
+        },
+    );
+    let tenant = funded(&stack).await;
+    let mut body = ask("routed");
+    body["stream"] = json!(true);
+    let response = stack.chat(&tenant.key, &body).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let data = sse_data(&text);
+    assert!(data.iter().any(|d| d.contains("upstream_failed")), "{text}");
+    assert!(!data.iter().any(|d| d == "[DONE]"));
+    assert_eq!(stack.mock.requests_for("mock-a"), 1);
+    assert_eq!(
+        stack.mock.requests_for("mock-b"),
+        0,
+        "never retried after bytes reached the client"
+    );
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events[0].attempts, 1);
+    assert_eq!(events[0].outcome, UsageOutcome::UpstreamError);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_breaks_before_its_first_byte_is_retried_elsewhere() {
+    let stack = Stack::start_routed(
+        MockConfig::default(),
+        &two_deployments("retries_per_deployment = 0", ""),
+    )
+    .await;
+    stack.faults.set(
+        "mock-a",
+        Fault {
+            break_stream_after: Some(0),
+            ..Fault::default()
+        },
+    );
+    let tenant = funded(&stack).await;
+    let mut body = ask("routed");
+    body["stream"] = json!(true);
+    let response = stack.chat(&tenant.key, &body).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(sse_data(&text).iter().any(|d| d == "[DONE]"), "{text}");
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events[0].outcome, UsageOutcome::Success);
+    assert_eq!(events[0].deployment, "b");
+    assert_eq!(
+        events[0].attempt_log[0].error.as_deref(),
+        Some("stream_broken")
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_header_and_provider_preference_narrow_the_choice() {
+    let stack = Stack::start_routed(MockConfig::default(), &two_deployments("", "")).await;
+    let tenant = funded(&stack).await;
+    let response = chat_via(&stack, &stack.url, &tenant.key, &ask("routed"), Some("b")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(stack.mock.requests_for("mock-b"), 1);
+    assert_eq!(stack.mock.requests_for("mock-a"), 0);
+
+    let mut body = ask("routed");
+    body["provider_preference"] = json!(["nowhere"]);
+    let refused = stack.chat(&tenant.key, &body).await;
+    assert_eq!(refused.status(), 400);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "no_matching_deployment");
+    let sent = stack.mock.last_request().unwrap();
+    assert!(sent.body.get("provider_preference").is_none());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aliases_and_per_tenant_overrides_resolve_to_their_routes() {
+    let mut stack = Stack::start_routed(MockConfig::default(), &two_deployments("", "")).await;
+    let tenant = funded(&stack).await;
+    let other = funded(&stack).await;
+    let response = stack.chat(&tenant.key, &ask("routed-alias")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(stack.mock.requests_for("mock-a"), 1);
+    let models: Value = stack
+        .http
+        .get(format!("{}/v1/models", stack.url))
+        .bearer_auth(&tenant.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"routed-alias") && ids.contains(&"routed"),
+        "{ids:?}"
+    );
+
+    // A gateway where this tenant's `demo-small` is served by the `routed` route.
+    let mut config = stack.config.clone();
+    config
+        .routing
+        .tenant_routes
+        .insert((tenant.tenant_id, "demo-small".into()), "routed".into());
+    let url = stack.start_gateway(config).await;
+    assert_eq!(
+        chat_via(&stack, &url, &tenant.key, &ask("demo-small"), None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(stack.mock.requests_for("mock-a"), 2);
+    assert_eq!(stack.mock.requests_for("mock-small"), 0);
+    // Other tenants keep the normal route.
+    assert_eq!(
+        chat_via(&stack, &url, &other.key, &ask("demo-small"), None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(stack.mock.requests_for("mock-small"), 1);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_keys_rotate_and_a_capped_key_sends_traffic_to_the_fallback() {
+    let extra = r#"
+[[models]]
+name = "keyed"
+[[models.deployments]]
+name = "rotating"
+provider = "mock"
+upstream_model = "mock-keys"
+input_per_million = "1"
+output_per_million = "1"
+keys = [{ key = "sk-one", rpm = 1 }, { key = "sk-two", rpm = 1 }]
+[[models.deployments]]
+name = "spare"
+provider = "mock"
+upstream_model = "mock-spare"
+priority = 1
+input_per_million = "1"
+output_per_million = "1"
+"#;
+    let stack = Stack::start_routed(MockConfig::default(), extra).await;
+    let tenant = funded(&stack).await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        assert_eq!(stack.chat(&tenant.key, &ask("keyed")).await.status(), 200);
+        seen.push(stack.mock.last_request().unwrap().authorization.unwrap());
+    }
+    seen.sort();
+    assert_eq!(seen, ["Bearer sk-one", "Bearer sk-two"]);
+    // Both keys are at their one request per minute: the spare deployment answers.
+    assert_eq!(stack.chat(&tenant.key, &ask("keyed")).await.status(), 200);
+    assert_eq!(stack.mock.requests_for("mock-spare"), 1);
+    assert_eq!(stack.mock.requests_for("mock-keys"), 2);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_deployments_use_the_path_api_version_and_api_key_header() {
+    let extra = r#"
+[[providers]]
+name = "azure-eu"
+kind = "azure"
+base_url = "{mock}"
+api_version = "2024-06-01"
+api_key = "az-secret"
+[[models]]
+name = "azure-4o"
+provider = "azure-eu"
+upstream_model = "gpt4o-prod"
+input_per_million = "2.50"
+output_per_million = "10.00"
+"#;
+    let stack = Stack::start_routed(MockConfig::default(), extra).await;
+    let tenant = funded(&stack).await;
+    let response = stack.chat(&tenant.key, &ask("azure-4o")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-tollgate-provider"), "azure-eu");
+    let sent = stack.mock.last_request().unwrap();
+    assert_eq!(sent.path, "/openai/deployments/gpt4o-prod/chat/completions");
+    assert_eq!(sent.query, "api-version=2024-06-01");
+    assert_eq!(sent.api_key.as_deref(), Some("az-secret"));
+    assert_eq!(
+        sent.authorization, None,
+        "Azure keys go in api-key, not Authorization"
+    );
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events[0].provider, "azure-eu");
+    assert!(events[0].cost_usd > Decimal::ZERO);
+    stack.stop().await;
+}
