@@ -4,9 +4,13 @@
 //!
 //! Adding a provider = one new file implementing [`Adapter`] and one line in [`adapter`].
 
+mod anthropic;
 mod azure;
 mod error;
 mod openai;
+
+use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -20,6 +24,8 @@ pub enum ProviderKind {
     OpenAi,
     /// Azure OpenAI: deployment in the path, `api-version` query, `api-key` header.
     Azure,
+    /// Anthropic Messages API.
+    Anthropic,
 }
 
 impl ProviderKind {
@@ -28,6 +34,7 @@ impl ProviderKind {
         match self {
             Self::OpenAi => "openai",
             Self::Azure => "azure",
+            Self::Anthropic => "anthropic",
         }
     }
 }
@@ -39,8 +46,9 @@ impl std::str::FromStr for ProviderKind {
         match s {
             "openai" => Ok(Self::OpenAi),
             "azure" => Ok(Self::Azure),
+            "anthropic" => Ok(Self::Anthropic),
             other => Err(format!(
-                "unsupported kind '{other}' (supported: openai, azure)"
+                "unsupported kind '{other}' (supported: openai, azure, anthropic)"
             )),
         }
     }
@@ -93,6 +101,37 @@ pub fn adapter(kind: ProviderKind) -> &'static dyn Adapter {
     match kind {
         ProviderKind::OpenAi => &openai::OpenAi,
         ProviderKind::Azure => &azure::Azure,
+        ProviderKind::Anthropic => &anthropic::Anthropic,
+    }
+}
+
+pub use anthropic::{finish_reason as anthropic_finish_reason, openai_usage as anthropic_usage};
+
+/// Seconds since the Unix epoch (the `created` field of completions).
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The `data:` payload of one SSE event (multiple data lines joined by `\n`), if any.
+pub fn sse_data(event: &[u8]) -> Option<Cow<'_, str>> {
+    let text = std::str::from_utf8(event).ok()?;
+    let mut lines = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|d| d.strip_prefix(' ').unwrap_or(d));
+    let first = lines.next()?;
+    match lines.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut joined = format!("{first}\n{second}");
+            for more in lines {
+                joined.push('\n');
+                joined.push_str(more);
+            }
+            Some(Cow::Owned(joined))
+        }
     }
 }
 

@@ -36,6 +36,41 @@ const WORDS: [&str; 32] = [
     "milliseconds",
 ];
 
+/// A composed answer.
+pub struct Composed {
+    /// Streamable pieces (their concatenation is the answer).
+    pub pieces: Vec<String>,
+    /// Completion tokens of the answer.
+    pub completion_tokens: u32,
+    /// Cut short by the output limit.
+    pub truncated: bool,
+}
+
+/// The answer to a prompt: `completion_words` words, never more tokens than `limit`.
+pub fn compose(
+    tokenizer: tollgate_billing::Tokenizer,
+    prompt_parts: &[&str],
+    limit: Option<u32>,
+    completion_words: u32,
+) -> Composed {
+    let words = limit.map_or(completion_words, |l| l.min(completion_words));
+    let truncated = limit.is_some_and(|l| l < completion_words);
+    let mut pieces = answer_pieces(prompt_parts, words);
+    let mut completion_tokens = tokenizer.count_text(&pieces.concat());
+    // Like a real provider, never produce more tokens than the limit allows.
+    while let Some(limit) = limit
+        && completion_tokens > limit
+        && pieces.pop().is_some()
+    {
+        completion_tokens = tokenizer.count_text(&pieces.concat());
+    }
+    Composed {
+        pieces,
+        completion_tokens,
+        truncated,
+    }
+}
+
 /// FNV-1a, stable across runs and platforms.
 fn fnv1a(parts: &[&str]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_billing::ChatMessageText;
 
-use crate::answer::{answer_pieces, embedding};
+use crate::answer::{Composed, compose, embedding};
 use crate::controls::Controls;
 use crate::server::MockState;
 use crate::stats::ReceivedRequest;
@@ -52,20 +52,20 @@ fn content_text(content: &Value) -> String {
     }
 }
 
-fn error(status: StatusCode, message: &str, kind: &str, code: &str) -> HttpResponse {
+pub(crate) fn error(status: StatusCode, message: &str, kind: &str, code: &str) -> HttpResponse {
     HttpResponse::build(status).json(json!({
         "error": {"message": message, "type": kind, "code": code}
     }))
 }
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
 
-fn record(state: &MockState, req: &HttpRequest, body: &[u8]) -> Option<Value> {
+pub(crate) fn record(state: &MockState, req: &HttpRequest, body: &[u8]) -> Option<Value> {
     let parsed: Value = serde_json::from_slice(body).ok()?;
     let header = |name: &str| {
         req.headers()
@@ -85,7 +85,7 @@ fn record(state: &MockState, req: &HttpRequest, body: &[u8]) -> Option<Value> {
 }
 
 /// Sleeps the configured latency, then fails the request if the controls say so.
-async fn delay_or_fail(controls: &Controls) -> Option<HttpResponse> {
+pub(crate) async fn delay_or_fail(controls: &Controls) -> Option<HttpResponse> {
     if !controls.latency.is_zero() {
         tokio::time::sleep(controls.latency).await;
     }
@@ -165,21 +165,12 @@ pub async fn chat_completions(
         .flat_map(|(role, content, _)| [role.as_str(), content.as_str()])
         .collect();
     let limit = request.max_completion_tokens.or(request.max_tokens);
-    let words = limit.map_or(controls.completion_words, |l| {
-        l.min(controls.completion_words)
-    });
-    let truncated = limit.is_some_and(|l| l < controls.completion_words);
-    let mut pieces = answer_pieces(&prompt_parts, words);
-    let mut answer: String = pieces.concat();
-    let mut completion_tokens = tokenizer.count_text(&answer);
-    // Like a real provider, never produce more tokens than `max_tokens` allows.
-    while let Some(limit) = limit
-        && completion_tokens > limit
-        && pieces.pop().is_some()
-    {
-        answer = pieces.concat();
-        completion_tokens = tokenizer.count_text(&answer);
-    }
+    let Composed {
+        pieces,
+        completion_tokens,
+        truncated,
+    } = compose(tokenizer, &prompt_parts, limit, controls.completion_words);
+    let answer: String = pieces.concat();
     let finish_reason = if truncated { "length" } else { "stop" };
     let id = format!("chatcmpl-mock-{:016x}", fastrand::u64(..));
     let created = now_unix();
@@ -249,9 +240,16 @@ pub async fn chat_completions(
         Bytes::from_static(b"data: [DONE]\n\n"),
     ));
 
-    let break_after = controls
-        .break_stream_after
-        .map_or(usize::MAX, |n| n as usize);
+    sse_response(events, controls.break_stream_after)
+}
+
+/// An SSE response sending `events` after their delays; with `break_after`, the connection
+/// breaks before event number `break_after` (no terminator).
+pub(crate) fn sse_response(
+    events: Vec<(std::time::Duration, Bytes)>,
+    break_after: Option<u32>,
+) -> HttpResponse {
+    let break_after = break_after.map_or(usize::MAX, |n| n as usize);
     let body =
         stream::iter(events.into_iter().enumerate()).then(move |(i, (delay, bytes))| async move {
             if !delay.is_zero() {

@@ -7,6 +7,7 @@
 //! without `usage`. It records what it received so tests can assert on it.
 
 mod answer;
+mod anthropic;
 mod config;
 mod controls;
 mod handlers;

@@ -1,0 +1,256 @@
+//! Anthropic Messages upstream: the gateway speaks OpenAI to the client and Anthropic to a
+//! real mock-upstream, plain, streamed and with tool calls, and bills exactly (cache reads at
+//! the cached-input price).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tollgate_events::{UsageOutcome, UsageRecorded, UsageSource};
+use tollgate_mock_upstream::MockConfig;
+use tollgate_testkit::{Stack, sse_data};
+
+const CLAUDE: &str = r#"
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+base_url = "{mock}/v1"
+api_key = "sk-ant-upstream"
+[[models]]
+name = "claude"
+provider = "anthropic"
+upstream_model = "mock-claude"
+input_per_million = "3.00"
+output_per_million = "15.00"
+cached_input_per_million = "0.30"
+"#;
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn expected_cost(e: &UsageRecorded) -> Decimal {
+    let uncached = e.prompt_tokens - e.cached_tokens;
+    (Decimal::from(uncached) * dec("3.00")
+        + Decimal::from(e.cached_tokens) * dec("0.30")
+        + Decimal::from(e.completion_tokens) * dec("15.00"))
+        / dec("1000000")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_answer_is_translated_and_cache_reads_billed_at_the_cached_price() {
+    let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let response = stack
+        .chat(&tenant.key, &json!({
+            "model": "claude",
+            "max_tokens": 50,
+            "messages": [
+                {"role": "system", "content": [{"type": "text", "text": "You are a careful assistant for a billing gateway; answer briefly.", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "user", "content": "What does a gateway do?"}
+            ],
+        }))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-tollgate-provider"], "anthropic");
+    let cost_header = dec(response.headers()["x-tollgate-cost"].to_str().unwrap());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["model"], "claude");
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    assert!(
+        !body["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    let cached = body["usage"]["prompt_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap();
+    assert!(cached > 0, "the system block was a cache read: {body}");
+
+    let sent = stack.mock.last_request().unwrap();
+    assert_eq!(sent.path, "/v1/messages");
+    assert_eq!(sent.x_api_key.as_deref(), Some("sk-ant-upstream"));
+    assert_eq!(sent.authorization, None);
+    assert_eq!(sent.body["system"][0]["cache_control"]["type"], "ephemeral");
+    assert_eq!(sent.body["messages"][0]["role"], "user");
+    assert_eq!(sent.body["max_tokens"], 50);
+
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    let e = &events[0];
+    assert_eq!(u64::from(e.cached_tokens), cached);
+    assert_eq!(
+        u64::from(e.prompt_tokens),
+        body["usage"]["prompt_tokens"].as_u64().unwrap()
+    );
+    assert_eq!(
+        u64::from(e.completion_tokens),
+        body["usage"]["completion_tokens"].as_u64().unwrap()
+    );
+    assert_eq!(e.usage_source, UsageSource::Upstream);
+    assert_eq!(e.cost_usd, expected_cost(e));
+    assert_eq!(cost_header, e.cost_usd);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_answer_becomes_openai_chunks_with_usage_and_done() {
+    let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let response = stack
+        .chat(
+            &tenant.key,
+            &json!({
+                "model": "claude",
+                "stream": true,
+                "stream_options": {"include_usage": true},
+                "messages": [{"role": "user", "content": "Stream me an answer."}],
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let data = sse_data(&text);
+    assert_eq!(data.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk")
+    );
+    let content: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert!(content.split_whitespace().count() > 3, "{content}");
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"] == "stop")
+    );
+    let usage = &chunks.last().unwrap()["usage"];
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    let e = &events[0];
+    assert_eq!(e.outcome, UsageOutcome::Success);
+    assert_eq!(e.usage_source, UsageSource::Upstream);
+    assert_eq!(
+        u64::from(e.prompt_tokens),
+        usage["prompt_tokens"].as_u64().unwrap()
+    );
+    assert_eq!(
+        u64::from(e.completion_tokens),
+        usage["completion_tokens"].as_u64().unwrap()
+    );
+    assert_eq!(
+        e.completion_tokens,
+        Tokenizer::O200kBase.count_text(&content)
+    );
+    assert_eq!(dec(usage["cost_usd"].as_str().unwrap()), e.cost_usd);
+    assert_eq!(e.cost_usd, expected_cost(e));
+    stack.stop().await;
+}
+
+use tollgate_billing::Tokenizer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_call_round_trip_plain_and_streamed() {
+    let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let tools = json!([{"type": "function", "function": {
+        "name": "lookup_weather", "description": "Weather by city",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}]);
+    let first = stack
+        .chat(
+            &tenant.key,
+            &json!({
+                "model": "claude", "tools": tools, "tool_choice": "auto",
+                "messages": [{"role": "user", "content": "Weather in Oslo?"}],
+            }),
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["choices"][0]["finish_reason"], "tool_calls");
+    let call = &first["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call["function"]["name"], "lookup_weather");
+    let args: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args["query"], "Weather in Oslo?");
+    assert_eq!(
+        stack.mock.last_request().unwrap().body["tools"][0]["input_schema"]["type"],
+        "object"
+    );
+
+    // The tool result goes back; the model answers in text.
+    let second = stack
+        .chat(
+            &tenant.key,
+            &json!({
+                "model": "claude", "tools": tools,
+                "messages": [
+                    {"role": "user", "content": "Weather in Oslo?"},
+                    {"role": "assistant", "content": null, "tool_calls": [call]},
+                    {"role": "tool", "tool_call_id": call["id"], "content": "-3 C, snow"}
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(second.status(), 200);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(second["choices"][0]["finish_reason"], "stop");
+    let sent = stack.mock.last_request().unwrap().body;
+    assert_eq!(sent["messages"][1]["content"][0]["type"], "tool_use");
+    assert_eq!(sent["messages"][2]["content"][0]["type"], "tool_result");
+    assert_eq!(sent["messages"][2]["content"][0]["tool_use_id"], call["id"]);
+
+    // Streamed, the tool call arrives as OpenAI tool_call deltas.
+    let streamed = stack
+        .chat(
+            &tenant.key,
+            &json!({
+                "model": "claude", "tools": tools, "stream": true,
+                "messages": [{"role": "user", "content": "Weather in Oslo?"}],
+            }),
+        )
+        .await;
+    let text = streamed.text().await.unwrap();
+    let data = sse_data(&text);
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let arguments: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&arguments).unwrap()["query"],
+        "Weather in Oslo?"
+    );
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"] == "tool_calls")
+    );
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c.get("usage").is_none_or(Value::is_null)),
+        "client did not ask for usage"
+    );
+
+    let events = stack.usage_events(tenant.tenant_id, 3).await;
+    assert_eq!(events.len(), 3);
+    for e in &events {
+        assert_eq!(e.outcome, UsageOutcome::Success);
+        assert!(e.completion_tokens > 0);
+        assert_eq!(e.cost_usd, expected_cost(e));
+    }
+    stack.stop().await;
+}
