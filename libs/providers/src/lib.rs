@@ -7,6 +7,7 @@
 mod anthropic;
 mod azure;
 mod error;
+mod gemini;
 mod openai;
 
 use std::borrow::Cow;
@@ -26,6 +27,8 @@ pub enum ProviderKind {
     Azure,
     /// Anthropic Messages API.
     Anthropic,
+    /// Google Gemini `generateContent`.
+    Gemini,
 }
 
 impl ProviderKind {
@@ -35,6 +38,7 @@ impl ProviderKind {
             Self::OpenAi => "openai",
             Self::Azure => "azure",
             Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
         }
     }
 }
@@ -47,8 +51,9 @@ impl std::str::FromStr for ProviderKind {
             "openai" => Ok(Self::OpenAi),
             "azure" => Ok(Self::Azure),
             "anthropic" => Ok(Self::Anthropic),
+            "gemini" => Ok(Self::Gemini),
             other => Err(format!(
-                "unsupported kind '{other}' (supported: openai, azure, anthropic)"
+                "unsupported kind '{other}' (supported: openai, azure, anthropic, gemini)"
             )),
         }
     }
@@ -102,6 +107,7 @@ pub fn adapter(kind: ProviderKind) -> &'static dyn Adapter {
         ProviderKind::OpenAi => &openai::OpenAi,
         ProviderKind::Azure => &azure::Azure,
         ProviderKind::Anthropic => &anthropic::Anthropic,
+        ProviderKind::Gemini => &gemini::Gemini,
     }
 }
 

@@ -66,6 +66,16 @@ pub(crate) fn now_unix() -> u64 {
 }
 
 pub(crate) fn record(state: &MockState, req: &HttpRequest, body: &[u8]) -> Option<Value> {
+    record_as(state, req, body, None)
+}
+
+/// Records a request whose model is not in its body (Gemini puts it in the path).
+pub(crate) fn record_as(
+    state: &MockState,
+    req: &HttpRequest,
+    body: &[u8],
+    model: Option<&str>,
+) -> Option<Value> {
     let parsed: Value = serde_json::from_slice(body).ok()?;
     let header = |name: &str| {
         req.headers()
@@ -79,6 +89,13 @@ pub(crate) fn record(state: &MockState, req: &HttpRequest, body: &[u8]) -> Optio
         authorization: header("authorization"),
         api_key: header("api-key"),
         x_api_key: header("x-api-key"),
+        goog_api_key: header("x-goog-api-key"),
+        model: model.map(str::to_owned).or_else(|| {
+            parsed
+                .get("model")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }),
         body: parsed.clone(),
     });
     Some(parsed)

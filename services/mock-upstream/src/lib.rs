@@ -10,6 +10,7 @@ mod answer;
 mod anthropic;
 mod config;
 mod controls;
+mod gemini;
 mod handlers;
 mod server;
 mod stats;

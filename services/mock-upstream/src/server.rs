@@ -4,7 +4,7 @@ use std::sync::{Arc, RwLock};
 
 use actix_web::{App, HttpServer, web};
 
-use crate::{Fault, MockConfig, MockStats, anthropic, handlers};
+use crate::{Fault, MockConfig, MockStats, anthropic, gemini, handlers};
 
 /// Shared state of the handlers.
 pub(crate) struct MockState {
@@ -85,6 +85,7 @@ impl MockUpstream {
                     web::delete().to(handlers::delete_fault),
                 )
                 .route("/v1/messages", web::post().to(anthropic::messages))
+                .route("/v1beta/models/{target}", web::post().to(gemini::generate))
                 .route("/v1/embeddings", web::post().to(handlers::embeddings))
                 .route("/v1/models", web::get().to(handlers::models))
                 .route("/healthz", web::get().to(|| async { "ok" }))

@@ -19,6 +19,10 @@ pub struct ReceivedRequest {
     pub api_key: Option<String>,
     /// The `x-api-key` header (Anthropic), if any.
     pub x_api_key: Option<String>,
+    /// The `x-goog-api-key` header (Gemini), if any.
+    pub goog_api_key: Option<String>,
+    /// The model asked for (from the body, or the path for Gemini).
+    pub model: Option<String>,
     /// The JSON body.
     pub body: Value,
 }
@@ -39,10 +43,10 @@ impl MockStats {
         } else {
             self.chat_requests.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(model) = request.body.get("model").and_then(Value::as_str)
+        if let Some(model) = &request.model
             && let Ok(mut by_model) = self.by_model.lock()
         {
-            *by_model.entry(model.to_owned()).or_insert(0) += 1;
+            *by_model.entry(model.clone()).or_insert(0) += 1;
         }
         if let Ok(mut last) = self.last.lock() {
             *last = Some(request);
