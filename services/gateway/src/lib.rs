@@ -9,6 +9,7 @@ pub mod chat;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod messages;
 pub mod metrics;
 mod server;
 pub mod state;

@@ -19,6 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/v1/chat/completions",
         web::post().to(chat::chat_completions),
     )
+    .route("/v1/messages", web::post().to(crate::messages::messages))
     .route("/v1/models", web::get().to(models::list_models))
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))

@@ -21,25 +21,71 @@ use crate::usage::{Ending, RequestRecord};
 pub use request::{ChatRequest, content_text};
 use sse::CompletionPeek;
 
-const ENDPOINT: &str = "/v1/chat/completions";
+/// The wire format a client speaks to the gateway. Internally every request is an OpenAI chat
+/// request; other dialects are translated on the way in and out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `POST /v1/chat/completions`.
+    OpenAi,
+    /// `POST /v1/messages` (Anthropic Messages).
+    Anthropic,
+}
 
-/// The handler.
+impl Dialect {
+    fn endpoint(self) -> &'static str {
+        match self {
+            Self::OpenAi => "/v1/chat/completions",
+            Self::Anthropic => "/v1/messages",
+        }
+    }
+
+    fn parse(self, body: &[u8]) -> Result<ChatRequest, ApiError> {
+        match self {
+            Self::OpenAi => ChatRequest::parse(body),
+            Self::Anthropic => ChatRequest::parse(&crate::messages::to_openai_request(body)?),
+        }
+    }
+
+    fn error(self, meta: &DataPlaneMeta, err: &ApiError) -> HttpResponse {
+        match self {
+            Self::OpenAi => meta.error(err),
+            Self::Anthropic => {
+                let mut response = crate::messages::error_response(err);
+                meta.apply(&mut response);
+                response
+            }
+        }
+    }
+}
+
+/// `POST /v1/chat/completions`.
 pub async fn chat_completions(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
+    handle(state, req, payload, Dialect::OpenAi).await
+}
+
+/// Authenticates, serves and bills one chat request in `dialect`.
+pub async fn handle(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+    dialect: Dialect,
+) -> HttpResponse {
     let started = Instant::now();
+    let endpoint = dialect.endpoint();
     let mut meta = DataPlaneMeta::new(request_id(&req));
     let key = match state.authenticate(&req).await {
         Ok(key) => key,
         Err(err) => {
-            state.metrics.request(ENDPOINT, err_status(&err));
-            return meta.error(&err);
+            state.metrics.request(endpoint, err_status(&err));
+            return dialect.error(&meta, &err);
         }
     };
-    let mut record = RequestRecord::new(meta.request_id.clone(), key, ENDPOINT, started);
-    match serve(&state, &req, payload, &mut record, &mut meta).await {
+    let mut record = RequestRecord::new(meta.request_id.clone(), key, endpoint, started);
+    match serve(&state, &req, payload, &mut record, &mut meta, dialect).await {
         Ok(response) => response,
         Err(err) => {
             meta.provider.clone_from(&record.provider);
@@ -55,11 +101,11 @@ pub async fn chat_completions(
             if record.attempts > 0 {
                 state.observe_upstream(&record);
             }
-            state.metrics.request(ENDPOINT, status);
+            state.metrics.request(endpoint, status);
             state
                 .bill(record, Ending::failed(outcome, status, err.code()), None)
                 .await;
-            meta.error(&err)
+            dialect.error(&meta, &err)
         }
     }
 }
@@ -101,9 +147,10 @@ async fn serve(
     payload: web::Payload,
     record: &mut RequestRecord,
     meta: &mut DataPlaneMeta,
+    dialect: Dialect,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(req, payload, state.config.max_body_bytes).await?;
-    let request = ChatRequest::parse(&body)?;
+    let request = dialect.parse(&body)?;
     record.model_requested.clone_from(&request.model);
     record.stream = request.stream;
 
@@ -174,6 +221,10 @@ async fn serve(
                 stream::Upstream {
                     attempt,
                     translator: adapter.chat_stream(&request.model),
+                    egress: match dialect {
+                        Dialect::OpenAi => None,
+                        Dialect::Anthropic => Some(crate::messages::stream_egress(&request.model)),
+                    },
                     first,
                     rest,
                 },
@@ -187,7 +238,7 @@ async fn serve(
     let (usage, usage_source) = completion_usage(&bytes, &request, record.tokenizer)?;
     meta.cost = record.cost(usage);
     state.observe_upstream(record);
-    state.metrics.request(ENDPOINT, 200);
+    state.metrics.request(record.endpoint, 200);
     state
         .bill(
             record.clone(),
@@ -201,6 +252,10 @@ async fn serve(
             Some(reservation),
         )
         .await;
+    let bytes = match dialect {
+        Dialect::OpenAi => bytes,
+        Dialect::Anthropic => crate::messages::to_anthropic_message(&bytes)?,
+    };
     let mut response = HttpResponse::Ok()
         .content_type("application/json")
         .body(bytes);

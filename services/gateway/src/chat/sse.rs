@@ -15,26 +15,7 @@ pub fn take_event(buffer: &mut BytesMut) -> Option<Bytes> {
     Some(buffer.split_to(end).freeze())
 }
 
-/// The `data:` payload of an event (multiple data lines joined by `\n`), if any.
-pub fn data_of(event: &[u8]) -> Option<Cow<'_, str>> {
-    let text = std::str::from_utf8(event).ok()?;
-    let mut lines = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("data:"))
-        .map(|d| d.strip_prefix(' ').unwrap_or(d));
-    let first = lines.next()?;
-    match lines.next() {
-        None => Some(Cow::Borrowed(first)),
-        Some(second) => {
-            let mut joined = format!("{first}\n{second}");
-            for more in lines {
-                joined.push('\n');
-                joined.push_str(more);
-            }
-            Some(Cow::Owned(joined))
-        }
-    }
-}
+pub use tollgate_providers::sse_data as data_of;
 
 /// The fields of a completion (chunk) the gateway needs; everything else is passed through.
 #[derive(Debug, Default, Deserialize)]

@@ -32,6 +32,8 @@ pub struct Upstream {
     pub attempt: Attempt,
     /// Converts the provider's events to OpenAI chunks.
     pub translator: Box<dyn StreamTranslator>,
+    /// Converts the OpenAI chunks sent to the client into its dialect (none for OpenAI).
+    pub egress: Option<Box<dyn StreamTranslator>>,
     /// Bytes already read.
     pub first: Bytes,
     /// The rest of the response.
@@ -62,6 +64,7 @@ pub fn relay(
         upstream: Box::pin(upstream.rest.bytes_stream()),
         buffer: BytesMut::from(&upstream.first[..]),
         translator: upstream.translator,
+        egress: upstream.egress,
         attempt: Some(upstream.attempt),
         translated: Vec::new(),
         out: VecDeque::new(),
@@ -95,6 +98,7 @@ struct Relay {
     upstream: ByteStream,
     buffer: BytesMut,
     translator: Box<dyn StreamTranslator>,
+    egress: Option<Box<dyn StreamTranslator>>,
     attempt: Option<Attempt>,
     translated: Vec<Bytes>,
     out: VecDeque<Bytes>,
@@ -106,7 +110,15 @@ impl Relay {
     async fn next(mut self) -> Option<(Result<Bytes, std::convert::Infallible>, Self)> {
         loop {
             if let Some(bytes) = self.out.pop_front() {
-                return Some((Ok(bytes), self));
+                let Some(egress) = self.egress.as_mut() else {
+                    return Some((Ok(bytes), self));
+                };
+                egress.event(bytes, &mut self.translated);
+                if self.translated.is_empty() {
+                    continue;
+                }
+                let joined: Vec<u8> = self.translated.drain(..).flat_map(|b| b.to_vec()).collect();
+                return Some((Ok(Bytes::from(joined)), self));
             }
             if self.ended {
                 self.attempt.take();

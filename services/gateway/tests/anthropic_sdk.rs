@@ -1,0 +1,66 @@
+//! The official Anthropic Python SDK works against `POST /v1/messages` (plain, streamed, tool
+//! use, errors), with Anthropic-format and OpenAI-format upstreams behind it.
+//!
+//! Needs a Python with `anthropic` installed: `TOLLGATE_PYTHON` (set by `scripts/test`), else
+//! `python3`. The test fails, rather than skips, when the SDK is missing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::json;
+use tollgate_events::UsageOutcome;
+use tollgate_mock_upstream::MockConfig;
+use tollgate_testkit::Stack;
+
+const CLAUDE: &str = r#"
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+base_url = "{mock}/v1"
+api_key = "sk-ant-upstream"
+[[models]]
+name = "claude"
+provider = "anthropic"
+upstream_model = "mock-claude"
+input_per_million = "3.00"
+output_per_million = "15.00"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_anthropic_python_sdk_works_against_v1_messages() {
+    let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let python = std::env::var("TOLLGATE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/anthropic_sdk.py");
+    let output = tokio::process::Command::new(&python)
+        .arg(script)
+        .env("TOLLGATE_URL", &stack.url)
+        .env("TOLLGATE_KEY", &tenant.key)
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot run {python}: {e} (set TOLLGATE_PYTHON or run scripts/test)")
+        });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "Anthropic SDK script failed (python: {python}; `pip install anthropic` if the module is missing)\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("anthropic-sdk ok"), "{stdout}");
+
+    // 4 plain/streamed + 2 tool calls + 1 refused = 7 requests, 7 events, same billing path.
+    let events = stack.usage_events(tenant.tenant_id, 7).await;
+    assert_eq!(events.len(), 7);
+    assert!(events.iter().all(|e| e.endpoint == "/v1/messages"));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.outcome == UsageOutcome::Success)
+            .count(),
+        6
+    );
+    for e in events.iter().filter(|e| e.outcome == UsageOutcome::Success) {
+        assert!(e.cost_usd > rust_decimal::Decimal::ZERO && e.completion_tokens > 0);
+    }
+    stack.stop().await;
+}
