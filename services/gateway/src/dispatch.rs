@@ -54,7 +54,7 @@ pub async fn dispatch(
     state: &AppState,
     route: &Route,
     plan: Plan,
-    body: &Map<String, Value>,
+    mut body: Map<String, Value>,
     stream: bool,
     record: &mut RequestRecord,
 ) -> Result<Answer, ApiError> {
@@ -85,8 +85,7 @@ pub async fn dispatch(
             record.provider.clone_from(&deployment.provider);
             let provider = state.upstream.provider(&deployment);
             let adapter = adapter(provider.kind);
-            let mut upstream_body = body.clone();
-            upstream_body.insert(
+            body.insert(
                 "model".into(),
                 Value::String(deployment.upstream_model.clone()),
             );
@@ -97,7 +96,7 @@ pub async fn dispatch(
                 api_version: provider.api_version.as_deref(),
                 request_id: &record.request_id,
                 stream,
-                body: &upstream_body,
+                body: &body,
             };
             let timeout = policy.attempt_timeout.min(provider.timeout).min(remaining);
             let started = Instant::now();
@@ -117,7 +116,7 @@ pub async fn dispatch(
                     record.served = Some(deployment.clone());
                     state
                         .metrics
-                        .deployment_attempt(&deployment.name, "ok", latency);
+                        .deployment_attempt(&deployment.name, true, latency);
                     return Ok(Answer {
                         attempt,
                         adapter,
@@ -137,12 +136,12 @@ pub async fn dispatch(
                         attempt.failed(latency);
                         state
                             .metrics
-                            .deployment_attempt(&deployment.name, "error", latency);
+                            .deployment_attempt(&deployment.name, false, latency);
                     } else {
                         attempt.succeeded(latency);
                         state
                             .metrics
-                            .deployment_attempt(&deployment.name, "ok", latency);
+                            .deployment_attempt(&deployment.name, true, latency);
                     }
                     drop(attempt);
                     tracing::warn!(

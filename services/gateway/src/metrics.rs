@@ -33,12 +33,26 @@ pub struct GatewayMetrics {
     deployment_latency: Family<Labels, Histogram, fn() -> Histogram>,
     deployment_breaker: Family<Labels, Gauge>,
     deployment_in_flight: Family<Labels, Gauge>,
+    /// Each deployment's attempt series, created once (no label allocation per request).
+    deployments: std::sync::Arc<std::collections::HashMap<String, DeploymentSeries>>,
+}
+
+/// The attempt series of one deployment.
+#[derive(Clone)]
+struct DeploymentSeries {
+    ok: Counter,
+    error: Counter,
+    latency: Histogram,
 }
 
 impl GatewayMetrics {
-    /// Creates the metrics and registers them (and the publisher's) in a new registry.
-    pub fn new(publisher: &tollgate_events::PublisherMetrics) -> (Self, Registry) {
-        let metrics = Self {
+    /// Creates the metrics and registers them (and the publisher's) in a new registry, with
+    /// series for each of `deployments`.
+    pub fn new<'a>(
+        publisher: &tollgate_events::PublisherMetrics,
+        deployments: impl IntoIterator<Item = &'a str>,
+    ) -> (Self, Registry) {
+        let mut metrics = Self {
             requests: Family::default(),
             upstream_latency: Family::new_with_constructor(latency_histogram),
             overhead: overhead_histogram(),
@@ -50,7 +64,30 @@ impl GatewayMetrics {
             deployment_latency: Family::new_with_constructor(latency_histogram),
             deployment_breaker: Family::default(),
             deployment_in_flight: Family::default(),
+            deployments: std::sync::Arc::default(),
         };
+        let series = deployments
+            .into_iter()
+            .map(|name| {
+                let label = ("deployment", name.to_owned());
+                let counter = |outcome: &str| {
+                    metrics
+                        .deployment_attempts
+                        .get_or_create(&vec![label.clone(), ("outcome", outcome.to_owned())])
+                        .clone()
+                };
+                let series = DeploymentSeries {
+                    ok: counter("ok"),
+                    error: counter("error"),
+                    latency: metrics
+                        .deployment_latency
+                        .get_or_create(&vec![label.clone()])
+                        .clone(),
+                };
+                (name.to_owned(), series)
+            })
+            .collect();
+        metrics.deployments = std::sync::Arc::new(series);
         let mut registry = Registry::default();
         let r = registry.sub_registry_with_prefix("tollgate");
         r.register(
@@ -151,20 +188,12 @@ impl GatewayMetrics {
             .inc();
     }
 
-    /// Counts an upstream attempt and its latency.
-    pub fn deployment_attempt(
-        &self,
-        deployment: &str,
-        outcome: &'static str,
-        latency: std::time::Duration,
-    ) {
-        let name = ("deployment", deployment.to_owned());
-        self.deployment_attempts
-            .get_or_create(&vec![name.clone(), ("outcome", outcome.to_owned())])
-            .inc();
-        self.deployment_latency
-            .get_or_create(&vec![name])
-            .observe(latency.as_secs_f64());
+    /// Counts an upstream attempt (`ok`: not the deployment's fault) and its latency.
+    pub fn deployment_attempt(&self, deployment: &str, ok: bool, latency: std::time::Duration) {
+        if let Some(series) = self.deployments.get(deployment) {
+            if ok { &series.ok } else { &series.error }.inc();
+            series.latency.observe(latency.as_secs_f64());
+        }
     }
 
     /// Sets a deployment's breaker and in-flight gauges (refreshed when `/metrics` is read).

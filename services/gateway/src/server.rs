@@ -102,7 +102,14 @@ impl Gateway {
             publisher_metrics.clone(),
             Some(admission.clone()),
         );
-        let (metrics, registry) = GatewayMetrics::new(&publisher_metrics);
+        let (metrics, registry) = GatewayMetrics::new(
+            &publisher_metrics,
+            config
+                .routes
+                .iter()
+                .flat_map(|r| &r.deployments)
+                .map(|d| d.name.as_str()),
+        );
 
         let keys = Arc::new(KeyCache::new(pool.clone()));
         let revocation_watch = keys.spawn_revocation_watch(REVOCATION_POLL);

@@ -254,3 +254,26 @@ async fn tool_call_round_trip_plain_and_streamed() {
     }
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_the_provider_cannot_take_is_a_clear_400_and_never_sent() {
+    let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let response = stack
+        .chat(&tenant.key, &json!({
+            "model": "claude",
+            "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}],
+        }))
+        .await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("input_audio"),
+        "{error}"
+    );
+    assert_eq!(stack.mock.chat_requests(), 0);
+    stack.stop().await;
+}

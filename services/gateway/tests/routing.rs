@@ -636,3 +636,49 @@ output_per_million = "10.00"
     assert!(events[0].cost_usd > Decimal::ZERO);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_breaker_open_answers_503_without_calling_upstream() {
+    let extra = r#"
+[[models]]
+name = "lonely"
+retries_per_deployment = 0
+[[models.deployments]]
+name = "only"
+provider = "mock"
+upstream_model = "mock-only"
+input_per_million = "1"
+output_per_million = "1"
+[routing.breaker]
+consecutive_failures = 2
+cooldown_ms = 60000
+"#;
+    let stack = Stack::start_routed(MockConfig::default(), extra).await;
+    stack.faults.set(
+        "mock-only",
+        Fault {
+            status: Some(500),
+            ..Fault::default()
+        },
+    );
+    let tenant = funded(&stack).await;
+    for _ in 0..2 {
+        assert_eq!(stack.chat(&tenant.key, &ask("lonely")).await.status(), 502);
+    }
+    let refused = stack.chat(&tenant.key, &ask("lonely")).await;
+    assert_eq!(refused.status(), 503);
+    let error: Value = refused.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no deployment of 'lonely' is available"),
+        "{error}"
+    );
+    assert_eq!(stack.mock.requests_for("mock-only"), 2);
+    let events = stack.usage_events(tenant.tenant_id, 3).await;
+    assert_eq!(events[2].attempts, 0);
+    assert_eq!(events[2].http_status, 503);
+    assert_eq!(events[2].cost_usd, Decimal::ZERO);
+    stack.stop().await;
+}

@@ -203,7 +203,7 @@ async fn serve(
         .admit(&record.key, &route.admission_price, &request)
         .await?;
     let upstream_body = request.upstream_body(&route.name);
-    let answer = dispatch(state, &route, plan, &upstream_body, request.stream, record).await?;
+    let answer = dispatch(state, &route, plan, upstream_body, request.stream, record).await?;
     meta.provider.clone_from(&record.provider);
     let Answer {
         attempt,
