@@ -6,13 +6,13 @@
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
+use crate::openai_request::{
+    Part, content_parts, max_output_tokens, push_turn, single_choice, stop_sequences, tool_calls,
+};
 use crate::{Adapter, Call, StreamTranslator, TranslateError, now_unix, sse_data, sse_event};
 
 /// `anthropic-version` used when the provider config sets none.
 pub const DEFAULT_VERSION: &str = "2023-06-01";
-
-/// Anthropic requires `max_tokens`; used when the client sets none.
-pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 /// The Anthropic adapter.
 pub struct Anthropic;
@@ -23,7 +23,7 @@ impl Adapter for Anthropic {
         client: &reqwest::Client,
         call: &Call<'_>,
     ) -> Result<reqwest::RequestBuilder, TranslateError> {
-        let body = to_messages_request(call.body)?;
+        let body = to_messages_request(call.body, call.default_max_tokens)?;
         let body =
             serde_json::to_vec(&body).map_err(|e| TranslateError::Unsupported(e.to_string()))?;
         let mut request = client
@@ -62,8 +62,13 @@ fn unsupported(message: impl Into<String>) -> TranslateError {
     TranslateError::Unsupported(message.into())
 }
 
-/// Translates an OpenAI chat request body into an Anthropic Messages request body.
-pub fn to_messages_request(body: &Map<String, Value>) -> Result<Value, TranslateError> {
+/// Translates an OpenAI chat request body into an Anthropic Messages request body
+/// (`default_max_tokens` when the client set no limit: Anthropic requires one).
+pub fn to_messages_request(
+    body: &Map<String, Value>,
+    default_max_tokens: u32,
+) -> Result<Value, TranslateError> {
+    single_choice(body, "Anthropic")?;
     let mut system: Vec<Value> = Vec::new();
     let mut messages: Vec<Value> = Vec::new();
     let Some(Value::Array(input)) = body.get("messages") else {
@@ -80,25 +85,12 @@ pub fn to_messages_request(body: &Map<String, Value>) -> Result<Value, Translate
             "user" => push(&mut messages, "user", content_blocks(content)?),
             "assistant" => {
                 let mut blocks = content_blocks(content)?;
-                for call in message
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let function = call.get("function").unwrap_or(&Value::Null);
-                    let arguments = function
-                        .get("arguments")
-                        .and_then(Value::as_str)
-                        .unwrap_or("{}");
-                    let input: Value = serde_json::from_str(arguments).map_err(|_| {
-                        unsupported("tool_calls[].function.arguments must be a JSON object")
-                    })?;
+                for call in tool_calls(message)? {
                     blocks.push(json!({
                         "type": "tool_use",
-                        "id": call.get("id").cloned().unwrap_or(Value::Null),
-                        "name": function.get("name").cloned().unwrap_or(Value::Null),
-                        "input": input,
+                        "id": call.id,
+                        "name": call.name,
+                        "input": call.arguments,
                     }));
                 }
                 push(&mut messages, "assistant", blocks);
@@ -122,10 +114,7 @@ pub fn to_messages_request(body: &Map<String, Value>) -> Result<Value, Translate
             }
         }
     }
-    let max_tokens = ["max_completion_tokens", "max_tokens"]
-        .iter()
-        .find_map(|k| body.get(*k).and_then(Value::as_u64))
-        .unwrap_or(DEFAULT_MAX_TOKENS);
+    let max_tokens = max_output_tokens(body).unwrap_or(u64::from(default_max_tokens));
     let mut out = Map::new();
     out.insert(
         "model".into(),
@@ -145,14 +134,8 @@ pub fn to_messages_request(body: &Map<String, Value>) -> Result<Value, Translate
             out.insert(to.into(), v.clone());
         }
     }
-    match body.get("stop") {
-        Some(Value::String(s)) => {
-            out.insert("stop_sequences".into(), json!([s]));
-        }
-        Some(Value::Array(list)) => {
-            out.insert("stop_sequences".into(), Value::Array(list.clone()));
-        }
-        _ => {}
+    if let Some(stop) = stop_sequences(body) {
+        out.insert("stop_sequences".into(), stop);
     }
     if let Some(user) = body.get("user").and_then(Value::as_str) {
         out.insert("metadata".into(), json!({"user_id": user}));
@@ -190,66 +173,27 @@ pub fn to_messages_request(body: &Map<String, Value>) -> Result<Value, Translate
     Ok(Value::Object(out))
 }
 
-/// Appends blocks as `role`, merging with the previous message of the same role (Anthropic
-/// wants user and assistant turns to alternate).
 fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    if let Some(last) = messages.last_mut()
-        && last["role"] == role
-        && let Some(Value::Array(content)) = last.get_mut("content")
-    {
-        content.extend(blocks);
-        return;
-    }
-    messages.push(json!({"role": role, "content": blocks}));
+    push_turn(messages, role, "content", blocks);
 }
 
 /// OpenAI message content (a string or parts) as Anthropic content blocks.
 fn content_blocks(content: &Value) -> Result<Vec<Value>, TranslateError> {
-    match content {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) if s.is_empty() => Ok(Vec::new()),
-        Value::String(s) => Ok(vec![json!({"type": "text", "text": s})]),
-        Value::Array(parts) => parts.iter().map(part_block).collect(),
-        _ => Err(unsupported(
-            "message content must be a string or an array of parts",
-        )),
-    }
-}
-
-fn part_block(part: &Value) -> Result<Value, TranslateError> {
-    match part.get("type").and_then(Value::as_str) {
-        Some("text") => {
-            let mut block =
-                json!({"type": "text", "text": part.get("text").cloned().unwrap_or_default()});
-            if let Some(cache) = part.get("cache_control") {
-                block["cache_control"] = cache.clone();
-            }
-            Ok(block)
-        }
-        Some("image_url") => {
-            let url = part
-                .pointer("/image_url/url")
-                .and_then(Value::as_str)
-                .ok_or_else(|| unsupported("image_url.url is required"))?;
-            let source = match url
-                .strip_prefix("data:")
-                .and_then(|rest| rest.split_once(";base64,"))
-            {
-                Some((media_type, data)) => {
-                    json!({"type": "base64", "media_type": media_type, "data": data})
+    Ok(content_parts(content, "Anthropic")?
+        .into_iter()
+        .map(|part| match part {
+            Part::Text { text, part } => {
+                let mut block = json!({"type": "text", "text": text});
+                if let Some(cache) = part.and_then(|p| p.get("cache_control")) {
+                    block["cache_control"] = cache.clone();
                 }
-                None => json!({"type": "url", "url": url}),
-            };
-            Ok(json!({"type": "image", "source": source}))
-        }
-        other => Err(unsupported(format!(
-            "content part type {} cannot be sent to Anthropic",
-            other.unwrap_or("(missing)")
-        ))),
-    }
+                block
+            }
+            Part::ImageData { mime, data } => json!({"type": "image", "source":
+                {"type": "base64", "media_type": mime, "data": data}}),
+            Part::ImageUrl(url) => json!({"type": "image", "source": {"type": "url", "url": url}}),
+        })
+        .collect())
 }
 
 /// Anthropic `stop_reason` as an OpenAI `finish_reason`.
@@ -446,7 +390,7 @@ mod tests {
         let Value::Object(map) = v else {
             unreachable!()
         };
-        to_messages_request(&map).unwrap()
+        to_messages_request(&map, 1024).unwrap()
     }
 
     #[test]
@@ -499,7 +443,7 @@ mod tests {
     #[test]
     fn default_max_tokens_is_set() {
         let out = request(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}));
-        assert_eq!(out["max_tokens"], DEFAULT_MAX_TOKENS);
+        assert_eq!(out["max_tokens"], 1024);
     }
 
     #[test]

@@ -5,6 +5,9 @@
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
+use crate::openai_request::{
+    Part, content_parts, max_output_tokens, push_turn, single_choice, stop_sequences, tool_calls,
+};
 use crate::{Adapter, Call, StreamTranslator, TranslateError, now_unix, sse_data, sse_event};
 
 /// The Gemini adapter.
@@ -87,6 +90,7 @@ impl Adapter for Gemini {
 
 /// Translates an OpenAI chat request body into a Gemini `generateContent` body.
 pub fn to_generate_request(body: &Map<String, Value>) -> Result<Value, TranslateError> {
+    single_choice(body, "Gemini")?;
     let Some(Value::Array(input)) = body.get("messages") else {
         return Err(unsupported("'messages' must be an array"));
     };
@@ -105,31 +109,11 @@ pub fn to_generate_request(body: &Map<String, Value>) -> Result<Value, Translate
             "user" => push(&mut contents, "user", parts(content)?),
             "assistant" => {
                 let mut p = parts(content)?;
-                for call in message
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let function = call.get("function").unwrap_or(&Value::Null);
-                    let name = function
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned();
-                    let args: Value = serde_json::from_str(
-                        function
-                            .get("arguments")
-                            .and_then(Value::as_str)
-                            .unwrap_or("{}"),
-                    )
-                    .map_err(|_| {
-                        unsupported("tool_calls[].function.arguments must be a JSON object")
-                    })?;
-                    if let Some(id) = call.get("id").and_then(Value::as_str) {
-                        call_names.push((id.to_owned(), name.clone()));
+                for call in tool_calls(message)? {
+                    if let Some(id) = call.id {
+                        call_names.push((id.to_owned(), call.name.to_owned()));
                     }
-                    p.push(json!({"functionCall": {"name": name, "args": args}}));
+                    p.push(json!({"functionCall": {"name": call.name, "args": call.arguments}}));
                 }
                 push(&mut contents, "model", p);
             }
@@ -173,30 +157,20 @@ pub fn to_generate_request(body: &Map<String, Value>) -> Result<Value, Translate
         }
     }
     let mut config = Map::new();
-    if let Some(max) = ["max_completion_tokens", "max_tokens"]
-        .iter()
-        .find_map(|k| body.get(*k).and_then(Value::as_u64))
-    {
+    if let Some(max) = max_output_tokens(body) {
         config.insert("maxOutputTokens".into(), json!(max));
     }
     for (from, to) in [
         ("temperature", "temperature"),
         ("top_p", "topP"),
-        ("n", "candidateCount"),
         ("seed", "seed"),
     ] {
         if let Some(v) = body.get(from).filter(|v| !v.is_null()) {
             config.insert(to.into(), v.clone());
         }
     }
-    match body.get("stop") {
-        Some(Value::String(s)) => {
-            config.insert("stopSequences".into(), json!([s]));
-        }
-        Some(Value::Array(list)) => {
-            config.insert("stopSequences".into(), Value::Array(list.clone()));
-        }
-        _ => {}
+    if let Some(stop) = stop_sequences(body) {
+        config.insert("stopSequences".into(), stop);
     }
     if body
         .get("response_format")
@@ -250,53 +224,21 @@ pub fn to_generate_request(body: &Map<String, Value>) -> Result<Value, Translate
 }
 
 fn push(contents: &mut Vec<Value>, role: &str, parts: Vec<Value>) {
-    if parts.is_empty() {
-        return;
-    }
-    if let Some(last) = contents.last_mut()
-        && last["role"] == role
-        && let Some(Value::Array(existing)) = last.get_mut("parts")
-    {
-        existing.extend(parts);
-        return;
-    }
-    contents.push(json!({"role": role, "parts": parts}));
+    push_turn(contents, role, "parts", parts);
 }
 
+/// OpenAI message content as Gemini parts.
 fn parts(content: &Value) -> Result<Vec<Value>, TranslateError> {
-    match content {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) if s.is_empty() => Ok(Vec::new()),
-        Value::String(s) => Ok(vec![json!({"text": s})]),
-        Value::Array(items) => items
-            .iter()
-            .map(|part| match part.get("type").and_then(Value::as_str) {
-                Some("text") => Ok(json!({"text": part.get("text").cloned().unwrap_or_default()})),
-                Some("image_url") => {
-                    let url = part
-                        .pointer("/image_url/url")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| unsupported("image_url.url is required"))?;
-                    match url
-                        .strip_prefix("data:")
-                        .and_then(|r| r.split_once(";base64,"))
-                    {
-                        Some((mime, data)) => {
-                            Ok(json!({"inlineData": {"mimeType": mime, "data": data}}))
-                        }
-                        None => Ok(json!({"fileData": {"fileUri": url}})),
-                    }
-                }
-                other => Err(unsupported(format!(
-                    "content part type {} cannot be sent to Gemini",
-                    other.unwrap_or("(missing)")
-                ))),
-            })
-            .collect(),
-        _ => Err(unsupported(
-            "message content must be a string or an array of parts",
-        )),
-    }
+    Ok(content_parts(content, "Gemini")?
+        .into_iter()
+        .map(|part| match part {
+            Part::Text { text, .. } => json!({"text": text}),
+            Part::ImageData { mime, data } => {
+                json!({"inlineData": {"mimeType": mime, "data": data}})
+            }
+            Part::ImageUrl(url) => json!({"fileData": {"fileUri": url}}),
+        })
+        .collect())
 }
 
 /// Text and OpenAI tool calls of a candidate; `next_tool` numbers the generated call ids.

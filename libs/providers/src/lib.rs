@@ -9,6 +9,7 @@ mod azure;
 mod error;
 mod gemini;
 mod openai;
+mod openai_request;
 
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -74,6 +75,9 @@ pub struct Call<'a> {
     pub request_id: &'a str,
     /// Whether the answer is streamed.
     pub stream: bool,
+    /// Output tokens to ask for when the client set no limit and the format requires one
+    /// (Anthropic); the gateway's admission reserves the same amount.
+    pub default_max_tokens: u32,
     /// The chat request in OpenAI format, `model` already set to `upstream_model`.
     pub body: &'a Map<String, Value>,
 }

@@ -58,6 +58,29 @@ price_version = "test"
     )
 }
 
+/// Runs a Python SDK script against a gateway (`TOLLGATE_URL`, `TOLLGATE_KEY` in its
+/// environment) with `TOLLGATE_PYTHON` (set by `scripts/test`), else `python3`; panics with its
+/// output if it fails (a missing SDK fails the test rather than skipping it). Returns stdout.
+pub async fn run_python_script(script: &str, url: &str, key: &str, sdk: &str) -> String {
+    let python = std::env::var("TOLLGATE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let output = tokio::process::Command::new(&python)
+        .arg(script)
+        .env("TOLLGATE_URL", url)
+        .env("TOLLGATE_KEY", key)
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot run {python}: {e} (set TOLLGATE_PYTHON or run scripts/test)")
+        });
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed (python: {python}; `pip install {sdk}` if the module is missing)\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
 /// A running mock-upstream + gateway pair with a private event stream.
 pub struct Stack {
     /// Base URL of the gateway, e.g. `http://127.0.0.1:41234`.

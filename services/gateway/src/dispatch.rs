@@ -96,6 +96,7 @@ pub async fn dispatch(
                 api_version: provider.api_version.as_deref(),
                 request_id: &record.request_id,
                 stream,
+                default_max_tokens: state.config.default_max_tokens,
                 body: &body,
             };
             let timeout = policy.attempt_timeout.min(provider.timeout).min(remaining);

@@ -9,7 +9,7 @@
 use serde_json::json;
 use tollgate_events::UsageOutcome;
 use tollgate_mock_upstream::MockConfig;
-use tollgate_testkit::Stack;
+use tollgate_testkit::{Stack, run_python_script};
 
 const CLAUDE: &str = r#"
 [[providers]]
@@ -29,23 +29,8 @@ output_per_million = "15.00"
 async fn official_anthropic_python_sdk_works_against_v1_messages() {
     let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
     let tenant = stack.funded_tenant(json!({})).await;
-    let python = std::env::var("TOLLGATE_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/anthropic_sdk.py");
-    let output = tokio::process::Command::new(&python)
-        .arg(script)
-        .env("TOLLGATE_URL", &stack.url)
-        .env("TOLLGATE_KEY", &tenant.key)
-        .output()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("cannot run {python}: {e} (set TOLLGATE_PYTHON or run scripts/test)")
-        });
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "Anthropic SDK script failed (python: {python}; `pip install anthropic` if the module is missing)\n{stdout}\n{stderr}"
-    );
+    let stdout = run_python_script(script, &stack.url, &tenant.key, "anthropic").await;
     assert!(stdout.contains("anthropic-sdk ok"), "{stdout}");
 
     // 4 plain/streamed + 2 tool calls + 1 refused = 7 requests, 7 events, same billing path.

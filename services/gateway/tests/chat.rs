@@ -386,6 +386,13 @@ async fn upstream_429_becomes_429() {
     assert_eq!(response.status(), 429);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["type"], "rate_limit_exceeded");
+    // The only deployment said `Retry-After: 1` (within max_retry_after): one more attempt
+    // after waiting for it, then the 429 goes to the client.
+    assert_eq!(stack.mock.chat_requests(), 2);
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events[0].attempts, 2);
+    let second_started_after = events[0].attempt_log[0].latency_us;
+    assert!(events[0].upstream_latency_us >= second_started_after + 1_000_000);
     stack.stop().await;
 }
 

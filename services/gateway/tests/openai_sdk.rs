@@ -6,29 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::json;
-use tollgate_testkit::Stack;
+use tollgate_testkit::{Stack, run_python_script};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_openai_python_sdk_works_plain_and_streamed() {
     let stack = Stack::start().await;
     let tenant = stack.funded_tenant(json!({})).await;
-    let python = std::env::var("TOLLGATE_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openai_sdk.py");
-    let output = tokio::process::Command::new(&python)
-        .arg(script)
-        .env("TOLLGATE_URL", &stack.url)
-        .env("TOLLGATE_KEY", &tenant.key)
-        .output()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("cannot run {python}: {e} (set TOLLGATE_PYTHON or run scripts/test)")
-        });
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "OpenAI SDK script failed (python: {python}; `pip install openai` if the module is missing)\n{stdout}\n{stderr}"
-    );
+    let stdout = run_python_script(script, &stack.url, &tenant.key, "openai").await;
     assert!(stdout.contains("openai-sdk ok"), "{stdout}");
 
     // Three data-plane calls (one failed) were billed as three events.
