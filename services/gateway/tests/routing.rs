@@ -41,6 +41,22 @@ output_per_million = "6.00"
     )
 }
 
+/// The two-deployment stack with `fault` injected into `a`'s model, and a funded tenant.
+async fn two_deployments_failing_a(
+    route_settings: &str,
+    breaker: &str,
+    fault: Fault,
+) -> (Stack, TenantKey) {
+    let stack = Stack::start_routed(
+        MockConfig::default(),
+        &two_deployments(route_settings, breaker),
+    )
+    .await;
+    stack.faults.set("mock-a", fault);
+    let tenant = funded(&stack).await;
+    (stack, tenant)
+}
+
 fn ask(model: &str) -> Value {
     json!({"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "Route me somewhere good."}]})
 }
@@ -97,19 +113,15 @@ async fn funded(stack: &Stack) -> TenantKey {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_after_500s_serves_from_the_next_deployment_and_bills_only_its_answer() {
-    let stack = Stack::start_routed(
-        MockConfig::default(),
-        &two_deployments("backoff_base_ms = 10", ""),
-    )
-    .await;
-    stack.faults.set(
-        "mock-a",
+    let (stack, tenant) = two_deployments_failing_a(
+        "backoff_base_ms = 10",
+        "",
         Fault {
             status: Some(500),
             ..Fault::default()
         },
-    );
-    let tenant = funded(&stack).await;
+    )
+    .await;
     let response = stack.chat(&tenant.key, &ask("routed")).await;
     assert_eq!(response.status(), 200);
     let cost_header = dec(&header(&response, "x-tollgate-cost"));
@@ -150,19 +162,15 @@ async fn failover_after_500s_serves_from_the_next_deployment_and_bills_only_its_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_after_a_timeout() {
-    let stack = Stack::start_routed(
-        MockConfig::default(),
-        &two_deployments("attempt_timeout_ms = 300\nretries_per_deployment = 0", ""),
-    )
-    .await;
-    stack.faults.set(
-        "mock-a",
+    let (stack, tenant) = two_deployments_failing_a(
+        "attempt_timeout_ms = 300\nretries_per_deployment = 0",
+        "",
         Fault {
             latency_ms: Some(3_000),
             ..Fault::default()
         },
-    );
-    let tenant = funded(&stack).await;
+    )
+    .await;
     let response = stack.chat(&tenant.key, &ask("routed")).await;
     assert_eq!(response.status(), 200);
     let events = stack.usage_events(tenant.tenant_id, 1).await;
@@ -177,16 +185,16 @@ async fn failover_after_a_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_fails_over_at_once_and_the_deployment_cools_down_for_its_retry_after() {
-    let stack = Stack::start_routed(MockConfig::default(), &two_deployments("", "")).await;
-    stack.faults.set(
-        "mock-a",
+    let (stack, tenant) = two_deployments_failing_a(
+        "",
+        "",
         Fault {
             status: Some(429),
             retry_after_secs: Some(30),
             ..Fault::default()
         },
-    );
-    let tenant = funded(&stack).await;
+    )
+    .await;
     let first = stack.chat(&tenant.key, &ask("routed")).await;
     assert_eq!(first.status(), 200);
     assert_eq!(
@@ -214,22 +222,15 @@ async fn a_429_fails_over_at_once_and_the_deployment_cools_down_for_its_retry_af
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breaker_opens_after_consecutive_failures_and_closes_after_recovery() {
-    let stack = Stack::start_routed(
-        MockConfig::default(),
-        &two_deployments(
-            "retries_per_deployment = 0",
-            "consecutive_failures = 3\ncooldown_ms = 400",
-        ),
-    )
-    .await;
-    stack.faults.set(
-        "mock-a",
+    let (stack, tenant) = two_deployments_failing_a(
+        "retries_per_deployment = 0",
+        "consecutive_failures = 3\ncooldown_ms = 400",
         Fault {
             status: Some(503),
             ..Fault::default()
         },
-    );
-    let tenant = funded(&stack).await;
+    )
+    .await;
     for _ in 0..3 {
         assert_eq!(stack.chat(&tenant.key, &ask("routed")).await.status(), 200);
     }
@@ -429,17 +430,17 @@ output_per_million = "1"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_retry_once_a_stream_has_started() {
-    let stack = Stack::start_routed(MockConfig::default(), &two_deployments("", "")).await;
     // The first event goes out at once; the connection breaks 100 ms later, mid-answer.
-    stack.faults.set(
-        "mock-a",
+    let (stack, tenant) = two_deployments_failing_a(
+        "",
+        "",
         Fault {
             ttft_ms: Some(100),
             break_stream_after: Some(3),
             ..Fault::default()
         },
-    );
-    let tenant = funded(&stack).await;
+    )
+    .await;
     let mut body = ask("routed");
     body["stream"] = json!(true);
     let response = stack.chat(&tenant.key, &body).await;
@@ -462,19 +463,15 @@ async fn no_retry_once_a_stream_has_started() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_that_breaks_before_its_first_byte_is_retried_elsewhere() {
-    let stack = Stack::start_routed(
-        MockConfig::default(),
-        &two_deployments("retries_per_deployment = 0", ""),
-    )
-    .await;
-    stack.faults.set(
-        "mock-a",
+    let (stack, tenant) = two_deployments_failing_a(
+        "retries_per_deployment = 0",
+        "",
         Fault {
             break_stream_after: Some(0),
             ..Fault::default()
         },
-    );
-    let tenant = funded(&stack).await;
+    )
+    .await;
     let mut body = ask("routed");
     body["stream"] = json!(true);
     let response = stack.chat(&tenant.key, &body).await;
