@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod error;
 pub mod messages;
 pub mod metrics;
+mod probe;
 mod server;
 pub mod state;
 pub mod upstream;

@@ -161,6 +161,10 @@ impl Gateway {
             .first()
             .copied()
             .ok_or_else(|| std::io::Error::other("no address bound"))?;
+        let probes = config
+            .routing
+            .probe_interval
+            .map(|interval| crate::probe::spawn(state.clone(), interval));
         Ok(Self {
             server: server.run(),
             addr,
@@ -168,6 +172,7 @@ impl Gateway {
             background: [revocation_watch, balance_feed, staleness_watch]
                 .into_iter()
                 .chain(peer_tasks)
+                .chain(probes)
                 .collect(),
             state,
         })

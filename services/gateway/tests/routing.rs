@@ -679,3 +679,52 @@ cooldown_ms = 60000
     assert_eq!(events[2].cost_usd, Decimal::ZERO);
     stack.stop().await;
 }
+
+/// Polls the health read until `check` holds for deployment `name` (at most 10 s).
+async fn wait_for_health(stack: &Stack, name: &str, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let h = health(stack).await;
+        let d = deployment(&h, name).clone();
+        if check(&d) {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("deployment {name} never reached the expected state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_probes_reopen_on_failure_and_close_a_recovered_breaker_without_client_traffic() {
+    let settings = format!(
+        "{}\n[routing]\nprobe_interval_ms = 100\n",
+        two_deployments(
+            "retries_per_deployment = 0",
+            "consecutive_failures = 2\ncooldown_ms = 300"
+        )
+    );
+    let stack = Stack::start_routed(MockConfig::default(), &settings).await;
+    stack.faults.set(
+        "mock-a",
+        Fault {
+            status: Some(500),
+            ..Fault::default()
+        },
+    );
+    let tenant = funded(&stack).await;
+    for _ in 0..2 {
+        assert_eq!(stack.chat(&tenant.key, &ask("routed")).await.status(), 200);
+    }
+    assert_eq!(deployment(&health(&stack).await, "a")["state"], "open");
+    // A probe meets the failure: the breaker opens again.
+    wait_for_health(&stack, "a", |d| d["times_opened"].as_u64() >= Some(2)).await;
+    assert!(stack.mock.requests_for("mock-a") >= 3);
+    // The deployment recovers; with no client traffic at all, a probe closes the breaker.
+    stack.faults.clear("mock-a");
+    wait_for_health(&stack, "a", |d| d["state"] == "closed").await;
+    let probe = stack.mock.last_request().unwrap();
+    assert_eq!(probe.body["max_tokens"], 1);
+    assert_eq!(probe.body["model"], "mock-a");
+    // Probes are billed to no tenant: only the two client requests have events.
+    assert_eq!(stack.usage_events(tenant.tenant_id, 2).await.len(), 2);
+    stack.stop().await;
+}

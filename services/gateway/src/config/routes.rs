@@ -20,6 +20,7 @@ const DEFAULT_TIERS: [&str; 3] = ["free", "community", "official"];
 pub(super) struct RawRouting {
     tiers: Option<Vec<String>>,
     latency_tau_ms: Option<u64>,
+    probe_interval_ms: Option<u64>,
     #[serde(default)]
     breaker: RawBreaker,
 }
@@ -145,6 +146,9 @@ pub struct RoutingConfig {
     pub latency_tau: Duration,
     /// Per-tenant overrides: (tenant, model) -> route name.
     pub tenant_routes: HashMap<(Uuid, String), String>,
+    /// How often open breakers past their cooldown are probed by the gateway itself (off: only
+    /// client traffic probes).
+    pub probe_interval: Option<Duration>,
 }
 
 pub(super) fn normalize_routing(
@@ -198,6 +202,10 @@ pub(super) fn normalize_routing(
             breaker,
             latency_tau: Duration::from_millis(raw.latency_tau_ms.unwrap_or(10_000).max(1)),
             tenant_routes: overrides,
+            probe_interval: raw
+                .probe_interval_ms
+                .filter(|ms| *ms > 0)
+                .map(|ms| Duration::from_millis(ms.max(50))),
         },
         tiers,
     ))
