@@ -17,6 +17,9 @@ use crate::state::AppState;
 use crate::upstream::{status_error, transport_error};
 use crate::usage::RequestRecord;
 
+/// An attempt with less time left than this before the deadline is not started.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(5);
+
 /// Longest wait for the body of an upstream error answer (only read for its message).
 const ERROR_BODY_WAIT: Duration = Duration::from_secs(2);
 
@@ -70,7 +73,7 @@ pub async fn dispatch(
                 break 'deployments;
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
+            if remaining < MIN_ATTEMPT_TIME {
                 last_error = Some(ApiError::UpstreamTimeout(format!(
                     "no provider answered within the route's {} ms deadline",
                     policy.deadline.as_millis()

@@ -728,3 +728,88 @@ async fn active_probes_reopen_on_failure_and_close_a_recovered_breaker_without_c
     assert_eq!(stack.usage_events(tenant.tenant_id, 2).await.len(), 2);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_error_fails_over_to_the_next_provider() {
+    // A provider on a port nothing listens on (bound and dropped, so the port is free).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let extra = format!(
+        r#"
+[[providers]]
+name = "gone"
+base_url = "http://{closed}/v1"
+[[models]]
+name = "resilient"
+retries_per_deployment = 0
+backoff_base_ms = 1
+[[models.deployments]]
+name = "unreachable"
+provider = "gone"
+upstream_model = "mock-x"
+input_per_million = "1"
+output_per_million = "1"
+[[models.deployments]]
+name = "reachable"
+provider = "mock"
+upstream_model = "mock-y"
+priority = 1
+input_per_million = "1"
+output_per_million = "1"
+"#
+    );
+    let stack = Stack::start_routed(MockConfig::default(), &extra).await;
+    let tenant = funded(&stack).await;
+    let response = stack.chat(&tenant.key, &ask("resilient")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-tollgate-provider"), "mock");
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    let log: Vec<(&str, Option<u16>, Option<&str>)> = events[0]
+        .attempt_log
+        .iter()
+        .map(|a| (a.deployment.as_str(), a.status, a.error.as_deref()))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            ("unreachable", None, Some("connect_error")),
+            ("reachable", Some(200), None)
+        ]
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_deadline_bounds_retries_and_answers_504() {
+    let (stack, tenant) = two_deployments_failing_a(
+        "timeout_ms = 500\nretries_per_deployment = 5\nmax_attempts = 10",
+        "",
+        Fault {
+            latency_ms: Some(5_000),
+            ..Fault::default()
+        },
+    )
+    .await;
+    // b is slow too: nothing can answer within the 500 ms deadline.
+    stack.faults.set(
+        "mock-b",
+        Fault {
+            latency_ms: Some(5_000),
+            ..Fault::default()
+        },
+    );
+    let response = stack.chat(&tenant.key, &ask("routed")).await;
+    assert_eq!(response.status(), 504);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "upstream_error");
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    let e = &events[0];
+    assert_eq!(e.http_status, 504);
+    assert_eq!(e.cost_usd, Decimal::ZERO);
+    // The first attempt used the whole deadline: no further attempt was started.
+    assert_eq!(e.attempts, 1, "{:?}", e.attempt_log);
+    assert_eq!(e.attempt_log[0].error.as_deref(), Some("timeout"));
+    stack.stop().await;
+}
