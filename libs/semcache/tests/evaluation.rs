@@ -1,0 +1,52 @@
+//! The hit decision on the repo's labelled set, with the real model: precision >= 0.95 and
+//! recall >= 0.6 at the default threshold (the target). Prints the figures.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use tollgate_semcache::evaluation::{parse_pairs, report, score};
+use tollgate_semcache::{DEFAULT_THRESHOLD, Embedder, EmbedderConfig};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hit_decision_meets_the_precision_and_recall_target() {
+    let root = std::env::var("TOLLGATE_MODELS_DIR").unwrap_or_else(|_| {
+        panic!("TOLLGATE_MODELS_DIR is not set: run scripts/test (it fetches the model files)")
+    });
+    let embedder =
+        Embedder::start(&EmbedderConfig::from_models_root(&PathBuf::from(root))).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/eval/pairs.jsonl")).unwrap();
+    let pairs = parse_pairs(&text).unwrap();
+    assert!(pairs.len() >= 400);
+    let scored = score(&embedder, pairs).await.unwrap();
+    for threshold in [0.6, 0.7, 0.75, 0.8, 0.85, 0.9] {
+        let plain = report(&scored, threshold, false);
+        let verified = report(&scored, threshold, true);
+        println!(
+            "threshold {threshold:.2}: cosine only P {:.3} R {:.3} | verified P {:.3} R {:.3} ({} false hits of {})",
+            plain.precision,
+            plain.recall,
+            verified.precision,
+            verified.recall,
+            verified.false_hits,
+            verified.pairs
+        );
+    }
+    for s in scored
+        .iter()
+        .filter(|s| s.similarity >= DEFAULT_THRESHOLD && s.details_agree && !s.pair.hit)
+    {
+        println!(
+            "false hit ({}): {:?} ~ {:?} ({:.3})",
+            s.pair.why, s.pair.a, s.pair.b, s.similarity
+        );
+    }
+    let result = report(&scored, DEFAULT_THRESHOLD, true);
+    assert!(
+        result.precision >= 0.95 && result.recall >= 0.6,
+        "precision {:.3}, recall {:.3} at threshold {DEFAULT_THRESHOLD}",
+        result.precision,
+        result.recall
+    );
+}
