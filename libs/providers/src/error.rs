@@ -8,10 +8,3 @@ pub enum TranslateError {
     #[error("provider answered with an unexpected body: {0}")]
     BadAnswer(String),
 }
-
-impl TranslateError {
-    /// Client's fault (400) or the provider's (502).
-    pub fn is_client_error(&self) -> bool {
-        matches!(self, Self::Unsupported(_))
-    }
-}

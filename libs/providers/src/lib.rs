@@ -115,8 +115,6 @@ pub fn adapter(kind: ProviderKind) -> &'static dyn Adapter {
     }
 }
 
-pub use anthropic::{finish_reason as anthropic_finish_reason, openai_usage as anthropic_usage};
-
 /// Seconds since the Unix epoch (the `created` field of completions).
 pub fn now_unix() -> u64 {
     SystemTime::now()

@@ -54,11 +54,6 @@ impl Route {
         plan.extend(rest);
         plan
     }
-
-    /// The deployment called `name`, if this route has it.
-    pub fn deployment(&self, name: &str) -> Option<&Arc<Deployment>> {
-        self.deployments.iter().find(|d| d.name == name)
-    }
 }
 
 #[cfg(test)]

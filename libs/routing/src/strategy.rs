@@ -52,16 +52,9 @@ impl Strategy {
             Self::Priority => {
                 // Weighted-random order first, then a stable sort by (tier, priority) keeps it
                 // as the tie-break inside each group.
-                let shuffled = weighted_order(candidates);
-                let mut v: Vec<(f64, &Arc<Deployment>)> = shuffled
-                    .into_iter()
-                    .map(|d| {
-                        let key = f64::from(d.tier.rank) * 1e9 + f64::from(d.priority);
-                        (key, d)
-                    })
-                    .collect();
-                v.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal));
-                return v.into_iter().map(|(_, d)| d.clone()).collect();
+                let mut ordered = weighted_order(candidates);
+                ordered.sort_by_key(|d| (d.tier.rank, d.priority));
+                return ordered.into_iter().cloned().collect();
             }
             Self::Weighted => {
                 return weighted_order(candidates).into_iter().cloned().collect();

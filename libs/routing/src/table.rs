@@ -77,11 +77,6 @@ impl RoutingTable {
         !self.overrides.is_empty()
     }
 
-    /// Whether `model` names a route or an alias.
-    pub fn knows(&self, model: &str) -> bool {
-        self.routes.contains_key(model) || self.aliases.contains_key(model)
-    }
-
     /// Every route.
     pub fn routes(&self) -> impl Iterator<Item = &Arc<Route>> {
         self.routes.values()

@@ -263,28 +263,8 @@ const NUMBER_WORDS: &[(&str, &str)] = &[
     ("thousand", "1000"),
 ];
 
-/// Capitalised words that are not names.
+/// Capitalised words that are not names (besides the stopwords).
 const COMMON: &[&str] = &[
-    "i",
-    "a",
-    "an",
-    "the",
-    "how",
-    "what",
-    "what's",
-    "which",
-    "who",
-    "when",
-    "where",
-    "why",
-    "is",
-    "are",
-    "can",
-    "could",
-    "should",
-    "would",
-    "do",
-    "does",
     "give",
     "write",
     "tell",
@@ -301,21 +281,6 @@ const COMMON: &[&str] = &[
     "recommend",
     "draft",
     "compose",
-    "help",
-    "please",
-    "hey",
-    "hi",
-    "quick",
-    "question",
-    "thanks",
-    "thank",
-    "you",
-    "in",
-    "for",
-    "to",
-    "of",
-    "my",
-    "me",
     "set",
     "book",
     "plan",
@@ -359,7 +324,6 @@ const COMMON: &[&str] = &[
     "decrypt",
     "compress",
     "name",
-    "at",
     "sql",
     "css",
     "vpn",
@@ -370,7 +334,6 @@ const COMMON: &[&str] = &[
     "tcp",
     "udp",
     "iphone",
-    "it",
 ];
 
 /// Words that carry no subject matter (left out of the substitution check).
@@ -557,7 +520,10 @@ impl Salient {
                 }
                 continue;
             }
-            if *capitalised && !COMMON.contains(&lower.as_str()) {
+            if *capitalised
+                && !COMMON.contains(&lower.as_str())
+                && !STOPWORDS.contains(&lower.as_str())
+            {
                 s.names.insert(lower.clone());
                 ordered.push(lower);
                 connector_before.push(saw_connector);

@@ -81,6 +81,23 @@ pub async fn run_python_script(script: &str, url: &str, key: &str, sdk: &str) ->
     stdout
 }
 
+/// Gateway config for `Stack::start_routed`: a model `claude` served by the mock's Anthropic
+/// Messages endpoint (3.00 / 15.00 USD per 1M tokens, cache reads 0.30).
+pub const CLAUDE_ROUTE: &str = r#"
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+base_url = "{mock}/v1"
+api_key = "sk-ant-upstream"
+[[models]]
+name = "claude"
+provider = "anthropic"
+upstream_model = "mock-claude"
+input_per_million = "3.00"
+output_per_million = "15.00"
+cached_input_per_million = "0.30"
+"#;
+
 /// A running mock-upstream + gateway pair with a private event stream.
 pub struct Stack {
     /// Base URL of the gateway, e.g. `http://127.0.0.1:41234`.
@@ -389,6 +406,18 @@ impl Stack {
             .await;
         self.wait_for_entries(tenant.tenant_id, 1).await;
         tenant
+    }
+
+    /// The gateway's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// POSTs a chat completion with `key`.

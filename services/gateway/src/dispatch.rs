@@ -46,10 +46,12 @@ pub enum AnswerBody {
     },
 }
 
-/// The outcome of one attempt.
-enum Tried {
-    Answered(AnswerBody),
-    Failed(Failure, ApiError),
+/// Why one attempt failed: the provider's status if it answered, the classification, and the
+/// error the client gets if this was the last attempt.
+struct AttemptError {
+    status: Option<u16>,
+    failure: Failure,
+    error: ApiError,
 }
 
 /// Tries the plan's deployments in order until one answers.
@@ -92,23 +94,28 @@ pub async fn dispatch(
                 "model".into(),
                 Value::String(deployment.upstream_model.clone()),
             );
-            let call = Call {
-                base_url: &provider.base_url,
-                upstream_model: &deployment.upstream_model,
-                api_key: state.upstream.key(&deployment, attempt.key_index),
-                api_version: provider.api_version.as_deref(),
-                request_id: &record.request_id,
+            let call = state.upstream.call(
+                &deployment,
+                attempt.key_index,
+                &record.request_id,
                 stream,
-                default_max_tokens: state.config.default_max_tokens,
-                body: &body,
-            };
+                state.config.default_max_tokens,
+                &body,
+            );
             let timeout = policy.attempt_timeout.min(provider.timeout).min(remaining);
             let started = Instant::now();
             let tried = try_once(state, adapter, &call, stream, timeout, &provider.name).await;
             let latency = started.elapsed();
             record.upstream_time += latency;
+            state.metrics.deployment_attempt(
+                &deployment.name,
+                tried
+                    .as_ref()
+                    .map_or_else(|e| !e.failure.is_deployment_fault(), |_| true),
+                latency,
+            );
             match tried {
-                Ok((status, Tried::Answered(answer_body))) => {
+                Ok((status, answer_body)) => {
                     attempt.succeeded(latency);
                     record.attempt_log.push(log_entry(
                         &deployment.name,
@@ -118,17 +125,17 @@ pub async fn dispatch(
                         latency,
                     ));
                     record.served = Some(deployment.clone());
-                    state
-                        .metrics
-                        .deployment_attempt(&deployment.name, true, latency);
                     return Ok(Answer {
                         attempt,
                         adapter,
                         body: answer_body,
                     });
                 }
-                Ok((status, Tried::Failed(failure, error))) | Err((status, failure, error)) => {
-                    let status = (status != 0).then_some(status);
+                Err(AttemptError {
+                    status,
+                    failure,
+                    error,
+                }) => {
                     record.attempt_log.push(log_entry(
                         &deployment.name,
                         &deployment.provider,
@@ -138,14 +145,8 @@ pub async fn dispatch(
                     ));
                     if failure.is_deployment_fault() {
                         attempt.failed(latency);
-                        state
-                            .metrics
-                            .deployment_attempt(&deployment.name, false, latency);
                     } else {
                         attempt.succeeded(latency);
-                        state
-                            .metrics
-                            .deployment_attempt(&deployment.name, true, latency);
                     }
                     drop(attempt);
                     tracing::warn!(
@@ -189,8 +190,6 @@ pub async fn dispatch(
     }))
 }
 
-type AttemptError = (u16, Failure, ApiError);
-
 /// One upstream attempt: the answer, or why it failed (with the status if there was one).
 async fn try_once(
     state: &AppState,
@@ -199,20 +198,25 @@ async fn try_once(
     stream: bool,
     timeout: Duration,
     provider: &str,
-) -> Result<(u16, Tried), AttemptError> {
+) -> Result<(u16, AnswerBody), AttemptError> {
+    let fail = |status: Option<u16>, failure: Failure, error: ApiError| AttemptError {
+        status,
+        failure,
+        error,
+    };
     let request = adapter
         .chat_request(&state.upstream.client, call)
         .map_err(|e| {
-            (
-                0,
+            fail(
+                None,
                 Failure::Client(400),
                 ApiError::invalid(e.to_string(), "unsupported_by_provider", None),
             )
         })?;
     let deadline = Instant::now() + timeout;
     let timed_out = || {
-        (
-            0,
+        fail(
+            None,
             Failure::Timeout,
             ApiError::UpstreamTimeout(format!("provider '{provider}' did not answer in time")),
         )
@@ -227,7 +231,7 @@ async fn try_once(
             } else {
                 Failure::Broken
             };
-            return Err((0, failure, transport_error(provider, &e)));
+            return Err(fail(None, failure, transport_error(provider, &e)));
         }
         Ok(Ok(response)) => response,
     };
@@ -245,9 +249,10 @@ async fn try_once(
             .and_then(Result::ok)
             .unwrap_or_default();
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-        return Ok((
-            status,
-            Tried::Failed(failure, status_error(provider, code, &body)),
+        return Err(fail(
+            Some(status),
+            failure,
+            status_error(provider, code, &body),
         ));
     }
     let remaining = deadline.saturating_duration_since(Instant::now());
@@ -260,8 +265,8 @@ async fn try_once(
                 Ok(Ok(Some(chunk))) if !chunk.is_empty() => break chunk,
                 Ok(Ok(Some(_))) => {}
                 Ok(Ok(None)) | Ok(Err(_)) => {
-                    return Err((
-                        status,
+                    return Err(fail(
+                        Some(status),
                         Failure::Broken,
                         ApiError::UpstreamFailed(format!(
                             "provider '{provider}' ended the stream before sending anything"
@@ -272,16 +277,20 @@ async fn try_once(
         };
         return Ok((
             status,
-            Tried::Answered(AnswerBody::Stream {
+            AnswerBody::Stream {
                 first,
                 rest: response,
-            }),
+            },
         ));
     }
     match tokio::time::timeout(remaining, response.bytes()).await {
         Err(_) => Err(timed_out()),
-        Ok(Err(e)) => Err((status, Failure::Broken, transport_error(provider, &e))),
-        Ok(Ok(bytes)) => Ok((status, Tried::Answered(AnswerBody::Whole(bytes)))),
+        Ok(Err(e)) => Err(fail(
+            Some(status),
+            Failure::Broken,
+            transport_error(provider, &e),
+        )),
+        Ok(Ok(bytes)) => Ok((status, AnswerBody::Whole(bytes))),
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::web;
 use serde_json::{Map, json};
-use tollgate_providers::{Call, adapter};
+use tollgate_providers::adapter;
 use tollgate_routing::{BreakerState, Failure, now_ms};
 
 use crate::state::AppState;
@@ -41,8 +41,7 @@ async fn probe_due(state: &AppState) {
         let Some(mut attempt) = deployment.begin() else {
             continue;
         };
-        let provider = state.upstream.provider(&deployment);
-        let adapter = adapter(provider.kind);
+        let adapter = adapter(state.upstream.provider(&deployment).kind);
         let mut body = Map::new();
         body.insert("model".into(), json!(deployment.upstream_model));
         body.insert(
@@ -51,16 +50,10 @@ async fn probe_due(state: &AppState) {
         );
         body.insert("max_tokens".into(), json!(1));
         let request_id = format!("probe-{}", uuid::Uuid::now_v7());
-        let call = Call {
-            base_url: &provider.base_url,
-            upstream_model: &deployment.upstream_model,
-            api_key: state.upstream.key(&deployment, attempt.key_index),
-            api_version: provider.api_version.as_deref(),
-            request_id: &request_id,
-            stream: false,
-            default_max_tokens: 1,
-            body: &body,
-        };
+        let call =
+            state
+                .upstream
+                .call(&deployment, attempt.key_index, &request_id, false, 1, &body);
         let started = Instant::now();
         let outcome = match adapter.chat_request(&state.upstream.client, &call) {
             Err(e) => Err(e.to_string()),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use bytes::Bytes;
 use serde_json::Value;
+use tollgate_providers::Call;
 use tollgate_routing::{Deployment, Health, KeyLimit, Route, RoutingTable};
 
 use crate::config::{GatewayConfig, ProviderConfig, Secret};
@@ -66,8 +67,31 @@ impl Upstream {
         &self.providers[deployment.provider_index]
     }
 
+    /// One upstream call of `deployment` with its key `key_index`, in the provider's terms.
+    pub fn call<'a>(
+        &'a self,
+        deployment: &'a Deployment,
+        key_index: usize,
+        request_id: &'a str,
+        stream: bool,
+        default_max_tokens: u32,
+        body: &'a serde_json::Map<String, Value>,
+    ) -> Call<'a> {
+        let provider = self.provider(deployment);
+        Call {
+            base_url: &provider.base_url,
+            upstream_model: &deployment.upstream_model,
+            api_key: self.key(deployment, key_index),
+            api_version: provider.api_version.as_deref(),
+            request_id,
+            stream,
+            default_max_tokens,
+            body,
+        }
+    }
+
     /// The upstream key for an attempt: the deployment's key `index`, else the provider's.
-    pub fn key(&self, deployment: &Deployment, index: usize) -> Option<&str> {
+    fn key(&self, deployment: &Deployment, index: usize) -> Option<&str> {
         self.keys
             .get(&deployment.name)
             .and_then(|keys| keys.get(index))

@@ -297,15 +297,7 @@ async fn with_the_ledger_down_the_gateway_keeps_enforcing_and_reports_a_stale_fe
         "stale too early: {:?}",
         charged_at.elapsed()
     );
-    let metrics = stack
-        .http
-        .get(format!("{}/metrics", stack.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = stack.metrics().await;
     assert!(
         metrics.contains("tollgate_balance_feed_stale 1"),
         "{metrics}"

@@ -10,22 +10,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tollgate_events::{UsageOutcome, UsageRecorded, UsageSource};
 use tollgate_mock_upstream::MockConfig;
-use tollgate_testkit::{Stack, sse_data};
-
-const CLAUDE: &str = r#"
-[[providers]]
-name = "anthropic"
-kind = "anthropic"
-base_url = "{mock}/v1"
-api_key = "sk-ant-upstream"
-[[models]]
-name = "claude"
-provider = "anthropic"
-upstream_model = "mock-claude"
-input_per_million = "3.00"
-output_per_million = "15.00"
-cached_input_per_million = "0.30"
-"#;
+use tollgate_testkit::{CLAUDE_ROUTE, Stack, sse_data};
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
@@ -41,7 +26,7 @@ fn expected_cost(e: &UsageRecorded) -> Decimal {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_answer_is_translated_and_cache_reads_billed_at_the_cached_price() {
-    let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
+    let stack = Stack::start_routed(MockConfig::default(), CLAUDE_ROUTE).await;
     let tenant = stack.funded_tenant(json!({})).await;
     let response = stack
         .chat(&tenant.key, &json!({
@@ -98,7 +83,7 @@ async fn plain_answer_is_translated_and_cache_reads_billed_at_the_cached_price()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_answer_becomes_openai_chunks_with_usage_and_done() {
-    let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
+    let stack = Stack::start_routed(MockConfig::default(), CLAUDE_ROUTE).await;
     let tenant = stack.funded_tenant(json!({})).await;
     let response = stack
         .chat(
@@ -160,7 +145,7 @@ use tollgate_billing::Tokenizer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_call_round_trip_plain_and_streamed() {
-    let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
+    let stack = Stack::start_routed(MockConfig::default(), CLAUDE_ROUTE).await;
     let tenant = stack.funded_tenant(json!({})).await;
     let tools = json!([{"type": "function", "function": {
         "name": "lookup_weather", "description": "Weather by city",
@@ -257,7 +242,7 @@ async fn tool_call_round_trip_plain_and_streamed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn content_the_provider_cannot_take_is_a_clear_400_and_never_sent() {
-    let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
+    let stack = Stack::start_routed(MockConfig::default(), CLAUDE_ROUTE).await;
     let tenant = stack.funded_tenant(json!({})).await;
     let response = stack
         .chat(&tenant.key, &json!({

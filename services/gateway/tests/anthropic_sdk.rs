@@ -9,25 +9,11 @@
 use serde_json::json;
 use tollgate_events::UsageOutcome;
 use tollgate_mock_upstream::MockConfig;
-use tollgate_testkit::{Stack, run_python_script};
-
-const CLAUDE: &str = r#"
-[[providers]]
-name = "anthropic"
-kind = "anthropic"
-base_url = "{mock}/v1"
-api_key = "sk-ant-upstream"
-[[models]]
-name = "claude"
-provider = "anthropic"
-upstream_model = "mock-claude"
-input_per_million = "3.00"
-output_per_million = "15.00"
-"#;
+use tollgate_testkit::{CLAUDE_ROUTE, Stack, run_python_script};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_anthropic_python_sdk_works_against_v1_messages() {
-    let stack = Stack::start_routed(MockConfig::default(), CLAUDE).await;
+    let stack = Stack::start_routed(MockConfig::default(), CLAUDE_ROUTE).await;
     let tenant = stack.funded_tenant(json!({})).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/anthropic_sdk.py");
     let stdout = run_python_script(script, &stack.url, &tenant.key, "anthropic").await;

@@ -225,15 +225,7 @@ async fn health_readiness_and_metrics() {
         .await;
     assert_eq!(ok.status(), 200);
     stack.usage_events(tenant.tenant_id, 1).await;
-    let metrics = stack
-        .http
-        .get(format!("{}/metrics", stack.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = stack.metrics().await;
     for needle in [
         "tollgate_http_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"} 1",
         "tollgate_gateway_overhead_seconds_count 1",

@@ -245,15 +245,7 @@ async fn breaker_opens_after_consecutive_failures_and_closes_after_recovery() {
         assert_eq!(stack.chat(&tenant.key, &ask("routed")).await.status(), 200);
     }
     assert_eq!(stack.mock.requests_for("mock-a"), 3);
-    let metrics = stack
-        .http
-        .get(format!("{}/metrics", stack.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = stack.metrics().await;
     assert!(
         metrics.contains(r#"tollgate_deployment_breaker_state{deployment="a"} 1"#),
         "{metrics}"
