@@ -120,6 +120,17 @@ pub enum UsageSource {
     Tokenizer,
 }
 
+/// What a cache hit served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheHit {
+    /// Id of the cache entry served.
+    pub entry_id: Uuid,
+    /// Cosine similarity of the prompts (1 for exact hits).
+    pub similarity: f32,
+    /// The original answer's cost minus the cache price (never negative).
+    pub saved_usd: Decimal,
+}
+
 /// `usage.recorded`: one data-plane request, its tokens and its exact cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageRecorded {
@@ -161,6 +172,10 @@ pub struct UsageRecorded {
     pub usage_source: UsageSource,
     /// Gateway cache outcome: `miss`, `exact` or `semantic`.
     pub cache: String,
+    /// On a cache hit: the served entry, the prompts' cosine similarity (1 for exact hits)
+    /// and what the hit saved (the original answer's cost minus the cache price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_hit: Option<CacheHit>,
     /// Exact cost in USD (a decimal string in JSON).
     pub cost_usd: Decimal,
     /// Version of the price used.
@@ -248,6 +263,7 @@ mod tests {
             cached_tokens: 0,
             usage_source: UsageSource::Tokenizer,
             cache: "miss".into(),
+            cache_hit: None,
             cost_usd: Decimal::from_str("0.0000222").unwrap_or_default(),
             price_version: "2026-11".into(),
             latency_us: 1234,

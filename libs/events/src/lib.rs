@@ -12,7 +12,7 @@ mod stream;
 
 pub use error::EventsError;
 pub use event::{
-    CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody, SCHEMA_VERSION,
+    CacheHit, CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody, SCHEMA_VERSION,
     UpstreamAttempt, UsageOutcome, UsageRecorded, UsageSource,
 };
 pub use publisher::{AckObserver, Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};

@@ -1,13 +1,23 @@
-//! The semantic cache's building blocks. So far: the [`Embedder`], local sentence embeddings
-//! (all-MiniLM-L6-v2, int8, 384-d) computed with fastembed on ONNX Runtime, loaded from files
-//! on disk (`scripts/up` / `scripts/test` fetch them from PyPI), never from the network.
+//! The semantic cache: local sentence embeddings ([`Embedder`], all-MiniLM-L6-v2 int8 on ONNX
+//! Runtime, loaded from files on disk, never from the network), a [`VectorStore`] (embedded
+//! Qdrant or a Qdrant server), the request's [`CacheKey`], the verification step that turns
+//! down near misses ([`same_details`]) and the [`SemanticCache`] that puts them together.
 
+mod cache;
 mod embedder;
 pub mod evaluation;
+mod key;
+pub mod store;
 mod verify;
 
+pub use cache::{
+    Answer, CacheConfig, CacheStats, DEFAULT_MAINTENANCE_INTERVAL, Hit, Lookup, Mode, Policy,
+    SemanticCache, Tier, unix_now,
+};
 pub use embedder::{EmbedError, Embedder, EmbedderConfig, EmbedderStats, cosine};
+pub use key::CacheKey;
+pub use store::{AnyStore, CacheEntry, EdgeStore, ServerStore, StoreError, VectorStore};
 pub use verify::{Salient, same_details};
 
-/// Similarity above which a candidate goes to verification (per-key configurable later).
+/// Similarity above which a candidate goes to verification (configurable per key).
 pub const DEFAULT_THRESHOLD: f32 = 0.75;

@@ -30,10 +30,16 @@ pub struct ApiKey {
     pub rpm: Option<i32>,
     /// Tokens per minute cap.
     pub tpm: Option<i32>,
-    /// Response cache mode: `off`, `exact` or `semantic`.
+    /// Response cache mode: `off`, `exact` or `semantic`; `None`: the tenant's.
     #[sqlx(rename = "cache_mode")]
     #[serde(rename = "cache")]
-    pub cache: String,
+    pub cache: Option<String>,
+    /// Similarity a semantic candidate needs; `None`: the gateway's default.
+    pub cache_threshold: Option<f32>,
+    /// Seconds stored answers are served; `None`: the tenant's, then the gateway's.
+    pub cache_ttl_seconds: Option<i32>,
+    /// Serve semantic hits whatever the request's temperature.
+    pub cache_any_temperature: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Revocation time, if revoked.
@@ -67,18 +73,26 @@ pub struct NewApiKey {
     pub rpm: Option<i32>,
     /// Tokens per minute.
     pub tpm: Option<i32>,
-    /// Cache mode.
-    pub cache: String,
+    /// Cache mode; `None`: the tenant's.
+    pub cache: Option<String>,
+    /// Cache similarity threshold.
+    pub cache_threshold: Option<f32>,
+    /// Cache TTL in seconds.
+    pub cache_ttl_seconds: Option<i32>,
+    /// Semantic hits whatever the temperature.
+    pub cache_any_temperature: bool,
 }
 
 const KEY_COLUMNS: &str = "id, tenant_id, name, key_prefix, tags, allowed_models, budget_usd, \
-                           rpm, tpm, cache_mode, created_at, revoked_at";
+                           rpm, tpm, cache_mode, cache_threshold, cache_ttl_seconds, \
+                           cache_any_temperature, created_at, revoked_at";
 
 /// Stores a new key for `tenant_id`. Fails with a foreign-key violation if the tenant is unknown.
 pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<ApiKey, StoreError> {
     let sql = format!(
         "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, tags, allowed_models, \
-         budget_usd, rpm, tpm, cache_mode) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         budget_usd, rpm, tpm, cache_mode, cache_threshold, cache_ttl_seconds, cache_any_temperature) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          RETURNING {KEY_COLUMNS}"
     );
     let stored = sqlx::query_as::<_, ApiKey>(&sql)
@@ -93,6 +107,9 @@ pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<A
         .bind(key.rpm)
         .bind(key.tpm)
         .bind(&key.cache)
+        .bind(key.cache_threshold)
+        .bind(key.cache_ttl_seconds)
+        .bind(key.cache_any_temperature)
         .fetch_one(pool)
         .await?;
     Ok(stored)
@@ -115,6 +132,10 @@ pub struct KeyByHash {
     pub key: ApiKey,
     /// The stored SHA-256.
     pub key_hash: Vec<u8>,
+    /// The tenant's cache mode (what the key inherits when it has none).
+    pub tenant_cache_mode: String,
+    /// The tenant's cache TTL in seconds.
+    pub tenant_cache_ttl_seconds: Option<i32>,
 }
 
 /// Looks a key up by its SHA-256 (revoked keys included; the caller checks `revoked_at`).
@@ -122,7 +143,12 @@ pub async fn find_by_hash(
     pool: &PgPool,
     key_hash: &[u8; 32],
 ) -> Result<Option<KeyByHash>, StoreError> {
-    let sql = format!("SELECT {KEY_COLUMNS}, key_hash FROM api_keys WHERE key_hash = $1");
+    let sql = format!(
+        "SELECT {KEY_COLUMNS}, key_hash, \
+         (SELECT cache_mode FROM tenants t WHERE t.id = tenant_id) AS tenant_cache_mode, \
+         (SELECT cache_ttl_seconds FROM tenants t WHERE t.id = tenant_id) AS tenant_cache_ttl_seconds \
+         FROM api_keys WHERE key_hash = $1"
+    );
     let row = sqlx::query(&sql)
         .bind(key_hash.as_slice())
         .fetch_optional(pool)
@@ -132,6 +158,8 @@ pub async fn find_by_hash(
     Ok(Some(KeyByHash {
         key: ApiKey::from_row(&row)?,
         key_hash: row.try_get("key_hash")?,
+        tenant_cache_mode: row.try_get("tenant_cache_mode")?,
+        tenant_cache_ttl_seconds: row.try_get("tenant_cache_ttl_seconds")?,
     }))
 }
 

@@ -14,28 +14,71 @@ pub struct Tenant {
     pub id: Uuid,
     /// Display name.
     pub name: String,
+    /// Response cache mode of keys that do not set one: `off`, `exact` or `semantic`.
+    #[sqlx(rename = "cache_mode")]
+    #[serde(rename = "cache")]
+    pub cache: String,
+    /// Seconds cached answers are served (`None`: the gateway's default).
+    pub cache_ttl_seconds: Option<i32>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
 
+const TENANT_COLUMNS: &str = "id, name, cache_mode, cache_ttl_seconds, created_at";
+
+/// A tenant's cache settings.
+#[derive(Debug, Clone, Default)]
+pub struct CacheSettings {
+    /// `off`, `exact` or `semantic` (`None`: unchanged, or `off` for a new tenant).
+    pub mode: Option<String>,
+    /// TTL in seconds (`None`: unchanged, or the gateway's default for a new tenant).
+    pub ttl_seconds: Option<i32>,
+}
+
 /// Creates a tenant with a new UUIDv7 id.
-pub async fn create(pool: &PgPool, name: &str) -> Result<Tenant, StoreError> {
-    let tenant = sqlx::query_as::<_, Tenant>(
-        "INSERT INTO tenants (id, name) VALUES ($1, $2) RETURNING id, name, created_at",
-    )
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .fetch_one(pool)
-    .await?;
+pub async fn create(
+    pool: &PgPool,
+    name: &str,
+    cache: &CacheSettings,
+) -> Result<Tenant, StoreError> {
+    let sql = format!(
+        "INSERT INTO tenants (id, name, cache_mode, cache_ttl_seconds) \
+         VALUES ($1, $2, COALESCE($3, 'off'), $4) RETURNING {TENANT_COLUMNS}"
+    );
+    let tenant = sqlx::query_as::<_, Tenant>(&sql)
+        .bind(Uuid::now_v7())
+        .bind(name)
+        .bind(&cache.mode)
+        .bind(cache.ttl_seconds)
+        .fetch_one(pool)
+        .await?;
     Ok(tenant)
+}
+
+/// Changes the cache settings given in `cache`; the tenant, or `None` if there is none.
+pub async fn update_cache(
+    pool: &PgPool,
+    id: Uuid,
+    cache: &CacheSettings,
+) -> Result<Option<Tenant>, StoreError> {
+    let sql = format!(
+        "UPDATE tenants SET cache_mode = COALESCE($2, cache_mode), \
+         cache_ttl_seconds = COALESCE($3, cache_ttl_seconds) WHERE id = $1 RETURNING {TENANT_COLUMNS}"
+    );
+    Ok(sqlx::query_as::<_, Tenant>(&sql)
+        .bind(id)
+        .bind(&cache.mode)
+        .bind(cache.ttl_seconds)
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// The tenant with `id`, if any.
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>, StoreError> {
-    let tenant =
-        sqlx::query_as::<_, Tenant>("SELECT id, name, created_at FROM tenants WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
+    let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+    let tenant = sqlx::query_as::<_, Tenant>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     Ok(tenant)
 }

@@ -81,6 +81,20 @@ pub async fn run_python_script(script: &str, url: &str, key: &str, sdk: &str) ->
     stdout
 }
 
+/// A `[cache]` section for `Stack::start_routed`: embedded Qdrant in a fresh temporary
+/// directory, the real model from `TOLLGATE_MODELS_DIR` (set by `scripts/test`), upkeep every
+/// second.
+pub fn cache_toml() -> String {
+    let models = std::env::var("TOLLGATE_MODELS_DIR").unwrap_or_else(|_| {
+        panic!("TOLLGATE_MODELS_DIR is not set: run scripts/test (it fetches the model files)")
+    });
+    let dir = std::env::temp_dir().join(format!("tollgate-cache-{}", Uuid::now_v7().simple()));
+    format!(
+        "[cache]\ndir = {:?}\nmodels_dir = {models:?}\nmaintenance_interval_secs = 1\n",
+        dir.display().to_string()
+    )
+}
+
 /// Gateway config for `Stack::start_routed`: a model `claude` served by the mock's Anthropic
 /// Messages endpoint (3.00 / 15.00 USD per 1M tokens, cache reads 0.30).
 pub const CLAUDE_ROUTE: &str = r#"
@@ -420,6 +434,29 @@ impl Stack {
             .unwrap()
     }
 
+    /// Waits until the gateway has stored `count` answers in its cache (stores run in the
+    /// background after the response).
+    pub async fn wait_cache_stores(&self, count: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let metrics = self.metrics().await;
+            let stored: u64 = metrics
+                .lines()
+                .find(|l| l.starts_with("tollgate_cache_stores_total{outcome=\"ok\"}"))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if stored >= count {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {count} cache stores, found {stored}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// POSTs a chat completion with `key`.
     pub async fn chat(&self, key: &str, body: &Value) -> reqwest::Response {
         self.http
@@ -518,6 +555,7 @@ pub fn usage_event(tenant_id: Uuid, api_key_id: Uuid, cost: rust_decimal::Decima
             cached_tokens: 0,
             usage_source: tollgate_events::UsageSource::Upstream,
             cache: "miss".into(),
+            cache_hit: None,
             cost_usd: cost,
             price_version: "test".into(),
             latency_us: 900,

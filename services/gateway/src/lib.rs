@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod chat;
 pub mod config;
 pub mod dispatch;

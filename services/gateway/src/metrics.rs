@@ -33,6 +33,11 @@ pub struct GatewayMetrics {
     deployment_latency: Family<Labels, Histogram, fn() -> Histogram>,
     deployment_breaker: Family<Labels, Gauge>,
     deployment_in_flight: Family<Labels, Gauge>,
+    cache_lookups: Family<Labels, Counter>,
+    cache_lookup_latency: Family<Labels, Histogram, fn() -> Histogram>,
+    cache_stores: Family<Labels, Counter>,
+    cache_verification_rejections: Gauge,
+    cache_embedder_busy: Gauge,
     /// Each deployment's attempt series, created once (no label allocation per request).
     deployments: std::sync::Arc<std::collections::HashMap<String, DeploymentSeries>>,
 }
@@ -64,6 +69,11 @@ impl GatewayMetrics {
             deployment_latency: Family::new_with_constructor(latency_histogram),
             deployment_breaker: Family::default(),
             deployment_in_flight: Family::default(),
+            cache_lookups: Family::default(),
+            cache_lookup_latency: Family::new_with_constructor(overhead_histogram),
+            cache_stores: Family::default(),
+            cache_verification_rejections: Gauge::default(),
+            cache_embedder_busy: Gauge::default(),
             deployments: std::sync::Arc::default(),
         };
         let series = deployments
@@ -145,8 +155,60 @@ impl GatewayMetrics {
             "Upstream attempts in flight by deployment",
             metrics.deployment_in_flight.clone(),
         );
+        r.register(
+            "cache_lookups",
+            "Response cache lookups by outcome (exact, semantic, miss, error)",
+            metrics.cache_lookups.clone(),
+        );
+        r.register(
+            "cache_lookup_seconds",
+            "Response cache lookup time by outcome (embedding and search included)",
+            metrics.cache_lookup_latency.clone(),
+        );
+        r.register(
+            "cache_stores",
+            "Answers stored in the response cache by outcome (ok, error)",
+            metrics.cache_stores.clone(),
+        );
+        r.register(
+            "cache_verification_rejections",
+            "Semantic candidates above the threshold turned down by verification (since start)",
+            metrics.cache_verification_rejections.clone(),
+        );
+        r.register(
+            "cache_embedder_busy",
+            "Semantic lookups skipped because the embedder queue was full (since start)",
+            metrics.cache_embedder_busy.clone(),
+        );
         publisher.register(&mut registry);
         (metrics, registry)
+    }
+
+    /// Counts one cache lookup and its time.
+    pub fn cache_lookup(&self, outcome: &'static str, seconds: f64) {
+        let labels = vec![("outcome", outcome.to_owned())];
+        self.cache_lookups.get_or_create(&labels).inc();
+        self.cache_lookup_latency
+            .get_or_create(&labels)
+            .observe(seconds);
+    }
+
+    /// Counts one attempt to store an answer.
+    pub fn cache_store(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.cache_stores
+            .get_or_create(&vec![("outcome", outcome.to_owned())])
+            .inc();
+    }
+
+    /// Copies the cache's own counters.
+    pub fn cache_counters(&self, stats: &tollgate_semcache::CacheStats) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.cache_verification_rejections
+            .set(gauge(stats.rejected_by_verification.load(Relaxed)));
+        self.cache_embedder_busy
+            .set(gauge(stats.embedder_busy.load(Relaxed)));
     }
 
     /// Counts one answered request.

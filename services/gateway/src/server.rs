@@ -46,6 +46,9 @@ pub enum StartError {
     /// The routes do not form a valid routing table.
     #[error("routing: {0}")]
     Routing(String),
+    /// The response cache (store or embedder) could not start.
+    #[error("cache: {0}")]
+    Cache(String),
 }
 
 /// A started gateway: bound and connected, serving once [`Gateway::run`] is awaited.
@@ -128,6 +131,14 @@ impl Gateway {
         for route in &config.routes {
             route.tokenizer.warm_up();
         }
+        let cache = match &config.cache {
+            Some(settings) => Some(
+                crate::cache::open(settings)
+                    .await
+                    .map_err(StartError::Cache)?,
+            ),
+            None => None,
+        };
 
         let state = web::Data::new(AppState {
             upstream: Upstream::new(&config)?,
@@ -141,6 +152,7 @@ impl Gateway {
             admission,
             metrics,
             registry,
+            cache,
             config: config.clone(),
         });
         let app_state = state.clone();
@@ -173,6 +185,7 @@ impl Gateway {
                 .into_iter()
                 .chain(peer_tasks)
                 .chain(probes)
+                .chain(crate::cache::spawn_maintenance(state.clone()))
                 .collect(),
             state,
         })
@@ -205,6 +218,18 @@ impl Gateway {
         let unacknowledged = self.publisher.shutdown().await;
         if unacknowledged > 0 {
             tracing::error!(unacknowledged, "shut down with usage events unacknowledged");
+        }
+        if let Some(cache) = &self.state.cache {
+            let persisted = tokio::time::timeout(
+                crate::cache::FLUSH_AT_SHUTDOWN,
+                tollgate_semcache::VectorStore::maintain(cache.store()),
+            )
+            .await;
+            if !matches!(persisted, Ok(Ok(()))) {
+                tracing::warn!(
+                    "cache not persisted at shutdown; its write-ahead log has the entries"
+                );
+            }
         }
         self.state.pool.close().await;
         result.map_err(std::io::Error::other)??;

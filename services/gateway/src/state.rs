@@ -42,6 +42,8 @@ pub struct AppState {
     pub metrics: GatewayMetrics,
     /// Registry rendered on `/metrics`.
     pub registry: Registry,
+    /// The response cache (`None`: no `[cache]` section).
+    pub cache: Option<Arc<crate::cache::ResponseCache>>,
 }
 
 impl AppState {

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use tollgate_billing::{Tokenizer, Usage, cost_of};
 use tollgate_events::{
-    Event, EventBody, UpstreamAttempt, UsageOutcome, UsageRecorded, UsageSource,
+    CacheHit, Event, EventBody, UpstreamAttempt, UsageOutcome, UsageRecorded, UsageSource,
 };
 use tollgate_routing::Deployment;
 
 use crate::auth::AuthenticatedKey;
+use crate::cache::CacheServed;
 
 /// Facts gathered while a request is served.
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ pub struct RequestRecord {
     pub attempts: u32,
     /// Each upstream attempt.
     pub attempt_log: Vec<UpstreamAttempt>,
+    /// The cache hit that answered, if one did.
+    pub cache: Option<CacheServed>,
 }
 
 /// How the request ended, from the client's point of view.
@@ -93,11 +96,16 @@ impl RequestRecord {
             ttft: None,
             attempts: 0,
             attempt_log: Vec::new(),
+            cache: None,
         }
     }
 
-    /// The exact cost of `usage` at the price of the deployment that answered (zero if none).
+    /// The exact cost of `usage` at the price of the deployment that answered (zero if none),
+    /// or the cache price when the cache answered.
     pub fn cost(&self, usage: Usage) -> Decimal {
+        if let Some(hit) = &self.cache {
+            return hit.price;
+        }
         self.served
             .as_ref()
             .map_or(Decimal::ZERO, |d| cost_of(usage, &d.price))
@@ -139,7 +147,16 @@ impl RequestRecord {
                 completion_tokens: ending.usage.completion_tokens,
                 cached_tokens: ending.usage.cached_tokens,
                 usage_source: ending.usage_source,
-                cache: "miss".into(),
+                cache: self
+                    .cache
+                    .as_ref()
+                    .map_or("miss", |hit| hit.tier.as_str())
+                    .to_owned(),
+                cache_hit: self.cache.map(|hit| CacheHit {
+                    entry_id: hit.entry_id,
+                    similarity: hit.similarity,
+                    saved_usd: hit.saved,
+                }),
                 cost_usd,
                 price_version,
                 latency_us: micros(self.started.elapsed()),

@@ -68,6 +68,36 @@ pub async fn require_tenant(state: &AppState, tenant_id: Uuid) -> Result<(), Api
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     name: String,
+    cache: Option<String>,
+    cache_ttl_seconds: Option<i32>,
+}
+
+/// Body of `PATCH /api/v1/tenants/{id}`: the settings to change.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    cache: Option<String>,
+    cache_ttl_seconds: Option<i32>,
+}
+
+/// Validates a cache mode (`off`, `exact`, `semantic`) and TTL.
+fn cache_settings(
+    mode: Option<String>,
+    ttl_seconds: Option<i32>,
+) -> Result<tollgate_store::tenants::CacheSettings, ApiError> {
+    if let Some(mode) = &mode {
+        mode.parse::<tollgate_semcache::Mode>().map_err(|e| {
+            ApiError::invalid(format!("'cache': {e}"), "invalid_request", Some("cache"))
+        })?;
+    }
+    if ttl_seconds.is_some_and(|t| t <= 0) {
+        return Err(ApiError::invalid(
+            "'cache_ttl_seconds' must be a positive integer",
+            "invalid_request",
+            Some("cache_ttl_seconds"),
+        ));
+    }
+    Ok(tollgate_store::tenants::CacheSettings { mode, ttl_seconds })
 }
 
 /// `POST /api/v1/tenants`
@@ -77,9 +107,49 @@ pub async fn create_tenant(
     body: web::Json<CreateTenant>,
 ) -> Result<HttpResponse, ApiError> {
     state.require_admin(&req)?;
+    let body = body.into_inner();
     text(&body.name, "name")?;
-    let tenant = tollgate_store::tenants::create(&state.pool, body.name.trim()).await?;
+    let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
+    let tenant = tollgate_store::tenants::create(&state.pool, body.name.trim(), &cache).await?;
     Ok(HttpResponse::Created().json(tenant))
+}
+
+/// `PATCH /api/v1/tenants/{tenant_id}`: changes the tenant's cache settings; every key of the
+/// tenant on this gateway picks them up at once, on other gateways within the key cache's TTL.
+pub async fn update_tenant(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<UpdateTenant>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let tenant_id = parse_id(&path, "tenant")?;
+    let body = body.into_inner();
+    let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
+    let tenant = tollgate_store::tenants::update_cache(&state.pool, tenant_id, &cache)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant not found", "tenant_not_found"))?;
+    state.keys.forget_tenant(tenant_id);
+    Ok(HttpResponse::Ok().json(tenant))
+}
+
+/// `DELETE /api/v1/tenants/{tenant_id}/cache`: deletes every cached answer of the tenant
+/// (the operator, or one of the tenant's own keys).
+pub async fn purge_cache(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = parse_id(&path, "tenant")?;
+    state.authorize_tenant_read(&req, tenant_id).await?;
+    require_tenant(&state, tenant_id).await?;
+    if let Some(cache) = &state.cache {
+        cache
+            .purge(tenant_id)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    }
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /api/v1/tenants/{tenant_id}`
@@ -108,6 +178,10 @@ pub struct CreateKey {
     rpm: Option<i32>,
     tpm: Option<i32>,
     cache: Option<String>,
+    cache_threshold: Option<f32>,
+    cache_ttl_seconds: Option<i32>,
+    #[serde(default)]
+    cache_any_temperature: bool,
 }
 
 /// `POST /api/v1/tenants/{tenant_id}/keys`: the plaintext key is in this answer only.
@@ -159,12 +233,12 @@ pub async fn create_key(
             ));
         }
     }
-    let cache = body.cache.unwrap_or_else(|| "off".into());
-    if !["off", "exact", "semantic"].contains(&cache.as_str()) {
+    let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
+    if body.cache_threshold.is_some_and(|t| !(t > 0.0 && t <= 1.0)) {
         return Err(ApiError::invalid(
-            "'cache' must be one of off, exact, semantic",
+            "'cache_threshold' must be in (0, 1]",
             "invalid_request",
-            Some("cache"),
+            Some("cache_threshold"),
         ));
     }
     require_tenant(&state, tenant_id).await?;
@@ -180,7 +254,10 @@ pub async fn create_key(
         budget_usd,
         rpm: body.rpm,
         tpm: body.tpm,
-        cache,
+        cache: cache.mode,
+        cache_threshold: body.cache_threshold,
+        cache_ttl_seconds: cache.ttl_seconds,
+        cache_any_temperature: body.cache_any_temperature,
     };
     let stored = tollgate_store::keys::create(&state.pool, tenant_id, &new_key).await?;
     let mut answer =

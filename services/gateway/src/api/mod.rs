@@ -28,6 +28,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .route("/tenants", web::post().to(admin::create_tenant))
             .route(&tenant(""), web::get().to(admin::get_tenant))
+            .route(&tenant(""), web::patch().to(admin::update_tenant))
+            .route(&tenant("/cache"), web::delete().to(admin::purge_cache))
             .route(&tenant("/keys"), web::post().to(admin::create_key))
             .route(&tenant("/keys"), web::get().to(admin::list_keys))
             .route(&tenant("/credits"), web::post().to(admin::grant_credits))

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use rust_decimal::Decimal;
 use subtle::ConstantTimeEq;
+use tollgate_semcache::Mode;
 use tollgate_store::PgPool;
 use uuid::Uuid;
 
@@ -27,6 +28,42 @@ pub struct AuthenticatedKey {
     pub allowed_models: Option<Vec<String>>,
     /// Spending cap in USD (enforced by the ledger issue).
     pub budget_usd: Option<Decimal>,
+    /// How the key may use the response cache.
+    pub cache: KeyCachePolicy,
+}
+
+/// A key's cache settings, its tenant's filled in where the key sets none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyCachePolicy {
+    /// Tiers in use.
+    pub mode: Mode,
+    /// Similarity threshold (`None`: the gateway's).
+    pub threshold: Option<f32>,
+    /// How long stored answers are served (`None`: the gateway's).
+    pub ttl: Option<Duration>,
+    /// Semantic hits whatever the temperature.
+    pub any_temperature: bool,
+}
+
+impl KeyCachePolicy {
+    fn of(found: &tollgate_store::keys::KeyByHash) -> Self {
+        let key = &found.key;
+        let seconds = |s: i32| Duration::from_secs(u64::try_from(s).unwrap_or(0));
+        Self {
+            mode: key
+                .cache
+                .as_deref()
+                .unwrap_or(&found.tenant_cache_mode)
+                .parse::<Mode>()
+                .unwrap_or(Mode::Off),
+            threshold: key.cache_threshold,
+            ttl: key
+                .cache_ttl_seconds
+                .or(found.tenant_cache_ttl_seconds)
+                .map(seconds),
+            any_temperature: key.cache_any_temperature,
+        }
+    }
 }
 
 impl AuthenticatedKey {
@@ -117,15 +154,18 @@ impl KeyCache {
         self.make_room();
         let valid = found.filter(|f| f.key.revoked_at.is_none()).and_then(|f| {
             let stored: [u8; 32] = f.key_hash.as_slice().try_into().ok()?;
-            bool::from(stored.ct_eq(&hash)).then_some((f.key, stored))
+            bool::from(stored.ct_eq(&hash)).then_some((f, stored))
         });
         match valid {
-            Some((key, stored_hash)) => {
+            Some((found, stored_hash)) => {
+                let cache = KeyCachePolicy::of(&found);
+                let key = found.key;
                 let key = Arc::new(AuthenticatedKey {
                     key_id: key.id,
                     tenant_id: key.tenant_id,
                     allowed_models: key.allowed_models,
                     budget_usd: key.budget_usd,
+                    cache,
                 });
                 self.entries.insert(
                     hash,
@@ -153,6 +193,12 @@ impl KeyCache {
         if self.entries.len() >= self.max_entries {
             self.entries.clear();
         }
+    }
+
+    /// Forgets every key of `tenant` (after its settings changed), so the next request reloads.
+    pub fn forget_tenant(&self, tenant: Uuid) {
+        self.entries
+            .retain(|_, e| !matches!(e, Entry::Valid { key, .. } if key.tenant_id == tenant));
     }
 
     /// Forgets a key (after a revocation).

@@ -3,5 +3,5 @@
 mod key_cache;
 mod secret;
 
-pub use key_cache::{AuthenticatedKey, KeyCache};
+pub use key_cache::{AuthenticatedKey, KeyCache, KeyCachePolicy};
 pub use secret::{AdminToken, generate_api_key, hash_key, presented_credential};

@@ -1,5 +1,6 @@
 //! `POST /v1/chat/completions`: authenticate, validate, route, relay, bill.
 
+mod cached;
 mod request;
 mod sse;
 mod stream;
@@ -14,6 +15,7 @@ use tollgate_events::{UsageOutcome, UsageSource};
 use tollgate_routing::RequestShape;
 
 use crate::api::headers::{DataPlaneMeta, request_id};
+use crate::cache::{CachePlan, CacheServed};
 use crate::dispatch::{Answer, AnswerBody, dispatch};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -178,6 +180,7 @@ async fn serve(
         });
     }
     record.tokenizer = route.admission_price.tokenizer;
+    let mut cache_plan = CachePlan::of(state, req, &record.key, &request, &route.name)?;
     let preference = RoutePreference::of(req, &request)?;
     let shape = RequestShape {
         // A cheap estimate (about four bytes per token) is enough to rank deployments.
@@ -202,6 +205,30 @@ async fn serve(
         .admission
         .admit(&record.key, &route.admission_price, &request)
         .await?;
+    if let Some(plan) = cache_plan.as_mut()
+        && let Some((entry, served)) =
+            crate::cache::lookup(state, record.key.tenant_id, &route.name, plan).await
+    {
+        match cached::completion(&entry.response, served.price) {
+            Some(completion) => {
+                let usage = Usage {
+                    prompt_tokens: entry.prompt_tokens,
+                    completion_tokens: entry.completion_tokens,
+                    cached_tokens: 0,
+                };
+                return serve_hit(
+                    state,
+                    record,
+                    meta,
+                    (&request, dialect),
+                    (completion, usage, served),
+                    reservation,
+                )
+                .await;
+            }
+            None => tracing::warn!(entry = %entry.id, "unreadable cache entry; going upstream"),
+        }
+    }
     let upstream_body = request.upstream_body(&route.name);
     let answer = dispatch(state, &route, plan, upstream_body, request.stream, record).await?;
     meta.provider.clone_from(&record.provider);
@@ -227,6 +254,7 @@ async fn serve(
                     },
                     first,
                     rest,
+                    cache: cache_plan.map(|plan| (route.name.clone(), plan)),
                 },
             ));
         }
@@ -252,6 +280,9 @@ async fn serve(
             Some(reservation),
         )
         .await;
+    if let Some(plan) = cache_plan {
+        store_completion(state, record, &route.name, plan, &bytes, usage, meta.cost);
+    }
     let bytes = match dialect {
         Dialect::OpenAi => bytes,
         Dialect::Anthropic => crate::messages::to_anthropic_message(&bytes)?,
@@ -261,6 +292,95 @@ async fn serve(
         .body(bytes);
     meta.apply(&mut response);
     Ok(response)
+}
+
+/// Answers from the cache: bills the cache price, then sends the stored completion (or its
+/// replay as a stream) in the client's dialect.
+async fn serve_hit(
+    state: &web::Data<AppState>,
+    record: &mut RequestRecord,
+    meta: &mut DataPlaneMeta,
+    (request, dialect): (&ChatRequest, Dialect),
+    (completion, usage, served): (serde_json::Value, Usage, CacheServed),
+    reservation: crate::admission::Reservation,
+) -> Result<HttpResponse, ApiError> {
+    record.provider = "cache".into();
+    meta.provider = "cache".into();
+    meta.cache = served.tier.as_str();
+    meta.cost = served.price;
+    record.cache = Some(served);
+    state.metrics.request(record.endpoint, 200);
+    state
+        .bill(
+            record.clone(),
+            Ending {
+                outcome: UsageOutcome::Success,
+                http_status: 200,
+                error_code: None,
+                usage,
+                usage_source: UsageSource::Upstream,
+            },
+            Some(reservation),
+        )
+        .await;
+    let mut response = if request.stream {
+        let mut events = cached::replay(&completion);
+        if dialect == Dialect::Anthropic {
+            let mut egress = crate::messages::stream_egress(&request.model);
+            let mut translated = Vec::new();
+            for event in events {
+                egress.event(event, &mut translated);
+            }
+            events = translated;
+        }
+        HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .insert_header(("cache-control", "no-cache"))
+            .streaming(futures_util::stream::iter(
+                events.into_iter().map(Ok::<_, std::convert::Infallible>),
+            ))
+    } else {
+        let bytes = Bytes::from(completion.to_string());
+        let bytes = match dialect {
+            Dialect::OpenAi => bytes,
+            Dialect::Anthropic => crate::messages::to_anthropic_message(&bytes)?,
+        };
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(bytes)
+    };
+    meta.apply(&mut response);
+    Ok(response)
+}
+
+/// Stores a non-streamed upstream answer in the cache when it is storable.
+fn store_completion(
+    state: &AppState,
+    record: &RequestRecord,
+    route: &str,
+    plan: CachePlan,
+    bytes: &[u8],
+    usage: Usage,
+    cost: rust_decimal::Decimal,
+) {
+    let Ok(completion) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return;
+    };
+    if !crate::cache::is_storable(&completion) {
+        return;
+    }
+    crate::cache::store(
+        state,
+        record.key.tenant_id,
+        route.to_owned(),
+        plan,
+        tollgate_semcache::Answer {
+            response: completion.to_string(),
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cost_usd: cost.normalize().to_string(),
+        },
+    );
 }
 
 /// Deployment or provider names a request narrowed its route to (`x-tollgate-route` header,

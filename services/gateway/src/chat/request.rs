@@ -53,6 +53,11 @@ fn invalid(message: impl Into<String>, param: &'static str) -> ApiError {
 }
 
 impl ChatRequest {
+    /// The request body as the client sent it.
+    pub fn body(&self) -> &Map<String, Value> {
+        &self.body
+    }
+
     /// Parses and validates the body.
     pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| {

@@ -40,6 +40,9 @@ pub struct ChoicePeek<'a> {
     /// Whole message (non-streamed).
     #[serde(borrow, default)]
     pub message: Option<TextPeek<'a>>,
+    /// Why the choice ended (last chunk of a stream).
+    #[serde(borrow, default)]
+    pub finish_reason: Option<Cow<'a, str>>,
 }
 
 /// Text of a delta or message.
@@ -48,6 +51,12 @@ pub struct TextPeek<'a> {
     /// Content text.
     #[serde(borrow, default)]
     pub content: Option<Cow<'a, str>>,
+    /// Tool calls (present: the answer is not cacheable).
+    #[serde(default)]
+    pub tool_calls: Option<serde::de::IgnoredAny>,
+    /// Legacy function call (present: the answer is not cacheable).
+    #[serde(default)]
+    pub function_call: Option<serde::de::IgnoredAny>,
 }
 
 /// Provider-reported usage.

@@ -21,6 +21,7 @@ use super::sse::{CompletionPeek, data_of, take_event};
 use super::{ChatRequest, count_prompt};
 use crate::admission::Reservation;
 use crate::api::headers::DataPlaneMeta;
+use crate::cache::CachePlan;
 use crate::state::AppState;
 use crate::usage::{Ending, RequestRecord};
 
@@ -38,6 +39,8 @@ pub struct Upstream {
     pub first: Bytes,
     /// The rest of the response.
     pub rest: reqwest::Response,
+    /// Where to store the answer once the stream completed (route name and plan).
+    pub cache: Option<(String, CachePlan)>,
 }
 
 /// Starts relaying `upstream` to the client.
@@ -83,6 +86,9 @@ pub fn relay(
             saw_done: false,
             failure: None,
             identity: None,
+            cache: upstream.cache,
+            finish_reason: None,
+            uncacheable: false,
         },
     };
     let body = futures_util::stream::unfold(relay, Relay::next);
@@ -194,6 +200,10 @@ struct StreamBilling {
     saw_done: bool,
     failure: Option<&'static str>,
     identity: Option<Identity>,
+    cache: Option<(String, CachePlan)>,
+    finish_reason: Option<String>,
+    /// Tool calls seen in the stream.
+    uncacheable: bool,
 }
 
 impl StreamBilling {
@@ -220,6 +230,16 @@ impl StreamBilling {
         }
         let choices = peek.choices.unwrap_or_default();
         for choice in &choices {
+            if let Some(reason) = &choice.finish_reason {
+                self.finish_reason = Some(reason.to_string());
+            }
+            if choice
+                .delta
+                .as_ref()
+                .is_some_and(|d| d.tool_calls.is_some() || d.function_call.is_some())
+            {
+                self.uncacheable = true;
+            }
             if let Some(content) = choice.delta.as_ref().and_then(|d| d.content.as_deref())
                 && !content.is_empty()
             {
@@ -327,8 +347,58 @@ impl StreamBilling {
         Some((record, ending))
     }
 
+    /// The streamed answer as a whole completion, for the cache.
+    fn completion(&self, usage: Usage) -> Value {
+        let identity = self.identity.as_ref();
+        json!({
+            "id": identity.map_or(Value::Null, |i| i.id.clone()),
+            "object": "chat.completion",
+            "created": identity.map_or(Value::Null, |i| i.created.clone()),
+            "model": identity.map_or(Value::Null, |i| i.model.clone()),
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": self.completion_text},
+                "finish_reason": self.finish_reason,
+            }],
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+            },
+        })
+    }
+
+    /// Stores a stream that completed successfully; partial or failed streams never are.
+    fn store_if_complete(&mut self, record: &RequestRecord, ending: &Ending) {
+        let Some((model, plan)) = self.cache.take() else {
+            return;
+        };
+        let complete = self.failure.is_none()
+            && self.saw_done
+            && ending.outcome == UsageOutcome::Success
+            && !self.uncacheable
+            && plan.key.choices <= 1;
+        let completion = self.completion(ending.usage);
+        if !(complete && crate::cache::is_storable(&completion)) {
+            return;
+        }
+        crate::cache::store(
+            &self.state,
+            record.key.tenant_id,
+            model,
+            plan,
+            tollgate_semcache::Answer {
+                response: completion.to_string(),
+                prompt_tokens: ending.usage.prompt_tokens,
+                completion_tokens: ending.usage.completion_tokens,
+                cost_usd: record.cost(ending.usage).normalize().to_string(),
+            },
+        );
+    }
+
     async fn finish(&mut self) {
         if let Some((record, ending)) = self.take(UsageOutcome::UpstreamError) {
+            self.store_if_complete(&record, &ending);
             let reservation = self.reservation.take();
             self.state.bill(record, ending, reservation).await;
         }

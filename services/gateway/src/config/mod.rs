@@ -1,6 +1,7 @@
 //! Gateway configuration: a TOML file plus environment overrides, parsed once and validated
 //! into [`GatewayConfig`]. A bad config fails at start with the file, key and reason.
 
+mod cache;
 mod routes;
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use thiserror::Error;
 use tollgate_billing::PriceBook;
 use tollgate_providers::ProviderKind;
 
+pub use cache::{CacheSettings, CacheStoreConfig};
 pub use routes::{DeploymentConfig, RouteConfig, RoutingConfig};
 use routes::{RawModel, RawRouting, RawTenantRoute};
 
@@ -57,6 +59,7 @@ struct RawConfig {
     routing: RawRouting,
     #[serde(default)]
     tenant_routes: Vec<RawTenantRoute>,
+    cache: Option<cache::RawCache>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,6 +169,8 @@ pub struct GatewayConfig {
     pub routing: RoutingConfig,
     /// Prices by deployment name.
     pub prices: PriceBook,
+    /// The response cache; `None`: nothing is cached.
+    pub cache: Option<CacheSettings>,
 }
 
 /// Environment the config reads (a map, so tests can pass their own).
@@ -255,6 +260,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
     let (routing, tiers) = routes::normalize_routing(raw.routing, raw.tenant_routes, src)?;
     let (routes, prices) = routes::normalize_routes(raw.models, &providers, &tiers, src, env)?;
     check_names(&routes, &routing, src)?;
+    let cache = cache::normalize_cache(raw.cache, src, env)?;
 
     Ok(GatewayConfig {
         listen,
@@ -269,6 +275,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         routes,
         routing,
         prices,
+        cache,
     })
 }
 

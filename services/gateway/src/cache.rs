@@ -1,0 +1,237 @@
+//! The response cache in the request path: which requests use it and how, looking answers up,
+//! storing answers off the response path, and the background upkeep.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::HttpRequest;
+use rust_decimal::Decimal;
+use tollgate_semcache::{
+    Answer, AnyStore, CacheEntry, CacheKey, EdgeStore, Embedder, EmbedderConfig, Lookup, Mode,
+    Policy, SemanticCache, ServerStore, Tier,
+};
+use uuid::Uuid;
+
+use crate::auth::AuthenticatedKey;
+use crate::chat::ChatRequest;
+use crate::config::{CacheSettings, CacheStoreConfig};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The gateway's cache: Qdrant (embedded or server) and the embedder.
+pub type ResponseCache = SemanticCache<AnyStore>;
+
+/// Opens the store and starts the embedder (`models_dir` unset: the exact tier only).
+pub async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, String> {
+    let store = match &settings.store {
+        CacheStoreConfig::Edge { dir } => {
+            let dir = dir.clone();
+            let store = tokio::task::spawn_blocking(move || EdgeStore::open(&dir))
+                .await
+                .map_err(|e| e.to_string())?;
+            AnyStore::Edge(store.map_err(|e| e.to_string())?)
+        }
+        CacheStoreConfig::Server { url, collection } => AnyStore::Server(
+            ServerStore::connect(url, collection)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    let embedder = match &settings.models_dir {
+        Some(root) => {
+            let mut config = EmbedderConfig::from_models_root(root);
+            config.threads = settings.embed_threads;
+            config.queue = settings.embed_queue;
+            Some(Embedder::start(&config).map_err(|e| e.to_string())?)
+        }
+        None => {
+            tracing::warn!(
+                "cache.models_dir (TOLLGATE_MODELS_DIR) is not set: the semantic tier is off, \
+                 keys set to 'semantic' get exact matches only"
+            );
+            None
+        }
+    };
+    Ok(Arc::new(SemanticCache::new(
+        store,
+        embedder,
+        settings.engine.clone(),
+    )))
+}
+
+/// Runs the cache's upkeep every `interval` until the task is aborted.
+pub fn spawn_maintenance(
+    state: actix_web::web::Data<AppState>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let cache = state.cache.clone()?;
+    let interval = state.config.cache.as_ref()?.maintenance_interval;
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(err) = cache.maintain().await {
+                tracing::warn!(error = %err, "cache upkeep failed");
+            }
+            state.metrics.cache_counters(cache.stats());
+        }
+    }))
+}
+
+/// How one request uses the cache.
+#[derive(Debug, Clone)]
+pub struct CachePlan {
+    /// The request as the cache sees it.
+    pub key: CacheKey,
+    /// The key's policy with the gateway's defaults filled in.
+    pub policy: Policy,
+    /// Look for a stored answer (`false` for `x-tollgate-cache: refresh`).
+    pub lookup: bool,
+    /// The prompt's embedding made by the lookup, reused to store the answer.
+    pub vector: Option<Vec<f32>>,
+}
+
+impl CachePlan {
+    /// The plan for `request` by `key`; `None` when the cache is not used (gateway without a
+    /// cache, key and tenant off, `x-tollgate-cache: off`, or an uncacheable request).
+    /// An unknown `x-tollgate-cache` value is the client's error.
+    pub fn of(
+        state: &AppState,
+        req: &HttpRequest,
+        key: &AuthenticatedKey,
+        request: &ChatRequest,
+        route: &str,
+    ) -> Result<Option<Self>, ApiError> {
+        let lookup = match req.headers().get("x-tollgate-cache").map(|v| v.to_str()) {
+            None => true,
+            Some(Ok("off")) => return Ok(None),
+            Some(Ok("refresh")) => false,
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "x-tollgate-cache must be 'off' or 'refresh'",
+                    "invalid_header",
+                    None,
+                ));
+            }
+        };
+        let Some(settings) = state.config.cache.as_ref() else {
+            return Ok(None);
+        };
+        if key.cache.mode == Mode::Off {
+            return Ok(None);
+        }
+        let Some(cache_key) = CacheKey::of(route, request.body()) else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            key: cache_key,
+            policy: Policy {
+                mode: key.cache.mode,
+                threshold: key.cache.threshold.unwrap_or(settings.threshold),
+                ttl: key.cache.ttl.unwrap_or(settings.ttl),
+                any_temperature: key.cache.any_temperature,
+            },
+            lookup,
+            vector: None,
+        }))
+    }
+}
+
+/// What a hit contributes to the bill and the usage event.
+#[derive(Debug, Clone)]
+pub struct CacheServed {
+    /// Which tier answered.
+    pub tier: Tier,
+    /// Entry served.
+    pub entry_id: Uuid,
+    /// Cosine similarity of the prompts.
+    pub similarity: f32,
+    /// What the hit costs the tenant.
+    pub price: Decimal,
+    /// The original answer's cost minus the price (never negative).
+    pub saved: Decimal,
+}
+
+impl CacheServed {
+    fn of(entry: &CacheEntry, tier: Tier, similarity: f32, price: Decimal) -> Self {
+        let original: Decimal = entry.cost_usd.parse().unwrap_or(Decimal::ZERO);
+        Self {
+            tier,
+            entry_id: entry.id,
+            similarity,
+            price,
+            saved: (original - price).max(Decimal::ZERO),
+        }
+    }
+}
+
+/// Looks `plan` up for `tenant`. A store failure is logged and counted as a miss: the cache
+/// never fails a request.
+pub async fn lookup(
+    state: &AppState,
+    tenant: Uuid,
+    model: &str,
+    plan: &mut CachePlan,
+) -> Option<(CacheEntry, CacheServed)> {
+    let (cache, settings) = (state.cache.as_ref()?, state.config.cache.as_ref()?);
+    if !plan.lookup {
+        return None;
+    }
+    let started = Instant::now();
+    let found = cache.lookup(tenant, model, &plan.key, &plan.policy).await;
+    let seconds = started.elapsed().as_secs_f64();
+    match found {
+        Ok(Lookup::Hit(hit)) => {
+            state.metrics.cache_lookup(hit.tier.as_str(), seconds);
+            let served =
+                CacheServed::of(&hit.entry, hit.tier, hit.similarity, settings.hit_price_usd);
+            Some((hit.entry, served))
+        }
+        Ok(Lookup::Miss { vector }) => {
+            state.metrics.cache_lookup("miss", seconds);
+            plan.vector = vector;
+            None
+        }
+        Err(err) => {
+            state.metrics.cache_lookup("error", seconds);
+            tracing::warn!(error = %err, "cache lookup failed; answering from upstream");
+            None
+        }
+    }
+}
+
+/// Stores `answer` for `plan` in the background (the response does not wait for it).
+pub fn store(state: &AppState, tenant: Uuid, model: String, plan: CachePlan, answer: Answer) {
+    let Some(cache) = state.cache.clone() else {
+        return;
+    };
+    let metrics = state.metrics.clone();
+    tokio::spawn(async move {
+        let stored = cache
+            .insert(tenant, &model, &plan.key, &plan.policy, answer, plan.vector)
+            .await;
+        metrics.cache_store(stored.is_ok());
+        if let Err(err) = stored {
+            tracing::warn!(error = %err, "answer not stored in the cache");
+        }
+    });
+}
+
+/// Whether a completion may be stored: every choice has text content, no tool or function
+/// call, and finished normally (`stop` or `length`).
+pub fn is_storable(completion: &serde_json::Value) -> bool {
+    let Some(choices) = completion.get("choices").and_then(|c| c.as_array()) else {
+        return false;
+    };
+    !choices.is_empty()
+        && choices.iter().all(|choice| {
+            let message = &choice["message"];
+            message["content"].is_string()
+                && message.get("tool_calls").is_none_or(|t| t.is_null())
+                && message.get("function_call").is_none_or(|f| f.is_null())
+                && matches!(choice["finish_reason"].as_str(), Some("stop" | "length"))
+        })
+}
+
+/// How long the gateway waits at shutdown for the store to persist (embedded store).
+pub const FLUSH_AT_SHUTDOWN: Duration = Duration::from_secs(10);

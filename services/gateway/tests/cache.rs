@@ -1,0 +1,480 @@
+//! The response cache through the whole gateway: the real model, embedded Qdrant, NATS,
+//! Postgres and the ledger. Exact and semantic hits, tenant isolation, near misses, streams,
+//! failures, TTL, purge, restarts, per-request headers and the policy's exclusions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tollgate_gateway::Gateway;
+use tollgate_mock_upstream::{Fault, MockConfig};
+use tollgate_testkit::{Stack, TenantKey, cache_toml, run_python_script, sse_data};
+
+async fn cached_stack() -> Stack {
+    Stack::start_routed(MockConfig::default(), &cache_toml()).await
+}
+
+fn ask(prompt: &str) -> Value {
+    json!({"model": "demo-small", "messages": [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": prompt}]})
+}
+
+/// Sends `body` with `key` (and `header` if given); the `x-tollgate-cache` answer and the body.
+async fn send(stack: &Stack, key: &str, body: &Value, header: Option<&str>) -> (String, Value) {
+    let mut request = stack
+        .http
+        .post(format!("{}/v1/chat/completions", stack.url))
+        .bearer_auth(key)
+        .json(body);
+    if let Some(value) = header {
+        request = request.header("x-tollgate-cache", value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let cache = response.headers()["x-tollgate-cache"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (cache, response.json().await.unwrap())
+}
+
+fn upstream_calls(stack: &Stack) -> u64 {
+    stack.mock.requests_for("mock-small")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_hit_is_billed_at_the_cache_price_and_never_crosses_tenants() {
+    let stack = cached_stack().await;
+    let a = stack.funded_tenant(json!({"cache": "exact"})).await;
+    let b = stack.funded_tenant(json!({"cache": "exact"})).await;
+    let body = ask("What is a billing gateway?");
+
+    let (first, answer) = send(&stack, &a.key, &body, None).await;
+    assert_eq!(first, "miss");
+    stack.wait_cache_stores(1).await;
+    let response = stack.chat(&a.key, &body).await;
+    assert_eq!(response.headers()["x-tollgate-cache"], "exact");
+    assert_eq!(response.headers()["x-tollgate-provider"], "cache");
+    assert_eq!(response.headers()["x-tollgate-cost"], "0");
+    let hit: Value = response.json().await.unwrap();
+    assert_eq!(
+        hit["choices"][0]["message"]["content"],
+        answer["choices"][0]["message"]["content"]
+    );
+    assert_ne!(hit["id"], answer["id"], "a hit gets its own completion id");
+    assert_eq!(upstream_calls(&stack), 1);
+
+    // The identical request from another tenant is a miss and goes upstream.
+    let (other, _) = send(&stack, &b.key, &body, None).await;
+    assert_eq!(other, "miss");
+    assert_eq!(upstream_calls(&stack), 2);
+
+    let events = stack.usage_events(a.tenant_id, 2).await;
+    assert_eq!(events.len(), 2);
+    let (miss, hit) = (&events[0], &events[1]);
+    assert_eq!(miss.cache, "miss");
+    assert!(miss.cache_hit.is_none());
+    assert!(miss.cost_usd > Decimal::ZERO);
+    assert_eq!(hit.cache, "exact");
+    assert_eq!(hit.cost_usd, Decimal::ZERO);
+    assert_eq!(hit.provider, "cache");
+    assert_eq!(
+        (hit.prompt_tokens, hit.completion_tokens),
+        (miss.prompt_tokens, miss.completion_tokens)
+    );
+    let served = hit.cache_hit.as_ref().unwrap();
+    assert_eq!(
+        served.saved_usd, miss.cost_usd,
+        "the hit saved the original cost"
+    );
+    assert!((served.similarity - 1.0).abs() < f32::EPSILON);
+    // The ledger charged the miss only.
+    let balance = stack.wait_for_entries(a.tenant_id, 3).await;
+    assert_eq!(
+        Decimal::from_str(balance["spent_usd"].as_str().unwrap()).unwrap(),
+        miss.cost_usd
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paraphrase_hits_near_miss_does_not_and_the_price_is_configurable() {
+    let toml = format!("{}hit_price_usd = \"0.0001\"\n", cache_toml());
+    let stack = Stack::start_routed(MockConfig::default(), &toml).await;
+    let t = stack.funded_tenant(json!({"cache": "semantic"})).await;
+
+    send(&stack, &t.key, &ask("How do I reset my password?"), None).await;
+    send(&stack, &t.key, &ask("convert 5 miles to km"), None).await;
+    stack.wait_cache_stores(2).await;
+
+    let response = stack
+        .chat(&t.key, &ask("I forgot my password, how can I reset it?"))
+        .await;
+    assert_eq!(response.headers()["x-tollgate-cache"], "semantic");
+    assert_eq!(response.headers()["x-tollgate-cost"], "0.0001");
+    let (near_miss, _) = send(&stack, &t.key, &ask("convert 6 miles to km"), None).await;
+    assert_eq!(
+        near_miss, "miss",
+        "a different number is a different question"
+    );
+    assert_eq!(upstream_calls(&stack), 3);
+
+    let events = stack.usage_events(t.tenant_id, 4).await;
+    let hit = events.iter().find(|e| e.cache == "semantic").unwrap();
+    let served = hit.cache_hit.as_ref().unwrap();
+    assert!(
+        served.similarity >= 0.75 && served.similarity < 1.0,
+        "{}",
+        served.similarity
+    );
+    assert_eq!(hit.cost_usd, Decimal::from_str("0.0001").unwrap());
+    assert!(
+        stack
+            .metrics()
+            .await
+            .contains("tollgate_cache_lookups_total{outcome=\"semantic\"} 1")
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_stream_is_stored_and_a_hit_replays_as_a_stream() {
+    let stack = cached_stack().await;
+    let t = stack.funded_tenant(json!({"cache": "exact"})).await;
+    let mut body = ask("Describe streaming in one line.");
+    body["stream"] = json!(true);
+
+    let first = stack.chat(&t.key, &body).await;
+    assert_eq!(first.headers()["x-tollgate-cache"], "miss");
+    let streamed = content_of(&first.text().await.unwrap());
+    stack.wait_cache_stores(1).await;
+
+    let replay = stack.chat(&t.key, &body).await;
+    assert_eq!(replay.headers()["x-tollgate-cache"], "exact");
+    assert_eq!(replay.headers()["content-type"], "text/event-stream");
+    let text = replay.text().await.unwrap();
+    let events = sse_data(&text);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk")
+    );
+    assert_eq!(
+        chunks[chunks.len() - 2]["choices"][0]["finish_reason"],
+        "stop"
+    );
+    assert!(
+        chunks[chunks.len() - 1]["usage"]["completion_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(content_of(&text), streamed);
+
+    // The same question unstreamed is the same entry.
+    body["stream"] = json!(false);
+    let (plain, answer) = send(&stack, &t.key, &body, None).await;
+    assert_eq!(plain, "exact");
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        streamed.as_str()
+    );
+    assert_eq!(upstream_calls(&stack), 1);
+
+    // The official SDK reads the replayed stream.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cache_sdk.py");
+    let stdout = run_python_script(script, &stack.url, &t.key, "openai").await;
+    assert!(stdout.contains("cache-sdk ok"), "{stdout}");
+    stack.stop().await;
+}
+
+fn content_of(sse: &str) -> String {
+    sse_data(sse)
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_and_broken_answers_are_never_stored() {
+    let stack = cached_stack().await;
+    let t = stack.funded_tenant(json!({"cache": "exact"})).await;
+    let body = ask("Will this fail?");
+    stack.faults.set(
+        "mock-small",
+        Fault {
+            status: Some(500),
+            ..Fault::default()
+        },
+    );
+    let failed = stack.chat(&t.key, &body).await;
+    assert!(failed.status().is_server_error());
+
+    let mut streamed = ask("Will this stream break?");
+    streamed["stream"] = json!(true);
+    stack.faults.set(
+        "mock-small",
+        Fault {
+            break_stream_after: Some(3),
+            ..Fault::default()
+        },
+    );
+    let broken = stack.chat(&t.key, &streamed).await;
+    let _ = broken.text().await;
+    stack.faults.clear("mock-small");
+
+    // Give a (wrong) background store time to land: none did.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !stack
+            .metrics()
+            .await
+            .contains("tollgate_cache_stores_total")
+    );
+    let (plain, _) = send(&stack, &t.key, &body, None).await;
+    assert_eq!(plain, "miss");
+    let again = stack.chat(&t.key, &streamed).await;
+    assert_eq!(again.headers()["x-tollgate-cache"], "miss");
+    let _ = again.text().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_purge_and_the_request_headers() {
+    let stack = cached_stack().await;
+    let short = stack
+        .funded_tenant(json!({"cache": "exact", "cache_ttl_seconds": 1}))
+        .await;
+    let t = stack.funded_tenant(json!({"cache": "exact"})).await;
+    let body = ask("How long do answers live?");
+
+    // TTL: served within the second, not after it.
+    send(&stack, &short.key, &body, None).await;
+    stack.wait_cache_stores(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (expired, _) = send(&stack, &short.key, &body, None).await;
+    assert_eq!(expired, "miss");
+    stack.wait_cache_stores(2).await;
+
+    // off: no lookup and nothing stored; refresh: upstream again and re-stored.
+    let (off, _) = send(&stack, &t.key, &body, Some("off")).await;
+    assert_eq!(off, "miss");
+    let (first, _) = send(&stack, &t.key, &body, None).await;
+    assert_eq!(first, "miss", "'off' stored nothing");
+    stack.wait_cache_stores(3).await;
+    let (hit, _) = send(&stack, &t.key, &body, None).await;
+    assert_eq!(hit, "exact");
+    let before = upstream_calls(&stack);
+    let (refreshed, _) = send(&stack, &t.key, &body, Some("refresh")).await;
+    assert_eq!(refreshed, "miss");
+    assert_eq!(upstream_calls(&stack), before + 1);
+    let bad = stack
+        .http
+        .post(format!("{}/v1/chat/completions", stack.url))
+        .bearer_auth(&t.key)
+        .header("x-tollgate-cache", "sometimes")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let error: Value = bad.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "invalid_header");
+
+    // Purge: another tenant's key gets 404 and purges nothing; the tenant's own key purges.
+    let path = format!("/api/v1/tenants/{}/cache", t.tenant_id);
+    let foreign = stack
+        .http
+        .delete(format!("{}{path}", stack.url))
+        .bearer_auth(&short.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404);
+    let (still, _) = send(&stack, &t.key, &body, None).await;
+    assert_eq!(still, "exact");
+    let own = stack
+        .http
+        .delete(format!("{}{path}", stack.url))
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 204);
+    let (purged, _) = send(&stack, &t.key, &body, None).await;
+    assert_eq!(purged, "miss");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_tier_skips_several_choices_tools_and_hot_temperatures_unless_the_key_allows() {
+    let stack = cached_stack().await;
+    let strict = stack.funded_tenant(json!({"cache": "semantic"})).await;
+    let lenient = stack
+        .funded_tenant(json!({"cache": "semantic", "cache_any_temperature": true}))
+        .await;
+    for key in [&strict, &lenient] {
+        let mut body = ask("How do I reset my password?");
+        body["temperature"] = json!(1.5);
+        send(&stack, &key.key, &body, None).await;
+    }
+    stack.wait_cache_stores(2).await;
+    let mut paraphrase = ask("I forgot my password, how can I reset it?");
+    paraphrase["temperature"] = json!(1.5);
+    let (strict_answer, _) = send(&stack, &strict.key, &paraphrase, None).await;
+    assert_eq!(
+        strict_answer, "miss",
+        "temperature 1.5 is above the 0.7 cutoff"
+    );
+    let (lenient_answer, _) = send(&stack, &lenient.key, &paraphrase, None).await;
+    assert_eq!(lenient_answer, "semantic", "the key allows any temperature");
+
+    // n > 1 and tools: never semantic (the exact tier still answers identical requests).
+    let mut several = ask("Name a color.");
+    several["n"] = json!(2);
+    send(&stack, &lenient.key, &several, None).await;
+    stack.wait_cache_stores(4).await;
+    let mut several_paraphrase = ask("Name one colour.");
+    several_paraphrase["n"] = json!(2);
+    let (n2, _) = send(&stack, &lenient.key, &several_paraphrase, None).await;
+    assert_eq!(n2, "miss");
+    let (identical, _) = send(&stack, &lenient.key, &several, None).await;
+    assert_eq!(identical, "exact");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_inherit_the_tenant_policy() {
+    let stack = cached_stack().await;
+    let t: TenantKey = stack.funded_tenant(json!({})).await;
+    let body = ask("Does the tenant policy apply?");
+    send(&stack, &t.key, &body, None).await;
+    let (off, _) = send(&stack, &t.key, &body, None).await;
+    assert_eq!(off, "miss", "tenants start with the cache off");
+
+    let patched = stack
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/tenants/{}", t.tenant_id),
+        )
+        .json(&json!({"cache": "exact", "cache_ttl_seconds": 600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let tenant: Value = patched.json().await.unwrap();
+    assert_eq!(tenant["cache"], "exact");
+    send(&stack, &t.key, &body, None).await;
+    stack.wait_cache_stores(1).await;
+    let (hit, _) = send(&stack, &t.key, &body, None).await;
+    assert_eq!(hit, "exact");
+
+    let bad = stack
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/tenants/{}", t.tenant_id),
+        )
+        .json(&json!({"cache": "always"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_survive_a_gateway_restart() {
+    let stack = cached_stack().await;
+    let t = stack.funded_tenant(json!({"cache": "semantic"})).await;
+    // A second gateway with its own cache directory, stopped and started again.
+    let mut config = stack.config.clone();
+    let fresh = tollgate_gateway::config::GatewayConfig::from_toml(
+        &format!(
+            "admin_token = \"unused-but-long-enough\"\ndatabase_url = \"x\"\n{}",
+            cache_toml()
+        ),
+        "restart",
+        &Default::default(),
+    )
+    .unwrap();
+    config.cache = fresh.cache;
+    let body = ask("What survives a restart?");
+
+    let (url, stop, task) = start(config.clone()).await;
+    let first = post(&stack, &url, &t.key, &body).await;
+    assert_eq!(first, "miss");
+    wait_stores(&stack, &url).await;
+    stop.cancel();
+    task.await.unwrap();
+
+    let (url, stop, task) = start(config).await;
+    assert_eq!(post(&stack, &url, &t.key, &body).await, "exact");
+    let paraphrase = ask("What is it that survives a restart?");
+    assert_eq!(post(&stack, &url, &t.key, &paraphrase).await, "semantic");
+    stop.cancel();
+    task.await.unwrap();
+    stack.stop().await;
+}
+
+async fn start(
+    config: tollgate_gateway::config::GatewayConfig,
+) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+    let gateway = Gateway::bind(config).await.unwrap();
+    let url = format!("http://{}", gateway.local_addr());
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    let task = tokio::spawn(async move {
+        gateway.run(token.cancelled_owned()).await.unwrap();
+    });
+    (url, stop, task)
+}
+
+async fn post(stack: &Stack, url: &str, key: &str, body: &Value) -> String {
+    let response = stack
+        .http
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.headers()["x-tollgate-cache"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn wait_stores(stack: &Stack, url: &str) {
+    for _ in 0..500 {
+        let metrics = stack
+            .http
+            .get(format!("{url}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("tollgate_cache_stores_total{outcome=\"ok\"} 1") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the answer was not stored");
+}
