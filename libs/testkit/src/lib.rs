@@ -369,6 +369,13 @@ impl Stack {
     pub async fn stop(mut self) {
         self.shutdown_services().await;
         let _ = self.js.delete_stream(&self.stream).await;
+        if let Some(tollgate_gateway::config::CacheSettings {
+            store: tollgate_gateway::config::CacheStoreConfig::Edge { dir },
+            ..
+        }) = &self.config.cache
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     /// An admin request builder.
