@@ -351,6 +351,3 @@ pub struct Answer {
     /// What it cost (USD decimal string).
     pub cost_usd: String,
 }
-
-/// How long until the next upkeep run, for callers that schedule it.
-pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);

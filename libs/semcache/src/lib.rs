@@ -11,8 +11,7 @@ pub mod store;
 mod verify;
 
 pub use cache::{
-    Answer, CacheConfig, CacheStats, DEFAULT_MAINTENANCE_INTERVAL, Hit, Lookup, Mode, Policy,
-    SemanticCache, Tier, unix_now,
+    Answer, CacheConfig, CacheStats, Hit, Lookup, Mode, Policy, SemanticCache, Tier, unix_now,
 };
 pub use embedder::{EmbedError, Embedder, EmbedderConfig, EmbedderStats, cosine};
 pub use key::CacheKey;

@@ -444,9 +444,22 @@ impl Stack {
     /// Waits until the gateway has stored `count` answers in its cache (stores run in the
     /// background after the response).
     pub async fn wait_cache_stores(&self, count: u64) {
+        self.wait_cache_stores_at(&self.url, count).await;
+    }
+
+    /// [`Stack::wait_cache_stores`] for the gateway at `url` (one started by the test itself).
+    pub async fn wait_cache_stores_at(&self, url: &str, count: u64) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let metrics = self.metrics().await;
+            let metrics = self
+                .http
+                .get(format!("{url}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             let stored: u64 = metrics
                 .lines()
                 .find(|l| l.starts_with("tollgate_cache_stores_total{outcome=\"ok\"}"))

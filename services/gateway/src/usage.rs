@@ -62,6 +62,17 @@ pub struct Ending {
 }
 
 impl Ending {
+    /// A complete answer with `usage` to bill.
+    pub fn success(usage: Usage, usage_source: UsageSource) -> Self {
+        Self {
+            outcome: UsageOutcome::Success,
+            http_status: 200,
+            error_code: None,
+            usage,
+            usage_source,
+        }
+    }
+
     /// A failure before any token was produced.
     pub fn failed(outcome: UsageOutcome, http_status: u16, error_code: &str) -> Self {
         Self {

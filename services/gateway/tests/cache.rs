@@ -418,7 +418,7 @@ async fn entries_survive_a_gateway_restart() {
     let (url, stop, task) = start(config.clone()).await;
     let first = post(&stack, &url, &t.key, &body).await;
     assert_eq!(first, "miss");
-    wait_stores(&stack, &url).await;
+    stack.wait_cache_stores_at(&url, 1).await;
     stop.cancel();
     task.await.unwrap();
 
@@ -458,23 +458,4 @@ async fn post(stack: &Stack, url: &str, key: &str, body: &Value) -> String {
         .to_str()
         .unwrap()
         .to_owned()
-}
-
-async fn wait_stores(stack: &Stack, url: &str) {
-    for _ in 0..500 {
-        let metrics = stack
-            .http
-            .get(format!("{url}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains("tollgate_cache_stores_total{outcome=\"ok\"} 1") {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("the answer was not stored");
 }

@@ -270,28 +270,27 @@ async fn serve(
     state
         .bill(
             record.clone(),
-            Ending {
-                outcome: UsageOutcome::Success,
-                http_status: 200,
-                error_code: None,
-                usage,
-                usage_source,
-            },
+            Ending::success(usage, usage_source),
             Some(reservation),
         )
         .await;
     if let Some(plan) = cache_plan {
         store_completion(state, record, &route.name, plan, &bytes, usage, meta.cost);
     }
+    let mut response = whole_answer(dialect, bytes)?;
+    meta.apply(&mut response);
+    Ok(response)
+}
+
+/// A non-streamed OpenAI completion as the answer in the client's dialect.
+fn whole_answer(dialect: Dialect, bytes: Bytes) -> Result<HttpResponse, ApiError> {
     let bytes = match dialect {
         Dialect::OpenAi => bytes,
         Dialect::Anthropic => crate::messages::to_anthropic_message(&bytes)?,
     };
-    let mut response = HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(bytes);
-    meta.apply(&mut response);
-    Ok(response)
+        .body(bytes))
 }
 
 /// Answers from the cache: bills the cache price, then sends the stored completion (or its
@@ -313,13 +312,7 @@ async fn serve_hit(
     state
         .bill(
             record.clone(),
-            Ending {
-                outcome: UsageOutcome::Success,
-                http_status: 200,
-                error_code: None,
-                usage,
-                usage_source: UsageSource::Upstream,
-            },
+            Ending::success(usage, UsageSource::Upstream),
             Some(reservation),
         )
         .await;
@@ -340,14 +333,7 @@ async fn serve_hit(
                 events.into_iter().map(Ok::<_, std::convert::Infallible>),
             ))
     } else {
-        let bytes = Bytes::from(completion.to_string());
-        let bytes = match dialect {
-            Dialect::OpenAi => bytes,
-            Dialect::Anthropic => crate::messages::to_anthropic_message(&bytes)?,
-        };
-        HttpResponse::Ok()
-            .content_type("application/json")
-            .body(bytes)
+        whole_answer(dialect, Bytes::from(completion.to_string()))?
     };
     meta.apply(&mut response);
     Ok(response)
