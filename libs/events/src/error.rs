@@ -12,6 +12,9 @@ pub enum EventsError {
     /// JetStream did not acknowledge a publish.
     #[error("JetStream publish failed: {0}")]
     Publish(String),
+    /// A consumer could not be created or its subscription broke.
+    #[error("JetStream consumer: {0}")]
+    Consumer(String),
     /// The publisher has shut down and takes no more events.
     #[error("the event publisher is closed")]
     PublisherClosed,

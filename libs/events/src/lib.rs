@@ -5,11 +5,13 @@
 //! kinds they do not know, so producers can add kinds without breaking older consumers.
 
 pub mod balances;
+mod consumer;
 mod error;
 mod event;
 mod publisher;
 mod stream;
 
+pub use consumer::{Batches, ConsumerSettings, durable_consumer, open_stream};
 pub use error::EventsError;
 pub use event::{
     CacheHit, CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody, SCHEMA_VERSION,

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, kv, stream};
-use futures_util::StreamExt;
 use sqlx::PgPool;
 use tollgate_events::balances::{balance_store, key_spend_key, tenant_balance_key};
 use tollgate_events::{CreditSource, CreditsGranted, Event, EventBody};
@@ -25,21 +24,12 @@ pub async fn book(pool: &PgPool, entries: &[LedgerEntry]) -> Result<Applied, sql
     Ok(applied)
 }
 
-/// The event stream, created with `settings` if it does not exist yet (never reconfigured here:
-/// the gateway owns the stream's settings).
+/// The event stream, created with `settings` if it does not exist yet.
 pub async fn event_stream(
     js: &jetstream::Context,
     settings: &tollgate_events::StreamSettings,
 ) -> Result<stream::Stream, LedgerError> {
-    match js.get_stream(&settings.name).await {
-        Ok(stream) => Ok(stream),
-        Err(_) => {
-            tollgate_events::ensure_stream(js, settings).await?;
-            js.get_stream(&settings.name)
-                .await
-                .map_err(|e| LedgerError::Nats(e.to_string()))
-        }
-    }
+    Ok(tollgate_events::open_stream(js, settings).await?)
 }
 
 /// The ledger's durable pull consumer (shared by every ledger instance).
@@ -47,22 +37,13 @@ pub async fn durable_consumer(
     stream: &stream::Stream,
     config: &LedgerConfig,
 ) -> Result<jetstream::consumer::Consumer<pull::Config>, LedgerError> {
-    stream
-        .get_or_create_consumer(
-            &config.durable,
-            pull::Config {
-                durable_name: Some(config.durable.clone()),
-                description: Some("tollgate ledger".into()),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: config.ack_wait,
-                max_ack_pending: 50_000,
-                filter_subject: format!("{}.v1.>", config.stream.subject_prefix),
-                deliver_policy: jetstream::consumer::DeliverPolicy::All,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| LedgerError::Nats(e.to_string()))
+    let settings = tollgate_events::ConsumerSettings {
+        durable: config.durable.clone(),
+        description: "tollgate ledger".into(),
+        filter_subject: format!("{}.v1.>", config.stream.subject_prefix),
+        ack_wait: config.ack_wait,
+    };
+    Ok(tollgate_events::durable_consumer(stream, &settings).await?)
 }
 
 pub(crate) struct Consumer {
@@ -105,38 +86,17 @@ impl Consumer {
             tracing::error!(error = %err, "balance feed unavailable; booking without it");
         })
         .ok();
-        let mut messages = consumer
-            .stream()
-            .max_messages_per_batch(self.config.batch_size)
-            .messages()
-            .await
-            .map_err(|e| LedgerError::Nats(e.to_string()))?;
-        loop {
-            // Wait for the first event, then linger briefly so a trickle becomes one batch:
-            // one transaction and one feed update per tenant instead of one per event.
-            let first = tokio::select! {
-                _ = stop.changed() => return Ok(()),
-                next = messages.next() => match next {
-                    Some(next) => next,
-                    None => return Err(LedgerError::Nats("message stream ended".into())),
-                },
-            };
-            let mut batch = vec![first];
-            let deadline = tokio::time::Instant::now() + self.config.linger;
-            while batch.len() < self.config.batch_size {
-                match tokio::time::timeout_at(deadline, messages.next()).await {
-                    Ok(Some(next)) => batch.push(next),
-                    Ok(None) | Err(_) => break,
-                }
-            }
-            let batch: Vec<jetstream::Message> = batch
-                .into_iter()
-                .filter_map(|m| m.map_err(|e| tracing::warn!(error = %e, "pull error")).ok())
-                .collect();
+        let mut batches =
+            tollgate_events::Batches::open(&consumer, self.config.batch_size, self.config.linger)
+                .await?;
+        // Each batch lingers briefly so a trickle becomes one transaction and one feed update
+        // per tenant instead of one per event.
+        while let Some(batch) = batches.next(stop).await? {
             if !self.handle(batch, balances.as_ref(), stop).await {
                 return Ok(());
             }
         }
+        Ok(())
     }
 
     /// Books one batch; returns false if asked to stop before it could be booked.

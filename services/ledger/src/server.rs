@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use prometheus_client::registry::Registry;
 
 use crate::consumer::Consumer;
@@ -31,40 +30,7 @@ impl Ledger {
 
         let mut registry = Registry::default();
         let metrics = LedgerMetrics::new(&mut registry);
-        let registry = Arc::new(registry);
-        let server = HttpServer::new(move || {
-            let registry = registry.clone();
-            App::new()
-                .route(
-                    "/healthz",
-                    web::get().to(|| async {
-                        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
-                    }),
-                )
-                .route(
-                    "/metrics",
-                    web::get().to(move || {
-                        let registry = registry.clone();
-                        async move {
-                            let mut body = String::new();
-                            let _ = prometheus_client::encoding::text::encode(&mut body, &registry);
-                            HttpResponse::Ok()
-                                .content_type(
-                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                                )
-                                .body(body)
-                        }
-                    }),
-                )
-        })
-        .workers(1)
-        .disable_signals()
-        .bind(config.listen)?;
-        let addr = server
-            .addrs()
-            .first()
-            .copied()
-            .ok_or_else(|| std::io::Error::other("no address bound"))?;
+        let (server, addr) = tollgate_runtime::ops_server(Arc::new(registry), config.listen)?;
         Ok(Self {
             consumer: Consumer {
                 pool,
@@ -72,7 +38,7 @@ impl Ledger {
                 config,
                 metrics,
             },
-            server: server.run(),
+            server,
             addr,
         })
     }
