@@ -184,14 +184,99 @@ pub async fn exists(pool: &PgPool, key_id: Uuid) -> Result<bool, StoreError> {
     Ok(found.is_some())
 }
 
-/// Hashes of keys revoked within the last `seconds` (by the database clock), for cache
-/// eviction on every gateway instance.
-pub async fn revoked_within(pool: &PgPool, seconds: f64) -> Result<Vec<Vec<u8>>, StoreError> {
-    let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
-        "SELECT key_hash FROM api_keys WHERE revoked_at > now() - make_interval(secs => $1)",
+/// A key revoked or changed recently (see [`changed_within`]).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct KeyChange {
+    /// The key's SHA-256.
+    pub key_hash: Vec<u8>,
+    /// Revoked (rather than only edited).
+    pub revoked: bool,
+    /// Seconds since the latest revocation or edit, by the database clock.
+    pub seconds_ago: f64,
+}
+
+/// Keys revoked or edited within the last `seconds` (by the database clock), so every gateway
+/// instance evicts what it cached before.
+pub async fn changed_within(pool: &PgPool, seconds: f64) -> Result<Vec<KeyChange>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT key_hash, revoked_at IS NOT NULL AS revoked, \
+         EXTRACT(EPOCH FROM now() - GREATEST(revoked_at, settings_changed_at))::float8 AS seconds_ago \
+         FROM api_keys WHERE revoked_at > now() - make_interval(secs => $1) \
+         OR settings_changed_at > now() - make_interval(secs => $1)",
     )
     .bind(seconds)
     .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(h,)| h).collect())
+    .await?)
+}
+
+/// The settings a `PATCH` changes: `None` keeps a setting; `Some(None)` clears a nullable one
+/// (no budget, every model, the tenant's cache mode, the gateway's threshold or TTL).
+#[derive(Debug, Clone, Default)]
+pub struct KeyUpdate {
+    /// Spending cap in USD.
+    pub budget_usd: Option<Option<Decimal>>,
+    /// Allowed models.
+    pub allowed_models: Option<Option<Vec<String>>>,
+    /// Cache mode.
+    pub cache: Option<Option<String>>,
+    /// Cache similarity threshold.
+    pub cache_threshold: Option<Option<f32>>,
+    /// Cache TTL in seconds.
+    pub cache_ttl_seconds: Option<Option<i32>>,
+    /// Semantic hits whatever the temperature.
+    pub cache_any_temperature: Option<bool>,
+}
+
+/// What [`update`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Updated {
+    /// The key after the change, and its hash for eviction.
+    Key(Box<ApiKey>, Vec<u8>),
+    /// The key is revoked: nothing was changed.
+    Revoked,
+    /// No such key.
+    Missing,
+}
+
+/// Applies `update` to a live key and marks it changed, for every gateway to reload it.
+pub async fn update(
+    pool: &PgPool,
+    key_id: Uuid,
+    update: &KeyUpdate,
+) -> Result<Updated, StoreError> {
+    let sql = format!(
+        "UPDATE api_keys SET \
+         budget_usd = CASE WHEN $2 THEN $3 ELSE budget_usd END, \
+         allowed_models = CASE WHEN $4 THEN $5 ELSE allowed_models END, \
+         cache_mode = CASE WHEN $6 THEN $7 ELSE cache_mode END, \
+         cache_threshold = CASE WHEN $8 THEN $9 ELSE cache_threshold END, \
+         cache_ttl_seconds = CASE WHEN $10 THEN $11 ELSE cache_ttl_seconds END, \
+         cache_any_temperature = COALESCE($12, cache_any_temperature), \
+         settings_changed_at = now() \
+         WHERE id = $1 AND revoked_at IS NULL RETURNING {KEY_COLUMNS}, key_hash"
+    );
+    let row = sqlx::query(&sql)
+        .bind(key_id)
+        .bind(update.budget_usd.is_some())
+        .bind(update.budget_usd.flatten())
+        .bind(update.allowed_models.is_some())
+        .bind(update.allowed_models.clone().flatten())
+        .bind(update.cache.is_some())
+        .bind(update.cache.clone().flatten())
+        .bind(update.cache_threshold.is_some())
+        .bind(update.cache_threshold.flatten())
+        .bind(update.cache_ttl_seconds.is_some())
+        .bind(update.cache_ttl_seconds.flatten())
+        .bind(update.cache_any_temperature)
+        .fetch_optional(pool)
+        .await?;
+    use sqlx::{FromRow, Row};
+    match row {
+        Some(row) => Ok(Updated::Key(
+            Box::new(ApiKey::from_row(&row)?),
+            row.try_get("key_hash")?,
+        )),
+        None if exists(pool, key_id).await? => Ok(Updated::Revoked),
+        None => Ok(Updated::Missing),
+    }
 }

@@ -63,7 +63,8 @@ pub async fn update_cache(
 ) -> Result<Option<Tenant>, StoreError> {
     let sql = format!(
         "UPDATE tenants SET cache_mode = COALESCE($2, cache_mode), \
-         cache_ttl_seconds = COALESCE($3, cache_ttl_seconds) WHERE id = $1 RETURNING {TENANT_COLUMNS}"
+         cache_ttl_seconds = COALESCE($3, cache_ttl_seconds), settings_changed_at = now() \
+         WHERE id = $1 RETURNING {TENANT_COLUMNS}"
     );
     Ok(sqlx::query_as::<_, Tenant>(&sql)
         .bind(id)
@@ -81,4 +82,16 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>, StoreError> 
         .fetch_optional(pool)
         .await?;
     Ok(tenant)
+}
+
+/// Tenants whose settings changed within the last `seconds` (by the database clock), each with
+/// the seconds since the change, so every gateway reloads the keys it cached before it.
+pub async fn changed_within(pool: &PgPool, seconds: f64) -> Result<Vec<(Uuid, f64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, EXTRACT(EPOCH FROM now() - settings_changed_at)::float8 FROM tenants \
+         WHERE settings_changed_at > now() - make_interval(secs => $1)",
+    )
+    .bind(seconds)
+    .fetch_all(pool)
+    .await?)
 }

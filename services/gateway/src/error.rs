@@ -45,9 +45,14 @@ pub enum ApiError {
         /// Machine-readable code.
         code: &'static str,
     },
-    /// The request conflicts with an earlier one (409).
-    #[error("{0}")]
-    Conflict(String),
+    /// The request conflicts with an earlier one or the resource's state (409).
+    #[error("{message}")]
+    Conflict {
+        /// What conflicts.
+        message: String,
+        /// Machine-readable code.
+        code: &'static str,
+    },
     /// Body over the size limit (413).
     #[error("request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -101,7 +106,7 @@ impl ApiError {
             Self::Forbidden { .. } => "permission_error",
             Self::InsufficientQuota { .. } => "insufficient_quota",
             Self::NotFound { .. } => "not_found",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict { .. } => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RateLimited(_) => "rate_limit_exceeded",
             Self::UpstreamFailed(_) | Self::UpstreamTimeout(_) | Self::Unavailable(_) => {
@@ -117,9 +122,9 @@ impl ApiError {
             Self::InvalidRequest { code, .. }
             | Self::InsufficientQuota { code, .. }
             | Self::Forbidden { code, .. }
-            | Self::NotFound { code, .. } => code,
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. } => code,
             Self::Unauthenticated(_) => "invalid_api_key",
-            Self::Conflict(_) => "idempotency_conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RateLimited(_) => "rate_limit_exceeded",
             Self::UpstreamFailed(_) => "upstream_failed",
@@ -150,7 +155,7 @@ impl ResponseError for ApiError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::InsufficientQuota { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,

@@ -17,8 +17,8 @@ use crate::metrics::GatewayMetrics;
 use crate::state::AppState;
 use crate::upstream::{Upstream, routing_table};
 
-/// How often revocations are polled from Postgres.
-const REVOCATION_POLL: Duration = Duration::from_millis(500);
+/// How often key revocations and settings changes are polled from Postgres.
+const KEY_CHANGE_POLL: Duration = Duration::from_millis(500);
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, Error)]
@@ -115,7 +115,7 @@ impl Gateway {
         );
 
         let keys = Arc::new(KeyCache::new(pool.clone()));
-        let revocation_watch = keys.spawn_revocation_watch(REVOCATION_POLL);
+        let key_change_watch = keys.spawn_change_watch(KEY_CHANGE_POLL);
         let balance_feed = admission.spawn_feed(jetstream.clone(), config.nats.stream.name.clone());
         let staleness_watch = {
             let admission = admission.clone();
@@ -181,7 +181,7 @@ impl Gateway {
             server: server.run(),
             addr,
             publisher: publisher_handle,
-            background: [revocation_watch, balance_feed, staleness_watch]
+            background: [key_change_watch, balance_feed, staleness_watch]
                 .into_iter()
                 .chain(peer_tasks)
                 .chain(probes)

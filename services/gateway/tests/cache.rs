@@ -198,6 +198,67 @@ async fn a_completed_stream_is_stored_and_a_hit_replays_as_a_stream() {
     stack.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_messages_hits_are_served_in_anthropic_form_plain_and_streamed() {
+    let stack = cached_stack().await;
+    let t = stack.funded_tenant(json!({"cache": "exact"})).await;
+    let mut body = json!({"model": "demo-small", "max_tokens": 60, "system": "Answer briefly.",
+        "messages": [{"role": "user", "content": "What does an Anthropic client see on a hit?"}]});
+    let messages = |body: &Value| {
+        stack
+            .http
+            .post(format!("{}/v1/messages", stack.url))
+            .header("x-api-key", &t.key)
+            .header("anthropic-version", "2023-06-01")
+            .json(body)
+            .send()
+    };
+
+    let first = messages(&body).await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-tollgate-cache"], "miss");
+    let original: Value = first.json().await.unwrap();
+    let text = original["content"][0]["text"].as_str().unwrap().to_owned();
+    stack.wait_cache_stores(1).await;
+
+    let hit = messages(&body).await.unwrap();
+    assert_eq!(hit.headers()["x-tollgate-cache"], "exact");
+    assert_eq!(hit.headers()["x-tollgate-cost"], "0");
+    let answer: Value = hit.json().await.unwrap();
+    assert_eq!(answer["type"], "message");
+    assert_eq!(answer["role"], "assistant");
+    assert_eq!(answer["content"][0]["text"], text.as_str());
+    assert_eq!(answer["stop_reason"], original["stop_reason"]);
+    assert_eq!(
+        answer["usage"]["output_tokens"],
+        original["usage"]["output_tokens"]
+    );
+
+    body["stream"] = json!(true);
+    let streamed = messages(&body).await.unwrap();
+    assert_eq!(streamed.headers()["x-tollgate-cache"], "exact");
+    let events: Vec<Value> = sse_data(&streamed.text().await.unwrap())
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"message_start"));
+    assert_eq!(kinds.last(), Some(&"message_stop"));
+    assert!(kinds.contains(&"content_block_start") && kinds.contains(&"message_delta"));
+    let replayed: String = events
+        .iter()
+        .filter(|e| e["type"] == "content_block_delta")
+        .filter_map(|e| e["delta"]["text"].as_str())
+        .collect();
+    assert_eq!(replayed, text);
+    assert_eq!(upstream_calls(&stack), 1);
+
+    let usage = stack.usage_events(t.tenant_id, 3).await;
+    assert!(usage.iter().all(|e| e.endpoint == "/v1/messages"));
+    assert_eq!(usage.iter().filter(|e| e.cache == "exact").count(), 2);
+    stack.stop().await;
+}
+
 fn content_of(sse: &str) -> String {
     sse_data(sse)
         .iter()
@@ -402,17 +463,7 @@ async fn entries_survive_a_gateway_restart() {
     let stack = cached_stack().await;
     let t = stack.funded_tenant(json!({"cache": "semantic"})).await;
     // A second gateway with its own cache directory, stopped and started again.
-    let mut config = stack.config.clone();
-    let fresh = tollgate_gateway::config::GatewayConfig::from_toml(
-        &format!(
-            "admin_token = \"unused-but-long-enough\"\ndatabase_url = \"x\"\n{}",
-            cache_toml()
-        ),
-        "restart",
-        &Default::default(),
-    )
-    .unwrap();
-    config.cache = fresh.cache;
+    let config = second_gateway(&stack);
     let body = ask("What survives a restart?");
 
     let (url, stop, task) = start(config.clone()).await;
@@ -429,6 +480,73 @@ async fn entries_survive_a_gateway_restart() {
     stop.cancel();
     task.await.unwrap();
     stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_and_tenant_changes_reach_another_gateway_within_seconds() {
+    let stack = cached_stack().await;
+    let by_key = stack.funded_tenant(json!({"cache": "off"})).await;
+    let by_tenant = stack.funded_tenant(json!({})).await;
+    let config = second_gateway(&stack);
+    let (other, stop, task) = start(config).await;
+    let body = ask("Which gateway sees the change?");
+    // The other gateway caches both keys with the cache off.
+    for key in [&by_key.key, &by_tenant.key] {
+        assert_eq!(post(&stack, &other, key, &body).await, "miss");
+        assert_eq!(post(&stack, &other, key, &body).await, "miss");
+    }
+
+    let key_patch = stack
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/keys/{}", by_key.key_id),
+        )
+        .json(&json!({"cache": "exact"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(key_patch.status(), 200);
+    let tenant_patch = stack
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/tenants/{}", by_tenant.tenant_id),
+        )
+        .json(&json!({"cache": "exact"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tenant_patch.status(), 200);
+
+    // Its key cache keeps entries for 60 s; the change poll must reach it much sooner.
+    for key in [&by_key.key, &by_tenant.key] {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while post(&stack, &other, key, &body).await != "exact" {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the other gateway still serves the old policy"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    stop.cancel();
+    task.await.unwrap();
+    stack.stop().await;
+}
+
+/// The stack's gateway configuration with a cache directory of its own, for a second gateway.
+fn second_gateway(stack: &Stack) -> tollgate_gateway::config::GatewayConfig {
+    let mut config = stack.config.clone();
+    let fresh = tollgate_gateway::config::GatewayConfig::from_toml(
+        &format!(
+            "admin_token = \"unused-but-long-enough\"\ndatabase_url = \"x\"\n{}",
+            cache_toml()
+        ),
+        "second",
+        &Default::default(),
+    )
+    .unwrap();
+    config.cache = fresh.cache;
+    config
 }
 
 async fn start(

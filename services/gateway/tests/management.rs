@@ -237,3 +237,108 @@ async fn health_readiness_and_metrics() {
     }
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patching_a_key_changes_its_budget_and_models_at_once() {
+    let stack = Stack::start().await;
+    let t = stack.funded_tenant(json!({})).await;
+    let path = format!("/api/v1/keys/{}", t.key_id);
+    let patch = |body: Value| {
+        stack
+            .admin(reqwest::Method::PATCH, &path)
+            .json(&body)
+            .send()
+    };
+    let ask = |model: &str| json!({"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]});
+    // The key is cached by this gateway before each change.
+    assert_eq!(stack.chat(&t.key, &ask("demo-small")).await.status(), 200);
+
+    let zero = patch(json!({"budget_usd": "0"})).await.unwrap();
+    assert_eq!(zero.status(), 200);
+    let key: Value = zero.json().await.unwrap();
+    assert_eq!(key["budget_usd"], "0");
+    assert!(key.get("key").is_none(), "the secret is never shown again");
+    let refused = stack.chat(&t.key, &ask("demo-small")).await;
+    assert_eq!(refused.status(), 402);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "key_budget_exceeded");
+
+    let cleared: Value = patch(json!({"budget_usd": null, "allowed_models": ["demo-large"]}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cleared["budget_usd"], Value::Null);
+    assert_eq!(cleared["allowed_models"], json!(["demo-large"]));
+    assert_eq!(stack.chat(&t.key, &ask("demo-large")).await.status(), 200);
+    let forbidden = stack.chat(&t.key, &ask("demo-small")).await;
+    assert_eq!(forbidden.status(), 403);
+
+    let every_model: Value =
+        patch(json!({"allowed_models": null, "cache": "exact", "cache_threshold": 0.9}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(every_model["allowed_models"], Value::Null);
+    assert_eq!(every_model["cache"], "exact");
+    assert_eq!(
+        every_model["budget_usd"],
+        Value::Null,
+        "absent fields are kept"
+    );
+    assert_eq!(stack.chat(&t.key, &ask("demo-small")).await.status(), 200);
+
+    for body in [
+        json!({}),
+        json!({"cache_threshold": 1.5}),
+        json!({"cache": "always"}),
+        json!({"cache_ttl_seconds": 0}),
+        json!({"budget_usd": 3}),
+        json!({"budget_usd": "-1"}),
+        json!({"allowed_models": ["gpt-nonexistent"]}),
+        json!({"rpm": 5}),
+    ] {
+        let response = patch(body.clone()).await.unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{body}");
+    }
+    let unknown = stack
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/keys/{}", uuid::Uuid::now_v7()),
+        )
+        .json(&json!({"cache": "off"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let by_tenant_key = stack
+        .http
+        .patch(format!("{}{path}", stack.url))
+        .bearer_auth(&t.key)
+        .json(&json!({"budget_usd": null}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(by_tenant_key.status().as_u16(), 401 | 403),
+        "{}",
+        by_tenant_key.status()
+    );
+
+    let revoked = stack
+        .admin(reqwest::Method::DELETE, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let conflict = patch(json!({"cache": "off"})).await.unwrap();
+    assert_eq!(conflict.status(), 409);
+    let error: Value = conflict.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "key_revoked");
+    stack.stop().await;
+}

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_events::{CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody};
-use tollgate_store::keys::NewApiKey;
+use tollgate_store::keys::{KeyUpdate, NewApiKey, Updated};
 use uuid::Uuid;
 
 use crate::auth::{generate_api_key, hash_key};
@@ -198,31 +198,12 @@ pub async fn create_key(
     for tag in &body.tags {
         text(tag, "tags")?;
     }
-    let unknown_model = body
-        .allowed_models
-        .iter()
-        .flatten()
-        .find(|m| !state.config.serves(m));
-    if let Some(unknown) = unknown_model {
-        return Err(ApiError::invalid(
-            format!("allowed_models: the gateway serves no model named '{unknown}'"),
-            "unknown_model",
-            Some("allowed_models"),
-        ));
+    if let Some(models) = &body.allowed_models {
+        known_models(&state, models)?;
     }
     let budget_usd = match &body.budget_usd {
         None | Some(Value::Null) => None,
-        Some(value) => {
-            let budget = parse_money(value, "budget_usd")?;
-            if budget.is_sign_negative() {
-                return Err(ApiError::invalid(
-                    "'budget_usd' must not be negative",
-                    "invalid_amount",
-                    Some("budget_usd"),
-                ));
-            }
-            Some(budget)
-        }
+        Some(value) => Some(parse_budget(value)?),
     };
     for (limit, field) in [(body.rpm, "rpm"), (body.tpm, "tpm")] {
         if limit.is_some_and(|l| l <= 0) {
@@ -234,12 +215,8 @@ pub async fn create_key(
         }
     }
     let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
-    if body.cache_threshold.is_some_and(|t| !(t > 0.0 && t <= 1.0)) {
-        return Err(ApiError::invalid(
-            "'cache_threshold' must be in (0, 1]",
-            "invalid_request",
-            Some("cache_threshold"),
-        ));
+    if let Some(threshold) = body.cache_threshold {
+        check_threshold(threshold)?;
     }
     require_tenant(&state, tenant_id).await?;
 
@@ -264,6 +241,137 @@ pub async fn create_key(
         serde_json::to_value(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
     answer["key"] = Value::String(secret);
     Ok(HttpResponse::Created().json(answer))
+}
+
+/// Refuses a model the gateway does not serve (400).
+fn known_models(state: &AppState, models: &[String]) -> Result<(), ApiError> {
+    match models.iter().find(|m| !state.config.serves(m)) {
+        Some(unknown) => Err(ApiError::invalid(
+            format!("allowed_models: the gateway serves no model named '{unknown}'"),
+            "unknown_model",
+            Some("allowed_models"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A key budget: a non-negative decimal string.
+fn parse_budget(value: &Value) -> Result<Decimal, ApiError> {
+    let budget = parse_money(value, "budget_usd")?;
+    if budget.is_sign_negative() {
+        return Err(ApiError::invalid(
+            "'budget_usd' must not be negative",
+            "invalid_amount",
+            Some("budget_usd"),
+        ));
+    }
+    Ok(budget)
+}
+
+fn check_threshold(threshold: f32) -> Result<(), ApiError> {
+    if threshold > 0.0 && threshold <= 1.0 {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "'cache_threshold' must be in (0, 1]",
+        "invalid_request",
+        Some("cache_threshold"),
+    ))
+}
+
+/// Deserializes a field that is present (`null` included) as `Some`, so an absent field (kept)
+/// differs from `null` (cleared).
+fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Body of `PATCH /api/v1/keys/{key_id}`: the settings to change; `null` clears a setting
+/// (no budget, every model, the tenant's cache mode, the gateway's threshold or TTL).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKey {
+    #[serde(default, deserialize_with = "present")]
+    budget_usd: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "present")]
+    allowed_models: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    cache: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    cache_threshold: Option<Option<f32>>,
+    #[serde(default, deserialize_with = "present")]
+    cache_ttl_seconds: Option<Option<i32>>,
+    cache_any_temperature: Option<bool>,
+}
+
+impl UpdateKey {
+    /// Validates the body into the store's update.
+    fn validate(self, state: &AppState) -> Result<KeyUpdate, ApiError> {
+        if let Some(Some(models)) = &self.allowed_models {
+            known_models(state, models)?;
+        }
+        let budget_usd = match self.budget_usd {
+            None => None,
+            Some(None | Some(Value::Null)) => Some(None),
+            Some(Some(value)) => Some(Some(parse_budget(&value)?)),
+        };
+        let set_mode = self.cache.clone().flatten();
+        let set_ttl = self.cache_ttl_seconds.flatten();
+        cache_settings(set_mode, set_ttl)?;
+        if let Some(Some(threshold)) = self.cache_threshold {
+            check_threshold(threshold)?;
+        }
+        let update = KeyUpdate {
+            budget_usd,
+            allowed_models: self.allowed_models,
+            cache: self.cache,
+            cache_threshold: self.cache_threshold,
+            cache_ttl_seconds: self.cache_ttl_seconds,
+            cache_any_temperature: self.cache_any_temperature,
+        };
+        let nothing = update.budget_usd.is_none()
+            && update.allowed_models.is_none()
+            && update.cache.is_none()
+            && update.cache_threshold.is_none()
+            && update.cache_ttl_seconds.is_none()
+            && update.cache_any_temperature.is_none();
+        if nothing {
+            return Err(ApiError::invalid(
+                "nothing to change: give at least one of budget_usd, allowed_models, cache, \
+                 cache_threshold, cache_ttl_seconds, cache_any_temperature",
+                "invalid_request",
+                None,
+            ));
+        }
+        Ok(update)
+    }
+}
+
+/// `PATCH /api/v1/keys/{key_id}`: changes a live key's budget, models or cache settings; this
+/// gateway applies them at once, every other within a poll interval (about a second).
+pub async fn update_key(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<UpdateKey>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let key_id = parse_id(&path, "key")?;
+    let update = body.into_inner().validate(&state)?;
+    match tollgate_store::keys::update(&state.pool, key_id, &update).await? {
+        Updated::Key(key, hash) => {
+            state.keys.reload(&hash);
+            Ok(HttpResponse::Ok().json(key))
+        }
+        Updated::Revoked => Err(ApiError::Conflict {
+            message: "the key is revoked; create a new one".into(),
+            code: "key_revoked",
+        }),
+        Updated::Missing => Err(ApiError::not_found("key not found", "key_not_found")),
+    }
 }
 
 /// `GET /api/v1/tenants/{tenant_id}/keys`
@@ -378,10 +486,13 @@ async fn publish_money_event(
     if let Some(booked) = booked
         && booked.amount_usd.abs() != amount.abs()
     {
-        return Err(ApiError::Conflict(format!(
-            "idempotency_key was already used for {} USD",
-            booked.amount_usd.normalize()
-        )));
+        return Err(ApiError::Conflict {
+            message: format!(
+                "idempotency_key was already used for {} USD",
+                booked.amount_usd.normalize()
+            ),
+            code: "idempotency_conflict",
+        });
     }
     tollgate_events::publish_confirmed(
         &state.jetstream,

@@ -43,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(&tenant("/auto-topup"), web::get().to(topup::get))
             .route(&tenant("/auto-topup"), web::delete().to(topup::delete))
             .route("/keys/{key_id}", web::delete().to(admin::revoke_key))
+            .route("/keys/{key_id}", web::patch().to(admin::update_key))
             .route("/providers/health", web::get().to(providers::health)),
     )
     .default_service(web::to(not_found));

@@ -1,8 +1,9 @@
 //! In-memory cache of authenticated keys in front of Postgres.
 //!
-//! Hits cost one SHA-256 and one sharded-map lookup. Revocations reach every gateway within
-//! about one poll interval: a background task asks Postgres for keys revoked recently and
-//! evicts them; the instance that revoked a key evicts it at once.
+//! Hits cost one SHA-256 and one sharded-map lookup. Revocations and settings changes (of a key
+//! or its tenant) reach every gateway within about one poll interval: a background task asks
+//! Postgres what changed recently and evicts what it cached before; the instance that made the
+//! change evicts at once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -149,8 +150,9 @@ impl KeyCache {
     }
 
     async fn load(&self, hash: [u8; 32]) -> Result<Arc<AuthenticatedKey>, ApiError> {
-        let found = tollgate_store::keys::find_by_hash(&self.pool, &hash).await?;
+        // Taken before the read: an entry read while a change commits counts as older than it.
         let now = Instant::now();
+        let found = tollgate_store::keys::find_by_hash(&self.pool, &hash).await?;
         self.make_room();
         let valid = found.filter(|f| f.key.revoked_at.is_none()).and_then(|f| {
             let stored: [u8; 32] = f.key_hash.as_slice().try_into().ok()?;
@@ -197,8 +199,15 @@ impl KeyCache {
 
     /// Forgets every key of `tenant` (after its settings changed), so the next request reloads.
     pub fn forget_tenant(&self, tenant: Uuid) {
-        self.entries
-            .retain(|_, e| !matches!(e, Entry::Valid { key, .. } if key.tenant_id == tenant));
+        self.forget_tenant_fetched_before(tenant, Duration::ZERO);
+    }
+
+    /// Forgets the keys of `tenant` fetched longer than `age` ago.
+    fn forget_tenant_fetched_before(&self, tenant: Uuid, age: Duration) {
+        self.entries.retain(|_, e| {
+            !matches!(e, Entry::Valid { key, fetched, .. }
+                if key.tenant_id == tenant && fetched.elapsed() >= age)
+        });
     }
 
     /// Forgets a key (after a revocation).
@@ -213,33 +222,47 @@ impl KeyCache {
         }
     }
 
-    /// Evicts keys revoked (by any gateway) within the last `window`.
-    pub async fn evict_recently_revoked(&self, window: Duration) -> Result<usize, ApiError> {
-        let revoked =
-            tollgate_store::keys::revoked_within(&self.pool, window.as_secs_f64()).await?;
+    /// Forgets a key whose settings changed, so the next request reloads them.
+    pub fn reload(&self, hash: &[u8]) {
+        if let Ok(hash) = <[u8; 32]>::try_from(hash) {
+            self.entries.remove(&hash);
+        }
+    }
+
+    /// Evicts what changed (on any gateway) within the last `window`: revoked keys, and keys
+    /// cached before their own or their tenant's settings changed. Returns how many were evicted.
+    pub async fn evict_recently_changed(&self, window: Duration) -> Result<usize, ApiError> {
+        let seconds = window.as_secs_f64();
+        let keys = tollgate_store::keys::changed_within(&self.pool, seconds).await?;
+        let tenants = tollgate_store::tenants::changed_within(&self.pool, seconds).await?;
         let mut evicted = 0;
-        for hash in revoked {
-            let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) else {
+        for change in keys {
+            let Ok(hash) = <[u8; 32]>::try_from(change.key_hash.as_slice()) else {
                 continue;
             };
             // Read, release the shard lock, then write.
-            let cached_as_valid = self
-                .entries
-                .get(&hash)
-                .is_some_and(|e| matches!(e.value(), Entry::Valid { .. }));
-            if cached_as_valid {
+            let fetched = match self.entries.get(&hash).as_deref() {
+                Some(Entry::Valid { fetched, .. }) => *fetched,
+                _ => continue,
+            };
+            if change.revoked {
                 self.evict(&hash);
                 evicted += 1;
+            } else if fetched.elapsed() >= age_with_margin(change.seconds_ago) {
+                self.reload(&hash);
+                evicted += 1;
             }
+        }
+        for (tenant, seconds_ago) in tenants {
+            let before = self.entries.len();
+            self.forget_tenant_fetched_before(tenant, age_with_margin(seconds_ago));
+            evicted += before.saturating_sub(self.entries.len());
         }
         Ok(evicted)
     }
 
-    /// Polls revocations every `interval` until the task is aborted.
-    pub fn spawn_revocation_watch(
-        self: &Arc<Self>,
-        interval: Duration,
-    ) -> tokio::task::JoinHandle<()> {
+    /// Polls revocations and settings changes every `interval` until the task is aborted.
+    pub fn spawn_change_watch(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let cache = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
@@ -247,10 +270,16 @@ impl KeyCache {
             loop {
                 tick.tick().await;
                 // The window is wide enough to survive a few failed polls.
-                if let Err(err) = cache.evict_recently_revoked(interval * 20).await {
-                    tracing::warn!(error = %err, "revocation poll failed");
+                if let Err(err) = cache.evict_recently_changed(interval * 20).await {
+                    tracing::warn!(error = %err, "key change poll failed");
                 }
             }
         })
     }
+}
+
+/// How long ago a change is taken to be, one second earlier than the database says: a key read
+/// while the change was committing is then reloaded too (harmless), never kept stale.
+fn age_with_margin(seconds_ago: f64) -> Duration {
+    Duration::from_secs_f64((seconds_ago - 1.0).max(0.0))
 }
