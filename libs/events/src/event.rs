@@ -42,6 +42,13 @@ pub enum EventBody {
     /// An operator corrected a tenant's balance (signed).
     #[serde(rename = "credits.adjusted")]
     CreditsAdjusted(CreditsAdjusted),
+    /// An alert rule fired (published by services/alerting; the event id is the alert id).
+    #[serde(rename = "alert.raised")]
+    AlertRaised(AlertRaised),
+    /// A gateway's circuit breaker for an upstream deployment opened or closed (platform-wide:
+    /// the nil tenant id).
+    #[serde(rename = "breaker.changed")]
+    BreakerChanged(BreakerChanged),
 }
 
 impl EventBody {
@@ -51,12 +58,28 @@ impl EventBody {
             Self::UsageRecorded(_) => "usage.recorded",
             Self::CreditsGranted(_) => "credits.granted",
             Self::CreditsAdjusted(_) => "credits.adjusted",
+            Self::AlertRaised(_) => "alert.raised",
+            Self::BreakerChanged(_) => "breaker.changed",
         }
+    }
+
+    /// Whether the event moves money (what the ledger books).
+    pub fn is_money(&self) -> bool {
+        matches!(
+            self,
+            Self::UsageRecorded(_) | Self::CreditsGranted(_) | Self::CreditsAdjusted(_)
+        )
     }
 }
 
 /// Kinds this build understands.
-const KNOWN_KINDS: [&str; 3] = ["usage.recorded", "credits.granted", "credits.adjusted"];
+const KNOWN_KINDS: [&str; 5] = [
+    "usage.recorded",
+    "credits.granted",
+    "credits.adjusted",
+    "alert.raised",
+    "breaker.changed",
+];
 
 #[derive(Deserialize)]
 struct KindOnly<'a> {
@@ -235,6 +258,38 @@ pub struct CreditsAdjusted {
     pub reason: String,
     /// The caller's idempotency key; the event id is derived from it.
     pub idempotency_key: String,
+}
+
+/// `alert.raised`: an alert rule's condition started to hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRaised {
+    /// The alert (also the event id and the webhook's `x-tollgate-alert-id`).
+    pub alert_id: Uuid,
+    /// The rule that fired.
+    pub rule_id: Uuid,
+    /// The rule's kind (`balance_below`, `spend_above`, `key_budget`, ...).
+    pub rule_kind: String,
+    /// What crossed (`""`, `"<key id>:<percent>"`, a deployment).
+    pub subject: String,
+    /// A one-line summary.
+    pub message: String,
+    /// The observed value, with its unit.
+    pub value: String,
+    /// The threshold crossed, with its unit.
+    pub threshold: String,
+}
+
+/// `breaker.changed`: a deployment's circuit breaker on one gateway opened or closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakerChanged {
+    /// The deployment.
+    pub deployment: String,
+    /// Its provider.
+    pub provider: String,
+    /// `open` or `closed`.
+    pub state: String,
+    /// The breaker window's error rate when it changed (0..1).
+    pub error_rate: f64,
 }
 
 #[cfg(test)]

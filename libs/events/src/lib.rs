@@ -14,8 +14,8 @@ mod stream;
 pub use consumer::{Batches, ConsumerSettings, durable_consumer, open_stream};
 pub use error::EventsError;
 pub use event::{
-    CacheHit, CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody, SCHEMA_VERSION,
-    UpstreamAttempt, UsageOutcome, UsageRecorded, UsageSource,
+    AlertRaised, BreakerChanged, CacheHit, CreditSource, CreditsAdjusted, CreditsGranted, Event,
+    EventBody, SCHEMA_VERSION, UpstreamAttempt, UsageOutcome, UsageRecorded, UsageSource,
 };
 pub use publisher::{AckObserver, Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};
 pub use stream::{StreamSettings, ensure_stream, publish_confirmed, subject_for};

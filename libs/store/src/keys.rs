@@ -280,3 +280,13 @@ pub async fn update(
         None => Ok(Updated::Missing),
     }
 }
+
+/// A live key's budget in USD (`None`: no budget, revoked or unknown).
+pub async fn budget(pool: &PgPool, key_id: Uuid) -> Result<Option<Decimal>, StoreError> {
+    let found: Option<(Option<Decimal>,)> =
+        sqlx::query_as("SELECT budget_usd FROM api_keys WHERE id = $1 AND revoked_at IS NULL")
+            .bind(key_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(found.and_then(|(budget,)| budget))
+}

@@ -3,6 +3,8 @@
 //! Every function takes the pool (or a transaction) explicitly: no global state. Queries on
 //! tenant data are scoped by tenant id.
 
+pub mod alerts;
+pub mod analytics;
 mod error;
 pub mod keys;
 pub mod ledger;

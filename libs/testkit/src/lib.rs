@@ -11,6 +11,8 @@ use async_nats::jetstream;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tollgate_alerting::{Alerting, AlertingConfig};
+use tollgate_analytics::{Analytics, AnalyticsConfig};
 use tollgate_events::{Event, EventBody, UsageRecorded};
 use tollgate_gateway::{Gateway, GatewayConfig};
 use tollgate_ledger::{Ledger, LedgerConfig};
@@ -21,6 +23,38 @@ use uuid::Uuid;
 pub fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Creates an empty database on the test server and returns its URL: for tests whose services
+/// look at the whole database (alerting evaluates and delivers every tenant's rules), so
+/// parallel tests cannot see each other's rows. [`Stack::stop`] drops it.
+pub async fn fresh_database() -> String {
+    let base = database_url();
+    let (server, _) = base
+        .rsplit_once('/')
+        .expect("DATABASE_URL names a database");
+    let name = format!("tg_{}", Uuid::now_v7().simple());
+    let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
+        .await
+        .expect("the test server's postgres database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("database created");
+    admin.close().await;
+    format!("{server}/{name}")
+}
+
+async fn drop_database(url: &str) {
+    let Some((server, name)) = url.rsplit_once('/') else {
+        return;
+    };
+    if let Ok(admin) = sqlx::PgPool::connect(&format!("{server}/postgres")).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await;
+        admin.close().await;
+    }
 }
 
 /// NATS URL for tests.
@@ -130,6 +164,10 @@ pub struct Stack {
     pub subject_prefix: String,
     /// The gateway configuration used (to start more instances on the same stream).
     pub config: GatewayConfig,
+    /// The database every service of this stack uses.
+    pub database_url: String,
+    /// Whether the database is this stack's own (from [`fresh_database`]), dropped at `stop`.
+    owns_database: bool,
     /// JetStream, for reading events.
     pub js: jetstream::Context,
     /// HTTP client.
@@ -160,7 +198,15 @@ impl Stack {
         mock_config: MockConfig,
         tweak: impl FnOnce(&mut GatewayConfig),
     ) -> Self {
-        let mut stack = Self::launch(mock_config, "", tweak).await;
+        let mut stack = Self::launch(mock_config, "", tweak, None).await;
+        stack.start_ledger().await;
+        stack
+    }
+
+    /// [`Stack::start`] on a database of its own ([`fresh_database`]).
+    pub async fn start_isolated() -> Self {
+        let database = fresh_database().await;
+        let mut stack = Self::launch(MockConfig::default(), "", |_| {}, Some(database)).await;
         stack.start_ledger().await;
         stack
     }
@@ -168,22 +214,25 @@ impl Stack {
     /// Starts a stack whose gateway config has `extra_toml` appended (more `[[models]]`,
     /// `[routing]`, `[[tenant_routes]]`...); `{mock}` in it stands for the mock's base URL.
     pub async fn start_routed(mock_config: MockConfig, extra_toml: &str) -> Self {
-        let mut stack = Self::launch(mock_config, extra_toml, |_| {}).await;
+        let mut stack = Self::launch(mock_config, extra_toml, |_| {}, None).await;
         stack.start_ledger().await;
         stack
     }
 
     /// Starts mock and gateway only; the test starts ledgers itself (`start_ledger`).
     pub async fn start_bare() -> Self {
-        Self::launch(MockConfig::default(), "", |_| {}).await
+        Self::launch(MockConfig::default(), "", |_| {}, None).await
     }
 
     async fn launch(
         mock_config: MockConfig,
         extra_toml: &str,
         tweak: impl FnOnce(&mut GatewayConfig),
+        own_database: Option<String>,
     ) -> Self {
         tollgate_runtime::install_crypto_provider();
+        let owns_database = own_database.is_some();
+        let database = own_database.unwrap_or_else(database_url);
         if std::env::var_os("RUST_LOG").is_some() {
             tollgate_runtime::init_logging();
         }
@@ -202,7 +251,7 @@ impl Stack {
         let admin_token = format!("admin-{id}");
         let env = [
             ("TOLLGATE_ADMIN_TOKEN", admin_token.clone()),
-            ("DATABASE_URL", database_url()),
+            ("DATABASE_URL", database.clone()),
             ("NATS_URL", nats_url()),
             ("TOLLGATE_STREAM", format!("TGTEST_{id}")),
             ("TOLLGATE_SUBJECT_PREFIX", format!("tgtest_{id}")),
@@ -235,6 +284,8 @@ impl Stack {
             stream: config.nats.stream.name.clone(),
             subject_prefix: config.nats.stream.subject_prefix.clone(),
             config: config.clone(),
+            database_url: database,
+            owns_database,
             js,
             http: reqwest::Client::new(),
             shutdown,
@@ -261,7 +312,7 @@ impl Stack {
     /// The ledger configuration for this stack's stream and database.
     pub fn ledger_config(&self) -> LedgerConfig {
         let env = [
-            ("DATABASE_URL", database_url()),
+            ("DATABASE_URL", self.database_url.clone()),
             ("NATS_URL", nats_url()),
             ("TOLLGATE_STREAM", self.stream.clone()),
             ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.clone()),
@@ -297,6 +348,69 @@ impl Stack {
                 .expect("ledger runs");
         }));
         url
+    }
+
+    /// Starts an analytics instance on this stack's stream; returns its `/metrics` URL.
+    pub async fn start_analytics(&mut self) -> String {
+        let env = [
+            ("DATABASE_URL", self.database_url.clone()),
+            ("NATS_URL", nats_url()),
+            ("TOLLGATE_STREAM", self.stream.clone()),
+            ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.clone()),
+            ("TOLLGATE_ANALYTICS_LISTEN", "127.0.0.1:0".to_owned()),
+            ("TOLLGATE_ANALYTICS_LINGER_MS", "10".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let config = AnalyticsConfig::from_env(&env).expect("analytics config");
+        let analytics = Analytics::bind(config).await.expect("analytics starts");
+        let url = format!("http://{}/metrics", analytics.local_addr());
+        let token = self.shutdown.clone();
+        self.tasks.push(tokio::spawn(async move {
+            analytics
+                .run(token.cancelled_owned())
+                .await
+                .expect("analytics runs");
+        }));
+        url
+    }
+
+    /// The alerting configuration for this stack (webhook retries after 100 ms, doubling, and
+    /// window rules re-evaluated every 200 ms).
+    pub fn alerting_config(&self) -> AlertingConfig {
+        let env = [
+            ("DATABASE_URL", self.database_url.clone()),
+            ("NATS_URL", nats_url()),
+            ("TOLLGATE_STREAM", self.stream.clone()),
+            ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.clone()),
+            ("TOLLGATE_ALERTING_LISTEN", "127.0.0.1:0".to_owned()),
+            ("TOLLGATE_ALERTING_EVALUATE_MS", "200".to_owned()),
+            ("TOLLGATE_WEBHOOK_FIRST_RETRY_MS", "100".to_owned()),
+            ("TOLLGATE_WEBHOOK_TIMEOUT_SECS", "2".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        AlertingConfig::from_env(&env).expect("alerting config")
+    }
+
+    /// Starts an alerting instance the test stops itself (cancel the token, await the handle);
+    /// returns its `/metrics` URL too.
+    pub async fn spawn_alerting(&self) -> (String, CancellationToken, JoinHandle<()>) {
+        let alerting = Alerting::bind(self.alerting_config())
+            .await
+            .expect("alerting starts");
+        let url = format!("http://{}/metrics", alerting.local_addr());
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            alerting
+                .run(token.cancelled_owned())
+                .await
+                .expect("alerting runs");
+        });
+        (url, stop, task)
     }
 
     /// Grants credit through the management API; returns the event id.
@@ -375,6 +489,9 @@ impl Stack {
         }) = &self.config.cache
         {
             let _ = std::fs::remove_dir_all(dir);
+        }
+        if self.owns_database {
+            drop_database(&self.database_url).await;
         }
     }
 
@@ -546,7 +663,7 @@ fn usage_only(events: Vec<Event>) -> Vec<UsageRecorded> {
         .into_iter()
         .filter_map(|e| match e.body {
             EventBody::UsageRecorded(u) => Some(u),
-            EventBody::CreditsGranted(_) | EventBody::CreditsAdjusted(_) => None,
+            _ => None,
         })
         .collect()
 }

@@ -208,3 +208,15 @@ pub fn json_config(limit: usize) -> actix_web::web::JsonConfig {
             api.into()
         })
 }
+
+/// Turns a malformed query string into an OpenAI-shaped 400.
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::invalid(
+            format!("invalid query string: {err}"),
+            "invalid_query",
+            None,
+        )
+        .into()
+    })
+}

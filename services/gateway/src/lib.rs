@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod api;
 pub mod auth;
+mod breaker_watch;
 pub mod cache;
 pub mod chat;
 pub mod config;

@@ -12,7 +12,7 @@ use crate::admission::{Admission, Peers};
 use crate::api;
 use crate::auth::{AdminToken, KeyCache};
 use crate::config::GatewayConfig;
-use crate::error::json_config;
+use crate::error::{json_config, query_config};
 use crate::metrics::GatewayMetrics;
 use crate::state::AppState;
 use crate::upstream::{Upstream, routing_table};
@@ -161,6 +161,7 @@ impl Gateway {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(json_config(body_limit))
+                .app_data(query_config())
                 .configure(api::routes)
         })
         .workers(config.workers)
@@ -186,6 +187,7 @@ impl Gateway {
                 .chain(peer_tasks)
                 .chain(probes)
                 .chain(crate::cache::spawn_maintenance(state.clone()))
+                .chain([crate::breaker_watch::spawn(state.clone())])
                 .collect(),
             state,
         })

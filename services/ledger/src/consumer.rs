@@ -112,6 +112,11 @@ impl Consumer {
         for message in messages {
             let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
             let entry = match Event::decode(&message.payload) {
+                // Known kinds that move no money are acked with the batch, never booked.
+                Ok(Some(event)) if !event.body.is_money() => {
+                    booked_messages.push(message);
+                    continue;
+                }
                 Ok(Some(event)) => LedgerEntry::from_event(event, seq).map_err(|e| e.to_string()),
                 Ok(None) => Err("unknown event kind".to_owned()),
                 Err(err) => Err(format!("unparsable: {err}")),

@@ -42,6 +42,9 @@ pub enum Unbookable {
     /// A negative cost or a non-positive credit: a producer bug, never booked.
     #[error("invalid amount: {0}")]
     InvalidAmount(String),
+    /// Not a money event (alerts, breaker changes): nothing to book.
+    #[error("{0} moves no money")]
+    NotMoney(&'static str),
 }
 
 impl LedgerEntry {
@@ -92,6 +95,9 @@ impl LedgerEntry {
                 entry.amount_usd = adjustment.amount_usd;
                 entry.idempotency_key = Some(adjustment.idempotency_key);
                 entry.note = Some(adjustment.reason);
+            }
+            EventBody::AlertRaised(_) | EventBody::BreakerChanged(_) => {
+                return Err(Unbookable::NotMoney(entry.kind));
             }
         }
         Ok(entry)

@@ -1,6 +1,8 @@
 //! HTTP routes: data plane, management API and operations endpoints.
 
 pub mod admin;
+pub mod alerts;
+pub mod analytics;
 pub mod headers;
 pub mod ledger;
 pub mod models;
@@ -44,7 +46,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(&tenant("/auto-topup"), web::delete().to(topup::delete))
             .route("/keys/{key_id}", web::delete().to(admin::revoke_key))
             .route("/keys/{key_id}", web::patch().to(admin::update_key))
-            .route("/providers/health", web::get().to(providers::health)),
+            .route("/providers/health", web::get().to(providers::health))
+            .route("/analytics/costs", web::get().to(analytics::costs))
+            .route("/analytics/usage", web::get().to(analytics::usage))
+            .route("/analytics/top", web::get().to(analytics::top))
+            .route(
+                &tenant("/alert-rules"),
+                web::post().to(alerts::create_tenant_rule),
+            )
+            .route(
+                &tenant("/alert-rules"),
+                web::get().to(alerts::list_tenant_rules),
+            )
+            .route(
+                &tenant("/alert-rules/{rule_id}"),
+                web::delete().to(alerts::delete_tenant_rule),
+            )
+            .route("/alert-rules", web::post().to(alerts::create_platform_rule))
+            .route("/alert-rules", web::get().to(alerts::list_platform_rules))
+            .route(
+                "/alert-rules/{rule_id}",
+                web::delete().to(alerts::delete_platform_rule),
+            )
+            .route("/alerts", web::get().to(alerts::list_alerts))
+            .route("/alerts/{alert_id}", web::get().to(alerts::get_alert)),
     )
     .default_service(web::to(not_found));
 }

@@ -1,0 +1,497 @@
+//! Alerting end to end on real NATS and Postgres (a database per test: alerting evaluates and
+//! delivers every rule it can see): requests through the gateway and the ledger move balances
+//! and windows, alerting raises each crossing once, re-arms, survives a restart, and delivers
+//! signed webhooks to a local receiver with retries.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
+use tollgate_events::EventBody;
+use tollgate_testkit::{Stack, TenantKey};
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    alert_id: String,
+    attempt: String,
+    signature: String,
+    body: Vec<u8>,
+    accepted: bool,
+}
+
+/// A local webhook receiver that answers 500 to its first `fail_first` requests.
+struct Receiver {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Receiver {
+    fn start(fail_first: usize) -> Self {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let failures = Arc::new(AtomicUsize::new(fail_first));
+        let state = (received.clone(), failures);
+        let server = HttpServer::new(move || {
+            let state = state.clone();
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let (received, failures) = state.clone();
+                async move {
+                    let header = |name: &str| {
+                        req.headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    let fail = failures
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                    received.lock().unwrap().push(Received {
+                        alert_id: header("x-tollgate-alert-id"),
+                        attempt: header("x-tollgate-delivery-attempt"),
+                        signature: header("x-tollgate-signature"),
+                        body: body.to_vec(),
+                        accepted: !fail,
+                    });
+                    if fail {
+                        HttpResponse::InternalServerError().finish()
+                    } else {
+                        HttpResponse::NoContent().finish()
+                    }
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let url = format!("http://{}/hooks/tollgate", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url,
+            received,
+            handle,
+        }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn rule(stack: &Stack, tenant: &TenantKey, body: Value) -> Value {
+    let response = stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{}/alert-rules", tenant.tenant_id),
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{body}");
+    response.json().await.unwrap()
+}
+
+async fn alerts(stack: &Stack, tenant: &TenantKey) -> Vec<Value> {
+    let page: Value = stack
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/alerts?tenant_id={}", tenant.tenant_id),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["data"].as_array().unwrap().clone()
+}
+
+/// Waits until the tenant has `count` alerts (all delivered if `delivered`), then a little
+/// longer, and returns them (so a test can assert there is no extra one).
+async fn wait_alerts(
+    stack: &Stack,
+    tenant: &TenantKey,
+    count: usize,
+    delivered: bool,
+) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = alerts(stack, tenant).await;
+        let done = found.len() >= count
+            && (!delivered || found.iter().all(|a| a["delivery"] == "delivered"));
+        if done {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            return alerts(stack, tenant).await;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {count} alerts, found {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ask(i: usize) -> Value {
+    json!({"model": "demo-large", "max_tokens": 5, "messages": [{"role": "user", "content": format!("question {i}")}]})
+}
+
+/// Sends requests until the tenant's credit runs out (402).
+async fn spend_all(stack: &Stack, tenant: &TenantKey) {
+    for i in 0..60 {
+        let status = stack.chat(&tenant.key, &ask(i)).await.status();
+        if status == 402 {
+            return;
+        }
+        assert_eq!(status, 200);
+    }
+    panic!("the credit never ran out");
+}
+
+fn assert_signed(received: &Received, secret: &str) {
+    let now = chrono::Utc::now().timestamp();
+    assert!(
+        tollgate_alerting::signature::verify(secret, &received.signature, &received.body, now, 300),
+        "bad signature {}",
+        received.signature
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_balance_fires_once_survives_a_restart_and_re_arms_after_a_top_up() {
+    let stack = Stack::start_isolated().await;
+    let receiver = Receiver::start(0);
+    let (_, stop, task) = stack.spawn_alerting().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let created = rule(
+        &stack,
+        &tenant,
+        json!({"kind": "balance_below", "threshold_usd": "0.0002", "webhook_url": receiver.url}),
+    )
+    .await;
+    let secret = created["webhook_secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    stack.credit(tenant.tenant_id, "0.0010", "first").await;
+    stack.wait_for_entries(tenant.tenant_id, 1).await;
+
+    spend_all(&stack, &tenant).await;
+    let first = wait_alerts(&stack, &tenant, 1, true).await;
+    assert_eq!(first.len(), 1, "one crossing, one alert: {first:?}");
+    assert_eq!(first[0]["kind"], "balance_below");
+    assert_eq!(first[0]["threshold"], "0.0002 USD");
+
+    // A restarted alerting replays the balance feed: the rule is still fired, nothing new.
+    stop.cancel();
+    task.await.unwrap();
+    let (_, stop, task) = stack.spawn_alerting().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(alerts(&stack, &tenant).await.len(), 1);
+
+    // A top-up clears the condition (re-arms); spending it again is a second crossing.
+    stack.credit(tenant.tenant_id, "0.0010", "second").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    spend_all(&stack, &tenant).await;
+    let both = wait_alerts(&stack, &tenant, 2, true).await;
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_ne!(both[0]["id"], both[1]["id"]);
+
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "each alert delivered once: {received:?}");
+    for delivery in &received {
+        assert_signed(delivery, &secret);
+        assert!(both.iter().any(|a| a["id"] == delivery.alert_id.as_str()));
+    }
+    // Each alert is on the stream once, as alert.raised with the alert's id.
+    let raised: Vec<_> = stack
+        .events(tenant.tenant_id)
+        .await
+        .into_iter()
+        .filter(|e| matches!(e.body, EventBody::AlertRaised(_)))
+        .collect();
+    assert_eq!(raised.len(), 2);
+    assert!(raised.iter().all(|e| {
+        both.iter()
+            .any(|a| a["id"] == e.event_id.to_string().as_str())
+    }));
+
+    stop.cancel();
+    task.await.unwrap();
+    receiver.handle.stop(true).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_failing_twice_gets_one_accepted_signed_delivery_and_the_attempts_are_shown() {
+    let stack = Stack::start_isolated().await;
+    let receiver = Receiver::start(2);
+    let (metrics, stop, task) = stack.spawn_alerting().await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let created = rule(
+        &stack,
+        &tenant,
+        json!({"kind": "spend_above", "threshold_usd": "0.000001", "window_seconds": 300,
+               "webhook_url": receiver.url}),
+    )
+    .await;
+    let secret = created["webhook_secret"].as_str().unwrap();
+    assert_eq!(stack.chat(&tenant.key, &ask(0)).await.status(), 200);
+    assert_eq!(stack.chat(&tenant.key, &ask(1)).await.status(), 200);
+
+    let raised = wait_alerts(&stack, &tenant, 1, true).await;
+    assert_eq!(
+        raised.len(),
+        1,
+        "still above the threshold: no second alert"
+    );
+    let id = raised[0]["id"].as_str().unwrap();
+    let received = receiver.received();
+    assert_eq!(received.len(), 3, "{received:?}");
+    assert_eq!(received.iter().filter(|r| r.accepted).count(), 1);
+    assert!(received.iter().all(|r| r.alert_id == id));
+    assert_eq!(
+        received
+            .iter()
+            .map(|r| r.attempt.as_str())
+            .collect::<Vec<_>>(),
+        ["1", "2", "3"]
+    );
+    for delivery in &received {
+        assert_signed(delivery, secret);
+    }
+    let body: Value = serde_json::from_slice(&received[2].body).unwrap();
+    assert_eq!(body["type"], "alert.raised");
+    assert_eq!(body["tenant_id"], tenant.tenant_id.to_string().as_str());
+
+    let detail: Value = stack
+        .admin(reqwest::Method::GET, &format!("/api/v1/alerts/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let attempts = detail["deliveries"].as_array().unwrap();
+    let statuses: Vec<_> = attempts
+        .iter()
+        .map(|a| a["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(statuses, [500, 500, 204]);
+    // The tenant's own key reads it too; another tenant's key does not.
+    let other = stack.tenant_with_key(json!({})).await;
+    for (key, status) in [(&tenant.key, 200), (&other.key, 404)] {
+        let response = stack
+            .http
+            .get(format!("{}/api/v1/alerts/{id}", stack.url))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status);
+    }
+    let text = stack
+        .http
+        .get(&metrics)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("tollgate_alerting_deliveries_total{label=\"error\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tollgate_alerting_deliveries_total{label=\"ok\"} 1"),
+        "{text}"
+    );
+
+    stop.cancel();
+    task.await.unwrap();
+    receiver.handle.stop(true).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_budget_error_rate_and_breaker_rules_fire_and_bad_rules_are_refused() {
+    let stack = Stack::start_isolated().await;
+    let (_, stop, task) = stack.spawn_alerting().await;
+    let tenant = stack.funded_tenant(json!({"budget_usd": "0.0004"})).await;
+    rule(
+        &stack,
+        &tenant,
+        json!({"kind": "key_budget", "percents": [50, 1000]}),
+    )
+    .await;
+    rule(
+        &stack,
+        &tenant,
+        json!({"kind": "error_rate_above", "percent": 40, "window_seconds": 300, "min_requests": 3}),
+    )
+    .await;
+    let platform = stack
+        .admin(reqwest::Method::POST, "/api/v1/alert-rules")
+        .json(&json!({"kind": "breaker_open"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(platform.status(), 201);
+
+    // Spend past half of the key's budget.
+    for i in 0..20 {
+        if stack.chat(&tenant.key, &ask(i)).await.status() != 200 {
+            break;
+        }
+    }
+    // Failing requests through a key without a budget: the error rate goes up and the
+    // deployment's breaker opens.
+    let unbudgeted: Value = stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{}/keys", tenant.tenant_id),
+        )
+        .json(&json!({"name": "no budget"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stack.faults.set(
+        "mock-small",
+        tollgate_mock_upstream::Fault {
+            status: Some(500),
+            error_rate: Some(1.0),
+            ..Default::default()
+        },
+    );
+    for i in 0..6 {
+        let body = json!({"model": "demo-small", "max_tokens": 5, "messages": [{"role": "user", "content": format!("fail {i}")}]});
+        let response = stack.chat(unbudgeted["key"].as_str().unwrap(), &body).await;
+        assert!(response.status().as_u16() >= 500, "{}", response.status());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let kinds = loop {
+        let found = alerts(&stack, &tenant).await;
+        let mut kinds: Vec<String> = found
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}:{}",
+                    a["kind"].as_str().unwrap(),
+                    a["subject"].as_str().unwrap()
+                )
+            })
+            .collect();
+        kinds.sort();
+        if kinds.len() >= 2 {
+            break kinds;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{found:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        kinds,
+        [
+            "error_rate_above:".to_owned(),
+            format!("key_budget:{}:50", tenant.key_id)
+        ]
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let page: Value = stack
+            .admin(reqwest::Method::GET, "/api/v1/alerts")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let breaker = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"] == "breaker_open")
+            .cloned();
+        if let Some(breaker) = breaker {
+            assert_eq!(breaker["subject"], "demo-small", "the deployment");
+            assert!(breaker["tenant_id"].is_null());
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no breaker alert: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let rules_path = format!("/api/v1/tenants/{}/alert-rules", tenant.tenant_id);
+    for body in [
+        json!({"kind": "sometimes"}),
+        json!({"kind": "balance_below"}),
+        json!({"kind": "balance_below", "threshold_usd": 5}),
+        json!({"kind": "balance_below", "threshold_usd": "5", "window_seconds": 60}),
+        json!({"kind": "spend_above", "threshold_usd": "5"}),
+        json!({"kind": "spend_above", "threshold_usd": "5", "window_seconds": 10}),
+        json!({"kind": "error_rate_above", "percent": 150, "window_seconds": 60}),
+        json!({"kind": "key_budget", "percents": [0]}),
+        json!({"kind": "key_budget", "key_id": uuid::Uuid::now_v7()}),
+        json!({"kind": "breaker_open"}),
+        json!({"kind": "balance_below", "threshold_usd": "1", "webhook_url": "ftp://example"}),
+    ] {
+        let response = stack
+            .admin(reqwest::Method::POST, &rules_path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{body}");
+    }
+    let listed: Value = stack
+        .admin(reqwest::Method::GET, &rules_path)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = listed["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|r| r.get("webhook_secret").is_none()));
+    let id = listed[0]["id"].as_str().unwrap();
+    let deleted = stack
+        .admin(reqwest::Method::DELETE, &format!("{rules_path}/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let again = stack
+        .admin(reqwest::Method::DELETE, &format!("{rules_path}/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+    let other = stack.tenant_with_key(json!({})).await;
+    let foreign = stack
+        .http
+        .get(format!("{}{rules_path}", stack.url))
+        .bearer_auth(&other.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404);
+
+    stop.cancel();
+    task.await.unwrap();
+    stack.stop().await;
+}

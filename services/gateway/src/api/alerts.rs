@@ -1,0 +1,363 @@
+//! Alert rules (`/api/v1/tenants/{id}/alert-rules`, platform rules at `/api/v1/alert-rules`)
+//! and the alerts services/alerting raised (`/api/v1/alerts`). A tenant's own key may manage
+//! and read its tenant's rules and alerts; platform rules are the operator's.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tollgate_store::alerts::{NewAlertRule, RuleKind};
+use uuid::Uuid;
+
+use super::admin::{parse_id, parse_money, require_tenant};
+use crate::error::ApiError;
+use crate::state::{AppState, Reader};
+
+/// Longest window a rule may watch (31 days: what alerting keeps).
+const MAX_WINDOW_SECONDS: i32 = 31 * 24 * 3600;
+/// Longest webhook URL.
+const MAX_URL: usize = 2000;
+
+/// Body of `POST .../alert-rules`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRule {
+    kind: String,
+    threshold_usd: Option<Value>,
+    percent: Option<Value>,
+    percents: Option<Vec<i32>>,
+    key_id: Option<String>,
+    window_seconds: Option<i32>,
+    min_requests: Option<i32>,
+    webhook_url: Option<String>,
+}
+
+fn invalid(message: impl Into<String>, param: &'static str) -> ApiError {
+    ApiError::invalid(message, "invalid_request", Some(param))
+}
+
+/// Refuses a field that the rule's kind does not use.
+fn unused(present: bool, field: &'static str, kind: RuleKind) -> Result<(), ApiError> {
+    if present {
+        return Err(invalid(
+            format!("'{field}' does not apply to {} rules", kind.as_str()),
+            field,
+        ));
+    }
+    Ok(())
+}
+
+fn window(seconds: Option<i32>, kind: RuleKind) -> Result<i32, ApiError> {
+    match seconds {
+        Some(s) if (60..=MAX_WINDOW_SECONDS).contains(&s) => Ok(s),
+        Some(_) => Err(invalid(
+            format!("'window_seconds' must be from 60 to {MAX_WINDOW_SECONDS}"),
+            "window_seconds",
+        )),
+        None => Err(invalid(
+            format!("{} rules need 'window_seconds'", kind.as_str()),
+            "window_seconds",
+        )),
+    }
+}
+
+fn webhook(url: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(url) = url else { return Ok(None) };
+    let parsed = reqwest::Url::parse(&url).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && url.len() <= MAX_URL
+    });
+    match parsed {
+        Some(_) => Ok(Some(url)),
+        None => Err(invalid(
+            "'webhook_url' must be an http(s) URL of at most 2000 characters",
+            "webhook_url",
+        )),
+    }
+}
+
+impl CreateRule {
+    /// Validates the body into a rule of `tenant` (`None`: a platform rule).
+    async fn validate(
+        self,
+        state: &AppState,
+        tenant: Option<Uuid>,
+    ) -> Result<NewAlertRule, ApiError> {
+        let kind: RuleKind = self.kind.parse().map_err(|e: String| invalid(e, "kind"))?;
+        match (kind, tenant) {
+            (RuleKind::BreakerOpen, Some(_)) => {
+                return Err(invalid(
+                    "breaker_open is a platform rule: the operator creates it at POST /api/v1/alert-rules",
+                    "kind",
+                ));
+            }
+            (RuleKind::BreakerOpen, None) => {}
+            (_, None) => {
+                return Err(invalid(
+                    "platform rules are breaker_open only; tenant rules go to /api/v1/tenants/{id}/alert-rules",
+                    "kind",
+                ));
+            }
+            _ => {}
+        }
+        let uses = |fields: &[&str], name: &str| fields.contains(&name);
+        let fields: &[&str] = match kind {
+            RuleKind::BalanceBelow => &["threshold_usd"],
+            RuleKind::SpendAbove => &["threshold_usd", "window_seconds"],
+            RuleKind::KeyBudget => &["percents", "key_id"],
+            RuleKind::ErrorRateAbove => &["percent", "window_seconds", "min_requests"],
+            RuleKind::BreakerOpen => &[],
+        };
+        for (present, field) in [
+            (self.threshold_usd.is_some(), "threshold_usd"),
+            (self.percent.is_some(), "percent"),
+            (self.percents.is_some(), "percents"),
+            (self.key_id.is_some(), "key_id"),
+            (self.window_seconds.is_some(), "window_seconds"),
+            (self.min_requests.is_some(), "min_requests"),
+        ] {
+            unused(present && !uses(fields, field), field, kind)?;
+        }
+        let mut rule = NewAlertRule {
+            tenant_id: tenant,
+            kind,
+            threshold: None,
+            percents: None,
+            api_key_id: None,
+            window_seconds: None,
+            min_requests: 10,
+            webhook_url: webhook(self.webhook_url)?,
+            webhook_secret: generate_secret()?,
+        };
+        match kind {
+            RuleKind::BalanceBelow | RuleKind::SpendAbove => {
+                let threshold = self
+                    .threshold_usd
+                    .as_ref()
+                    .ok_or_else(|| {
+                        invalid(
+                            format!("{} rules need 'threshold_usd'", kind.as_str()),
+                            "threshold_usd",
+                        )
+                    })
+                    .and_then(|v| parse_money(v, "threshold_usd"))?;
+                if threshold.is_sign_negative()
+                    || (kind == RuleKind::SpendAbove && threshold.is_zero())
+                {
+                    return Err(invalid("'threshold_usd' must be positive", "threshold_usd"));
+                }
+                rule.threshold = Some(threshold);
+                if kind == RuleKind::SpendAbove {
+                    rule.window_seconds = Some(window(self.window_seconds, kind)?);
+                }
+            }
+            RuleKind::KeyBudget => {
+                let mut percents = self.percents.unwrap_or_else(|| vec![50, 80, 100]);
+                percents.sort_unstable();
+                percents.dedup();
+                if percents.is_empty() || percents.iter().any(|p| !(1..=1000).contains(p)) {
+                    return Err(invalid(
+                        "'percents' must be 1 to 1000 each, e.g. [50, 80, 100]",
+                        "percents",
+                    ));
+                }
+                rule.percents = Some(percents);
+                if let Some(raw) = &self.key_id {
+                    let key = Uuid::parse_str(raw)
+                        .map_err(|_| invalid("'key_id' is not a key of this tenant", "key_id"))?;
+                    let owned = tollgate_store::keys::list(&state.pool, tenant.unwrap_or_default())
+                        .await?
+                        .iter()
+                        .any(|k| k.id == key);
+                    if !owned {
+                        return Err(invalid("'key_id' is not a key of this tenant", "key_id"));
+                    }
+                    rule.api_key_id = Some(key);
+                }
+            }
+            RuleKind::ErrorRateAbove => {
+                let percent = match &self.percent {
+                    Some(Value::Number(n)) => n.to_string().parse::<Decimal>().ok(),
+                    Some(Value::String(s)) => s.trim().parse::<Decimal>().ok(),
+                    _ => None,
+                }
+                .filter(|p| *p > Decimal::ZERO && *p < Decimal::ONE_HUNDRED)
+                .ok_or_else(|| {
+                    invalid(
+                        "error_rate_above rules need 'percent' between 0 and 100",
+                        "percent",
+                    )
+                })?;
+                rule.threshold = Some(percent);
+                rule.window_seconds = Some(window(self.window_seconds, kind)?);
+                rule.min_requests = match self.min_requests {
+                    Some(n) if n >= 1 => n,
+                    Some(_) => {
+                        return Err(invalid("'min_requests' must be at least 1", "min_requests"));
+                    }
+                    None => 10,
+                };
+            }
+            RuleKind::BreakerOpen => {}
+        }
+        Ok(rule)
+    }
+}
+
+/// A webhook signing secret: `whsec_` + 32 random bytes in hex.
+fn generate_secret() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    Ok(format!("whsec_{}", hex::encode(bytes)))
+}
+
+async fn create(
+    state: &AppState,
+    tenant: Option<Uuid>,
+    body: CreateRule,
+) -> Result<HttpResponse, ApiError> {
+    let rule = body.validate(state, tenant).await?;
+    let secret = rule.webhook_secret.clone();
+    let stored = tollgate_store::alerts::create_rule(&state.pool, &rule).await?;
+    let mut answer =
+        serde_json::to_value(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
+    answer["webhook_secret"] = Value::String(secret);
+    Ok(HttpResponse::Created().json(answer))
+}
+
+/// `POST /api/v1/tenants/{tenant_id}/alert-rules`: the webhook secret is in this answer only.
+pub async fn create_tenant_rule(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<CreateRule>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = parse_id(&path, "tenant")?;
+    state.authorize_tenant_read(&req, tenant_id).await?;
+    require_tenant(&state, tenant_id).await?;
+    create(&state, Some(tenant_id), body.into_inner()).await
+}
+
+/// `GET /api/v1/tenants/{tenant_id}/alert-rules`
+pub async fn list_tenant_rules(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = parse_id(&path, "tenant")?;
+    state.authorize_tenant_read(&req, tenant_id).await?;
+    require_tenant(&state, tenant_id).await?;
+    let rules = tollgate_store::alerts::rules(&state.pool, Some(tenant_id)).await?;
+    Ok(HttpResponse::Ok().json(json!({"data": rules})))
+}
+
+/// `DELETE /api/v1/tenants/{tenant_id}/alert-rules/{rule_id}`
+pub async fn delete_tenant_rule(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = parse_id(&path.0, "tenant")?;
+    state.authorize_tenant_read(&req, tenant_id).await?;
+    let rule_id = parse_id(&path.1, "alert rule")?;
+    delete(&state, Some(tenant_id), rule_id).await
+}
+
+async fn delete(
+    state: &AppState,
+    tenant: Option<Uuid>,
+    rule_id: Uuid,
+) -> Result<HttpResponse, ApiError> {
+    if tollgate_store::alerts::delete_rule(&state.pool, tenant, rule_id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found(
+            "alert rule not found",
+            "alert_rule_not_found",
+        ))
+    }
+}
+
+/// `POST /api/v1/alert-rules` (operator): platform rules (`breaker_open`).
+pub async fn create_platform_rule(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<CreateRule>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    create(&state, None, body.into_inner()).await
+}
+
+/// `GET /api/v1/alert-rules` (operator)
+pub async fn list_platform_rules(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let rules = tollgate_store::alerts::rules(&state.pool, None).await?;
+    Ok(HttpResponse::Ok().json(json!({"data": rules})))
+}
+
+/// `DELETE /api/v1/alert-rules/{rule_id}` (operator)
+pub async fn delete_platform_rule(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let rule_id = parse_id(&path, "alert rule")?;
+    delete(&state, None, rule_id).await
+}
+
+/// Query of `GET /api/v1/alerts`.
+#[derive(Debug, Deserialize)]
+pub struct AlertsQuery {
+    tenant_id: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /api/v1/alerts?tenant_id&limit`: newest first (a tenant key: its tenant's only).
+pub async fn list_alerts(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<AlertsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let asked = query
+        .tenant_id
+        .as_deref()
+        .map(|raw| parse_id(raw, "tenant"))
+        .transpose()?;
+    let tenant = state.reader(&req).await?.scope(asked)?;
+    let limit = match query.limit.as_deref() {
+        None => 100,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| invalid("'limit' must be an integer from 1 to 1000", "limit"))?,
+    };
+    let alerts = tollgate_store::alerts::alerts(&state.pool, tenant, limit).await?;
+    Ok(HttpResponse::Ok().json(json!({"data": alerts})))
+}
+
+/// `GET /api/v1/alerts/{alert_id}`: the alert with its webhook delivery attempts.
+pub async fn get_alert(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let alert_id = parse_id(&path, "alert")?;
+    let reader = state.reader(&req).await?;
+    let not_found = || ApiError::not_found("alert not found", "alert_not_found");
+    let (alert, deliveries) = tollgate_store::alerts::alert(&state.pool, alert_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if let Reader::Tenant(own) = reader
+        && alert.tenant_id != Some(own)
+    {
+        return Err(not_found());
+    }
+    let mut answer = serde_json::to_value(&alert).map_err(|e| ApiError::Internal(e.to_string()))?;
+    answer["deliveries"] =
+        serde_json::to_value(&deliveries).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(answer))
+}
