@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod webhook;
+pub use webhook::{WebhookDelivery, WebhookReceiver};
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -26,7 +26,7 @@ pub struct DeliverySettings {
     pub give_up_after: Duration,
     /// Timeout of one attempt.
     pub timeout: Duration,
-    /// How often due deliveries are looked for.
+    /// How often due retries are looked for (new alerts wake the workers at once).
     pub poll: Duration,
 }
 
@@ -95,7 +95,7 @@ impl AlertingConfig {
                     86_400,
                 )?),
                 timeout: Duration::from_secs(positive("TOLLGATE_WEBHOOK_TIMEOUT_SECS", 10)?),
-                poll: Duration::from_millis(100),
+                poll: Duration::from_millis(250),
             },
             listen: listen
                 .parse()

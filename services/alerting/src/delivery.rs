@@ -1,4 +1,4 @@
-//! Webhook delivery: every pending alert is POSTed to its rule's URL, signed, until a 2xx
+//! Webhook delivery: every pending alert is POSTed (at once: a firing wakes the workers) to its rule's URL, signed, until a 2xx
 //! answer, with exponential backoff, giving up after the configured time. Each attempt is
 //! recorded; the alert row is locked while it is being delivered (`FOR UPDATE SKIP LOCKED`), so
 //! concurrent workers or instances never deliver one alert twice at once, and a receiver sees
@@ -49,6 +49,7 @@ pub async fn run(
                     }
                     tokio::select! {
                         _ = stop.changed() => {}
+                        () = engine.delivery_due.notified() => {}
                         () = tokio::time::sleep(settings.poll) => {}
                     }
                 }

@@ -40,6 +40,8 @@ pub struct Engine {
     pub js: jetstream::Context,
     pub subject_prefix: String,
     pub metrics: AlertingMetrics,
+    /// Wakes the delivery workers when an alert with a webhook was raised.
+    pub delivery_due: tokio::sync::Notify,
 }
 
 impl Engine {
@@ -55,6 +57,7 @@ impl Engine {
             js,
             subject_prefix,
             metrics,
+            delivery_due: tokio::sync::Notify::new(),
         }
     }
 
@@ -128,6 +131,9 @@ impl Engine {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if delivery == "pending" {
+            self.delivery_due.notify_waiters();
+        }
         AlertingMetrics::inc(&self.metrics.raised, rule.rule.kind.as_str());
         tracing::info!(
             alert_id = %alert_id,

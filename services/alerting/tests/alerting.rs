@@ -5,86 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use tollgate_events::EventBody;
-use tollgate_testkit::{Stack, TenantKey};
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    alert_id: String,
-    attempt: String,
-    signature: String,
-    body: Vec<u8>,
-    accepted: bool,
-}
-
-/// A local webhook receiver that answers 500 to its first `fail_first` requests.
-struct Receiver {
-    url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-    handle: actix_web::dev::ServerHandle,
-}
-
-impl Receiver {
-    fn start(fail_first: usize) -> Self {
-        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let failures = Arc::new(AtomicUsize::new(fail_first));
-        let state = (received.clone(), failures);
-        let server = HttpServer::new(move || {
-            let state = state.clone();
-            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (received, failures) = state.clone();
-                async move {
-                    let header = |name: &str| {
-                        req.headers()
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_owned()
-                    };
-                    let fail = failures
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                        .is_ok();
-                    received.lock().unwrap().push(Received {
-                        alert_id: header("x-tollgate-alert-id"),
-                        attempt: header("x-tollgate-delivery-attempt"),
-                        signature: header("x-tollgate-signature"),
-                        body: body.to_vec(),
-                        accepted: !fail,
-                    });
-                    if fail {
-                        HttpResponse::InternalServerError().finish()
-                    } else {
-                        HttpResponse::NoContent().finish()
-                    }
-                }
-            }))
-        })
-        .workers(1)
-        .disable_signals()
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let url = format!("http://{}/hooks/tollgate", server.addrs()[0]);
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        Self {
-            url,
-            received,
-            handle,
-        }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
+use tollgate_testkit::{Stack, TenantKey, WebhookDelivery, WebhookReceiver};
 
 async fn rule(stack: &Stack, tenant: &TenantKey, body: Value) -> Value {
     let response = stack
@@ -156,7 +81,7 @@ async fn spend_all(stack: &Stack, tenant: &TenantKey) {
     panic!("the credit never ran out");
 }
 
-fn assert_signed(received: &Received, secret: &str) {
+fn assert_signed(received: &WebhookDelivery, secret: &str) {
     let now = chrono::Utc::now().timestamp();
     assert!(
         tollgate_alerting::signature::verify(secret, &received.signature, &received.body, now, 300),
@@ -168,7 +93,7 @@ fn assert_signed(received: &Received, secret: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_balance_fires_once_survives_a_restart_and_re_arms_after_a_top_up() {
     let stack = Stack::start_isolated().await;
-    let receiver = Receiver::start(0);
+    let receiver = WebhookReceiver::start(0);
     let (_, stop, task) = stack.spawn_alerting().await;
     let tenant = stack.tenant_with_key(json!({})).await;
     let created = rule(
@@ -224,14 +149,14 @@ async fn an_exhausted_balance_fires_once_survives_a_restart_and_re_arms_after_a_
 
     stop.cancel();
     task.await.unwrap();
-    receiver.handle.stop(true).await;
+    receiver.stop().await;
     stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_failing_twice_gets_one_accepted_signed_delivery_and_the_attempts_are_shown() {
     let stack = Stack::start_isolated().await;
-    let receiver = Receiver::start(2);
+    let receiver = WebhookReceiver::start(2);
     let (metrics, stop, task) = stack.spawn_alerting().await;
     let tenant = stack.funded_tenant(json!({})).await;
     let created = rule(
@@ -316,7 +241,7 @@ async fn a_webhook_failing_twice_gets_one_accepted_signed_delivery_and_the_attem
 
     stop.cancel();
     task.await.unwrap();
-    receiver.handle.stop(true).await;
+    receiver.stop().await;
     stack.stop().await;
 }
 
