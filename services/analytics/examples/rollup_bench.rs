@@ -66,6 +66,14 @@ async fn consumer_throughput(
         publisher.publish(usage_event(tenant, key, cost)).await?;
     }
     handle.shutdown().await;
+    // The publisher's drain is time-bounded: count what the stream actually holds.
+    let total = js
+        .get_stream(&settings.name)
+        .await?
+        .get_info()
+        .await?
+        .state
+        .messages as usize;
 
     let env = [
         ("DATABASE_URL", database_url.to_owned()),
