@@ -61,6 +61,28 @@ pub async fn durable_consumer(
         .map_err(|e| EventsError::Consumer(e.to_string()))
 }
 
+/// Runs `consume` until `stop` turns true, starting it again a second after it fails (a broken
+/// subscription, the stream gone), so a projection outlives NATS restarts.
+pub async fn keep_consuming<F, Fut, E>(
+    what: &str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut consume: F,
+) where
+    F: FnMut(tokio::sync::watch::Receiver<bool>) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    while !*stop.borrow() {
+        if let Err(err) = consume(stop.clone()).await {
+            tracing::warn!(error = %err, "{what} consumer interrupted; restarting");
+            tokio::select! {
+                _ = stop.changed() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
 /// A consumer's messages gathered into batches: one transaction per batch instead of one per
 /// event.
 pub struct Batches {

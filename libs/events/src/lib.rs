@@ -11,7 +11,7 @@ mod event;
 mod publisher;
 mod stream;
 
-pub use consumer::{Batches, ConsumerSettings, durable_consumer, open_stream};
+pub use consumer::{Batches, ConsumerSettings, durable_consumer, keep_consuming, open_stream};
 pub use error::EventsError;
 pub use event::{
     AlertRaised, BreakerChanged, CacheHit, CreditSource, CreditsAdjusted, CreditsGranted, Event,

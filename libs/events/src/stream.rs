@@ -34,6 +34,25 @@ impl Default for StreamSettings {
     }
 }
 
+impl StreamSettings {
+    /// The defaults with `TOLLGATE_STREAM` and `TOLLGATE_SUBJECT_PREFIX` from `env`: how every
+    /// consumer service (ledger, analytics, alerting) names the stream it reads.
+    pub fn from_env(env: &std::collections::HashMap<String, String>) -> Self {
+        let defaults = Self::default();
+        Self {
+            name: env
+                .get("TOLLGATE_STREAM")
+                .cloned()
+                .unwrap_or(defaults.name.clone()),
+            subject_prefix: env
+                .get("TOLLGATE_SUBJECT_PREFIX")
+                .cloned()
+                .unwrap_or(defaults.subject_prefix.clone()),
+            ..defaults
+        }
+    }
+}
+
 /// The subject of an event: `<prefix>.v1.<tenant_id>.<kind>`.
 pub fn subject_for(prefix: &str, tenant_id: Uuid, kind: &str) -> String {
     format!("{prefix}.v1.{tenant_id}.{kind}")

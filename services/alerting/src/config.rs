@@ -71,17 +71,11 @@ impl AlertingConfig {
             }
             Ok(value)
         };
-        let defaults = StreamSettings::default();
         let listen = get("TOLLGATE_ALERTING_LISTEN").unwrap_or_else(|| "127.0.0.1:9104".into());
         Ok(Self {
             database_url: get("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "missing"))?,
             nats_url: get("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
-            stream: StreamSettings {
-                name: get("TOLLGATE_STREAM").unwrap_or(defaults.name.clone()),
-                subject_prefix: get("TOLLGATE_SUBJECT_PREFIX")
-                    .unwrap_or(defaults.subject_prefix.clone()),
-                ..defaults
-            },
+            stream: StreamSettings::from_env(env),
             durable: get("TOLLGATE_ALERTING_DURABLE").unwrap_or_else(|| "alerting".into()),
             evaluate_every: Duration::from_millis(positive("TOLLGATE_ALERTING_EVALUATE_MS", 1000)?),
             delivery: DeliverySettings {

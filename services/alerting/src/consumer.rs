@@ -16,17 +16,13 @@ use crate::{AlertingConfig, AlertingError};
 pub async fn run(
     engine: Arc<Engine>,
     config: AlertingConfig,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    while !*stop.borrow() {
-        if let Err(err) = consume(&engine, &config, &mut stop).await {
-            tracing::warn!(error = %err, "alerting consumer interrupted; restarting");
-            tokio::select! {
-                _ = stop.changed() => {}
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
-    }
+    let (engine, config) = (&engine, &config);
+    tollgate_events::keep_consuming("alerting", stop, |mut stop| async move {
+        consume(engine, config, &mut stop).await
+    })
+    .await;
 }
 
 async fn consume(

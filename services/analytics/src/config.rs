@@ -64,17 +64,11 @@ impl AnalyticsConfig {
                 "must be at least 1",
             ));
         }
-        let defaults = StreamSettings::default();
         let listen = get("TOLLGATE_ANALYTICS_LISTEN").unwrap_or_else(|| "127.0.0.1:9103".into());
         Ok(Self {
             database_url: get("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "missing"))?,
             nats_url: get("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
-            stream: StreamSettings {
-                name: get("TOLLGATE_STREAM").unwrap_or(defaults.name.clone()),
-                subject_prefix: get("TOLLGATE_SUBJECT_PREFIX")
-                    .unwrap_or(defaults.subject_prefix.clone()),
-                ..defaults
-            },
+            stream: StreamSettings::from_env(env),
             durable: get("TOLLGATE_ANALYTICS_DURABLE").unwrap_or_else(|| "analytics".into()),
             batch_size: batch_size as usize,
             ack_wait: Duration::from_secs(ack_wait),

@@ -47,7 +47,6 @@ impl LedgerConfig {
             key: key.to_owned(),
             reason: reason.to_owned(),
         };
-        let defaults = StreamSettings::default();
         let batch_size = match get("TOLLGATE_LEDGER_BATCH") {
             Some(v) => v
                 .parse()
@@ -76,12 +75,7 @@ impl LedgerConfig {
         Ok(Self {
             database_url: get("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "missing"))?,
             nats_url: get("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
-            stream: StreamSettings {
-                name: get("TOLLGATE_STREAM").unwrap_or(defaults.name.clone()),
-                subject_prefix: get("TOLLGATE_SUBJECT_PREFIX")
-                    .unwrap_or(defaults.subject_prefix.clone()),
-                ..defaults
-            },
+            stream: StreamSettings::from_env(env),
             durable: get("TOLLGATE_LEDGER_DURABLE").unwrap_or_else(|| "ledger".into()),
             batch_size,
             ack_wait: Duration::from_secs(ack_wait_secs),

@@ -55,16 +55,12 @@ pub(crate) struct Consumer {
 
 impl Consumer {
     /// Consumes until `stop` resolves; on a broken subscription, starts over after a pause.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        while !*stop.borrow() {
-            if let Err(err) = self.consume(&mut stop).await {
-                tracing::warn!(error = %err, "ledger consumer interrupted; restarting");
-                tokio::select! {
-                    _ = stop.changed() => {}
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
+    pub async fn run(self, stop: tokio::sync::watch::Receiver<bool>) {
+        let this = &self;
+        tollgate_events::keep_consuming("ledger", stop, |mut stop| async move {
+            this.consume(&mut stop).await
+        })
+        .await;
     }
 
     async fn consume(
