@@ -8,11 +8,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use qdrant_edge::{
-    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
-    EdgeVectorParams, FieldIndexOperations, Filter, HnswIndexConfig, JsonPath, NamedQuery, Payload,
-    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
-    PointStructPersisted, QueryEnum, ScrollRequest, SearchRequest, UpdateOperation, VectorInternal,
-    VectorPersisted, VectorStructPersisted, WalOptions, WithPayloadInterface, WithVector,
+    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeVectorParams,
+    FieldIndexOperations, Filter, JsonPath, NamedQuery, Payload, PayloadFieldSchema,
+    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStructPersisted,
+    QueryEnum, ScrollRequest, SearchRequest, UpdateOperation, VectorInternal, VectorPersisted,
+    VectorStructPersisted, WalOptions, WithPayloadInterface, WithVector,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -21,12 +21,6 @@ use super::{CacheEntry, DIMENSIONS, Neighbours, Scored, StoreError, VECTOR, Vect
 
 /// WAL segment size: the library's default (32 MiB per shard) is far more than cache writes need.
 const WAL_SEGMENT_BYTES: usize = 4 * 1024 * 1024;
-
-/// Vector data (KB; a 384-d prompt is 1.5 KB) from which optimisation builds a segment's HNSW
-/// index and searches use it instead of a full scan. The library's defaults (10 MB each) leave
-/// a tenant with a few thousand entries in full scans that check tenant, model, namespace and
-/// expiry on every point.
-const INDEX_FROM_KB: usize = 256;
 
 /// The embedded store. Clones share the shard.
 #[derive(Clone)]
@@ -61,19 +55,6 @@ impl EdgeStore {
                 .build();
             EdgeShard::new(dir, config).map_err(StoreError::of)?
         };
-        // Also for shards created before these settings existed.
-        shard
-            .set_optimizers_config(EdgeOptimizersConfig {
-                indexing_threshold: Some(INDEX_FROM_KB),
-                ..EdgeOptimizersConfig::default()
-            })
-            .map_err(StoreError::of)?;
-        shard
-            .set_hnsw_config(HnswIndexConfig {
-                full_scan_threshold: INDEX_FROM_KB,
-                ..HnswIndexConfig::default()
-            })
-            .map_err(StoreError::of)?;
         let store = Self {
             inner: Arc::new(Inner {
                 shard,
