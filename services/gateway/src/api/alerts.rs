@@ -327,14 +327,7 @@ pub async fn list_alerts(
         .map(|raw| parse_id(raw, "tenant"))
         .transpose()?;
     let tenant = state.reader(&req).await?.scope(asked)?;
-    let limit = match query.limit.as_deref() {
-        None => 100,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|l| (1..=1000).contains(l))
-            .ok_or_else(|| invalid("'limit' must be an integer from 1 to 1000", "limit"))?,
-    };
+    let limit = super::parse_limit(query.limit.as_deref(), 100, 1000)?;
     let alerts = tollgate_store::alerts::alerts(&state.pool, tenant, limit).await?;
     Ok(HttpResponse::Ok().json(json!({"data": alerts})))
 }

@@ -407,19 +407,7 @@ pub async fn top(
             }
         }
     };
-    let limit = match params.limit.as_deref() {
-        None => 10,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|l| (1..=MAX_TOP).contains(l))
-            .ok_or_else(|| {
-                invalid(
-                    format!("'limit' must be an integer from 1 to {MAX_TOP}"),
-                    "limit",
-                )
-            })?,
-    };
+    let limit = super::parse_limit(params.limit.as_deref(), 10, MAX_TOP)?;
     let format = format(&params)?;
     let query = UsageQuery {
         tenant,

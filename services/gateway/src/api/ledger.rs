@@ -44,20 +44,7 @@ pub async fn history(
 ) -> Result<HttpResponse, ApiError> {
     let tenant_id = parse_id(&path, "tenant")?;
     state.authorize_tenant_read(&req, tenant_id).await?;
-    let limit = match &query.limit {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    format!("'limit' must be an integer from 1 to {MAX_LIMIT}"),
-                    "invalid_request",
-                    Some("limit"),
-                )
-            })?,
-    };
+    let limit = super::parse_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let before = match &query.before {
         None => None,
         Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| {

@@ -74,6 +74,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(not_found));
 }
 
+/// A page size from `?limit=`: `default` when absent, otherwise an integer in `1..=max` (400).
+pub fn parse_limit(
+    raw: Option<&str>,
+    default: i64,
+    max: i64,
+) -> Result<i64, crate::error::ApiError> {
+    let Some(raw) = raw else { return Ok(default) };
+    raw.parse::<i64>()
+        .ok()
+        .filter(|l| (1..=max).contains(l))
+        .ok_or_else(|| {
+            crate::error::ApiError::invalid(
+                format!("'limit' must be an integer from 1 to {max}"),
+                "invalid_request",
+                Some("limit"),
+            )
+        })
+}
+
 async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     use actix_web::ResponseError;
     crate::error::ApiError::not_found(
