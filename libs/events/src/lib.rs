@@ -9,6 +9,7 @@ mod consumer;
 mod error;
 mod event;
 mod publisher;
+pub mod spool;
 mod stream;
 
 pub use consumer::{Batches, ConsumerSettings, durable_consumer, keep_consuming, open_stream};
@@ -17,5 +18,8 @@ pub use event::{
     AlertRaised, BreakerChanged, CacheHit, CreditSource, CreditsAdjusted, CreditsGranted, Event,
     EventBody, SCHEMA_VERSION, UpstreamAttempt, UsageOutcome, UsageRecorded, UsageSource,
 };
-pub use publisher::{AckObserver, Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};
+pub use publisher::{
+    AckObserver, Publisher, PublisherConfig, PublisherHandle, PublisherMetrics, Receipt, Stored,
+};
+pub use spool::{Spool, SpoolConfig, SpoolError, SpoolMetrics};
 pub use stream::{StreamSettings, ensure_stream, publish_confirmed, subject_for};

@@ -3,8 +3,12 @@
 //! `Nats-Msg-Id` until they are acknowledged.
 //!
 //! Request handlers only enqueue; when the queue is full they wait (back-pressure), never drop.
-//! The durable on-disk spool (a later issue) plugs in where a publish fails: today a failed
-//! event waits in memory and is retried.
+//! Each publish returns a [`Receipt`] that resolves once the event is safe: acknowledged by
+//! JetStream, or written and fsync'd to the [`Spool`] when JetStream fails or is slower than
+//! `spool_after`. While JetStream is failing every new event goes straight to the spool; the
+//! worker replays the spool in order (same `Nats-Msg-Id`) and, once a replay window is
+//! acknowledged, publishes directly again. Without a spool a failed event waits in memory and
+//! is retried.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -22,6 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::spool::{Cursor, Spool, SpooledEvent};
 use crate::{Event, EventsError, subject_for};
 
 /// Tuning of the publisher.
@@ -35,8 +40,13 @@ pub struct PublisherConfig {
     pub retry_initial: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
-    /// How long shutdown waits for queued and unacknowledged events.
+    /// How long shutdown waits for queued and unacknowledged events (with a spool, what is
+    /// still unacknowledged then is spooled).
     pub drain_timeout: Duration,
+    /// With a spool: an ack slower than this counts as a failure and the event is spooled.
+    pub spool_after: Duration,
+    /// With a spool: events replayed per window (published pipelined, committed together).
+    pub replay_window: usize,
 }
 
 impl Default for PublisherConfig {
@@ -47,6 +57,8 @@ impl Default for PublisherConfig {
             retry_initial: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
+            spool_after: Duration::from_millis(500),
+            replay_window: 512,
         }
     }
 }
@@ -133,10 +145,39 @@ pub trait AckObserver: Send + Sync {
     fn acked(&self, event_id: Uuid, sequence: u64);
 }
 
+/// Where an event was made safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Acknowledged by JetStream.
+    Acked,
+    /// Written and fsync'd to the spool; it will be replayed.
+    Spooled,
+}
+
+/// Resolves once its event is acknowledged by JetStream or fsync'd to the spool. Dropping it
+/// changes nothing: the event is published all the same.
+#[derive(Debug)]
+pub struct Receipt(oneshot::Receiver<Stored>);
+
+impl Future for Receipt {
+    type Output = Result<Stored, EventsError>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.map_err(|_| EventsError::PublisherClosed))
+    }
+}
+
+type Queued = (Event, oneshot::Sender<Stored>);
+
 /// Enqueues events for publishing. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Publisher {
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Queued>,
     metrics: PublisherMetrics,
 }
 
@@ -155,16 +196,18 @@ impl Publisher {
         config: PublisherConfig,
         metrics: PublisherMetrics,
     ) -> (Self, PublisherHandle) {
-        Self::start_observed(js, subject_prefix, config, metrics, None)
+        Self::start_observed(js, subject_prefix, config, metrics, None, None)
     }
 
-    /// Starts the publisher, telling `observer` the sequence of every acknowledged event.
+    /// Starts the publisher, telling `observer` the sequence of every acknowledged event and
+    /// spooling to `spool` what JetStream does not take in time.
     pub fn start_observed(
         js: jetstream::Context,
         subject_prefix: String,
         config: PublisherConfig,
         metrics: PublisherMetrics,
         observer: Option<Arc<dyn AckObserver>>,
+        spool: Option<Spool>,
     ) -> (Self, PublisherHandle) {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
         let (stop, stop_rx) = oneshot::channel();
@@ -175,13 +218,17 @@ impl Publisher {
             metrics: metrics.clone(),
             rx,
             observer,
+            spool,
+            taken: 0,
+            healthy: true,
         };
         let task = tokio::spawn(worker.run(stop_rx));
         (Self { tx, metrics }, PublisherHandle { stop, task })
     }
 
-    /// Enqueues an event; waits while the queue is full (back-pressure, never drop).
-    pub async fn publish(&self, event: Event) -> Result<(), EventsError> {
+    /// Enqueues an event; waits while the queue is full (back-pressure, never drop). The
+    /// receipt tells when the event is safe.
+    pub async fn publish(&self, event: Event) -> Result<Receipt, EventsError> {
         let permit = match self.tx.try_reserve() {
             Ok(permit) => permit,
             Err(mpsc::error::TrySendError::Full(())) => {
@@ -195,8 +242,9 @@ impl Publisher {
         };
         self.metrics.enqueued.inc();
         self.metrics.queue_depth.inc();
-        permit.send(event);
-        Ok(())
+        let (done, receipt) = oneshot::channel();
+        permit.send((event, done));
+        Ok(Receipt(receipt))
     }
 
     /// Enqueues from a context that cannot await (e.g. `Drop`): sends at once when there is
@@ -206,7 +254,7 @@ impl Publisher {
             Ok(permit) => {
                 self.metrics.enqueued.inc();
                 self.metrics.queue_depth.inc();
-                permit.send(event);
+                permit.send((event, oneshot::channel().0));
             }
             Err(mpsc::error::TrySendError::Full(())) => {
                 let publisher = self.clone();
@@ -248,84 +296,160 @@ impl PublisherHandle {
 struct Outgoing {
     event_id: Uuid,
     subject: String,
-    message_id: String,
     payload: Bytes,
     attempts: u32,
+    /// Order in which the worker took the event (spool appends keep it).
+    seq: u64,
+    done: Option<oneshot::Sender<Stored>>,
+}
+
+impl Outgoing {
+    fn confirm(&mut self, stored: Stored) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(stored);
+        }
+    }
+
+    fn spooled(&self) -> SpooledEvent {
+        SpooledEvent {
+            event_id: self.event_id,
+            subject: self.subject.clone(),
+            payload: self.payload.clone(),
+            spooled_at_ms: chrono::Utc::now().timestamp_millis(),
+        }
+    }
 }
 
 /// Result of one publish: (duplicate, stream sequence) or the error.
 type AckResult = Result<(bool, u64), String>;
 type AckFuture = Pin<Box<dyn Future<Output = (Outgoing, AckResult)> + Send>>;
+/// A spool append in progress: the events it holds and how it went.
+type SpoolWrite = JoinHandle<(Vec<Outgoing>, Result<(), String>)>;
+/// A replay window in progress: the acknowledged (event id, sequence) pairs, or the error.
+type ReplayFuture = Pin<Box<dyn Future<Output = Result<Vec<(Uuid, u64)>, String>> + Send>>;
 
 struct Worker {
     js: jetstream::Context,
     subject_prefix: String,
     config: PublisherConfig,
     metrics: PublisherMetrics,
-    rx: mpsc::Receiver<Event>,
+    rx: mpsc::Receiver<Queued>,
     observer: Option<Arc<dyn AckObserver>>,
+    spool: Option<Spool>,
+    /// Events taken so far.
+    taken: u64,
+    /// False from a failed publish until a replay window is acknowledged: meanwhile new
+    /// events go to the spool (keeping their order) instead of to JetStream.
+    healthy: bool,
+}
+
+/// What the worker loop holds besides the queue.
+#[derive(Default)]
+struct Flight {
+    pending: FuturesUnordered<AckFuture>,
+    retries: VecDeque<(Instant, Outgoing)>,
+    to_spool: Vec<Outgoing>,
+    spool_write: Option<SpoolWrite>,
+    replay: Option<ReplayFuture>,
+    replay_failures: u32,
+    replay_after: Option<Instant>,
+}
+
+impl Flight {
+    fn idle(&self) -> bool {
+        self.pending.is_empty()
+            && self.retries.is_empty()
+            && self.to_spool.is_empty()
+            && self.spool_write.is_none()
+    }
 }
 
 impl Worker {
     async fn run(mut self, mut stop: oneshot::Receiver<()>) -> u64 {
-        let mut pending: FuturesUnordered<AckFuture> = FuturesUnordered::new();
-        let mut retries: VecDeque<(Instant, Outgoing)> = VecDeque::new();
+        let mut f = Flight::default();
         let mut deadline: Option<Instant> = None;
         let mut receiving = true;
+        let mut age_tick = tokio::time::interval(Duration::from_secs(1));
 
         loop {
-            if !receiving && pending.is_empty() && retries.is_empty() {
+            let stopping = deadline.is_some();
+            if !receiving && f.idle() && (self.spool.is_none() || stopping) {
                 break;
             }
-            let next_retry = retries.front().map(|(at, _)| *at);
-            let room = pending.len() < self.config.max_in_flight;
+            self.start_spool_write(&mut f);
+            if !stopping {
+                self.start_replay(&mut f);
+            }
+            let next_retry = f.retries.front().map(|(at, _)| *at);
+            let room = f.pending.len() < self.config.max_in_flight;
             tokio::select! {
                 biased;
-                Some((outgoing, result)) = pending.next(), if !pending.is_empty() => {
+                Some((outgoing, result)) = f.pending.next(), if !f.pending.is_empty() => {
                     self.metrics.in_flight.dec();
-                    self.on_ack(outgoing, result, &mut retries);
+                    self.on_ack(outgoing, result, &mut f);
+                }
+                written = join_opt(&mut f.spool_write) => {
+                    f.spool_write = None;
+                    self.on_spooled(written, &mut f);
+                }
+                replayed = poll_opt(&mut f.replay) => {
+                    f.replay = None;
+                    self.on_replayed(replayed, &mut f);
                 }
                 _ = &mut stop, if deadline.is_none() => {
                     self.rx.close();
                     deadline = Some(Instant::now() + self.config.drain_timeout);
+                    if self.spool.is_some() {
+                        // Nothing waits in memory through a shutdown: the spool keeps it.
+                        while let Some((_, outgoing)) = f.retries.pop_front() {
+                            self.metrics.retry_backlog.dec();
+                            f.to_spool.push(outgoing);
+                        }
+                    }
                 }
                 _ = sleep_until_opt(deadline) => break,
                 _ = sleep_until_opt(next_retry), if room => {
-                    if let Some((_, outgoing)) = retries.pop_front() {
+                    if let Some((_, outgoing)) = f.retries.pop_front() {
                         self.metrics.retry_backlog.dec();
-                        self.send(outgoing, &mut pending, &mut retries).await;
+                        self.send(outgoing, &mut f).await;
                     }
                 }
                 received = self.rx.recv(), if receiving && room => match received {
-                    Some(event) => {
+                    Some((event, done)) => {
                         self.metrics.queue_depth.dec();
-                        match self.encode(&event) {
-                            Some(outgoing) => self.send(outgoing, &mut pending, &mut retries).await,
-                            None => continue,
+                        if let Some(outgoing) = self.encode(&event, done) {
+                            self.route(outgoing, &mut f).await;
                         }
                     }
                     None => receiving = false,
                 },
+                _ = age_tick.tick(), if self.spool.is_some() => {
+                    if let Some(spool) = &self.spool {
+                        spool.refresh_age(chrono::Utc::now().timestamp_millis());
+                    }
+                }
             }
         }
-        let left = self.rx.len() + pending.len() + retries.len();
+        let left = self.rx.len() + f.pending.len() + f.retries.len() + f.to_spool.len();
         if left > 0 {
             tracing::error!(
                 unacknowledged = left,
-                "publisher stopped with events unacknowledged"
+                "publisher stopped with events neither acknowledged nor spooled"
             );
         }
         u64::try_from(left).unwrap_or(u64::MAX)
     }
 
-    fn encode(&self, event: &Event) -> Option<Outgoing> {
+    fn encode(&mut self, event: &Event, done: oneshot::Sender<Stored>) -> Option<Outgoing> {
+        self.taken += 1;
         match event.encode() {
             Ok(payload) => Some(Outgoing {
                 event_id: event.event_id,
                 subject: subject_for(&self.subject_prefix, event.tenant_id, event.body.kind()),
-                message_id: event.event_id.to_string(),
                 payload: Bytes::from(payload),
                 attempts: 0,
+                seq: self.taken,
+                done: Some(done),
             }),
             Err(err) => {
                 tracing::error!(event_id = %event.event_id, error = %err, "event not encodable");
@@ -334,41 +458,50 @@ impl Worker {
         }
     }
 
-    async fn send(
-        &self,
-        mut outgoing: Outgoing,
-        pending: &mut FuturesUnordered<AckFuture>,
-        retries: &mut VecDeque<(Instant, Outgoing)>,
-    ) {
+    /// A new event: to JetStream, or to the spool while JetStream is failing.
+    async fn route(&mut self, outgoing: Outgoing, f: &mut Flight) {
+        if self.spool.is_some() && !self.healthy {
+            f.to_spool.push(outgoing);
+        } else {
+            self.send(outgoing, f).await;
+        }
+    }
+
+    async fn send(&mut self, mut outgoing: Outgoing, f: &mut Flight) {
         outgoing.attempts += 1;
         let message = PublishMessage::build()
             .payload(outgoing.payload.clone())
-            .message_id(&outgoing.message_id);
-        match self
-            .js
-            .send_publish(outgoing.subject.clone(), message)
-            .await
-        {
+            .message_id(outgoing.event_id.to_string());
+        // With a spool, a disconnected client's full send buffer must not stall the worker.
+        let limit = self.spool.as_ref().map(|_| self.config.spool_after);
+        let publish = self.js.send_publish(outgoing.subject.clone(), message);
+        let sent = match limit {
+            Some(limit) => tokio::time::timeout(limit, publish)
+                .await
+                .unwrap_or_else(|_| Err(slow_ack())),
+            None => publish.await,
+        };
+        match sent {
             Ok(ack) => {
                 self.metrics.in_flight.inc();
-                pending.push(Box::pin(async move {
-                    let result = ack
-                        .await
+                f.pending.push(Box::pin(async move {
+                    let result = match limit {
+                        Some(limit) => tokio::time::timeout(limit, ack)
+                            .await
+                            .unwrap_or_else(|_| Err(slow_ack())),
+                        None => ack.await,
+                    };
+                    let result = result
                         .map(|ack| (ack.duplicate, ack.sequence))
                         .map_err(|err| err.to_string());
                     (outgoing, result)
                 }));
             }
-            Err(err) => self.schedule_retry(outgoing, err.to_string(), retries),
+            Err(err) => self.failed(outgoing, err.to_string(), f),
         }
     }
 
-    fn on_ack(
-        &self,
-        outgoing: Outgoing,
-        result: AckResult,
-        retries: &mut VecDeque<(Instant, Outgoing)>,
-    ) {
+    fn on_ack(&mut self, mut outgoing: Outgoing, result: AckResult, f: &mut Flight) {
         match result {
             Ok((duplicate, sequence)) => {
                 self.metrics.acked.inc();
@@ -378,37 +511,200 @@ impl Worker {
                 if let Some(observer) = &self.observer {
                     observer.acked(outgoing.event_id, sequence);
                 }
+                outgoing.confirm(Stored::Acked);
             }
-            Err(err) => self.schedule_retry(outgoing, err, retries),
+            Err(err) => self.failed(outgoing, err, f),
         }
     }
 
-    fn schedule_retry(
-        &self,
-        outgoing: Outgoing,
-        error: String,
-        retries: &mut VecDeque<(Instant, Outgoing)>,
-    ) {
+    /// A publish failed or was too slow: spool it (and what follows), or retry it in memory.
+    fn failed(&mut self, outgoing: Outgoing, error: String, f: &mut Flight) {
         self.metrics.failed_attempts.inc();
-        self.metrics.retry_backlog.inc();
-        let exponent = outgoing.attempts.saturating_sub(1).min(16);
-        let delay = self
-            .config
+        if self.spool.is_some() {
+            if self.healthy {
+                tracing::warn!(error = %error, "JetStream publish failed; spooling events until it answers");
+            }
+            f.to_spool.push(outgoing);
+            self.healthy = false;
+        } else {
+            self.schedule_retry(outgoing, &error, f);
+        }
+    }
+
+    /// Starts a group commit of everything waiting for the spool, unless one is running.
+    fn start_spool_write(&self, f: &mut Flight) {
+        let Some(spool) = &self.spool else { return };
+        if f.spool_write.is_some() || f.to_spool.is_empty() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut f.to_spool);
+        // Events in flight when JetStream failed come back out of order; the spool keeps the
+        // order they were taken in.
+        batch.sort_by_key(|o| o.seq);
+        let spool = spool.clone();
+        f.spool_write = Some(tokio::task::spawn_blocking(move || {
+            let records: Vec<SpooledEvent> = batch.iter().map(Outgoing::spooled).collect();
+            let result = spool.append(&records).map_err(|err| err.to_string());
+            (batch, result)
+        }));
+    }
+
+    fn on_spooled(
+        &self,
+        written: Result<(Vec<Outgoing>, Result<(), String>), tokio::task::JoinError>,
+        f: &mut Flight,
+    ) {
+        match written {
+            Ok((batch, Ok(()))) => {
+                for mut outgoing in batch {
+                    outgoing.confirm(Stored::Spooled);
+                }
+            }
+            Ok((batch, Err(err))) => {
+                tracing::error!(error = %err, events = batch.len(), "spool append failed; events wait in memory");
+                for outgoing in batch {
+                    self.schedule_retry(outgoing, &err, f);
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "spool append task failed"),
+        }
+    }
+
+    /// Starts replaying the next window of the spool when it holds events and no replay is
+    /// running or backing off.
+    fn start_replay(&self, f: &mut Flight) {
+        let Some(spool) = &self.spool else { return };
+        if f.replay.is_some() || f.replay_after.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
+        if spool.depth() == 0 {
+            return;
+        }
+        f.replay = Some(Box::pin(replay_window(
+            self.js.clone(),
+            spool.clone(),
+            self.config.replay_window,
+            self.config.spool_after.max(Duration::from_secs(2)),
+        )));
+    }
+
+    fn on_replayed(&mut self, result: Result<Vec<(Uuid, u64)>, String>, f: &mut Flight) {
+        match result {
+            Ok(acked) => {
+                if let Some(observer) = &self.observer {
+                    for (event_id, sequence) in &acked {
+                        observer.acked(*event_id, *sequence);
+                    }
+                }
+                if !self.healthy {
+                    tracing::info!("JetStream answers again; publishing directly");
+                }
+                self.healthy = true;
+                f.replay_failures = 0;
+                f.replay_after = None;
+            }
+            Err(err) => {
+                f.replay_failures += 1;
+                let delay = self.backoff(f.replay_failures);
+                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "spool replay failed");
+                self.healthy = false;
+                f.replay_after = Some(Instant::now() + delay);
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: u32) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(16);
+        self.config
             .retry_initial
             .saturating_mul(1 << exponent)
-            .min(self.config.retry_max);
+            .min(self.config.retry_max)
+    }
+
+    fn schedule_retry(&self, outgoing: Outgoing, error: &str, f: &mut Flight) {
+        self.metrics.retry_backlog.inc();
+        let delay = self.backoff(outgoing.attempts);
         tracing::warn!(
-            message_id = %outgoing.message_id,
+            message_id = %outgoing.event_id,
             attempts = outgoing.attempts,
             retry_in_ms = delay.as_millis() as u64,
             error = %error,
             "event publish failed; will retry with the same message id"
         );
         // Retries keep their order; a later failure never jumps ahead of an earlier one.
-        let at = retries.back().map_or(Instant::now() + delay, |(last, _)| {
-            (*last).max(Instant::now() + delay)
-        });
-        retries.push_back((at, outgoing));
+        let at = f
+            .retries
+            .back()
+            .map_or(Instant::now() + delay, |(last, _)| {
+                (*last).max(Instant::now() + delay)
+            });
+        f.retries.push_back((at, outgoing));
+    }
+}
+
+/// Publishes one window of the spool, pipelined and in order, and commits it once every event
+/// in it is acknowledged.
+async fn replay_window(
+    js: jetstream::Context,
+    spool: Spool,
+    max: usize,
+    ack_timeout: Duration,
+) -> Result<Vec<(Uuid, u64)>, String> {
+    let reader = spool.clone();
+    let window = tokio::task::spawn_blocking(move || reader.read(max))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut acks = Vec::with_capacity(window.events.len());
+    for event in &window.events {
+        let message = PublishMessage::build()
+            .payload(event.payload.clone())
+            .message_id(event.event_id.to_string());
+        let ack =
+            tokio::time::timeout(ack_timeout, js.send_publish(event.subject.clone(), message))
+                .await
+                .map_err(|_| "replay publish timed out".to_owned())?
+                .map_err(|e| e.to_string())?;
+        acks.push((event.event_id, ack));
+    }
+    let mut acked = Vec::with_capacity(acks.len());
+    for (event_id, ack) in acks {
+        let ack = tokio::time::timeout(ack_timeout, ack)
+            .await
+            .map_err(|_| "replay ack timed out".to_owned())?
+            .map_err(|e| e.to_string())?;
+        acked.push((event_id, ack.sequence));
+    }
+    commit(spool, window.end, acked.len()).await?;
+    Ok(acked)
+}
+
+async fn commit(spool: Spool, end: Cursor, replayed: usize) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || spool.commit(end, replayed))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+fn slow_ack() -> async_nats::jetstream::context::PublishError {
+    async_nats::jetstream::context::PublishError::new(
+        async_nats::jetstream::context::PublishErrorKind::TimedOut,
+    )
+}
+
+async fn join_opt(
+    write: &mut Option<SpoolWrite>,
+) -> Result<(Vec<Outgoing>, Result<(), String>), tokio::task::JoinError> {
+    match write {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn poll_opt(replay: &mut Option<ReplayFuture>) -> Result<Vec<(Uuid, u64)>, String> {
+    match replay {
+        Some(future) => future.await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The publisher against a real JetStream: acks, dedup by event id, drain on shutdown, and
-//! retries with the same `Nats-Msg-Id` while the stream is missing.
+//! retries with the same `Nats-Msg-Id` while the stream is missing, and the spool: events
+//! spooled while JetStream fails, replayed in order once it answers, also by a new publisher.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,7 +11,7 @@ use async_nats::jetstream;
 use rust_decimal::Decimal;
 use tollgate_events::{
     CreditSource, CreditsGranted, Event, EventBody, Publisher, PublisherConfig, PublisherMetrics,
-    StreamSettings, ensure_stream,
+    Spool, SpoolConfig, SpoolMetrics, Stored, StreamSettings, ensure_stream,
 };
 use uuid::Uuid;
 
@@ -177,4 +178,128 @@ async fn failed_publishes_are_retried_with_the_same_id_until_stored() {
     let sent: HashSet<String> = events.iter().map(|e| e.event_id.to_string()).collect();
     assert_eq!(stored, sent, "exactly the original ids, each once");
     js.delete_stream(&settings.name).await.unwrap();
+}
+
+fn spool_at(dir: &std::path::Path) -> (Spool, SpoolMetrics) {
+    let metrics = SpoolMetrics::default();
+    let spool = Spool::open(SpoolConfig::new(dir, 64 << 20), metrics.clone()).unwrap();
+    (spool, metrics)
+}
+
+fn spooling_config() -> PublisherConfig {
+    PublisherConfig {
+        retry_initial: Duration::from_millis(20),
+        retry_max: Duration::from_millis(200),
+        spool_after: Duration::from_millis(300),
+        ..PublisherConfig::default()
+    }
+}
+
+async fn wait_replayed(metrics: &SpoolMetrics, count: u64) {
+    for _ in 0..300 {
+        if metrics.replayed() >= count && metrics.depth() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "spool replayed {} of {count}, {} still spooled",
+        metrics.replayed(),
+        metrics.depth()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_jetstream_fails_events_are_spooled_then_replayed_once() {
+    let js = jetstream().await;
+    let settings = settings();
+    let dir = std::env::temp_dir().join(format!("tollgate-pubspool-{}", Uuid::now_v7()));
+    let (spool, spool_metrics) = spool_at(&dir);
+    let (publisher, handle) = Publisher::start_observed(
+        js.clone(),
+        settings.subject_prefix.clone(),
+        spooling_config(),
+        PublisherMetrics::default(),
+        None,
+        Some(spool),
+    );
+    let tenant = Uuid::now_v7();
+    let events: Vec<Event> = (0..40).map(|n| credit(tenant, n)).collect();
+    // No stream: every receipt still resolves, because the spool took the event.
+    let mut receipts = Vec::new();
+    for event in &events {
+        receipts.push(publisher.publish(event.clone()).await.unwrap());
+    }
+    for receipt in receipts {
+        let stored = tokio::time::timeout(Duration::from_secs(10), receipt)
+            .await
+            .expect("receipt resolves while JetStream is failing")
+            .unwrap();
+        assert_eq!(stored, Stored::Spooled);
+    }
+    assert_eq!(spool_metrics.depth(), 40);
+
+    ensure_stream(&js, &settings).await.unwrap();
+    wait_replayed(&spool_metrics, 40).await;
+    // Healthy again: a new event goes straight to JetStream.
+    let direct_event = credit(tenant, 1000);
+    let direct_id = direct_event.event_id;
+    let direct = publisher.publish(direct_event).await.unwrap();
+    assert_eq!(direct.await.unwrap(), Stored::Acked);
+    assert_eq!(handle.shutdown().await, 0);
+
+    let stored = stored_ids(&js, &settings.name).await;
+    assert_eq!(stored.len(), 41, "each event stored once");
+    let stored: HashSet<String> = stored.into_iter().collect();
+    let mut sent: HashSet<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+    sent.insert(format!("{}", direct_id));
+    assert_eq!(stored, sent);
+    js.delete_stream(&settings.name).await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_publisher_replays_what_an_earlier_one_spooled() {
+    let js = jetstream().await;
+    let settings = settings();
+    let dir = std::env::temp_dir().join(format!("tollgate-pubspool-{}", Uuid::now_v7()));
+    let tenant = Uuid::now_v7();
+    let events: Vec<Event> = (0..25).map(|n| credit(tenant, n)).collect();
+    {
+        let (spool, metrics) = spool_at(&dir);
+        let (publisher, handle) = Publisher::start_observed(
+            js.clone(),
+            settings.subject_prefix.clone(),
+            spooling_config(),
+            PublisherMetrics::default(),
+            None,
+            Some(spool),
+        );
+        for event in &events {
+            publisher.publish(event.clone()).await.unwrap();
+        }
+        // Shut down while the stream is still missing: nothing is left only in memory.
+        assert_eq!(handle.shutdown().await, 0);
+        assert_eq!(metrics.depth(), 25);
+    }
+    ensure_stream(&js, &settings).await.unwrap();
+    let (spool, metrics) = spool_at(&dir);
+    assert_eq!(metrics.depth(), 25, "the spool survives the restart");
+    let (_publisher, handle) = Publisher::start_observed(
+        js.clone(),
+        settings.subject_prefix.clone(),
+        spooling_config(),
+        PublisherMetrics::default(),
+        None,
+        Some(spool),
+    );
+    wait_replayed(&metrics, 25).await;
+    assert_eq!(handle.shutdown().await, 0);
+    let stored = stored_ids(&js, &settings.name).await;
+    assert_eq!(stored.len(), 25, "each event stored once");
+    let stored: HashSet<String> = stored.into_iter().collect();
+    let sent: HashSet<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+    assert_eq!(stored, sent);
+    js.delete_stream(&settings.name).await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod nats;
 mod webhook;
+pub use nats::NatsServer;
 pub use webhook::{WebhookDelivery, WebhookReceiver};
 
 use std::sync::Arc;
@@ -58,6 +60,11 @@ async fn drop_database(url: &str) {
             .await;
         admin.close().await;
     }
+}
+
+/// `name` under the system's temporary directory, as a string.
+pub fn temp_path(name: &str) -> String {
+    std::env::temp_dir().join(name).display().to_string()
 }
 
 /// NATS URL for tests.
@@ -177,6 +184,10 @@ pub struct Stack {
     pub http: reqwest::Client,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    /// Spool directories of the gateways started, removed at `stop`.
+    spool_dirs: Vec<std::path::PathBuf>,
+    /// The NATS every service of the stack uses.
+    pub nats_url: String,
 }
 
 /// A tenant with one key.
@@ -201,7 +212,14 @@ impl Stack {
         mock_config: MockConfig,
         tweak: impl FnOnce(&mut GatewayConfig),
     ) -> Self {
-        let mut stack = Self::launch(mock_config, "", tweak, None).await;
+        let mut stack = Self::launch(mock_config, "", tweak, None, None).await;
+        stack.start_ledger().await;
+        stack
+    }
+
+    /// [`Stack::start`] on the NATS at `nats_url` (e.g. a [`NatsServer`] the test stops).
+    pub async fn start_on_nats(nats_url: String, tweak: impl FnOnce(&mut GatewayConfig)) -> Self {
+        let mut stack = Self::launch(MockConfig::default(), "", tweak, None, Some(nats_url)).await;
         stack.start_ledger().await;
         stack
     }
@@ -209,7 +227,7 @@ impl Stack {
     /// [`Stack::start`] on a database of its own ([`fresh_database`]).
     pub async fn start_isolated() -> Self {
         let database = fresh_database().await;
-        let mut stack = Self::launch(MockConfig::default(), "", |_| {}, Some(database)).await;
+        let mut stack = Self::launch(MockConfig::default(), "", |_| {}, Some(database), None).await;
         stack.start_ledger().await;
         stack
     }
@@ -217,14 +235,14 @@ impl Stack {
     /// Starts a stack whose gateway config has `extra_toml` appended (more `[[models]]`,
     /// `[routing]`, `[[tenant_routes]]`...); `{mock}` in it stands for the mock's base URL.
     pub async fn start_routed(mock_config: MockConfig, extra_toml: &str) -> Self {
-        let mut stack = Self::launch(mock_config, extra_toml, |_| {}, None).await;
+        let mut stack = Self::launch(mock_config, extra_toml, |_| {}, None, None).await;
         stack.start_ledger().await;
         stack
     }
 
     /// Starts mock and gateway only; the test starts ledgers itself (`start_ledger`).
     pub async fn start_bare() -> Self {
-        Self::launch(MockConfig::default(), "", |_| {}, None).await
+        Self::launch(MockConfig::default(), "", |_| {}, None, None).await
     }
 
     async fn launch(
@@ -232,7 +250,9 @@ impl Stack {
         extra_toml: &str,
         tweak: impl FnOnce(&mut GatewayConfig),
         own_database: Option<String>,
+        own_nats: Option<String>,
     ) -> Self {
+        let nats_url = own_nats.unwrap_or_else(nats_url);
         tollgate_runtime::install_crypto_provider();
         let owns_database = own_database.is_some();
         let database = own_database.unwrap_or_else(database_url);
@@ -255,9 +275,13 @@ impl Stack {
         let env = [
             ("TOLLGATE_ADMIN_TOKEN", admin_token.clone()),
             ("DATABASE_URL", database.clone()),
-            ("NATS_URL", nats_url()),
+            ("NATS_URL", nats_url.clone()),
             ("TOLLGATE_STREAM", format!("TGTEST_{id}")),
             ("TOLLGATE_SUBJECT_PREFIX", format!("tgtest_{id}")),
+            (
+                "TOLLGATE_SPOOL_DIR",
+                temp_path(&format!("tollgate-spool-{id}")),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -274,7 +298,7 @@ impl Stack {
         config.nats.stream.duplicate_window = Duration::from_secs(600);
         tweak(&mut config);
 
-        let nats = async_nats::connect(nats_url())
+        let nats = async_nats::connect(&nats_url)
             .await
             .expect("NATS reachable");
         let js = jetstream::new(nats);
@@ -293,13 +317,23 @@ impl Stack {
             http: reqwest::Client::new(),
             shutdown,
             tasks,
+            spool_dirs: Vec::new(),
+            nats_url,
         };
         stack.url = stack.start_gateway(config).await;
         stack
     }
 
     /// Starts one more gateway instance (same database and stream); returns its URL.
-    pub async fn start_gateway(&mut self, config: GatewayConfig) -> String {
+    ///
+    /// A gateway started with the stack's own spool directory after the first one gets a
+    /// directory of its own (two gateways cannot share a spool); another directory is kept.
+    pub async fn start_gateway(&mut self, mut config: GatewayConfig) -> String {
+        if !self.url.is_empty() && config.events.spool_dir == self.config.events.spool_dir {
+            config.events.spool_dir =
+                temp_path(&format!("tollgate-spool-{}", Uuid::now_v7().simple())).into();
+        }
+        self.spool_dirs.push(config.events.spool_dir.clone());
         let gateway = Gateway::bind(config).await.expect("gateway starts");
         let url = format!("http://{}", gateway.local_addr());
         let token = self.shutdown.clone();
@@ -316,7 +350,7 @@ impl Stack {
     pub fn ledger_config(&self) -> LedgerConfig {
         let env = [
             ("DATABASE_URL", self.database_url.clone()),
-            ("NATS_URL", nats_url()),
+            ("NATS_URL", self.nats_url.clone()),
             ("TOLLGATE_STREAM", self.stream.clone()),
             ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.clone()),
             ("TOLLGATE_LEDGER_LISTEN", "127.0.0.1:0".to_owned()),
@@ -357,7 +391,7 @@ impl Stack {
     pub async fn start_analytics(&mut self) -> String {
         let env = [
             ("DATABASE_URL", self.database_url.clone()),
-            ("NATS_URL", nats_url()),
+            ("NATS_URL", self.nats_url.clone()),
             ("TOLLGATE_STREAM", self.stream.clone()),
             ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.clone()),
             ("TOLLGATE_ANALYTICS_LISTEN", "127.0.0.1:0".to_owned()),
@@ -384,7 +418,7 @@ impl Stack {
     pub fn alerting_config(&self) -> AlertingConfig {
         let env = [
             ("DATABASE_URL", self.database_url.clone()),
-            ("NATS_URL", nats_url()),
+            ("NATS_URL", self.nats_url.clone()),
             ("TOLLGATE_STREAM", self.stream.clone()),
             ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.clone()),
             ("TOLLGATE_ALERTING_LISTEN", "127.0.0.1:0".to_owned()),
@@ -412,6 +446,25 @@ impl Stack {
                 .run(token.cancelled_owned())
                 .await
                 .expect("alerting runs");
+        });
+        (url, stop, task)
+    }
+
+    /// Starts a gateway on `config` that the test stops itself (gracefully, by cancelling the
+    /// token); returns its URL. Its spool directory is the config's, and is not removed.
+    pub async fn spawn_gateway(
+        &self,
+        config: GatewayConfig,
+    ) -> (String, CancellationToken, JoinHandle<()>) {
+        let gateway = Gateway::bind(config).await.expect("gateway starts");
+        let url = format!("http://{}", gateway.local_addr());
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            gateway
+                .run(token.cancelled_owned())
+                .await
+                .expect("gateway runs");
         });
         (url, stop, task)
     }
@@ -486,6 +539,9 @@ impl Stack {
     pub async fn stop(mut self) {
         self.shutdown_services().await;
         let _ = self.js.delete_stream(&self.stream).await;
+        for dir in &self.spool_dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         if let Some(tollgate_gateway::config::CacheSettings {
             store: tollgate_gateway::config::CacheStoreConfig::Edge { dir },
             ..
@@ -599,8 +655,13 @@ impl Stack {
 
     /// POSTs a chat completion with `key`.
     pub async fn chat(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.chat_at(&self.url, key, body).await
+    }
+
+    /// POSTs a chat completion with `key` to the gateway at `url`.
+    pub async fn chat_at(&self, url: &str, key: &str, body: &Value) -> reqwest::Response {
         self.http
-            .post(format!("{}/v1/chat/completions", self.url))
+            .post(format!("{url}/v1/chat/completions"))
             .bearer_auth(key)
             .json(body)
             .send()

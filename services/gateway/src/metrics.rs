@@ -55,6 +55,7 @@ impl GatewayMetrics {
     /// series for each of `deployments`.
     pub fn new<'a>(
         publisher: &tollgate_events::PublisherMetrics,
+        spool: &tollgate_events::SpoolMetrics,
         deployments: impl IntoIterator<Item = &'a str>,
     ) -> (Self, Registry) {
         let mut metrics = Self {
@@ -181,6 +182,7 @@ impl GatewayMetrics {
             metrics.cache_embedder_busy.clone(),
         );
         publisher.register(&mut registry);
+        spool.register(&mut registry);
         (metrics, registry)
     }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use thiserror::Error;
-use tollgate_events::{Publisher, PublisherConfig, PublisherHandle, PublisherMetrics};
+use tollgate_events::{
+    Publisher, PublisherConfig, PublisherHandle, PublisherMetrics, Spool, SpoolConfig, SpoolMetrics,
+};
 
 use crate::admission::{Admission, Peers};
 use crate::api;
@@ -49,6 +51,26 @@ pub enum StartError {
     /// The response cache (store or embedder) could not start.
     #[error("cache: {0}")]
     Cache(String),
+    /// The event spool could not be opened (unwritable, or used by another gateway).
+    #[error("event spool: {0}")]
+    Spool(String),
+}
+
+/// Opens the event spool; what an earlier run left in it is replayed by the publisher.
+async fn open_spool(config: &GatewayConfig, metrics: SpoolMetrics) -> Result<Spool, StartError> {
+    let spool = SpoolConfig::new(&config.events.spool_dir, config.events.spool_max_bytes);
+    let dir = spool.dir.display().to_string();
+    let opened = tokio::task::spawn_blocking(move || Spool::open(spool, metrics))
+        .await
+        .map_err(|e| StartError::Spool(e.to_string()))?
+        .map_err(|e| StartError::Spool(format!("{dir}: {e}")))?;
+    if opened.depth() > 0 {
+        tracing::warn!(
+            events = opened.depth(),
+            "replaying events spooled by an earlier run"
+        );
+    }
+    Ok(opened)
 }
 
 /// A started gateway: bound and connected, serving once [`Gateway::run`] is awaited.
@@ -95,18 +117,23 @@ impl Gateway {
             Peers::start(peer_nats, config.nats.stream.subject_prefix.clone());
         let admission = Admission::new(pool.clone(), config.default_max_tokens, peers);
         let publisher_metrics = PublisherMetrics::default();
+        let spool_metrics = SpoolMetrics::default();
+        let spool = open_spool(&config, spool_metrics.clone()).await?;
         let (publisher, publisher_handle) = Publisher::start_observed(
             jetstream.clone(),
             config.nats.stream.subject_prefix.clone(),
             PublisherConfig {
                 queue_capacity: config.nats.publish_queue,
+                spool_after: config.events.spool_after,
                 ..PublisherConfig::default()
             },
             publisher_metrics.clone(),
             Some(admission.clone()),
+            Some(spool.clone()),
         );
         let (metrics, registry) = GatewayMetrics::new(
             &publisher_metrics,
+            &spool_metrics,
             config
                 .routes
                 .iter()
@@ -149,6 +176,7 @@ impl Gateway {
             jetstream,
             keys,
             publisher,
+            spool,
             admission,
             metrics,
             registry,

@@ -10,7 +10,7 @@ use tollgate_store::PgPool;
 
 use crate::admission::{Admission, Reservation};
 use crate::auth::{AdminToken, AuthenticatedKey, KeyCache, presented_credential};
-use crate::config::GatewayConfig;
+use crate::config::{Durability, GatewayConfig};
 use crate::error::ApiError;
 use crate::metrics::GatewayMetrics;
 use crate::upstream::Upstream;
@@ -36,6 +36,8 @@ pub struct AppState {
     pub router: tollgate_routing::Router,
     /// Usage event publisher.
     pub publisher: Publisher,
+    /// Where events JetStream has not taken are kept.
+    pub spool: tollgate_events::Spool,
     /// Credit and budget enforcement.
     pub admission: Arc<Admission>,
     /// Metrics.
@@ -97,8 +99,21 @@ impl AppState {
             .overhead(total.saturating_sub(record.upstream_time).as_secs_f64());
     }
 
-    /// Settles the request's reservation to its exact cost and publishes its usage event
-    /// (waits only if the publish queue is full).
+    /// Refuses data-plane work that could not be billed: the spool is nearly full (JetStream
+    /// has been away for long), so a new request's event might have nowhere to go.
+    pub fn ensure_billable(&self) -> Result<(), ApiError> {
+        if self.spool.is_full() {
+            return Err(ApiError::Unavailable(
+                "the gateway cannot record usage right now (event spool full); retry later".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Settles the request's reservation to its exact cost and publishes its usage event.
+    /// With `events.durability = ack` it returns once the event is acknowledged by JetStream
+    /// or fsync'd in the spool; with `async`, once it is queued (waits only if the queue is
+    /// full).
     pub async fn bill(
         &self,
         record: RequestRecord,
@@ -107,9 +122,19 @@ impl AppState {
     ) {
         let event = settled_event(record, ending, reservation);
         let event_id = event.event_id;
-        if let Err(err) = self.publisher.publish(event).await {
+        let receipt = match self.publisher.publish(event).await {
+            Ok(receipt) => receipt,
+            Err(err) => {
+                self.metrics.unbilled();
+                tracing::error!(%event_id, error = %err, "usage event not enqueued");
+                return;
+            }
+        };
+        if self.config.events.durability == Durability::Ack
+            && let Err(err) = receipt.await
+        {
             self.metrics.unbilled();
-            tracing::error!(%event_id, error = %err, "usage event not enqueued");
+            tracing::error!(%event_id, error = %err, "usage event neither acknowledged nor spooled");
         }
     }
 

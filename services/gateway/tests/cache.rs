@@ -8,8 +8,6 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
-use tollgate_gateway::Gateway;
 use tollgate_mock_upstream::{Fault, MockConfig};
 use tollgate_testkit::{Stack, TenantKey, cache_toml, run_python_script, sse_data};
 
@@ -466,14 +464,14 @@ async fn entries_survive_a_gateway_restart() {
     let config = second_gateway(&stack);
     let body = ask("What survives a restart?");
 
-    let (url, stop, task) = start(config.clone()).await;
+    let (url, stop, task) = stack.spawn_gateway(config.clone()).await;
     let first = post(&stack, &url, &t.key, &body).await;
     assert_eq!(first, "miss");
     stack.wait_cache_stores_at(&url, 1).await;
     stop.cancel();
     task.await.unwrap();
 
-    let (url, stop, task) = start(config).await;
+    let (url, stop, task) = stack.spawn_gateway(config).await;
     assert_eq!(post(&stack, &url, &t.key, &body).await, "exact");
     let paraphrase = ask("What is it that survives a restart?");
     assert_eq!(post(&stack, &url, &t.key, &paraphrase).await, "semantic");
@@ -488,7 +486,7 @@ async fn key_and_tenant_changes_reach_another_gateway_within_seconds() {
     let by_key = stack.funded_tenant(json!({"cache": "off"})).await;
     let by_tenant = stack.funded_tenant(json!({})).await;
     let config = second_gateway(&stack);
-    let (other, stop, task) = start(config).await;
+    let (other, stop, task) = stack.spawn_gateway(config).await;
     let body = ask("Which gateway sees the change?");
     // The other gateway caches both keys with the cache off.
     for key in [&by_key.key, &by_tenant.key] {
@@ -533,9 +531,12 @@ async fn key_and_tenant_changes_reach_another_gateway_within_seconds() {
     stack.stop().await;
 }
 
-/// The stack's gateway configuration with a cache directory of its own, for a second gateway.
+/// The stack's gateway configuration with a cache and spool directory of its own, for a
+/// second gateway.
 fn second_gateway(stack: &Stack) -> tollgate_gateway::config::GatewayConfig {
     let mut config = stack.config.clone();
+    config.events.spool_dir =
+        std::env::temp_dir().join(format!("tollgate-spool-{}", uuid::Uuid::now_v7().simple()));
     let fresh = tollgate_gateway::config::GatewayConfig::from_toml(
         &format!(
             "admin_token = \"unused-but-long-enough\"\ndatabase_url = \"x\"\n{}",
@@ -547,19 +548,6 @@ fn second_gateway(stack: &Stack) -> tollgate_gateway::config::GatewayConfig {
     .unwrap();
     config.cache = fresh.cache;
     config
-}
-
-async fn start(
-    config: tollgate_gateway::config::GatewayConfig,
-) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
-    let gateway = Gateway::bind(config).await.unwrap();
-    let url = format!("http://{}", gateway.local_addr());
-    let stop = CancellationToken::new();
-    let token = stop.clone();
-    let task = tokio::spawn(async move {
-        gateway.run(token.cancelled_owned()).await.unwrap();
-    });
-    (url, stop, task)
 }
 
 async fn post(stack: &Stack, url: &str, key: &str, body: &Value) -> String {

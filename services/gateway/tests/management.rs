@@ -196,7 +196,11 @@ async fn health_readiness_and_metrics() {
         .await
         .unwrap();
     assert_eq!(ready["status"], "ready");
-    assert_eq!(ready["checks"], json!({"database": true, "nats": true}));
+    assert_eq!(
+        ready["checks"],
+        json!({"database": true, "nats": true, "spool": true})
+    );
+    assert_eq!(ready["events_spooled"], 0);
     // With a ledger running, the balance feed is live (checked once a second).
     let mut feed = Value::Null;
     for _ in 0..30 {

@@ -201,6 +201,7 @@ async fn serve(
         ));
     }
 
+    state.ensure_billable()?;
     let reservation = state
         .admission
         .admit(&record.key, &route.admission_price, &request)

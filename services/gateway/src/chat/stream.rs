@@ -89,6 +89,7 @@ pub fn relay(
             cache: upstream.cache,
             finish_reason: None,
             uncacheable: false,
+            tail: Vec::new(),
         },
     };
     let body = futures_util::stream::unfold(relay, Relay::next);
@@ -129,7 +130,12 @@ impl Relay {
             if self.ended {
                 self.attempt.take();
                 self.billing.finish().await;
-                return None;
+                if self.billing.tail.is_empty() {
+                    return None;
+                }
+                // Billed (and, with `durability = ack`, safe): now the stream may complete.
+                self.out.extend(self.billing.tail.drain(..));
+                continue;
             }
             // Events already complete (the first bytes read before committing) go out first.
             if self.drain_events() {
@@ -204,10 +210,19 @@ struct StreamBilling {
     finish_reason: Option<String>,
     /// Tool calls seen in the stream.
     uncacheable: bool,
+    /// The usage chunk, `[DONE]` and anything after them: held until the stream is billed.
+    tail: Vec<Bytes>,
 }
 
 impl StreamBilling {
     fn on_event(&mut self, event: Bytes, out: &mut VecDeque<Bytes>) {
+        if !self.tail.is_empty() {
+            if data_of(&event).is_some_and(|data| data.trim() == "[DONE]") {
+                self.saw_done = true;
+            }
+            self.tail.push(event);
+            return;
+        }
         let Some(data) = data_of(&event) else {
             out.push_back(event);
             return;
@@ -215,10 +230,10 @@ impl StreamBilling {
         if data.trim() == "[DONE]" {
             self.saw_done = true;
             if self.include_usage && !self.usage_delivered {
-                out.push_back(self.synthesized_usage_chunk());
+                self.tail.push(self.synthesized_usage_chunk());
                 self.usage_delivered = true;
             }
-            out.push_back(event);
+            self.tail.push(event);
             return;
         }
         let Ok(peek) = serde_json::from_str::<CompletionPeek<'_>>(&data) else {
@@ -277,9 +292,9 @@ impl StreamBilling {
         match serde_json::from_str::<Value>(&data) {
             Ok(mut chunk) => {
                 chunk["usage"]["cost_usd"] = Value::String(cost);
-                out.push_back(Bytes::from(format!("data: {chunk}\n\n")));
+                self.tail.push(Bytes::from(format!("data: {chunk}\n\n")));
             }
-            Err(_) => out.push_back(event),
+            Err(_) => self.tail.push(event),
         }
         self.usage_delivered = true;
     }

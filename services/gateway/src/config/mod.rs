@@ -2,6 +2,7 @@
 //! into [`GatewayConfig`]. A bad config fails at start with the file, key and reason.
 
 mod cache;
+mod events;
 mod routes;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use tollgate_billing::PriceBook;
 use tollgate_providers::ProviderKind;
 
 pub use cache::{CacheSettings, CacheStoreConfig};
+pub use events::{Durability, EventsSettings};
 pub use routes::{DeploymentConfig, RouteConfig, RoutingConfig};
 use routes::{RawModel, RawRouting, RawTenantRoute};
 
@@ -60,6 +62,8 @@ struct RawConfig {
     #[serde(default)]
     tenant_routes: Vec<RawTenantRoute>,
     cache: Option<cache::RawCache>,
+    #[serde(default)]
+    events: events::RawEvents,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +175,8 @@ pub struct GatewayConfig {
     pub prices: PriceBook,
     /// The response cache; `None`: nothing is cached.
     pub cache: Option<CacheSettings>,
+    /// Durability of usage events and the spool.
+    pub events: EventsSettings,
 }
 
 /// Environment the config reads (a map, so tests can pass their own).
@@ -261,6 +267,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
     let (routes, prices) = routes::normalize_routes(raw.models, &providers, &tiers, src, env)?;
     check_names(&routes, &routing, src)?;
     let cache = cache::normalize_cache(raw.cache, src, env)?;
+    let events = events::normalize_events(raw.events, src, env)?;
 
     Ok(GatewayConfig {
         listen,
@@ -276,6 +283,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         routing,
         prices,
         cache,
+        events,
     })
 }
 

@@ -1,0 +1,91 @@
+//! A private nats-server (JetStream) that a test can stop and start again, on the same port
+//! and store, to play an outage of the broker.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A nats-server child process of the test.
+pub struct NatsServer {
+    binary: PathBuf,
+    port: u16,
+    store: PathBuf,
+    child: Option<Child>,
+}
+
+/// The nats-server binary: `TOLLGATE_NATS_SERVER` (`scripts/test` sets it to the one it
+/// installs), or `nats-server` on the `PATH`.
+fn binary() -> PathBuf {
+    std::env::var_os("TOLLGATE_NATS_SERVER").map_or_else(|| "nats-server".into(), PathBuf::from)
+}
+
+impl NatsServer {
+    /// Starts a server with JetStream on a free port and a fresh store directory.
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let store = std::env::temp_dir().join(format!("tollgate-nats-{}", uuid::Uuid::now_v7()));
+        let mut server = Self {
+            binary: binary(),
+            port,
+            store,
+            child: None,
+        };
+        server.resume();
+        server
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (SIGTERM, so JetStream flushes what it acknowledged) and waits.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and store; returns once it accepts clients.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "nats-server already runs");
+        let child = Command::new(&self.binary)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.binary.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}

@@ -1,0 +1,90 @@
+//! `[events]`: when a response may complete relative to its usage event, and the spool that
+//! keeps events JetStream has not taken.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ConfigError, Env, env_or};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEvents {
+    durability: Option<String>,
+    spool_dir: Option<String>,
+    spool_max_mb: Option<u64>,
+    spool_after_ms: Option<u64>,
+}
+
+/// When a data-plane response completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Only once its usage event is acknowledged by JetStream or fsync'd in the spool (the
+    /// default): a crash after the response cannot lose its bill.
+    Ack,
+    /// At once; the event is published after. A gateway crash loses the events in flight.
+    Async,
+}
+
+/// The validated `[events]` section.
+#[derive(Debug, Clone)]
+pub struct EventsSettings {
+    /// When a response completes.
+    pub durability: Durability,
+    /// Directory of the spool's segment files (default `.tollgate/spool`).
+    pub spool_dir: PathBuf,
+    /// Most bytes the spool holds; when nearly full, readiness fails and data-plane requests
+    /// get 503.
+    pub spool_max_bytes: u64,
+    /// A JetStream ack slower than this sends the event to the spool.
+    pub spool_after: Duration,
+}
+
+pub(super) fn normalize_events(
+    raw: RawEvents,
+    src: &str,
+    env: &Env,
+) -> Result<EventsSettings, ConfigError> {
+    let durability = match env_or(env, "TOLLGATE_EVENTS_DURABILITY", raw.durability).as_deref() {
+        None | Some("ack") => Durability::Ack,
+        Some("async") => Durability::Async,
+        Some(other) => {
+            return Err(ConfigError::new(
+                src,
+                "events.durability",
+                format!("'{other}': expected ack or async"),
+            ));
+        }
+    };
+    let spool_max_mb = match env.get("TOLLGATE_SPOOL_MAX_MB") {
+        Some(mb) => mb
+            .parse()
+            .map_err(|_| ConfigError::new(src, "TOLLGATE_SPOOL_MAX_MB", "not a number"))?,
+        None => raw.spool_max_mb.unwrap_or(1024),
+    };
+    if spool_max_mb == 0 {
+        return Err(ConfigError::new(
+            src,
+            "events.spool_max_mb",
+            "must be at least 1",
+        ));
+    }
+    let spool_after = Duration::from_millis(raw.spool_after_ms.unwrap_or(500));
+    if spool_after.is_zero() {
+        return Err(ConfigError::new(
+            src,
+            "events.spool_after_ms",
+            "must be at least 1",
+        ));
+    }
+    Ok(EventsSettings {
+        durability,
+        spool_dir: PathBuf::from(
+            env_or(env, "TOLLGATE_SPOOL_DIR", raw.spool_dir)
+                .unwrap_or_else(|| ".tollgate/spool".into()),
+        ),
+        spool_max_bytes: spool_max_mb.saturating_mul(1024 * 1024),
+        spool_after,
+    })
+}
