@@ -8,11 +8,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use qdrant_edge::{
-    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeVectorParams,
-    FieldIndexOperations, Filter, JsonPath, NamedQuery, Payload, PayloadFieldSchema,
-    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStructPersisted,
-    QueryEnum, ScrollRequest, SearchRequest, UpdateOperation, VectorInternal, VectorPersisted,
-    VectorStructPersisted, WalOptions, WithPayloadInterface, WithVector,
+    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
+    EdgeVectorParams, FieldIndexOperations, Filter, HnswIndexConfig, JsonPath, NamedQuery, Payload,
+    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
+    PointStructPersisted, QueryEnum, ScrollRequest, SearchParams, SearchRequest, UpdateOperation,
+    VectorInternal, VectorPersisted, VectorStructPersisted, WalOptions, WithPayloadInterface,
+    WithVector,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -22,6 +23,25 @@ use super::{CacheEntry, DIMENSIONS, Neighbours, Scored, StoreError, VECTOR, Vect
 /// WAL segment size: the library's default (32 MiB per shard) is far more than cache writes need.
 const WAL_SEGMENT_BYTES: usize = 4 * 1024 * 1024;
 
+/// How the embedded shard indexes and searches its vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EdgeTuning {
+    /// Vector data (KB; a 384-d prompt is 1.5 KB) from which a segment gets an HNSW index and
+    /// from which a search's filtered points are searched through it instead of scanned.
+    /// `None`: the library's defaults (10 MB each).
+    pub index_from_kb: Option<usize>,
+    /// Beam width of HNSW searches; `None`: the library's default (the build's `ef_construct`).
+    pub search_ef: Option<usize>,
+}
+
+impl EdgeTuning {
+    /// The library's own settings: every tenant below 10 MB of vectors is scanned exactly.
+    pub const LIBRARY: Self = Self {
+        index_from_kb: None,
+        search_ef: None,
+    };
+}
+
 /// The embedded store. Clones share the shard.
 #[derive(Clone)]
 pub struct EdgeStore {
@@ -30,13 +50,20 @@ pub struct EdgeStore {
 
 struct Inner {
     shard: EdgeShard,
+    tuning: EdgeTuning,
     /// Held by every write, flush and optimisation.
     writes: Mutex<()>,
 }
 
 impl EdgeStore {
-    /// Opens the shard under `dir`, creating it (with its payload indexes) if there is none.
+    /// Opens the shard under `dir` with the default tuning (see [`EdgeStore::open_tuned`]).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_tuned(dir, EdgeTuning::default())
+    }
+
+    /// Opens the shard under `dir`, creating it (with its payload indexes) if there is none,
+    /// and applies `tuning` (also to a shard created with other settings).
+    pub fn open_tuned(dir: &Path, tuning: EdgeTuning) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(StoreError::of)?;
         let existing = dir.join("edge_config.json").exists();
         let shard = if existing {
@@ -55,9 +82,24 @@ impl EdgeStore {
                 .build();
             EdgeShard::new(dir, config).map_err(StoreError::of)?
         };
+        if let Some(kb) = tuning.index_from_kb {
+            shard
+                .set_optimizers_config(EdgeOptimizersConfig {
+                    indexing_threshold: Some(kb),
+                    ..EdgeOptimizersConfig::default()
+                })
+                .map_err(StoreError::of)?;
+            shard
+                .set_hnsw_config(HnswIndexConfig {
+                    full_scan_threshold: kb,
+                    ..HnswIndexConfig::default()
+                })
+                .map_err(StoreError::of)?;
+        }
         let store = Self {
             inner: Arc::new(Inner {
                 shard,
+                tuning,
                 writes: Mutex::new(()),
             }),
         };
@@ -173,7 +215,10 @@ impl VectorStore for EdgeStore {
                 using: Some(VECTOR.to_owned()),
             }),
             filter: Some(conditions),
-            params: None,
+            params: self.inner.tuning.search_ef.map(|ef| SearchParams {
+                hnsw_ef: Some(ef),
+                ..SearchParams::default()
+            }),
             limit: query.limit,
             offset: 0,
             with_payload: Some(WithPayloadInterface::Bool(true)),

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use edge::EdgeStore;
+pub use edge::{EdgeStore, EdgeTuning};
 pub use server::ServerStore;
 
 /// Dimensions of the stored prompt vectors (all-MiniLM-L6-v2).
