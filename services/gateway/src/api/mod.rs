@@ -10,68 +10,96 @@ pub mod ops;
 pub mod providers;
 pub mod topup;
 
+use actix_web::http::Method;
 use actix_web::web;
 
 use crate::chat;
 
-/// Registers every route.
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health, readiness, metrics).
+    Public,
+    /// A tenant API key (the data plane).
+    TenantKey,
+    /// The operator, or a key of the tenant named in the path; another tenant's key gets 404.
+    TenantInPath,
+    /// The operator (all tenants, or `?tenant_id=`), or a tenant key for its own tenant only:
+    /// another tenant's id or record gets 404.
+    OwnTenant,
+    /// The operator only; a tenant key gets 401.
+    Operator,
+}
+
+/// One route: method, full path, who may call it and its handler.
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: Method,
+    /// Path with `{param}` segments.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    route: fn() -> actix_web::Route,
+}
+
+macro_rules! route {
+    ($method:ident $path:literal, $access:ident, $handler:path) => {
+        RouteSpec {
+            method: Method::$method,
+            path: $path,
+            access: Access::$access,
+            route: || web::method(Method::$method).to($handler),
+        }
+    };
+}
+
+/// Every route the gateway serves (tests walk it: the isolation matrix).
+pub const ROUTES: &[RouteSpec] = &[
+    route!(POST "/v1/chat/completions", TenantKey, chat::chat_completions),
+    route!(POST "/v1/messages", TenantKey, crate::messages::messages),
+    route!(GET "/v1/models", TenantKey, models::list_models),
+    route!(GET "/healthz", Public, ops::healthz),
+    route!(GET "/readyz", Public, ops::readyz),
+    route!(GET "/metrics", Public, ops::metrics),
+    route!(POST "/api/v1/tenants", Operator, admin::create_tenant),
+    route!(GET "/api/v1/tenants/{tenant_id}", Operator, admin::get_tenant),
+    route!(PATCH "/api/v1/tenants/{tenant_id}", Operator, admin::update_tenant),
+    route!(DELETE "/api/v1/tenants/{tenant_id}/cache", TenantInPath, admin::purge_cache),
+    route!(POST "/api/v1/tenants/{tenant_id}/keys", Operator, admin::create_key),
+    route!(GET "/api/v1/tenants/{tenant_id}/keys", Operator, admin::list_keys),
+    route!(POST "/api/v1/tenants/{tenant_id}/credits", Operator, admin::grant_credits),
+    route!(POST "/api/v1/tenants/{tenant_id}/adjustments", Operator, admin::adjust_credits),
+    route!(GET "/api/v1/tenants/{tenant_id}/balance", TenantInPath, ledger::balance),
+    route!(GET "/api/v1/tenants/{tenant_id}/ledger", TenantInPath, ledger::history),
+    route!(PUT "/api/v1/tenants/{tenant_id}/auto-topup", Operator, topup::put),
+    route!(GET "/api/v1/tenants/{tenant_id}/auto-topup", Operator, topup::get),
+    route!(DELETE "/api/v1/tenants/{tenant_id}/auto-topup", Operator, topup::delete),
+    route!(DELETE "/api/v1/keys/{key_id}", Operator, admin::revoke_key),
+    route!(PATCH "/api/v1/keys/{key_id}", Operator, admin::update_key),
+    route!(GET "/api/v1/providers/health", Operator, providers::health),
+    route!(GET "/api/v1/analytics/costs", OwnTenant, analytics::costs),
+    route!(GET "/api/v1/analytics/usage", OwnTenant, analytics::usage),
+    route!(GET "/api/v1/analytics/top", OwnTenant, analytics::top),
+    route!(POST "/api/v1/tenants/{tenant_id}/alert-rules", TenantInPath, alerts::create_tenant_rule),
+    route!(GET "/api/v1/tenants/{tenant_id}/alert-rules", TenantInPath, alerts::list_tenant_rules),
+    route!(
+        DELETE "/api/v1/tenants/{tenant_id}/alert-rules/{rule_id}",
+        TenantInPath,
+        alerts::delete_tenant_rule
+    ),
+    route!(POST "/api/v1/alert-rules", Operator, alerts::create_platform_rule),
+    route!(GET "/api/v1/alert-rules", Operator, alerts::list_platform_rules),
+    route!(DELETE "/api/v1/alert-rules/{rule_id}", Operator, alerts::delete_platform_rule),
+    route!(GET "/api/v1/alerts", OwnTenant, alerts::list_alerts),
+    route!(GET "/api/v1/alerts/{alert_id}", OwnTenant, alerts::get_alert),
+];
+
+/// Registers every route of [`ROUTES`].
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let tenant = |path: &str| format!("/tenants/{{tenant_id}}{path}");
-    cfg.route(
-        "/v1/chat/completions",
-        web::post().to(chat::chat_completions),
-    )
-    .route("/v1/messages", web::post().to(crate::messages::messages))
-    .route("/v1/models", web::get().to(models::list_models))
-    .route("/healthz", web::get().to(ops::healthz))
-    .route("/readyz", web::get().to(ops::readyz))
-    .route("/metrics", web::get().to(ops::metrics))
-    .service(
-        web::scope("/api/v1")
-            .route("/tenants", web::post().to(admin::create_tenant))
-            .route(&tenant(""), web::get().to(admin::get_tenant))
-            .route(&tenant(""), web::patch().to(admin::update_tenant))
-            .route(&tenant("/cache"), web::delete().to(admin::purge_cache))
-            .route(&tenant("/keys"), web::post().to(admin::create_key))
-            .route(&tenant("/keys"), web::get().to(admin::list_keys))
-            .route(&tenant("/credits"), web::post().to(admin::grant_credits))
-            .route(
-                &tenant("/adjustments"),
-                web::post().to(admin::adjust_credits),
-            )
-            .route(&tenant("/balance"), web::get().to(ledger::balance))
-            .route(&tenant("/ledger"), web::get().to(ledger::history))
-            .route(&tenant("/auto-topup"), web::put().to(topup::put))
-            .route(&tenant("/auto-topup"), web::get().to(topup::get))
-            .route(&tenant("/auto-topup"), web::delete().to(topup::delete))
-            .route("/keys/{key_id}", web::delete().to(admin::revoke_key))
-            .route("/keys/{key_id}", web::patch().to(admin::update_key))
-            .route("/providers/health", web::get().to(providers::health))
-            .route("/analytics/costs", web::get().to(analytics::costs))
-            .route("/analytics/usage", web::get().to(analytics::usage))
-            .route("/analytics/top", web::get().to(analytics::top))
-            .route(
-                &tenant("/alert-rules"),
-                web::post().to(alerts::create_tenant_rule),
-            )
-            .route(
-                &tenant("/alert-rules"),
-                web::get().to(alerts::list_tenant_rules),
-            )
-            .route(
-                &tenant("/alert-rules/{rule_id}"),
-                web::delete().to(alerts::delete_tenant_rule),
-            )
-            .route("/alert-rules", web::post().to(alerts::create_platform_rule))
-            .route("/alert-rules", web::get().to(alerts::list_platform_rules))
-            .route(
-                "/alert-rules/{rule_id}",
-                web::delete().to(alerts::delete_platform_rule),
-            )
-            .route("/alerts", web::get().to(alerts::list_alerts))
-            .route("/alerts/{alert_id}", web::get().to(alerts::get_alert)),
-    )
-    .default_service(web::to(not_found));
+    for spec in ROUTES {
+        cfg.route(spec.path, (spec.route)());
+    }
+    cfg.default_service(web::to(not_found));
 }
 
 /// A page size from `?limit=`: `default` when absent, otherwise an integer in `1..=max` (400).
