@@ -195,6 +195,21 @@ fn spooling_config() -> PublisherConfig {
     }
 }
 
+fn spooling_publisher(
+    js: &jetstream::Context,
+    settings: &StreamSettings,
+    spool: Spool,
+) -> (Publisher, tollgate_events::PublisherHandle) {
+    Publisher::start_observed(
+        js.clone(),
+        settings.subject_prefix.clone(),
+        spooling_config(),
+        PublisherMetrics::default(),
+        None,
+        Some(spool),
+    )
+}
+
 async fn wait_replayed(metrics: &SpoolMetrics, count: u64) {
     for _ in 0..300 {
         if metrics.replayed() >= count && metrics.depth() == 0 {
@@ -215,14 +230,7 @@ async fn while_jetstream_fails_events_are_spooled_then_replayed_once() {
     let settings = settings();
     let dir = std::env::temp_dir().join(format!("tollgate-pubspool-{}", Uuid::now_v7()));
     let (spool, spool_metrics) = spool_at(&dir);
-    let (publisher, handle) = Publisher::start_observed(
-        js.clone(),
-        settings.subject_prefix.clone(),
-        spooling_config(),
-        PublisherMetrics::default(),
-        None,
-        Some(spool),
-    );
+    let (publisher, handle) = spooling_publisher(&js, &settings, spool);
     let tenant = Uuid::now_v7();
     let events: Vec<Event> = (0..40).map(|n| credit(tenant, n)).collect();
     // No stream: every receipt still resolves, because the spool took the event.
@@ -267,14 +275,7 @@ async fn a_new_publisher_replays_what_an_earlier_one_spooled() {
     let events: Vec<Event> = (0..25).map(|n| credit(tenant, n)).collect();
     {
         let (spool, metrics) = spool_at(&dir);
-        let (publisher, handle) = Publisher::start_observed(
-            js.clone(),
-            settings.subject_prefix.clone(),
-            spooling_config(),
-            PublisherMetrics::default(),
-            None,
-            Some(spool),
-        );
+        let (publisher, handle) = spooling_publisher(&js, &settings, spool);
         for event in &events {
             publisher.publish(event.clone()).await.unwrap();
         }
@@ -285,14 +286,7 @@ async fn a_new_publisher_replays_what_an_earlier_one_spooled() {
     ensure_stream(&js, &settings).await.unwrap();
     let (spool, metrics) = spool_at(&dir);
     assert_eq!(metrics.depth(), 25, "the spool survives the restart");
-    let (_publisher, handle) = Publisher::start_observed(
-        js.clone(),
-        settings.subject_prefix.clone(),
-        spooling_config(),
-        PublisherMetrics::default(),
-        None,
-        Some(spool),
-    );
+    let (_publisher, handle) = spooling_publisher(&js, &settings, spool);
     wait_replayed(&metrics, 25).await;
     assert_eq!(handle.shutdown().await, 0);
     let stored = stored_ids(&js, &settings.name).await;

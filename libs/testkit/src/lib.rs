@@ -499,21 +499,25 @@ impl Stack {
         .unwrap()
     }
 
+    /// The tenant's ledger page (newest first, up to 1,000 lines) as the operator reads it.
+    pub async fn ledger_page(&self, tenant_id: Uuid) -> Value {
+        self.admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/tenants/{tenant_id}/ledger?limit=1000"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+    }
+
     /// Waits until the ledger has booked `entries` entries for the tenant; returns the balance.
     pub async fn wait_for_entries(&self, tenant_id: Uuid, entries: usize) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let page: Value = self
-                .admin(
-                    reqwest::Method::GET,
-                    &format!("/api/v1/tenants/{tenant_id}/ledger?limit=1000"),
-                )
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let page = self.ledger_page(tenant_id).await;
             let booked = page["data"].as_array().map_or(0, Vec::len);
             if booked >= entries {
                 return self.balance(tenant_id).await;

@@ -43,17 +43,7 @@ async fn answered(stack: &Stack, key: &str, stream: bool, n: usize) -> String {
 /// The tenant's ledger lines, once `count` usage entries (plus the funding credit) are booked.
 async fn ledger(stack: &Stack, tenant: &TenantKey, count: usize) -> Vec<Value> {
     stack.wait_for_entries(tenant.tenant_id, count + 1).await;
-    let page: Value = stack
-        .admin(
-            reqwest::Method::GET,
-            &format!("/api/v1/tenants/{}/ledger?limit=1000", tenant.tenant_id),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = stack.ledger_page(tenant.tenant_id).await;
     page["data"].as_array().unwrap().clone()
 }
 
