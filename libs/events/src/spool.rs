@@ -16,6 +16,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -189,6 +190,10 @@ struct Inner {
     config: SpoolConfig,
     metrics: SpoolMetrics,
     state: Mutex<State>,
+    /// `State::depth` and fullness as of the last change, read without the lock (the request
+    /// path asks on every request; the lock is held across writes, fsyncs and reads).
+    depth: AtomicU64,
+    full: AtomicBool,
     /// Holds the directory's lock for as long as the spool is open.
     _lock: File,
 }
@@ -300,6 +305,8 @@ impl Spool {
                 config,
                 metrics,
                 state: Mutex::new(state),
+                depth: AtomicU64::new(0),
+                full: AtomicBool::new(false),
                 _lock: lock,
             }),
         };
@@ -321,7 +328,7 @@ impl Spool {
         let max_bytes = self.inner.config.max_bytes;
         if bytes + buffer.len() as u64 > max_bytes {
             state.refused = true;
-            self.inner.metrics.full.set(1);
+            self.publish_gauges(&state);
             return Err(SpoolError::Full { bytes, max_bytes });
         }
         if state.torn || state.sizes.last().copied().unwrap_or(0) >= self.inner.config.segment_bytes
@@ -339,6 +346,7 @@ impl Spool {
                 *last = size;
             }
             state.torn = true;
+            self.publish_gauges(&state);
             return Err(err.into());
         }
         if let Some(last) = state.sizes.last_mut() {
@@ -423,14 +431,14 @@ impl Spool {
 
     /// Events waiting to be replayed.
     pub fn depth(&self) -> u64 {
-        self.lock().depth
+        self.inner.depth.load(Ordering::Acquire)
     }
 
     /// Whether the spool is too full to take new requests: within 1/16 of its bound (the rest
     /// is left for the events of requests already in flight), or an append was refused since
     /// the last replay.
     pub fn is_full(&self) -> bool {
-        self.full(&self.lock())
+        self.inner.full.load(Ordering::Acquire)
     }
 
     fn full(&self, state: &State) -> bool {
@@ -445,14 +453,18 @@ impl Spool {
         self.inner.metrics.oldest_age_seconds.set(age);
     }
 
+    /// Publishes the state's depth and fullness (atomics and gauges); called after every change.
     fn publish_gauges(&self, state: &State) {
+        let full = self.full(state);
+        self.inner.depth.store(state.depth, Ordering::Release);
+        self.inner.full.store(full, Ordering::Release);
         let metrics = &self.inner.metrics;
         metrics
             .depth
             .set(i64::try_from(state.depth).unwrap_or(i64::MAX));
         let bytes = state.bytes();
         metrics.bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
-        metrics.full.set(i64::from(self.full(state)));
+        metrics.full.set(i64::from(full));
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
