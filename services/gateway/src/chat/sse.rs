@@ -6,13 +6,76 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 
 /// Takes the next complete event (including its blank-line terminator) off the buffer.
+///
+/// Searches from the start each time: for a buffer that is complete already. A stream read
+/// in pieces goes through [`SseFramer`].
 pub fn take_event(buffer: &mut BytesMut) -> Option<Bytes> {
-    let end = buffer.windows(2).enumerate().find_map(|(i, w)| match w {
-        b"\n\n" => Some(i + 2),
-        b"\r\n" if buffer.get(i + 2..i + 4) == Some(b"\r\n") => Some(i + 4),
-        _ => None,
-    })?;
+    let end = event_end(buffer, 0)?;
     Some(buffer.split_to(end).freeze())
+}
+
+/// End (exclusive) of the first event terminator at or after `from`.
+fn event_end(buffer: &[u8], from: usize) -> Option<usize> {
+    let start = from.min(buffer.len());
+    buffer[start..].windows(2).enumerate().find_map(|(i, w)| {
+        let i = start + i;
+        match w {
+            b"\n\n" => Some(i + 2),
+            b"\r\n" if buffer.get(i + 2..i + 4) == Some(b"\r\n") => Some(i + 4),
+            _ => None,
+        }
+    })
+}
+
+/// Splits a byte stream read in pieces into SSE events, in time linear in its length: it
+/// remembers how far it has searched, so an event that arrives in many small reads is scanned
+/// once (not once per read).
+#[derive(Debug, Default)]
+pub struct SseFramer {
+    buffer: BytesMut,
+    /// Bytes of `buffer` known to hold no complete terminator.
+    searched: usize,
+}
+
+impl SseFramer {
+    /// A framer holding `first` (bytes read before the stream was committed).
+    pub fn new(first: &[u8]) -> Self {
+        Self {
+            buffer: BytesMut::from(first),
+            searched: 0,
+        }
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// The next complete event (with its terminator), if one has arrived.
+    pub fn next_event(&mut self) -> Option<Bytes> {
+        // A terminator is at most 4 bytes, so one may straddle the searched boundary.
+        match event_end(&self.buffer, self.searched.saturating_sub(3)) {
+            Some(end) => {
+                self.searched = 0;
+                Some(self.buffer.split_to(end).freeze())
+            }
+            None => {
+                self.searched = self.buffer.len();
+                None
+            }
+        }
+    }
+
+    /// Bytes of the event still incomplete.
+    pub fn pending(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Whatever is left (an unterminated last event), emptying the framer.
+    pub fn take_rest(&mut self) -> Bytes {
+        self.searched = 0;
+        self.buffer.split().freeze()
+    }
 }
 
 pub use tollgate_providers::sse_data as data_of;
@@ -112,6 +175,25 @@ mod tests {
             take_event(&mut buf).as_deref(),
             Some(&b"data: partial\n\n"[..])
         );
+    }
+
+    #[test]
+    fn the_framer_finds_terminators_split_across_reads() {
+        let mut framer = SseFramer::new(b"data: a\r\n");
+        assert_eq!(framer.next_event(), None);
+        framer.push(b"\r");
+        assert_eq!(framer.next_event(), None);
+        framer.push(b"\ndata: b\n");
+        assert_eq!(
+            framer.next_event().as_deref(),
+            Some(&b"data: a\r\n\r\n"[..])
+        );
+        assert_eq!(framer.next_event(), None);
+        framer.push(b"\n: tail");
+        assert_eq!(framer.next_event().as_deref(), Some(&b"data: b\n\n"[..]));
+        assert_eq!(framer.pending(), 6);
+        assert_eq!(framer.take_rest().as_ref(), b": tail");
+        assert_eq!(framer.pending(), 0);
     }
 
     #[test]

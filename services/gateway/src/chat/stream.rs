@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use actix_web::{HttpResponse, web};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 use tollgate_billing::{Tokenizer, Usage};
@@ -17,7 +17,7 @@ use tollgate_events::{UsageOutcome, UsageSource};
 use tollgate_providers::StreamTranslator;
 use tollgate_routing::Attempt;
 
-use super::sse::{CompletionPeek, data_of, take_event};
+use super::sse::{CompletionPeek, SseFramer, data_of};
 use super::{ChatRequest, count_prompt};
 use crate::admission::Reservation;
 use crate::api::headers::DataPlaneMeta;
@@ -65,7 +65,7 @@ pub fn relay(
     let sent = Instant::now();
     let relay = Relay {
         upstream: Box::pin(upstream.rest.bytes_stream()),
-        buffer: BytesMut::from(&upstream.first[..]),
+        framer: SseFramer::new(&upstream.first),
         translator: upstream.translator,
         egress: upstream.egress,
         attempt: Some(upstream.attempt),
@@ -101,9 +101,13 @@ pub fn relay(
     response
 }
 
+/// Largest single upstream SSE event; a bigger one ends the stream as an upstream failure
+/// (nothing an upstream sends may grow the gateway's memory without bound).
+const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
+
 struct Relay {
     upstream: ByteStream,
-    buffer: BytesMut,
+    framer: SseFramer,
     translator: Box<dyn StreamTranslator>,
     egress: Option<Box<dyn StreamTranslator>>,
     attempt: Option<Attempt>,
@@ -143,8 +147,18 @@ impl Relay {
             }
             match self.upstream.next().await {
                 Some(Ok(bytes)) => {
-                    self.buffer.extend_from_slice(&bytes);
+                    self.framer.push(&bytes);
                     self.drain_events();
+                    if self.framer.pending() > MAX_EVENT_BYTES {
+                        tracing::warn!(
+                            pending = self.framer.pending(),
+                            "upstream sent an event over the size limit"
+                        );
+                        self.billing.failure = Some("upstream_event_too_large");
+                        self.out
+                            .push_back(sse_error("the upstream sent an oversized event"));
+                        self.ended = true;
+                    }
                 }
                 Some(Err(err)) => {
                     tracing::warn!(error = %err, "upstream stream broke");
@@ -153,8 +167,8 @@ impl Relay {
                     self.ended = true;
                 }
                 None => {
-                    if !self.buffer.is_empty() {
-                        self.out.push_back(self.buffer.split().freeze());
+                    if self.framer.pending() > 0 {
+                        self.out.push_back(self.framer.take_rest());
                     }
                     if !self.billing.saw_done {
                         self.billing.failure = Some("upstream_stream_incomplete");
@@ -169,7 +183,7 @@ impl Relay {
 impl Relay {
     /// Translates and bills every complete event in the buffer; whether any went out.
     fn drain_events(&mut self) -> bool {
-        while let Some(event) = take_event(&mut self.buffer) {
+        while let Some(event) = self.framer.next_event() {
             self.translator.event(event, &mut self.translated);
             for event in self.translated.drain(..) {
                 self.billing.on_event(event, &mut self.out);
