@@ -194,6 +194,10 @@ impl Gateway {
         })
         .workers(config.workers)
         .backlog(4096)
+        .client_request_timeout(config.http.request_timeout)
+        .keep_alive(config.http.idle_timeout)
+        .client_disconnect_timeout(config.http.disconnect_timeout)
+        .max_connections(config.http.max_connections_per_worker(config.workers))
         .disable_signals()
         .shutdown_timeout(30)
         .bind(config.listen)?;

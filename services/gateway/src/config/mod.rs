@@ -3,6 +3,7 @@
 
 mod cache;
 mod events;
+mod http;
 mod routes;
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use tollgate_providers::ProviderKind;
 
 pub use cache::{CacheSettings, CacheStoreConfig};
 pub use events::{Durability, EventsSettings};
+pub use http::HttpSettings;
 pub use routes::{DeploymentConfig, RouteConfig, RoutingConfig};
 use routes::{RawModel, RawRouting, RawTenantRoute};
 
@@ -64,6 +66,8 @@ struct RawConfig {
     cache: Option<cache::RawCache>,
     #[serde(default)]
     events: events::RawEvents,
+    #[serde(default)]
+    http: http::RawHttp,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +181,8 @@ pub struct GatewayConfig {
     pub cache: Option<CacheSettings>,
     /// Durability of usage events and the spool.
     pub events: EventsSettings,
+    /// Client timeouts and the connection cap.
+    pub http: HttpSettings,
 }
 
 /// Environment the config reads (a map, so tests can pass their own).
@@ -268,6 +274,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
     check_names(&routes, &routing, src)?;
     let cache = cache::normalize_cache(raw.cache, src, env)?;
     let events = events::normalize_events(raw.events, src, env)?;
+    let http = http::normalize_http(raw.http, src, env)?;
 
     Ok(GatewayConfig {
         listen,
@@ -284,6 +291,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         prices,
         cache,
         events,
+        http,
     })
 }
 
