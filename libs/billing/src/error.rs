@@ -15,6 +15,12 @@ pub enum BillingError {
         /// The model whose price is wrong.
         model: String,
     },
+    /// A price so high that a request's cost could overflow the ledger's `NUMERIC(20,10)`.
+    #[error("price for model '{model}' is above 100000 USD per million tokens")]
+    PriceTooHigh {
+        /// The model whose price is wrong.
+        model: String,
+    },
     /// The same model was priced twice.
     #[error("model '{0}' is priced more than once")]
     DuplicateModel(String),

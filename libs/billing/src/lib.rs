@@ -11,6 +11,6 @@ mod tokens;
 
 pub use cost::{Usage, cost_of};
 pub use error::BillingError;
-pub use prices::{MAX_PRICE_SCALE, ModelPrice, PriceBook};
+pub use prices::{MAX_PRICE_PER_MILLION, MAX_PRICE_SCALE, ModelPrice, PriceBook};
 pub use rust_decimal::Decimal;
 pub use tokens::{ChatMessageText, Tokenizer};

@@ -9,6 +9,10 @@ use crate::{BillingError, Tokenizer};
 /// 10^6) has at most 10 decimal places and is stored exactly in `NUMERIC(20,10)`.
 pub const MAX_PRICE_SCALE: u32 = 4;
 
+/// Highest price per 1M tokens: with it, even u32::MAX prompt and completion tokens cost less
+/// than 10^9 USD, so every cost fits the ledger's `NUMERIC(20,10)` (10 integer digits).
+pub const MAX_PRICE_PER_MILLION: Decimal = Decimal::from_parts(100_000, 0, 0, false, 0);
+
 /// Prices of one model in USD per one million tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelPrice {
@@ -49,6 +53,9 @@ impl PriceBook {
             if finest > MAX_PRICE_SCALE {
                 return Err(BillingError::PriceTooPrecise { model });
             }
+            if all.iter().any(|p| *p > MAX_PRICE_PER_MILLION) {
+                return Err(BillingError::PriceTooHigh { model });
+            }
             if prices.contains_key(&model) {
                 return Err(BillingError::DuplicateModel(model));
             }
@@ -60,5 +67,41 @@ impl PriceBook {
     /// The price of `model`, if it is priced.
     pub fn get(&self, model: &str) -> Option<&ModelPrice> {
         self.prices.get(model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+    use crate::{Usage, cost_of};
+
+    fn priced(output: &str) -> ModelPrice {
+        ModelPrice {
+            input_per_million: Decimal::ONE,
+            output_per_million: Decimal::from_str(output).unwrap(),
+            cached_input_per_million: Decimal::ZERO,
+            tokenizer: Tokenizer::O200kBase,
+            version: "t".into(),
+        }
+    }
+
+    #[test]
+    fn a_price_that_could_overflow_the_ledger_is_refused() {
+        // Found by the money fuzz target: 4,259,999 USD per 1M tokens x u32::MAX tokens costs
+        // more than NUMERIC(20,10) holds.
+        assert_eq!(
+            PriceBook::new([("m".to_owned(), priced("100000.0001"))]).unwrap_err(),
+            BillingError::PriceTooHigh { model: "m".into() }
+        );
+        let highest = priced("100000");
+        assert!(PriceBook::new([("m".to_owned(), highest.clone())]).is_ok());
+        let all = Usage {
+            prompt_tokens: u32::MAX,
+            completion_tokens: u32::MAX,
+            cached_tokens: 0,
+        };
+        assert!(cost_of(all, &highest) < Decimal::from(10_000_000_000_u64));
     }
 }

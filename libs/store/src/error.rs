@@ -16,4 +16,12 @@ impl StoreError {
     pub fn is_foreign_key_violation(&self) -> bool {
         matches!(self, Self::Database(sqlx::Error::Database(db)) if db.is_foreign_key_violation())
     }
+
+    /// True when Postgres refused a value itself (SQLSTATE class 22, "data exception": a NUL
+    /// character in text, a number out of its column's range...): the input was bad, the
+    /// database is fine.
+    pub fn is_invalid_data(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(db))
+            if db.code().is_some_and(|code| code.starts_with("22")))
+    }
 }

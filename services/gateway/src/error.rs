@@ -182,6 +182,14 @@ impl ResponseError for ApiError {
 
 impl From<tollgate_store::StoreError> for ApiError {
     fn from(err: tollgate_store::StoreError) -> Self {
+        if err.is_invalid_data() {
+            tracing::info!(error = %err, "the database refused a value of the request");
+            return Self::invalid(
+                "the request holds a value that cannot be stored (a NUL character, or a number out of range)",
+                "invalid_request",
+                None,
+            );
+        }
         tracing::error!(error = %err, "database error");
         Self::Unavailable("the gateway's database is unavailable".into())
     }

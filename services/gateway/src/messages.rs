@@ -64,11 +64,12 @@ pub fn to_openai_request(body: &[u8]) -> Result<Vec<u8>, ApiError> {
         ));
     };
     let mut out = Map::new();
-    let model = input
-        .get("model")
-        .cloned()
-        .ok_or_else(|| invalid("model: field required"))?;
-    out.insert("model".into(), model);
+    let model = match input.get("model") {
+        Some(Value::String(model)) if !model.is_empty() => model.clone(),
+        Some(_) => return Err(invalid("model: must be a non-empty string")),
+        None => return Err(invalid("model: field required")),
+    };
+    out.insert("model".into(), Value::String(model));
     let max_tokens = input
         .get("max_tokens")
         .and_then(Value::as_u64)
@@ -520,6 +521,18 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.status_code(), StatusCode::BAD_REQUEST);
         assert!(err.to_string().contains("max_tokens"));
+    }
+
+    #[test]
+    fn a_model_that_is_not_a_string_is_refused_in_anthropic_terms() {
+        // Found by the messages_request fuzz target: the array passed through and was refused
+        // later by the OpenAI validation, with its wording.
+        let err = to_openai_request(
+            br#"{"model":["m"],"max_tokens":5,"messages":[{"role":"user","content":"x"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.status_code(), StatusCode::BAD_REQUEST);
+        assert!(err.to_string().starts_with("model: "), "{err}");
     }
 
     #[test]

@@ -111,6 +111,61 @@ async fn unknown_ids_are_404_and_bad_bodies_400() {
     stack.stop().await;
 }
 
+/// Values Postgres cannot store (found by schemathesis and the money fuzz target) are the
+/// client's error, 400, never a 503 "database unavailable".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_the_database_cannot_store_are_400() {
+    let stack = Stack::start().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let id = tenant.tenant_id;
+    let cases = [
+        (
+            reqwest::Method::POST,
+            "/api/v1/tenants".to_owned(),
+            Some(json!({"name": "a\u{0}b"})),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/tenants/{id}/keys"),
+            Some(json!({"name": "k", "tags": ["x\u{1}"]})),
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/api/v1/tenants/{id}/auto-topup"),
+            Some(json!({"threshold_usd": "99999999999", "amount_usd": "10"})),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/tenants/{id}/keys"),
+            Some(json!({"name": "k", "budget_usd": "10000000000"})),
+        ),
+        // Passed to SQL as a bind parameter: Postgres itself refuses the NUL.
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/analytics/costs?tenant_id={id}&model=a%00b"),
+            None,
+        ),
+    ];
+    for (method, path, body) in cases {
+        let mut request = stack.admin(method.clone(), &path);
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 400, "{method} {path} {body:?}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{path}");
+    }
+    let ready = stack
+        .http
+        .get(format!("{}/readyz", stack.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    stack.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credits_with_the_same_idempotency_key_publish_one_event() {
     let stack = Stack::start().await;

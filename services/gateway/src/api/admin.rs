@@ -22,6 +22,8 @@ pub const ADJUSTMENT_EVENT_NAMESPACE: Uuid =
 const MAX_TEXT: usize = 200;
 /// Most decimal places accepted in a money amount.
 const MAX_MONEY_SCALE: u32 = 10;
+/// Amounts must be below this: every money column is `NUMERIC(20,10)` (10 integer digits).
+const MONEY_LIMIT: Decimal = Decimal::from_parts(1_410_065_408, 2, 0, false, 0);
 
 /// A path id that is not a UUID cannot name anything: 404, like an unknown id.
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
@@ -32,6 +34,14 @@ fn text(value: &str, field: &'static str) -> Result<(), ApiError> {
     if value.trim().is_empty() || value.len() > MAX_TEXT {
         return Err(ApiError::invalid(
             format!("'{field}' must be 1 to {MAX_TEXT} characters"),
+            "invalid_request",
+            Some(field),
+        ));
+    }
+    // Postgres text cannot hold NUL, and no name or note needs a control character.
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            format!("'{field}' must not contain control characters"),
             "invalid_request",
             Some(field),
         ));
@@ -53,6 +63,9 @@ pub fn parse_money(value: &Value, field: &'static str) -> Result<Decimal, ApiErr
     if amount.scale() > MAX_MONEY_SCALE && amount.normalize().scale() > MAX_MONEY_SCALE {
         return Err(bad("has more than 10 decimal places"));
     }
+    if amount.abs() >= MONEY_LIMIT {
+        return Err(bad("must be below 10000000000 in magnitude"));
+    }
     Ok(amount.normalize())
 }
 
@@ -64,7 +77,7 @@ pub async fn require_tenant(state: &AppState, tenant_id: Uuid) -> Result<(), Api
 }
 
 /// Body of `POST /api/v1/tenants`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     name: String,
@@ -73,7 +86,7 @@ pub struct CreateTenant {
 }
 
 /// Body of `PATCH /api/v1/tenants/{id}`: the settings to change.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
     cache: Option<String>,
@@ -167,13 +180,14 @@ pub async fn get_tenant(
 }
 
 /// Body of `POST /api/v1/tenants/{id}/keys`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     name: String,
     #[serde(default)]
     tags: Vec<String>,
     allowed_models: Option<Vec<String>>,
+    #[schema(value_type = Option<String>)]
     budget_usd: Option<Value>,
     rpm: Option<i32>,
     tpm: Option<i32>,
@@ -291,10 +305,11 @@ where
 
 /// Body of `PATCH /api/v1/keys/{key_id}`: the settings to change; `null` clears a setting
 /// (no budget, every model, the tenant's cache mode, the gateway's threshold or TTL).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKey {
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     budget_usd: Option<Option<Value>>,
     #[serde(default, deserialize_with = "present")]
     allowed_models: Option<Option<Vec<String>>>,
@@ -404,9 +419,10 @@ pub async fn revoke_key(
 }
 
 /// Body of `POST /api/v1/tenants/{id}/credits`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantCredits {
+    #[schema(value_type = String)]
     amount_usd: Value,
     idempotency_key: String,
     note: Option<String>,
@@ -510,9 +526,10 @@ async fn publish_money_event(
 }
 
 /// Body of `POST /api/v1/tenants/{id}/adjustments`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustCredits {
+    #[schema(value_type = String)]
     amount_usd: Value,
     reason: String,
     idempotency_key: String,
@@ -588,6 +605,10 @@ mod tests {
             parse_money(&json!("1.50000000000000"), "a").ok(),
             Some(Decimal::new(15, 1))
         );
+        // The ledger's NUMERIC(20,10) holds 10 integer digits (found by the money fuzz target).
+        assert!(parse_money(&json!("9999999999.9999999999"), "a").is_ok());
+        assert!(parse_money(&json!("10000000000"), "a").is_err());
+        assert!(parse_money(&json!("-99999999999.5"), "a").is_err());
     }
 
     #[test]

@@ -19,11 +19,13 @@ const MAX_WINDOW_SECONDS: i32 = 31 * 24 * 3600;
 const MAX_URL: usize = 2000;
 
 /// Body of `POST .../alert-rules`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRule {
     kind: String,
+    #[schema(value_type = Option<String>)]
     threshold_usd: Option<Value>,
+    #[schema(value_type = Option<f64>)]
     percent: Option<Value>,
     percents: Option<Vec<i32>>,
     key_id: Option<String>,
@@ -309,7 +311,7 @@ pub async fn delete_platform_rule(
 }
 
 /// Query of `GET /api/v1/alerts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AlertsQuery {
     tenant_id: Option<String>,
     limit: Option<String>,

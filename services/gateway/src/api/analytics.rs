@@ -18,7 +18,7 @@ const MAX_RANGE_DAYS: i64 = 400;
 const MAX_TOP: i64 = 1000;
 
 /// Query parameters shared by the analytics endpoints (strings, validated here for clear 400s).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AnalyticsParams {
     tenant_id: Option<String>,
     from: Option<String>,

@@ -24,7 +24,7 @@ pub async fn balance(
 }
 
 /// Query of `GET /api/v1/tenants/{tenant_id}/ledger`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct HistoryQuery {
     limit: Option<String>,
     before: Option<String>,

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod headers;
 pub mod ledger;
 pub mod models;
+pub mod openapi;
 pub mod ops;
 pub mod providers;
 pub mod topup;
@@ -61,6 +62,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route!(GET "/healthz", Public, ops::healthz),
     route!(GET "/readyz", Public, ops::readyz),
     route!(GET "/metrics", Public, ops::metrics),
+    route!(GET "/openapi.json", Public, openapi::openapi_json),
     route!(POST "/api/v1/tenants", Operator, admin::create_tenant),
     route!(GET "/api/v1/tenants/{tenant_id}", Operator, admin::get_tenant),
     route!(PATCH "/api/v1/tenants/{tenant_id}", Operator, admin::update_tenant),

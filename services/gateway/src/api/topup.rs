@@ -12,10 +12,12 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Body of `PUT …/auto-topup`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutRule {
+    #[schema(value_type = String)]
     threshold_usd: Value,
+    #[schema(value_type = String)]
     amount_usd: Value,
 }
 

@@ -1,8 +1,8 @@
 //! `POST /v1/chat/completions`: authenticate, validate, route, relay, bill.
 
-mod cached;
+pub mod cached;
 mod request;
-mod sse;
+pub mod sse;
 mod stream;
 
 use std::time::Instant;
