@@ -16,6 +16,10 @@ pub struct Usage {
     pub cached_tokens: u32,
 }
 
+/// Every money amount the ledger stores is below this in magnitude: its columns are
+/// `NUMERIC(20,10)`, 10 integer digits.
+pub const MONEY_LIMIT: Decimal = Decimal::from_parts(1_410_065_408, 2, 0, false, 0);
+
 const ONE_MILLION: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 
 /// Exact cost in USD: (uncached prompt x input + cached prompt x cached input + completion x

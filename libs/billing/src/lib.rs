@@ -9,7 +9,7 @@ mod error;
 mod prices;
 mod tokens;
 
-pub use cost::{Usage, cost_of};
+pub use cost::{MONEY_LIMIT, Usage, cost_of};
 pub use error::BillingError;
 pub use prices::{MAX_PRICE_PER_MILLION, MAX_PRICE_SCALE, ModelPrice, PriceBook};
 pub use rust_decimal::Decimal;

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
-use tollgate_billing::{Decimal, ModelPrice, PriceBook, Tokenizer, Usage, cost_of};
+use tollgate_billing::{Decimal, MONEY_LIMIT, ModelPrice, PriceBook, Tokenizer, Usage, cost_of};
 use tollgate_events::Event;
 use tollgate_gateway::api::admin::parse_money;
 use tollgate_gateway::chat::ChatRequest;
@@ -61,13 +61,8 @@ pub const TARGETS: [Target; 7] = [
     },
 ];
 
-/// Largest amount a `NUMERIC(20,10)` column holds (exclusive).
-fn numeric_bound() -> Decimal {
-    Decimal::from(10_000_000_000_u64)
-}
-
 fn fits_numeric(amount: Decimal) -> bool {
-    amount.abs() < numeric_bound() && amount.normalize().scale() <= 10
+    amount.abs() < MONEY_LIMIT && amount.normalize().scale() <= 10
 }
 
 /// `POST /v1/chat/completions` bodies: a request that validates must be priceable (its exact

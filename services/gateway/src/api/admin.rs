@@ -22,8 +22,6 @@ pub const ADJUSTMENT_EVENT_NAMESPACE: Uuid =
 const MAX_TEXT: usize = 200;
 /// Most decimal places accepted in a money amount.
 const MAX_MONEY_SCALE: u32 = 10;
-/// Amounts must be below this: every money column is `NUMERIC(20,10)` (10 integer digits).
-const MONEY_LIMIT: Decimal = Decimal::from_parts(1_410_065_408, 2, 0, false, 0);
 
 /// A path id that is not a UUID cannot name anything: 404, like an unknown id.
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
@@ -63,7 +61,7 @@ pub fn parse_money(value: &Value, field: &'static str) -> Result<Decimal, ApiErr
     if amount.scale() > MAX_MONEY_SCALE && amount.normalize().scale() > MAX_MONEY_SCALE {
         return Err(bad("has more than 10 decimal places"));
     }
-    if amount.abs() >= MONEY_LIMIT {
+    if amount.abs() >= tollgate_billing::MONEY_LIMIT {
         return Err(bad("must be below 10000000000 in magnitude"));
     }
     Ok(amount.normalize())
