@@ -9,6 +9,7 @@ mod consumer;
 mod error;
 mod event;
 mod publisher;
+mod servers;
 pub mod spool;
 mod stream;
 
@@ -21,5 +22,6 @@ pub use event::{
 pub use publisher::{
     AckObserver, Publisher, PublisherConfig, PublisherHandle, PublisherMetrics, Receipt, Stored,
 };
+pub use servers::{DEFAULT_NATS_URL, EnvError, connect_any, nats_urls_from_env, server_addrs};
 pub use spool::{Spool, SpoolConfig, SpoolError, SpoolMetrics};
-pub use stream::{StreamSettings, ensure_stream, publish_confirmed, subject_for};
+pub use stream::{StreamSettings, ensure_stream, parse_replicas, publish_confirmed, subject_for};

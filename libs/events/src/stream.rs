@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, stream};
 use uuid::Uuid;
 
-use crate::EventsError;
+use crate::{EnvError, EventsError};
 
 /// Where events go: the stream name and the subject prefix (`<prefix>.v1.<tenant>.<kind>`).
 ///
@@ -35,11 +35,19 @@ impl Default for StreamSettings {
 }
 
 impl StreamSettings {
-    /// The defaults with `TOLLGATE_STREAM` and `TOLLGATE_SUBJECT_PREFIX` from `env`: how every
-    /// consumer service (ledger, analytics, alerting) names the stream it reads.
-    pub fn from_env(env: &std::collections::HashMap<String, String>) -> Self {
+    /// The defaults with `TOLLGATE_STREAM`, `TOLLGATE_SUBJECT_PREFIX` and
+    /// `TOLLGATE_STREAM_REPLICAS` (1..=5, the replicas of the stream and the KV buckets) from
+    /// `env`: how every consumer service (ledger, analytics, alerting) names the stream it reads.
+    pub fn from_env(env: &std::collections::HashMap<String, String>) -> Result<Self, EnvError> {
         let defaults = Self::default();
-        Self {
+        let replicas = match env.get("TOLLGATE_STREAM_REPLICAS") {
+            Some(v) => parse_replicas(v).map_err(|reason| EnvError {
+                key: "TOLLGATE_STREAM_REPLICAS",
+                reason,
+            })?,
+            None => defaults.replicas,
+        };
+        Ok(Self {
             name: env
                 .get("TOLLGATE_STREAM")
                 .cloned()
@@ -48,8 +56,17 @@ impl StreamSettings {
                 .get("TOLLGATE_SUBJECT_PREFIX")
                 .cloned()
                 .unwrap_or(defaults.subject_prefix.clone()),
+            replicas,
             ..defaults
-        }
+        })
+    }
+}
+
+/// A JetStream replica count: 1 to 5 (JetStream's own limit).
+pub fn parse_replicas(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n @ 1..=5) => Ok(n),
+        _ => Err(format!("{value:?}: must be a number from 1 to 5")),
     }
 }
 

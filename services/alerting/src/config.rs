@@ -35,7 +35,7 @@ pub struct DeliverySettings {
 pub struct AlertingConfig {
     /// Postgres URL.
     pub database_url: String,
-    /// NATS URL.
+    /// NATS server URLs, comma-separated (`NATS_URLS`, else `NATS_URL`).
     pub nats_url: String,
     /// The event stream (and, by its name, the ledger's balance bucket).
     pub stream: StreamSettings,
@@ -50,7 +50,8 @@ pub struct AlertingConfig {
 }
 
 impl AlertingConfig {
-    /// Reads `DATABASE_URL`, `NATS_URL`, `TOLLGATE_STREAM`, `TOLLGATE_SUBJECT_PREFIX`,
+    /// Reads `DATABASE_URL`, `NATS_URLS` / `NATS_URL` (comma-separated), `TOLLGATE_STREAM`,
+    /// `TOLLGATE_SUBJECT_PREFIX`, `TOLLGATE_STREAM_REPLICAS`,
     /// `TOLLGATE_ALERTING_DURABLE` (`alerting`), `TOLLGATE_ALERTING_EVALUATE_MS` (1000),
     /// `TOLLGATE_WEBHOOK_FIRST_RETRY_MS` (1000), `TOLLGATE_WEBHOOK_MAX_RETRY_SECS` (300),
     /// `TOLLGATE_WEBHOOK_GIVE_UP_SECS` (86400), `TOLLGATE_WEBHOOK_TIMEOUT_SECS` (10) and
@@ -74,8 +75,9 @@ impl AlertingConfig {
         let listen = get("TOLLGATE_ALERTING_LISTEN").unwrap_or_else(|| "127.0.0.1:9104".into());
         Ok(Self {
             database_url: get("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "missing"))?,
-            nats_url: get("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
-            stream: StreamSettings::from_env(env),
+            nats_url: tollgate_events::nats_urls_from_env(env)
+                .map_err(|e| bad(e.key, &e.reason))?,
+            stream: StreamSettings::from_env(env).map_err(|e| bad(e.key, &e.reason))?,
             durable: get("TOLLGATE_ALERTING_DURABLE").unwrap_or_else(|| "alerting".into()),
             evaluate_every: Duration::from_millis(positive("TOLLGATE_ALERTING_EVALUATE_MS", 1000)?),
             delivery: DeliverySettings {

@@ -24,11 +24,10 @@ impl Alerting {
         tollgate_runtime::install_crypto_provider();
         let pool = tollgate_store::connect(&config.database_url, 8).await?;
         tollgate_store::migrate(&pool).await?;
-        let nats = async_nats::ConnectOptions::new()
-            .name("tollgate-alerting")
-            .connect(&config.nats_url)
+        let options = async_nats::ConnectOptions::new().name("tollgate-alerting");
+        let nats = tollgate_events::connect_any(options, &config.nats_url)
             .await
-            .map_err(|e| AlertingError::Nats(e.to_string()))?;
+            .map_err(AlertingError::Nats)?;
         let js = async_nats::jetstream::new(nats);
         let mut registry = Registry::default();
         let metrics = AlertingMetrics::new(&mut registry);

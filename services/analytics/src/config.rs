@@ -20,7 +20,7 @@ pub struct ConfigError {
 pub struct AnalyticsConfig {
     /// Postgres URL.
     pub database_url: String,
-    /// NATS URL.
+    /// NATS server URLs, comma-separated (`NATS_URLS`, else `NATS_URL`).
     pub nats_url: String,
     /// The event stream to roll up.
     pub stream: StreamSettings,
@@ -37,7 +37,8 @@ pub struct AnalyticsConfig {
 }
 
 impl AnalyticsConfig {
-    /// Reads `DATABASE_URL`, `NATS_URL`, `TOLLGATE_STREAM`, `TOLLGATE_SUBJECT_PREFIX`,
+    /// Reads `DATABASE_URL`, `NATS_URLS` / `NATS_URL` (comma-separated), `TOLLGATE_STREAM`,
+    /// `TOLLGATE_SUBJECT_PREFIX`, `TOLLGATE_STREAM_REPLICAS`,
     /// `TOLLGATE_ANALYTICS_DURABLE` (default `analytics`), `TOLLGATE_ANALYTICS_BATCH` (2000),
     /// `TOLLGATE_ANALYTICS_LINGER_MS` (50), `TOLLGATE_ANALYTICS_ACK_WAIT_SECS` (30) and
     /// `TOLLGATE_ANALYTICS_LISTEN` (`127.0.0.1:9103`).
@@ -67,8 +68,9 @@ impl AnalyticsConfig {
         let listen = get("TOLLGATE_ANALYTICS_LISTEN").unwrap_or_else(|| "127.0.0.1:9103".into());
         Ok(Self {
             database_url: get("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "missing"))?,
-            nats_url: get("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
-            stream: StreamSettings::from_env(env),
+            nats_url: tollgate_events::nats_urls_from_env(env)
+                .map_err(|e| bad(e.key, &e.reason))?,
+            stream: StreamSettings::from_env(env).map_err(|e| bad(e.key, &e.reason))?,
             durable: get("TOLLGATE_ANALYTICS_DURABLE").unwrap_or_else(|| "analytics".into()),
             batch_size: batch_size as usize,
             ack_wait: Duration::from_secs(ack_wait),

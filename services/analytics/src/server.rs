@@ -21,11 +21,10 @@ impl Analytics {
     pub async fn bind(config: AnalyticsConfig) -> Result<Self, AnalyticsError> {
         let pool = tollgate_store::connect(&config.database_url, 4).await?;
         tollgate_store::migrate(&pool).await?;
-        let nats = async_nats::ConnectOptions::new()
-            .name("tollgate-analytics")
-            .connect(&config.nats_url)
+        let options = async_nats::ConnectOptions::new().name("tollgate-analytics");
+        let nats = tollgate_events::connect_any(options, &config.nats_url)
             .await
-            .map_err(|e| AnalyticsError::Nats(e.to_string()))?;
+            .map_err(AnalyticsError::Nats)?;
         let js = async_nats::jetstream::new(nats);
         let mut registry = Registry::default();
         let metrics = AnalyticsMetrics::new(&mut registry);

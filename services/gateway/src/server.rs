@@ -96,21 +96,21 @@ impl Gateway {
             url: config.nats.url.clone(),
             reason,
         };
-        let nats = async_nats::ConnectOptions::new()
+        let options = async_nats::ConnectOptions::new()
             .name("tollgate-gateway")
-            .connection_timeout(Duration::from_secs(5))
-            .connect(&config.nats.url)
+            .connection_timeout(Duration::from_secs(5));
+        let nats = tollgate_events::connect_any(options, &config.nats.url)
             .await
-            .map_err(|e| nats_error(e.to_string()))?;
+            .map_err(nats_error)?;
         let jetstream = async_nats::jetstream::new(nats.clone());
         // Admission announcements on their own connection, without our own messages echoed back.
-        let peer_nats = async_nats::ConnectOptions::new()
+        let options = async_nats::ConnectOptions::new()
             .name("tollgate-gateway-admission")
             .no_echo()
-            .connection_timeout(Duration::from_secs(5))
-            .connect(&config.nats.url)
+            .connection_timeout(Duration::from_secs(5));
+        let peer_nats = tollgate_events::connect_any(options, &config.nats.url)
             .await
-            .map_err(|e| nats_error(e.to_string()))?;
+            .map_err(nats_error)?;
         tollgate_events::ensure_stream(&jetstream, &config.nats.stream).await?;
 
         let (peers, peer_tasks) =
@@ -143,7 +143,11 @@ impl Gateway {
 
         let keys = Arc::new(KeyCache::new(pool.clone()));
         let key_change_watch = keys.spawn_change_watch(KEY_CHANGE_POLL);
-        let balance_feed = admission.spawn_feed(jetstream.clone(), config.nats.stream.name.clone());
+        let balance_feed = admission.spawn_feed(
+            jetstream.clone(),
+            config.nats.stream.name.clone(),
+            config.nats.stream.replicas,
+        );
         let staleness_watch = {
             let admission = admission.clone();
             let metrics = metrics.clone();

@@ -20,7 +20,7 @@ pub struct ConfigError {
 pub struct LedgerConfig {
     /// Postgres URL.
     pub database_url: String,
-    /// NATS URL.
+    /// NATS server URLs, comma-separated (`NATS_URLS`, else `NATS_URL`).
     pub nats_url: String,
     /// The event stream to project.
     pub stream: StreamSettings,
@@ -37,7 +37,8 @@ pub struct LedgerConfig {
 }
 
 impl LedgerConfig {
-    /// Reads `DATABASE_URL`, `NATS_URL`, `TOLLGATE_STREAM`, `TOLLGATE_SUBJECT_PREFIX`,
+    /// Reads `DATABASE_URL`, `NATS_URLS` / `NATS_URL` (comma-separated), `TOLLGATE_STREAM`,
+    /// `TOLLGATE_SUBJECT_PREFIX`, `TOLLGATE_STREAM_REPLICAS`,
     /// `TOLLGATE_LEDGER_DURABLE`, `TOLLGATE_LEDGER_BATCH`, `TOLLGATE_LEDGER_LISTEN`,
     /// `TOLLGATE_LEDGER_ACK_WAIT_SECS` (redelivery delay of unacked events, default 30),
     /// `TOLLGATE_LEDGER_LINGER_MS` (batch gathering time, default 20).
@@ -74,8 +75,9 @@ impl LedgerConfig {
         let listen = get("TOLLGATE_LEDGER_LISTEN").unwrap_or_else(|| "127.0.0.1:9102".into());
         Ok(Self {
             database_url: get("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "missing"))?,
-            nats_url: get("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
-            stream: StreamSettings::from_env(env),
+            nats_url: tollgate_events::nats_urls_from_env(env)
+                .map_err(|e| bad(e.key, &e.reason))?,
+            stream: StreamSettings::from_env(env).map_err(|e| bad(e.key, &e.reason))?,
             durable: get("TOLLGATE_LEDGER_DURABLE").unwrap_or_else(|| "ledger".into()),
             batch_size,
             ack_wait: Duration::from_secs(ack_wait_secs),

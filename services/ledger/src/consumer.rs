@@ -278,6 +278,7 @@ impl Consumer {
                 name: self.config.dead_letter_stream(),
                 subjects: vec![self.config.dead_letter_subject()],
                 storage: stream::StorageType::File,
+                num_replicas: self.config.stream.replicas,
                 ..Default::default()
             })
             .await

@@ -43,9 +43,10 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
     let started = Instant::now();
     let pool = tollgate_store::connect(&config.database_url, 2).await?;
     tollgate_store::migrate(&pool).await?;
-    let nats = async_nats::connect(&config.nats_url)
+    let options = async_nats::ConnectOptions::new().name("tollgate-ledger-rebuild");
+    let nats = tollgate_events::connect_any(options, &config.nats_url)
         .await
-        .map_err(|e| LedgerError::Nats(e.to_string()))?;
+        .map_err(LedgerError::Nats)?;
     let js = async_nats::jetstream::new(nats);
     let stream = event_stream(&js, &config.stream).await?;
     let end = stream

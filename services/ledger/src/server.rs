@@ -21,11 +21,10 @@ impl Ledger {
     pub async fn bind(config: LedgerConfig) -> Result<Self, LedgerError> {
         let pool = tollgate_store::connect(&config.database_url, 8).await?;
         tollgate_store::migrate(&pool).await?;
-        let nats = async_nats::ConnectOptions::new()
-            .name("tollgate-ledger")
-            .connect(&config.nats_url)
+        let options = async_nats::ConnectOptions::new().name("tollgate-ledger");
+        let nats = tollgate_events::connect_any(options, &config.nats_url)
             .await
-            .map_err(|e| LedgerError::Nats(e.to_string()))?;
+            .map_err(LedgerError::Nats)?;
         let js = async_nats::jetstream::new(nats);
 
         let mut registry = Registry::default();

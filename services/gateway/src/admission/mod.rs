@@ -227,15 +227,17 @@ impl Admission {
     }
 
     /// Follows the ledger's balance feed until the task is aborted; reconnects on failure.
+    /// `replicas`: of the feed's KV bucket, should the gateway be the first to create it.
     pub fn spawn_feed(
         self: &Arc<Self>,
         js: jetstream::Context,
         stream: String,
+        replicas: usize,
     ) -> tokio::task::JoinHandle<()> {
         let admission = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(err) = admission.follow_feed(&js, &stream).await {
+                if let Err(err) = admission.follow_feed(&js, &stream, replicas).await {
                     tracing::warn!(error = %err, "balance feed lost; enforcing from own accounting");
                 }
                 admission.feed_connected.store(false, Ordering::Relaxed);
@@ -244,8 +246,13 @@ impl Admission {
         })
     }
 
-    async fn follow_feed(&self, js: &jetstream::Context, stream: &str) -> Result<(), String> {
-        let store = balance_store(js, stream, 1)
+    async fn follow_feed(
+        &self,
+        js: &jetstream::Context,
+        stream: &str,
+        replicas: usize,
+    ) -> Result<(), String> {
+        let store = balance_store(js, stream, replicas)
             .await
             .map_err(|e| e.to_string())?;
         let mut watch = store.watch_all().await.map_err(|e| e.to_string())?;

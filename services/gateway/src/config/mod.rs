@@ -74,6 +74,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawNats {
     url: Option<String>,
+    replicas: Option<usize>,
     stream: Option<String>,
     subject_prefix: Option<String>,
     duplicate_window_secs: Option<u64>,
@@ -142,7 +143,7 @@ pub struct ProviderConfig {
 /// NATS settings.
 #[derive(Debug, Clone)]
 pub struct NatsConfig {
-    /// Server URL.
+    /// Server URLs of one cluster, comma-separated; the gateway connects to any and fails over.
     pub url: String,
     /// Stream and subjects.
     pub stream: tollgate_events::StreamSettings,
@@ -322,12 +323,25 @@ fn normalize_nats(raw: RawNats, src: &str, env: &Env) -> Result<NatsConfig, Conf
     let duplicate_window = raw
         .duplicate_window_secs
         .map_or(defaults.duplicate_window, Duration::from_secs);
+    let url = env
+        .get("NATS_URLS")
+        .or_else(|| env.get("NATS_URL"))
+        .cloned()
+        .or(raw.url)
+        .unwrap_or_else(|| tollgate_events::DEFAULT_NATS_URL.into());
+    tollgate_events::server_addrs(&url).map_err(|e| ConfigError::new(src, "nats.url", e))?;
+    let replicas = match env.get("TOLLGATE_STREAM_REPLICAS") {
+        Some(v) => tollgate_events::parse_replicas(v),
+        None => tollgate_events::parse_replicas(&raw.replicas.unwrap_or(1).to_string()),
+    }
+    .map_err(|e| ConfigError::new(src, "nats.replicas", e))?;
     Ok(NatsConfig {
-        url: env_or(env, "NATS_URL", raw.url).unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+        url,
         stream: tollgate_events::StreamSettings {
             name,
             subject_prefix: prefix,
             duplicate_window,
+            replicas,
             ..defaults
         },
         publish_queue: raw.publish_queue.unwrap_or(65_536).max(1),
@@ -564,6 +578,33 @@ mod tests {
         assert_eq!(config.providers[0].base_url, "http://10.0.0.1:1/v1");
         assert_eq!(config.nats.url, "nats://n:4222");
         assert_eq!(config.nats.stream.name, "T1");
+        Ok(())
+    }
+
+    #[test]
+    fn nats_takes_a_server_list_and_replicas() -> Result<(), ConfigError> {
+        let env: Env = [
+            ("NATS_URLS", "nats://a:4222,nats://b:4223,nats://c:4224"),
+            ("TOLLGATE_STREAM_REPLICAS", "3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let config = GatewayConfig::from_toml(MINIMAL, "test.toml", &env)?;
+        assert_eq!(config.nats.url, "nats://a:4222,nats://b:4223,nats://c:4224");
+        assert_eq!(config.nats.stream.replicas, 3);
+        for (key, value) in [
+            ("NATS_URLS", "nats://a:4222,,nats://b:4222"),
+            ("NATS_URL", "http://a:4222"),
+            ("TOLLGATE_STREAM_REPLICAS", "7"),
+        ] {
+            let env: Env = [(key.to_owned(), value.to_owned())].into_iter().collect();
+            let err = GatewayConfig::from_toml(MINIMAL, "test.toml", &env)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("nats."), "{key}={value}: {err:?}");
+        }
         Ok(())
     }
 
