@@ -1,0 +1,256 @@
+"""Scale-out check against a running `scripts/cluster` (scripts/scaleout starts it): a steady
+load of mixed plain and streamed requests spread over both gateways while, one after the other,
+the NATS node leading the TOLLGATE stream, one ledger instance and one gateway are killed with
+SIGKILL and healed by `scripts/cluster up`. Then a burst for a tenant funded for 20 requests
+goes to both gateways at once. Afterwards: every complete 200 is billed exactly once, balances
+equal credits minus costs, no event id is booked twice, `tollgate-ledger rebuild` matches, and
+the burst's overspend stays within the documented bound ((N - 1) x the credit, N gateways).
+
+Usage: python3 scaleout.py OUTAGE_SECS RATE. Reads TOLLGATE_URLS, TOLLGATE_ADMIN_TOKEN,
+DATABASE_URL, PSQL, TOLLGATE_STATE (the cluster's state dir), TOLLGATE_ROOT, TOLLGATE_BIN.
+Prints one line per fault (with the longest stall clients saw) and a JSON summary; exits 1 on
+any violation.
+"""
+
+import concurrent.futures
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal
+
+URLS = os.environ["TOLLGATE_URLS"].split(",")
+ADMIN = os.environ["TOLLGATE_ADMIN_TOKEN"]
+STATE = os.environ["TOLLGATE_STATE"]
+ROOT = os.environ["TOLLGATE_ROOT"]
+PSQL = os.environ["PSQL"]
+DATABASE_URL = os.environ["DATABASE_URL"]
+BIN = os.environ["TOLLGATE_BIN"]
+OUTAGE = float(sys.argv[1])
+RATE = float(sys.argv[2])
+FAULTS = ["nats-leader", "ledger", "gateway"]
+
+
+def call(method, path, body=None, token=ADMIN, url=URLS[0], timeout=10):
+    req = urllib.request.Request(url + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode())
+    req.add_header("Authorization", f"Bearer {token}")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, json.loads(r.read() or b"null")
+
+
+def sql(query):
+    out = subprocess.run([PSQL, DATABASE_URL, "-tAc", query], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def funded_tenant(name, amount):
+    tenant = call("POST", "/api/v1/tenants", {"name": name})[1]["id"]
+    key = call("POST", f"/api/v1/tenants/{tenant}/keys", {"name": name})[1]["key"]
+    call("POST", f"/api/v1/tenants/{tenant}/credits",
+         {"amount_usd": amount, "idempotency_key": f"{name}-funding", "note": "scale-out run"})
+    wait_booked(tenant, 1)
+    return tenant, key
+
+
+def wait_booked(tenant, entries, seconds=120):
+    deadline = time.time() + seconds
+    while int(sql(f"SELECT count(*) FROM ledger_entries WHERE tenant_id = '{tenant}'")) < entries:
+        if time.time() > deadline:
+            sys.exit(f"the ledger did not book {entries} entries for {tenant} within {seconds} s")
+        time.sleep(0.1)
+
+
+def chat(url, key, body, timeout=30):
+    """(served, request_id, error) for one chat completion."""
+    req = urllib.request.Request(url + "/v1/chat/completions", data=json.dumps(body).encode(), method="POST")
+    req.add_header("Authorization", f"Bearer {key}")
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            text = r.read().decode()
+            complete = "data: [DONE]" in text if body.get("stream") else '"choices"' in text
+            served = r.status == 200 and complete
+            return served, r.headers.get("x-request-id"), None if served else f"incomplete {r.status}"
+    except urllib.error.HTTPError as e:
+        return False, None, f"http {e.code}"
+    except Exception as e:  # refused or reset: that gateway is down
+        return False, None, type(e).__name__
+
+
+tenant, key = funded_tenant("scale-out", "1000")
+results = []  # (started, finished, served, request_id, error, gateway index)
+lock = threading.Lock()
+stop = threading.Event()
+
+
+def load(worker, workers):
+    n, interval = worker, workers / RATE
+    next_at = time.time()
+    while not stop.is_set():
+        gateway = n % len(URLS)
+        body = {"model": "demo-small", "stream": (n // len(URLS)) % 2 == 1,
+                "messages": [{"role": "user", "content": f"scale-out request {n}"}]}
+        started = time.time()
+        served, request_id, error = chat(URLS[gateway], key, body)
+        with lock:
+            results.append((started, time.time(), served, request_id, error, gateway))
+        n += workers
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.time()))
+
+
+def monitor_ports():
+    nodes = {}
+    for node in ("n1", "n2", "n3"):
+        with open(f"{STATE}/nats/{node}/http.port") as f:
+            nodes[node] = int(f.read())
+    return nodes
+
+
+def stream_leader():
+    """The node leading the TOLLGATE stream, asked of any live node's monitoring endpoint."""
+    for node, port in monitor_ports().items():
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/jsz?accounts=true&streams=true", timeout=2) as r:
+                jsz = json.load(r)
+        except Exception:
+            continue
+        for account in jsz.get("account_details", []):
+            for stream in account.get("stream_detail", []):
+                leader = stream.get("cluster", {}).get("leader")
+                if stream["name"] == "TOLLGATE" and leader:
+                    return leader
+    sys.exit("no node reports a leader of the TOLLGATE stream")
+
+
+def pid_file(fault):
+    if fault == "nats-leader":
+        return f"{STATE}/nats/{stream_leader()}/pid"
+    return f"{STATE}/{'ledger1' if fault == 'ledger' else 'gateway2'}.pid"
+
+
+def heal():
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URLS", "NATS_URL", "DATABASE_URL")}
+    env["TOLLGATE_BIN_DIR"] = BIN
+    subprocess.run([f"{ROOT}/scripts/cluster", "up"], check=True, env=env, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=300)
+
+
+def longest_stall(since, until):
+    """Longest time in [since, until] without a served request completing, and the slowest
+    served request that started in it."""
+    done = sorted(r[1] for r in results if r[2] and since <= r[1] <= until)
+    marks = [since] + done + [until]
+    gap = max(b - a for a, b in zip(marks, marks[1:]))
+    slowest = max((r[1] - r[0] for r in results if r[2] and since <= r[0] <= until), default=0.0)
+    return round(gap, 2), round(slowest, 2)
+
+
+workers = max(4, int(RATE // 10))
+threads = [threading.Thread(target=load, args=(w, workers), daemon=True) for w in range(workers)]
+for t in threads:
+    t.start()
+time.sleep(OUTAGE)
+
+windows = []
+for fault in FAULTS:
+    victim = pid_file(fault)
+    killed_at = time.time()
+    with open(victim) as f:
+        os.kill(int(f.read()), signal.SIGKILL)
+    time.sleep(OUTAGE)
+    heal()
+    healed_at = time.time()
+    time.sleep(OUTAGE)  # steady load again before the next fault
+    windows.append((fault, os.path.basename(os.path.dirname(victim)) if fault == "nats-leader"
+                    else os.path.basename(victim)[:-4], killed_at, healed_at))
+
+stop.set()
+for t in threads:
+    t.join()
+
+# The burst: credit for 20 requests of demo-large (max_tokens bounds each cost), 100 at once,
+# half to each gateway.
+burst_body = {"model": "demo-large", "max_tokens": 5, "messages": [{"role": "user", "content": "burst"}]}
+probe = chat(URLS[0], key, burst_body)
+if not probe[0]:
+    sys.exit(f"the price probe failed: {probe}")
+wait_booked(tenant, 1 + sum(1 for r in results if r[2]) + 1, seconds=180)
+price = -Decimal(sql(f"SELECT amount_usd FROM ledger_entries WHERE request_id = '{probe[1]}'"))
+burst_tenant, burst_key = funded_tenant("scale-out-burst", str(price * 20))
+with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
+    burst = list(pool.map(lambda n: chat(URLS[n % len(URLS)], burst_key, burst_body), range(100)))
+burst_served = [r[1] for r in burst if r[0]]
+wait_booked(burst_tenant, len(burst_served) + 1)
+burst_credit = Decimal(sql(f"SELECT credited_usd FROM tenant_balances WHERE tenant_id = '{burst_tenant}'"))
+burst_spent = Decimal(sql(f"SELECT spent_usd FROM tenant_balances WHERE tenant_id = '{burst_tenant}'"))
+overspend = max(Decimal(0), burst_spent - burst_credit)
+overspend_bound = (len(URLS) - 1) * burst_credit
+
+served = {r[3] for r in results if r[2]} | set(burst_served) | {probe[1]}
+tenants = f"('{tenant}', '{burst_tenant}')"
+last, still = -1, 0
+for _ in range(600):
+    rows = set(sql(f"SELECT request_id FROM ledger_entries WHERE tenant_id IN {tenants} "
+                   f"AND kind = 'usage.recorded'").split())
+    if served <= rows:
+        break
+    still = still + 1 if len(rows) == last else 0
+    if still > 100:
+        break
+    last = len(rows)
+    time.sleep(0.2)
+
+counts, charged = {}, set()
+for line in sql(f"SELECT request_id, count(*), sum(amount_usd) <> 0 FROM ledger_entries "
+                f"WHERE tenant_id IN {tenants} AND kind = 'usage.recorded' GROUP BY request_id").splitlines():
+    request_id, count, nonzero = line.split("|")
+    counts[request_id] = int(count)
+    if nonzero == "t":
+        charged.add(request_id)
+lost = sorted(r for r in served if r not in counts)
+doubled = sorted(r for r in served if counts.get(r, 0) > 1)
+# Charged without a complete answer: streams cut by a killed gateway or client (billed for
+# what was delivered); refusals are booked at zero and are not counted here.
+unanswered_charged = sorted(r for r in charged if r not in served)
+duplicate_events = int(sql("SELECT count(*) - count(DISTINCT event_id) FROM ledger_entries"))
+balances_ok = sql("SELECT count(*) FROM tenant_balances b WHERE b.balance_usd <> "
+                  "coalesce((SELECT sum(amount_usd) FROM ledger_entries e WHERE e.tenant_id = b.tenant_id), 0) "
+                  "OR b.balance_usd <> b.credited_usd + b.adjusted_usd - b.spent_usd") == "0"
+rebuild = subprocess.run([f"{BIN}/tollgate-ledger", "rebuild"], capture_output=True, text=True)
+
+print(f"{'fault':<12} {'victim':<9} {'requests':>8} {'served':>7} {'errors':>7} {'recover s':>9} "
+      f"{'stall s':>7} {'slowest s':>9}")
+per_fault = []
+for fault, victim, killed_at, healed_at in windows:
+    during = [r for r in results if killed_at <= r[0] <= healed_at]
+    errors = sum(1 for r in during if not r[2])
+    stall, slowest = longest_stall(killed_at, healed_at)
+    row = {"fault": fault, "victim": victim, "requests": len(during), "served": len(during) - errors,
+           "errors": errors, "recover_secs": round(healed_at - killed_at, 2),
+           "longest_stall_secs": stall, "slowest_served_secs": slowest}
+    per_fault.append(row)
+    print(f"{fault:<12} {victim:<9} {len(during):>8} {row['served']:>7} {errors:>7} "
+          f"{row['recover_secs']:>9} {stall:>7} {slowest:>9}")
+summary = {"requests": len(results), "served": len(served), "booked": len(counts), "lost": len(lost),
+           "doubled": len(doubled), "charged_without_complete_answer": len(unanswered_charged),
+           "duplicate_event_ids": duplicate_events, "balances_ok": balances_ok,
+           "rebuild_matches": rebuild.returncode == 0,
+           "per_gateway_served": [sum(1 for r in results if r[2] and r[5] == g) for g in range(len(URLS))],
+           "burst": {"credit_usd": str(burst_credit), "served": len(burst_served), "spent_usd": str(burst_spent),
+                     "overspend_usd": str(overspend), "bound_usd": str(overspend_bound)},
+           "faults": per_fault, "lost_ids": lost[:10], "doubled_ids": doubled[:10]}
+print(json.dumps(summary, indent=2))
+ok = (not lost and not doubled and duplicate_events == 0 and balances_ok and rebuild.returncode == 0
+      and overspend <= overspend_bound and all(summary["per_gateway_served"]))
+if rebuild.returncode != 0:
+    print(rebuild.stdout[-2000:], rebuild.stderr[-2000:], file=sys.stderr)
+sys.exit(0 if ok else 1)
