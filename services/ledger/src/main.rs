@@ -1,6 +1,8 @@
 //! `tollgate-ledger` runs the consumer until SIGINT/SIGTERM.
 //! `tollgate-ledger rebuild [--keep]` replays the stream into fresh tables, prints the report
 //! as JSON and exits 0 only if the rebuilt balances equal the live ones.
+//! `tollgate-ledger migrate` applies the database migrations and exits (a deploy's migration
+//! Job; services also migrate at start, under sqlx's lock, so either order is safe).
 
 use std::process::ExitCode;
 
@@ -40,9 +42,29 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Some("migrate") => migrate(&config.database_url).await,
         Some(other) => {
-            eprintln!("usage: tollgate-ledger [run | rebuild [--keep]] (unknown: {other})");
+            eprintln!(
+                "usage: tollgate-ledger [run | rebuild [--keep] | migrate] (unknown: {other})"
+            );
             ExitCode::from(2)
+        }
+    }
+}
+
+async fn migrate(database_url: &str) -> ExitCode {
+    let migrated = async {
+        let pool = tollgate_store::connect(database_url, 1).await?;
+        tollgate_store::migrate(&pool).await
+    };
+    match migrated.await {
+        Ok(()) => {
+            println!("tollgate-ledger migrate: database schema is current");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("tollgate-ledger migrate: {err}");
+            ExitCode::FAILURE
         }
     }
 }

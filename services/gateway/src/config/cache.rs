@@ -74,7 +74,8 @@ pub(super) fn normalize_cache(
 ) -> Result<Option<CacheSettings>, ConfigError> {
     let Some(raw) = raw else { return Ok(None) };
     let err = |key: &str, reason: &str| ConfigError::new(src, format!("cache.{key}"), reason);
-    let store = match raw.store.as_deref().unwrap_or("edge") {
+    let store_kind = env_or(env, "TOLLGATE_CACHE_STORE", raw.store);
+    let store = match store_kind.as_deref().unwrap_or("edge") {
         "edge" => CacheStoreConfig::Edge {
             dir: PathBuf::from(
                 env_or(env, "TOLLGATE_CACHE_DIR", raw.dir)

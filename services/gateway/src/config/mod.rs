@@ -582,6 +582,29 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_store_can_be_switched_to_a_server_from_the_environment() -> Result<(), ConfigError>
+    {
+        let toml = format!("{MINIMAL}\n[cache]\nstore = \"edge\"\n");
+        let env: Env = [
+            ("TOLLGATE_CACHE_STORE", "server"),
+            ("QDRANT_URL", "http://qdrant:6334"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let config = GatewayConfig::from_toml(&toml, "test.toml", &env)?;
+        let store = config.cache.map(|c| c.store);
+        assert_eq!(
+            store,
+            Some(CacheStoreConfig::Server {
+                url: "http://qdrant:6334".into(),
+                collection: "tollgate_cache".into(),
+            })
+        );
+        Ok(())
+    }
+
+    #[test]
     fn nats_takes_a_server_list_and_replicas() -> Result<(), ConfigError> {
         let env: Env = [
             ("NATS_URLS", "nats://a:4222,nats://b:4223,nats://c:4224"),
