@@ -15,10 +15,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
 import urllib.request
+
+from harness import Stack, SteadyLoad, billing_ok, chat
 
 URL = os.environ["TOLLGATE_URL"]
 ADMIN = os.environ["TOLLGATE_ADMIN_TOKEN"]
@@ -32,67 +32,16 @@ OUTAGE = float(sys.argv[2])
 RATE = float(sys.argv[3])
 
 
-def call(method, path, body=None, token=ADMIN, timeout=10):
-    req = urllib.request.Request(URL + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode())
-    req.add_header("Authorization", f"Bearer {token}")
-    req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.status, json.loads(r.read() or b"null")
-
-
-def sql(query):
-    out = subprocess.run([PSQL, DATABASE_URL, "-tAc", query], check=True, capture_output=True, text=True)
-    return out.stdout.strip()
-
+stack = Stack(URL, ADMIN, PSQL, DATABASE_URL)
+call = stack.call
 
 # A tenant of its own, funded, booked before the load starts.
-tenant = call("POST", "/api/v1/tenants", {"name": "chaos"})[1]["id"]
-key = call("POST", f"/api/v1/tenants/{tenant}/keys", {"name": "chaos"})[1]["key"]
-call("POST", f"/api/v1/tenants/{tenant}/credits",
-     {"amount_usd": "1000", "idempotency_key": "chaos-funding", "note": "chaos run"})
-for _ in range(200):
-    if sql(f"SELECT count(*) FROM ledger_entries WHERE tenant_id = '{tenant}'") == "1":
-        break
-    time.sleep(0.1)
-
-results = []  # (started, finished, served, request_id, error)
-lock = threading.Lock()
-stop = threading.Event()
-
+tenant, key = stack.funded_tenant("chaos", "1000")
 
 def one_request(n):
-    stream = n % 2 == 1
-    body = {"model": "demo-small", "stream": stream,
+    body = {"model": "demo-small", "stream": n % 2 == 1,
             "messages": [{"role": "user", "content": f"chaos request {n}"}]}
-    req = urllib.request.Request(URL + "/v1/chat/completions", data=json.dumps(body).encode(), method="POST")
-    req.add_header("Authorization", f"Bearer {key}")
-    req.add_header("Content-Type", "application/json")
-    started = time.time()
-    request_id, served, error = None, False, None
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            request_id = r.headers.get("x-request-id")
-            text = r.read().decode()
-            served = r.status == 200 and ("data: [DONE]" in text if stream else '"choices"' in text)
-            if not served:
-                error = f"incomplete {r.status}"
-    except urllib.error.HTTPError as e:
-        error = f"http {e.code}"
-    except Exception as e:  # connection refused or reset: the gateway is down
-        error = type(e).__name__
-    with lock:
-        results.append((started, time.time(), served, request_id, error))
-
-
-def load(worker, workers):
-    n, interval = worker, workers / RATE
-    next_at = time.time()
-    while not stop.is_set():
-        one_request(n)
-        n += workers
-        next_at += interval
-        time.sleep(max(0.0, next_at - time.time()))
+    return chat(URL, key, body)  # (served, request_id, error)
 
 
 def pid_of(component):
@@ -143,10 +92,7 @@ def ready():
         return False
 
 
-workers = max(2, int(RATE // 10))
-threads = [threading.Thread(target=load, args=(w, workers), daemon=True) for w in range(workers)]
-for t in threads:
-    t.start()
+load = SteadyLoad(RATE, max(2, int(RATE // 10)), one_request)
 time.sleep(OUTAGE)
 
 windows = []
@@ -170,38 +116,10 @@ for fault in FAULTS:
     time.sleep(OUTAGE)  # steady load again before the next fault
     windows.append(("+".join(fault), killed_at, healed_at, delta(before, spool_counters())))
 
-stop.set()
-for t in threads:
-    t.join()
+results = load.stop()  # (started, finished, served, request_id, error)
 
 served = {r[3] for r in results if r[2]}
-# Wait until the ledger has booked every served request (or stops making progress).
-last, still = -1, 0
-for _ in range(600):
-    booked = int(sql(f"SELECT count(DISTINCT request_id) FROM ledger_entries WHERE tenant_id = '{tenant}' "
-                     f"AND kind = 'usage.recorded'"))
-    rows = sql(f"SELECT request_id FROM ledger_entries WHERE tenant_id = '{tenant}' AND kind = 'usage.recorded'")
-    if served <= set(rows.split()):
-        break
-    still = still + 1 if booked == last else 0
-    if still > 100:
-        break
-    last = booked
-    time.sleep(0.2)
-
-counts = {}
-for line in sql(f"SELECT request_id, count(*) FROM ledger_entries WHERE tenant_id = '{tenant}' "
-                f"AND kind = 'usage.recorded' GROUP BY request_id").splitlines():
-    request_id, count = line.split("|")
-    counts[request_id] = int(count)
-lost = sorted(r for r in served if r not in counts)
-doubled = sorted(r for r in served if counts.get(r, 0) > 1)
-duplicate_events = int(sql("SELECT count(*) - count(DISTINCT event_id) FROM ledger_entries"))
-balance_ok = sql(f"SELECT b.balance_usd = (SELECT sum(amount_usd) FROM ledger_entries e WHERE e.tenant_id = b.tenant_id) "
-                 f"AND b.balance_usd = b.credited_usd + b.adjusted_usd - b.spent_usd "
-                 f"FROM tenant_balances b WHERE b.tenant_id = '{tenant}'") == "t"
-all_balances_ok = sql("SELECT count(*) FROM tenant_balances b WHERE b.balance_usd <> "
-                      "coalesce((SELECT sum(amount_usd) FROM ledger_entries e WHERE e.tenant_id = b.tenant_id), 0)") == "0"
+report = stack.billing_report([tenant], served)
 rebuild = subprocess.run([f"{BIN}/tollgate-ledger", "rebuild"], capture_output=True, text=True)
 
 print(f"{'fault':<18} {'requests':>8} {'served':>7} {'errors':>7} {'err %':>6} {'recover s':>9} "
@@ -217,13 +135,10 @@ for name, killed_at, healed_at, spool in windows:
     per_fault.append(row)
     print(f"{name:<18} {row['requests']:>8} {row['served']:>7} {errors:>7} {row['error_rate'] * 100:>6.1f} "
           f"{row['recover_secs']:>9} {str(row['spooled']):>7} {str(row['replayed']):>8}")
-summary = {"requests": len(results), "served": len(served), "booked": len(counts), "lost": len(lost),
-           "doubled": len(doubled), "duplicate_event_ids": duplicate_events, "balance_ok": balance_ok,
-           "all_balances_ok": all_balances_ok, "rebuild_matches": rebuild.returncode == 0,
-           "faults": per_fault, "lost_ids": lost[:10], "doubled_ids": doubled[:10]}
+summary = {"requests": len(results), **report, "rebuild_matches": rebuild.returncode == 0,
+           "faults": per_fault}
 print(json.dumps(summary, indent=2))
-ok = (not lost and not doubled and duplicate_events == 0 and balance_ok and all_balances_ok
-      and rebuild.returncode == 0)
+ok = billing_ok(report) and rebuild.returncode == 0
 if rebuild.returncode != 0:
     print(rebuild.stdout[-2000:], rebuild.stderr[-2000:], file=sys.stderr)
 sys.exit(0 if ok else 1)

@@ -1,7 +1,9 @@
 // Fixed-arrival-rate load on POST /v1/chat/completions (non-streaming).
 //
-// Env: TARGET_URL (base URL), API_KEY, MODEL, RATE (req/s), DURATION (e.g. 30s), PROMPT_WORDS.
-// Used by scripts/bench twice per rate: straight at mock-upstream, then through the gateway.
+// Env: TARGET_URL (base URL; comma-separated: requests alternate over them), API_KEY, MODEL,
+// RATE (req/s), DURATION (e.g. 30s), PROMPT_WORDS.
+// Used by scripts/bench twice per rate: straight at mock-upstream, then through the gateway;
+// by scripts/bench-cluster at one gateway, then at two.
 import http from 'k6/http';
 import { check } from 'k6';
 
@@ -26,7 +28,7 @@ export const options = {
   },
 };
 
-const url = `${__ENV.TARGET_URL}/v1/chat/completions`;
+const urls = (__ENV.TARGET_URL || '').split(',').map((base) => `${base}/v1/chat/completions`);
 const words = Number(__ENV.PROMPT_WORDS || 40);
 const prompt = Array.from({ length: words }, (_, i) => `word${i % 17}`).join(' ');
 const body = JSON.stringify({
@@ -42,6 +44,6 @@ const params = {
 };
 
 export default function () {
-  const res = http.post(url, body, params);
+  const res = http.post(urls[(__VU + __ITER) % urls.length], body, params);
   check(res, { 'status is 200': (r) => r.status === 200 });
 }

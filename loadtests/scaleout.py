@@ -18,11 +18,11 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
 import urllib.request
 from decimal import Decimal
+
+from harness import Stack, SteadyLoad, billing_ok, chat
 
 URLS = os.environ["TOLLGATE_URLS"].split(",")
 ADMIN = os.environ["TOLLGATE_ADMIN_TOKEN"]
@@ -36,74 +36,15 @@ RATE = float(sys.argv[2])
 FAULTS = ["nats-leader", "ledger", "gateway"]
 
 
-def call(method, path, body=None, token=ADMIN, url=URLS[0], timeout=10):
-    req = urllib.request.Request(url + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode())
-    req.add_header("Authorization", f"Bearer {token}")
-    req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.status, json.loads(r.read() or b"null")
-
-
-def sql(query):
-    out = subprocess.run([PSQL, DATABASE_URL, "-tAc", query], check=True, capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-def funded_tenant(name, amount):
-    tenant = call("POST", "/api/v1/tenants", {"name": name})[1]["id"]
-    key = call("POST", f"/api/v1/tenants/{tenant}/keys", {"name": name})[1]["key"]
-    call("POST", f"/api/v1/tenants/{tenant}/credits",
-         {"amount_usd": amount, "idempotency_key": f"{name}-funding", "note": "scale-out run"})
-    wait_booked(tenant, 1)
-    return tenant, key
-
-
-def wait_booked(tenant, entries, seconds=120):
-    deadline = time.time() + seconds
-    while int(sql(f"SELECT count(*) FROM ledger_entries WHERE tenant_id = '{tenant}'")) < entries:
-        if time.time() > deadline:
-            sys.exit(f"the ledger did not book {entries} entries for {tenant} within {seconds} s")
-        time.sleep(0.1)
-
-
-def chat(url, key, body, timeout=30):
-    """(served, request_id, error) for one chat completion."""
-    req = urllib.request.Request(url + "/v1/chat/completions", data=json.dumps(body).encode(), method="POST")
-    req.add_header("Authorization", f"Bearer {key}")
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            text = r.read().decode()
-            complete = "data: [DONE]" in text if body.get("stream") else '"choices"' in text
-            served = r.status == 200 and complete
-            return served, r.headers.get("x-request-id"), None if served else f"incomplete {r.status}"
-    except urllib.error.HTTPError as e:
-        return False, None, f"http {e.code}"
-    except Exception as e:  # refused or reset: that gateway is down
-        return False, None, type(e).__name__
-
-
-tenant, key = funded_tenant("scale-out", "1000")
-results = []  # (started, finished, served, request_id, error, gateway index)
-lock = threading.Lock()
-stop = threading.Event()
-
-
-def load(worker, workers):
-    n, interval = worker, workers / RATE
-    next_at = time.time()
-    while not stop.is_set():
-        gateway = n % len(URLS)
-        body = {"model": "demo-small", "stream": (n // len(URLS)) % 2 == 1,
-                "messages": [{"role": "user", "content": f"scale-out request {n}"}]}
-        started = time.time()
-        served, request_id, error = chat(URLS[gateway], key, body)
-        with lock:
-            results.append((started, time.time(), served, request_id, error, gateway))
-        n += workers
-        next_at += interval
-        time.sleep(max(0.0, next_at - time.time()))
+stack = Stack(URLS[0], ADMIN, PSQL, DATABASE_URL)
+sql = stack.sql
+tenant, key = stack.funded_tenant("scale-out", "1000")
+def one_request(n):
+    """Alternates over the gateways, and between plain and streamed on each."""
+    gateway = n % len(URLS)
+    body = {"model": "demo-small", "stream": (n // len(URLS)) % 2 == 1,
+            "messages": [{"role": "user", "content": f"scale-out request {n}"}]}
+    return (*chat(URLS[gateway], key, body), gateway)  # (served, request_id, error, gateway)
 
 
 def monitor_ports():
@@ -154,10 +95,7 @@ def longest_stall(since, until):
     return round(gap, 2), round(slowest, 2)
 
 
-workers = max(4, int(RATE // 10))
-threads = [threading.Thread(target=load, args=(w, workers), daemon=True) for w in range(workers)]
-for t in threads:
-    t.start()
+load = SteadyLoad(RATE, max(4, int(RATE // 10)), one_request)
 time.sleep(OUTAGE)
 
 windows = []
@@ -173,9 +111,7 @@ for fault in FAULTS:
     windows.append((fault, os.path.basename(os.path.dirname(victim)) if fault == "nats-leader"
                     else os.path.basename(victim)[:-4], killed_at, healed_at))
 
-stop.set()
-for t in threads:
-    t.join()
+results = load.stop()  # (started, finished, served, request_id, error, gateway)
 
 # The burst: credit for 20 requests of demo-large (max_tokens bounds each cost), 100 at once,
 # half to each gateway.
@@ -183,48 +119,20 @@ burst_body = {"model": "demo-large", "max_tokens": 5, "messages": [{"role": "use
 probe = chat(URLS[0], key, burst_body)
 if not probe[0]:
     sys.exit(f"the price probe failed: {probe}")
-wait_booked(tenant, 1 + sum(1 for r in results if r[2]) + 1, seconds=180)
+stack.wait_booked(tenant, 1 + sum(1 for r in results if r[2]) + 1, seconds=180)
 price = -Decimal(sql(f"SELECT amount_usd FROM ledger_entries WHERE request_id = '{probe[1]}'"))
-burst_tenant, burst_key = funded_tenant("scale-out-burst", str(price * 20))
+burst_tenant, burst_key = stack.funded_tenant("scale-out-burst", str(price * 20))
 with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
     burst = list(pool.map(lambda n: chat(URLS[n % len(URLS)], burst_key, burst_body), range(100)))
 burst_served = [r[1] for r in burst if r[0]]
-wait_booked(burst_tenant, len(burst_served) + 1)
+stack.wait_booked(burst_tenant, len(burst_served) + 1)
 burst_credit = Decimal(sql(f"SELECT credited_usd FROM tenant_balances WHERE tenant_id = '{burst_tenant}'"))
 burst_spent = Decimal(sql(f"SELECT spent_usd FROM tenant_balances WHERE tenant_id = '{burst_tenant}'"))
 overspend = max(Decimal(0), burst_spent - burst_credit)
 overspend_bound = (len(URLS) - 1) * burst_credit
 
 served = {r[3] for r in results if r[2]} | set(burst_served) | {probe[1]}
-tenants = f"('{tenant}', '{burst_tenant}')"
-last, still = -1, 0
-for _ in range(600):
-    rows = set(sql(f"SELECT request_id FROM ledger_entries WHERE tenant_id IN {tenants} "
-                   f"AND kind = 'usage.recorded'").split())
-    if served <= rows:
-        break
-    still = still + 1 if len(rows) == last else 0
-    if still > 100:
-        break
-    last = len(rows)
-    time.sleep(0.2)
-
-counts, charged = {}, set()
-for line in sql(f"SELECT request_id, count(*), sum(amount_usd) <> 0 FROM ledger_entries "
-                f"WHERE tenant_id IN {tenants} AND kind = 'usage.recorded' GROUP BY request_id").splitlines():
-    request_id, count, nonzero = line.split("|")
-    counts[request_id] = int(count)
-    if nonzero == "t":
-        charged.add(request_id)
-lost = sorted(r for r in served if r not in counts)
-doubled = sorted(r for r in served if counts.get(r, 0) > 1)
-# Charged without a complete answer: streams cut by a killed gateway or client (billed for
-# what was delivered); refusals are booked at zero and are not counted here.
-unanswered_charged = sorted(r for r in charged if r not in served)
-duplicate_events = int(sql("SELECT count(*) - count(DISTINCT event_id) FROM ledger_entries"))
-balances_ok = sql("SELECT count(*) FROM tenant_balances b WHERE b.balance_usd <> "
-                  "coalesce((SELECT sum(amount_usd) FROM ledger_entries e WHERE e.tenant_id = b.tenant_id), 0) "
-                  "OR b.balance_usd <> b.credited_usd + b.adjusted_usd - b.spent_usd") == "0"
+report = stack.billing_report([tenant, burst_tenant], served)
 rebuild = subprocess.run([f"{BIN}/tollgate-ledger", "rebuild"], capture_output=True, text=True)
 
 print(f"{'fault':<12} {'victim':<9} {'requests':>8} {'served':>7} {'errors':>7} {'recover s':>9} "
@@ -240,17 +148,14 @@ for fault, victim, killed_at, healed_at in windows:
     per_fault.append(row)
     print(f"{fault:<12} {victim:<9} {len(during):>8} {row['served']:>7} {errors:>7} "
           f"{row['recover_secs']:>9} {stall:>7} {slowest:>9}")
-summary = {"requests": len(results), "served": len(served), "booked": len(counts), "lost": len(lost),
-           "doubled": len(doubled), "charged_without_complete_answer": len(unanswered_charged),
-           "duplicate_event_ids": duplicate_events, "balances_ok": balances_ok,
-           "rebuild_matches": rebuild.returncode == 0,
+summary = {"requests": len(results), **report, "rebuild_matches": rebuild.returncode == 0,
            "per_gateway_served": [sum(1 for r in results if r[2] and r[5] == g) for g in range(len(URLS))],
            "burst": {"credit_usd": str(burst_credit), "served": len(burst_served), "spent_usd": str(burst_spent),
                      "overspend_usd": str(overspend), "bound_usd": str(overspend_bound)},
-           "faults": per_fault, "lost_ids": lost[:10], "doubled_ids": doubled[:10]}
+           "faults": per_fault}
 print(json.dumps(summary, indent=2))
-ok = (not lost and not doubled and duplicate_events == 0 and balances_ok and rebuild.returncode == 0
-      and overspend <= overspend_bound and all(summary["per_gateway_served"]))
+ok = (billing_ok(report) and rebuild.returncode == 0 and overspend <= overspend_bound
+      and all(summary["per_gateway_served"]))
 if rebuild.returncode != 0:
     print(rebuild.stdout[-2000:], rebuild.stderr[-2000:], file=sys.stderr)
 sys.exit(0 if ok else 1)
