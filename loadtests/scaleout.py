@@ -119,8 +119,15 @@ burst_body = {"model": "demo-large", "max_tokens": 5, "messages": [{"role": "use
 probe = chat(URLS[0], key, burst_body)
 if not probe[0]:
     sys.exit(f"the price probe failed: {probe}")
-stack.wait_booked(tenant, 1 + sum(1 for r in results if r[2]) + 1, seconds=180)
-price = -Decimal(sql(f"SELECT amount_usd FROM ledger_entries WHERE request_id = '{probe[1]}'"))
+price = None
+for _ in range(1800):  # the probe's ledger entry: what one burst request costs
+    booked = sql(f"SELECT amount_usd FROM ledger_entries WHERE request_id = '{probe[1]}'")
+    if booked:
+        price = -Decimal(booked)
+        break
+    time.sleep(0.1)
+if price is None:
+    sys.exit("the price probe was not booked within 180 s")
 burst_tenant, burst_key = stack.funded_tenant("scale-out-burst", str(price * 20))
 with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
     burst = list(pool.map(lambda n: chat(URLS[n % len(URLS)], burst_key, burst_body), range(100)))

@@ -75,11 +75,42 @@ pub fn subject_for(prefix: &str, tenant_id: Uuid, kind: &str) -> String {
     format!("{prefix}.v1.{tenant_id}.{kind}")
 }
 
+/// How long [`ensure_stream`] keeps retrying while JetStream is electing leaders.
+const STREAM_SETUP_PATIENCE: Duration = Duration::from_secs(30);
+
 /// Creates the stream, or updates it to `settings` if it exists (file storage, dedup window).
+/// While the cluster cannot answer yet (a restarted cluster electing its stream leaders: the
+/// request times out or JetStream says it is unavailable) it retries for up to 30 s.
 pub async fn ensure_stream(
     js: &jetstream::Context,
     settings: &StreamSettings,
 ) -> Result<stream::Info, EventsError> {
+    let deadline = tokio::time::Instant::now() + STREAM_SETUP_PATIENCE;
+    loop {
+        match create_or_update(js, settings).await {
+            Err(err) if is_transient(&err) && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(stream = %settings.name, error = %err, "JetStream not answering yet; retrying stream set-up");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            outcome => return outcome.map_err(|err| EventsError::Stream(err.to_string())),
+        }
+    }
+}
+
+/// Errors a cluster gives while it has no leader for the stream (or no meta leader).
+fn is_transient(err: &jetstream::context::CreateStreamError) -> bool {
+    use jetstream::context::CreateStreamErrorKind as Kind;
+    match err.kind() {
+        Kind::TimedOut | Kind::JetStreamUnavailable => true,
+        Kind::JetStream(api) => api.code() == 503,
+        _ => false,
+    }
+}
+
+async fn create_or_update(
+    js: &jetstream::Context,
+    settings: &StreamSettings,
+) -> Result<stream::Info, jetstream::context::CreateStreamError> {
     let config = stream::Config {
         name: settings.name.clone(),
         subjects: vec![format!("{}.v1.>", settings.subject_prefix)],
@@ -90,9 +121,7 @@ pub async fn ensure_stream(
         num_replicas: settings.replicas,
         ..Default::default()
     };
-    js.create_or_update_stream(config)
-        .await
-        .map_err(|err| EventsError::Stream(err.to_string()))
+    js.create_or_update_stream(config).await
 }
 
 /// Publishes one event and waits for JetStream's acknowledgement (for operator actions that
