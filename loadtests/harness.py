@@ -84,6 +84,15 @@ class Stack:
         }
 
 
+def ledger_rebuild_matches(bin_dir):
+    """Runs `tollgate-ledger rebuild` (stream replayed into scratch tables, compared with the
+    live ledger); prints its output to stderr if it does not match."""
+    rebuild = subprocess.run([f"{bin_dir}/tollgate-ledger", "rebuild"], capture_output=True, text=True)
+    if rebuild.returncode != 0:
+        print(rebuild.stdout[-2000:], rebuild.stderr[-2000:], file=sys.stderr)
+    return rebuild.returncode == 0
+
+
 def billing_ok(report):
     return (not report["lost"] and not report["doubled"] and report["duplicate_event_ids"] == 0
             and report["balances_ok"])

@@ -24,4 +24,6 @@ pub use publisher::{
 };
 pub use servers::{DEFAULT_NATS_URL, EnvError, connect_any, nats_urls_from_env, server_addrs};
 pub use spool::{Spool, SpoolConfig, SpoolError, SpoolMetrics};
-pub use stream::{StreamSettings, ensure_stream, parse_replicas, publish_confirmed, subject_for};
+pub use stream::{
+    StreamSettings, check_replicas, ensure_stream, parse_replicas, publish_confirmed, subject_for,
+};

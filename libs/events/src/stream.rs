@@ -64,9 +64,19 @@ impl StreamSettings {
 
 /// A JetStream replica count: 1 to 5 (JetStream's own limit).
 pub fn parse_replicas(value: &str) -> Result<usize, String> {
-    match value.trim().parse::<usize>() {
-        Ok(n @ 1..=5) => Ok(n),
-        _ => Err(format!("{value:?}: must be a number from 1 to 5")),
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| check_replicas(n).ok())
+        .ok_or_else(|| format!("{value:?}: must be a number from 1 to 5"))
+}
+
+/// `replicas` if JetStream accepts it (1 to 5).
+pub fn check_replicas(replicas: usize) -> Result<usize, String> {
+    match replicas {
+        1..=5 => Ok(replicas),
+        n => Err(format!("{n}: must be a number from 1 to 5")),
     }
 }
 

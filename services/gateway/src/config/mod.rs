@@ -332,7 +332,7 @@ fn normalize_nats(raw: RawNats, src: &str, env: &Env) -> Result<NatsConfig, Conf
     tollgate_events::server_addrs(&url).map_err(|e| ConfigError::new(src, "nats.url", e))?;
     let replicas = match env.get("TOLLGATE_STREAM_REPLICAS") {
         Some(v) => tollgate_events::parse_replicas(v),
-        None => tollgate_events::parse_replicas(&raw.replicas.unwrap_or(1).to_string()),
+        None => tollgate_events::check_replicas(raw.replicas.unwrap_or(1)),
     }
     .map_err(|e| ConfigError::new(src, "nats.replicas", e))?;
     Ok(NatsConfig {
