@@ -1,10 +1,14 @@
 //! Process plumbing shared by Tollgate's binaries (used by `main.rs` files only).
 
-/// Installs the `tracing` subscriber: `RUST_LOG` filter (default `info`), JSON-free text lines.
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+pub mod telemetry;
+
+/// Installs logging and tracing for the service `service_name` from the process environment
+/// (see [`telemetry`]); keep the returned guard until the process exits.
+pub fn init_telemetry(
+    service_name: &str,
+) -> Result<telemetry::Telemetry, telemetry::TelemetryError> {
+    let env = std::env::vars().collect();
+    telemetry::init(&telemetry::TelemetryConfig::from_env(service_name, &env)?)
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod nats;
+mod otlp;
 mod webhook;
 pub use nats::NatsServer;
+pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use webhook::{WebhookDelivery, WebhookReceiver};
 
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use tollgate_events::{Event, EventBody, UsageRecorded};
 use tollgate_gateway::{Gateway, GatewayConfig};
 use tollgate_ledger::{Ledger, LedgerConfig};
 use tollgate_mock_upstream::{MockConfig, MockFaults, MockStats, MockUpstream};
+use tollgate_runtime::telemetry::TelemetryConfig;
 use uuid::Uuid;
 
 /// Postgres URL for tests.
@@ -258,7 +261,12 @@ impl Stack {
         let owns_database = own_database.is_some();
         let database = own_database.unwrap_or_else(database_url);
         if std::env::var_os("RUST_LOG").is_some() {
-            tollgate_runtime::init_logging();
+            // Logs only: a test that traces installs its own exporter first.
+            let env = std::env::vars().collect();
+            if let Ok(mut config) = TelemetryConfig::from_env("tollgate-test", &env) {
+                config.traces_endpoint = None;
+                let _ = tollgate_runtime::telemetry::init(&config);
+            }
         }
         let shutdown = CancellationToken::new();
         let mock = MockUpstream::bind(mock_config).expect("mock binds");

@@ -6,7 +6,13 @@ use tollgate_alerting::{Alerting, AlertingConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tollgate_runtime::init_logging();
+    let _telemetry = match tollgate_runtime::init_telemetry("tollgate-alerting") {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("tollgate-alerting: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let env = std::env::vars().collect();
     let config = match AlertingConfig::from_env(&env) {
         Ok(config) => config,

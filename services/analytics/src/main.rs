@@ -6,7 +6,13 @@ use tollgate_analytics::{Analytics, AnalyticsConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tollgate_runtime::init_logging();
+    let _telemetry = match tollgate_runtime::init_telemetry("tollgate-analytics") {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("tollgate-analytics: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let env = std::env::vars().collect();
     let config = match AnalyticsConfig::from_env(&env) {
         Ok(config) => config,

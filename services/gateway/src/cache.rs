@@ -10,6 +10,7 @@ use tollgate_semcache::{
     Answer, AnyStore, CacheEntry, CacheKey, EdgeStore, Embedder, EmbedderConfig, Lookup, Mode,
     Policy, SemanticCache, ServerStore, Tier,
 };
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::auth::AuthenticatedKey;
@@ -201,20 +202,33 @@ pub async fn lookup(
 }
 
 /// Stores `answer` for `plan` in the background (the response does not wait for it).
-pub fn store(state: &AppState, tenant: Uuid, model: String, plan: CachePlan, answer: Answer) {
+/// Its `cache.store` span is a child of the request's.
+pub fn store(
+    state: &AppState,
+    (request_id, tenant): (&str, Uuid),
+    model: String,
+    plan: CachePlan,
+    answer: Answer,
+) {
     let Some(cache) = state.cache.clone() else {
         return;
     };
     let metrics = state.metrics.clone();
-    tokio::spawn(async move {
-        let stored = cache
-            .insert(tenant, &model, &plan.key, &plan.policy, answer, plan.vector)
-            .await;
-        metrics.cache_store(stored.is_ok());
-        if let Err(err) = stored {
-            tracing::warn!(error = %err, "answer not stored in the cache");
+    let span = crate::spans::stage_span!("cache.store", request_id);
+    let task_span = span.clone();
+    tokio::spawn(
+        async move {
+            let stored = cache
+                .insert(tenant, &model, &plan.key, &plan.policy, answer, plan.vector)
+                .await;
+            metrics.cache_store(stored.is_ok());
+            if let Err(err) = stored {
+                crate::spans::failed_with(&span, "not_stored");
+                tracing::warn!(error = %err, "answer not stored in the cache");
+            }
         }
-    });
+        .instrument(task_span),
+    );
 }
 
 /// Whether a completion may be stored: every choice has text content, no tool or function

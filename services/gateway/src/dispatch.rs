@@ -11,8 +11,11 @@ use serde_json::{Map, Value};
 use tollgate_events::UpstreamAttempt;
 use tollgate_providers::{Adapter, Call, adapter};
 use tollgate_routing::{Attempt, Failure, Plan, Route, now_ms};
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::error::ApiError;
+use crate::spans::{failed_with, stage_span};
 use crate::state::AppState;
 use crate::upstream::{status_error, transport_error};
 use crate::usage::RequestRecord;
@@ -103,9 +106,32 @@ pub async fn dispatch(
                 &body,
             );
             let timeout = policy.attempt_timeout.min(provider.timeout).min(remaining);
+            let span = stage_span!(
+                "upstream",
+                record.request_id,
+                otel.kind = "client",
+                attempt = record.attempts,
+                deployment = %deployment.name,
+                provider = %deployment.provider,
+                gen_ai.request.model = %deployment.upstream_model,
+                http.response.status_code = Empty
+            );
             let started = Instant::now();
-            let tried = try_once(state, adapter, &call, stream, timeout, &provider.name).await;
+            let tried = try_once(state, adapter, &call, stream, timeout, &provider.name)
+                .instrument(span.clone())
+                .await;
             let latency = started.elapsed();
+            match &tried {
+                Ok((status, _)) => {
+                    span.record("http.response.status_code", status);
+                }
+                Err(err) => {
+                    if let Some(status) = err.status {
+                        span.record("http.response.status_code", status);
+                    }
+                    failed_with(&span, &err.failure.label());
+                }
+            }
             record.upstream_time += latency;
             state.metrics.deployment_attempt(
                 &deployment.name,
@@ -149,12 +175,13 @@ pub async fn dispatch(
                         attempt.succeeded(latency);
                     }
                     drop(attempt);
-                    tracing::warn!(
-                        request_id = %record.request_id,
-                        deployment = %deployment.name,
-                        failure = %failure.label(),
-                        "upstream attempt failed"
-                    );
+                    span.in_scope(|| {
+                        tracing::warn!(
+                            deployment = %deployment.name,
+                            failure = %failure.label(),
+                            "upstream attempt failed"
+                        );
+                    });
                     if !failure.fails_over() {
                         return Err(error);
                     }
@@ -213,6 +240,12 @@ async fn try_once(
                 ApiError::invalid(e.to_string(), "unsupported_by_provider", None),
             )
         })?;
+    // Continue the caller's trace at the provider (nothing is added when tracing is off).
+    let request = tollgate_runtime::telemetry::trace_headers(&tracing::Span::current())
+        .into_iter()
+        .fold(request, |request, (name, value)| {
+            request.header(name, value)
+        });
     let deadline = Instant::now() + timeout;
     let timed_out = || {
         fail(

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod metrics;
 mod probe;
 mod server;
+mod spans;
 pub mod state;
 pub mod upstream;
 pub mod usage;

@@ -8,7 +8,13 @@ use tollgate_gateway::{Gateway, GatewayConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tollgate_runtime::init_logging();
+    let _telemetry = match tollgate_runtime::init_telemetry("tollgate-gateway") {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("tollgate-gateway: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let path = std::env::args_os().nth(1).map_or_else(
         || PathBuf::from("deploy/config/gateway.toml"),
         PathBuf::from,

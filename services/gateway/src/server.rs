@@ -191,6 +191,9 @@ impl Gateway {
         let body_limit = config.max_body_bytes;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    api::request_span::trace_request,
+                ))
                 .app_data(app_state.clone())
                 .app_data(json_config(body_limit))
                 .app_data(query_config())

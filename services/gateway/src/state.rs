@@ -7,12 +7,14 @@ use async_nats::jetstream;
 use prometheus_client::registry::Registry;
 use tollgate_events::{Event, Publisher};
 use tollgate_store::PgPool;
+use tracing::Instrument;
 
 use crate::admission::{Admission, Reservation};
 use crate::auth::{AdminToken, AuthenticatedKey, KeyCache, presented_credential};
 use crate::config::{Durability, GatewayConfig};
 use crate::error::ApiError;
 use crate::metrics::GatewayMetrics;
+use crate::spans::{failed_with, stage_span};
 use crate::upstream::Upstream;
 use crate::usage::{Ending, RequestRecord};
 
@@ -120,22 +122,30 @@ impl AppState {
         ending: Ending,
         reservation: Option<Reservation>,
     ) {
+        let span = publish_span(&record);
         let event = settled_event(record, ending, reservation);
         let event_id = event.event_id;
-        let receipt = match self.publisher.publish(event).await {
-            Ok(receipt) => receipt,
-            Err(err) => {
+        span.record("event_id", tracing::field::display(event_id));
+        async {
+            let receipt = match self.publisher.publish(event).await {
+                Ok(receipt) => receipt,
+                Err(err) => {
+                    self.metrics.unbilled();
+                    failed_with(&tracing::Span::current(), "not_enqueued");
+                    tracing::error!(%event_id, error = %err, "usage event not enqueued");
+                    return;
+                }
+            };
+            if self.config.events.durability == Durability::Ack
+                && let Err(err) = receipt.await
+            {
                 self.metrics.unbilled();
-                tracing::error!(%event_id, error = %err, "usage event not enqueued");
-                return;
+                failed_with(&tracing::Span::current(), "not_acknowledged");
+                tracing::error!(%event_id, error = %err, "usage event neither acknowledged nor spooled");
             }
-        };
-        if self.config.events.durability == Durability::Ack
-            && let Err(err) = receipt.await
-        {
-            self.metrics.unbilled();
-            tracing::error!(%event_id, error = %err, "usage event neither acknowledged nor spooled");
         }
+        .instrument(span)
+        .await;
     }
 
     /// Settles and publishes from a context that cannot wait (a dropped stream).
@@ -145,9 +155,20 @@ impl AppState {
         ending: Ending,
         reservation: Option<Reservation>,
     ) {
-        self.publisher
-            .publish_detached(settled_event(record, ending, reservation));
+        let span = publish_span(&record);
+        let event = settled_event(record, ending, reservation);
+        span.record("event_id", tracing::field::display(event.event_id));
+        span.in_scope(|| self.publisher.publish_detached(event));
     }
+}
+
+/// The `publish` span of a request's usage event.
+fn publish_span(record: &RequestRecord) -> tracing::Span {
+    stage_span!(
+        "publish",
+        record.request_id,
+        event_id = tracing::field::Empty
+    )
 }
 
 /// The usage event of a finished request, its reservation settled to the event's exact cost

@@ -10,7 +10,13 @@ use tollgate_ledger::{Ledger, LedgerConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tollgate_runtime::init_logging();
+    let _telemetry = match tollgate_runtime::init_telemetry("tollgate-ledger") {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("tollgate-ledger: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let env = std::env::vars().collect();
     let config = match LedgerConfig::from_env(&env) {
         Ok(config) => config,

@@ -90,6 +90,7 @@ pub(crate) fn record_as(
         api_key: header("api-key"),
         x_api_key: header("x-api-key"),
         goog_api_key: header("x-goog-api-key"),
+        traceparent: header("traceparent"),
         model: model.map(str::to_owned).or_else(|| {
             parsed
                 .get("model")

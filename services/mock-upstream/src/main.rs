@@ -8,7 +8,13 @@ use tollgate_mock_upstream::{MockConfig, MockUpstream};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tollgate_runtime::init_logging();
+    let _telemetry = match tollgate_runtime::init_telemetry("tollgate-mock-upstream") {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("mock-upstream: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = match std::env::args_os().nth(1).map(PathBuf::from) {
         Some(path) => MockConfig::from_file(&path),
         None => Ok(MockConfig::default()),

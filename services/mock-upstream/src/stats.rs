@@ -21,6 +21,8 @@ pub struct ReceivedRequest {
     pub x_api_key: Option<String>,
     /// The `x-goog-api-key` header (Gemini), if any.
     pub goog_api_key: Option<String>,
+    /// The W3C `traceparent` header, if any.
+    pub traceparent: Option<String>,
     /// The model asked for (from the body, or the path for Gemini).
     pub model: Option<String>,
     /// The JSON body.

@@ -7,10 +7,20 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// The request's id: the client's `x-request-id` when it is sane (1-128 visible ASCII
-/// characters), otherwise a new UUIDv7.
+/// The request's id: the one the request span chose, else (a request served without it) as
+/// [`new_request_id`] chooses.
 pub fn request_id(req: &HttpRequest) -> String {
-    req.headers()
+    use actix_web::HttpMessage;
+    match req.extensions().get::<super::request_span::RequestId>() {
+        Some(id) => id.0.clone(),
+        None => new_request_id(req.headers()),
+    }
+}
+
+/// A request id: the client's `x-request-id` when it is sane (1-128 visible ASCII
+/// characters), otherwise a new UUIDv7.
+pub fn new_request_id(headers: &actix_web::http::header::HeaderMap) -> String {
+    headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))

@@ -9,6 +9,7 @@ pub mod models;
 pub mod openapi;
 pub mod ops;
 pub mod providers;
+pub mod request_span;
 pub mod topup;
 
 use actix_web::http::Method;

@@ -13,11 +13,14 @@ use futures_util::StreamExt;
 use tollgate_billing::Usage;
 use tollgate_events::{UsageOutcome, UsageSource};
 use tollgate_routing::RequestShape;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::api::headers::{DataPlaneMeta, request_id};
 use crate::cache::{CachePlan, CacheServed};
 use crate::dispatch::{Answer, AnswerBody, dispatch};
 use crate::error::ApiError;
+use crate::spans::{failed, stage_span};
 use crate::state::AppState;
 use crate::usage::{Ending, RequestRecord};
 pub use request::{ChatRequest, content_text};
@@ -79,9 +82,16 @@ pub async fn handle(
     let started = Instant::now();
     let endpoint = dialect.endpoint();
     let mut meta = DataPlaneMeta::new(request_id(&req));
-    let key = match state.authenticate(&req).await {
-        Ok(key) => key,
+    let auth_span = stage_span!("auth", meta.request_id);
+    let key = match state.authenticate(&req).instrument(auth_span.clone()).await {
+        Ok(key) => {
+            let request_span = tracing::Span::current();
+            request_span.record("tenant_id", tracing::field::display(key.tenant_id));
+            request_span.record("api_key_id", tracing::field::display(key.key_id));
+            key
+        }
         Err(err) => {
+            failed(&auth_span, &err);
             state.metrics.request(endpoint, err_status(&err));
             return dialect.error(&meta, &err);
         }
@@ -156,59 +166,34 @@ async fn serve(
     record.model_requested.clone_from(&request.model);
     record.stream = request.stream;
 
-    let table = state.router.table();
-    let scope = table
-        .has_overrides()
-        .then(|| record.key.tenant_id.to_string());
-    let route = table
-        .resolve(scope.as_deref(), &request.model)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::not_found(
-                format!(
-                    "The model '{}' does not exist or you do not have access to it.",
-                    request.model
-                ),
-                "model_not_found",
-            )
-        })?;
-    drop(table);
-    if !(record.key.may_use(&request.model) || record.key.may_use(&route.name)) {
-        return Err(ApiError::Forbidden {
-            message: format!("this API key may not use the model '{}'", request.model),
-            code: "model_not_allowed",
-        });
-    }
-    record.tokenizer = route.admission_price.tokenizer;
-    let mut cache_plan = CachePlan::of(state, req, &record.key, &request, &route.name)?;
-    let preference = RoutePreference::of(req, &request)?;
-    let shape = RequestShape {
-        // A cheap estimate (about four bytes per token) is enough to rank deployments.
-        prompt_tokens: u32::try_from(body.len() / 4).unwrap_or(u32::MAX),
-        max_output_tokens: request
-            .max_output_tokens()
-            .unwrap_or(state.config.default_max_tokens),
-    };
-    let plan = route.plan(&shape, |d| preference.allows(d));
-    if plan.is_empty() {
-        return Err(ApiError::invalid(
-            format!(
-                "no deployment of '{}' matches the requested provider preference",
-                route.name
-            ),
-            "no_matching_deployment",
-            Some("provider_preference"),
-        ));
-    }
+    let route_span = stage_span!(
+        "route",
+        record.request_id,
+        gen_ai.request.model = %request.model,
+        route = Empty,
+        deployments = Empty
+    );
+    let (route, plan, mut cache_plan) = route_span
+        .in_scope(|| choose_route(state, req, record, &request, body.len()))
+        .inspect_err(|err| failed(&route_span, err))?;
+    route_span.record("route", route.name.as_str());
+    route_span.record("deployments", plan.len());
+    drop(route_span);
 
-    state.ensure_billable()?;
-    let reservation = state
-        .admission
-        .admit(&record.key, &route.admission_price, &request)
-        .await?;
-    if let Some(plan) = cache_plan.as_mut()
-        && let Some((entry, served)) =
-            crate::cache::lookup(state, record.key.tenant_id, &route.name, plan).await
+    let admission_span = stage_span!("admission", record.request_id);
+    let reservation = async {
+        state.ensure_billable()?;
+        state
+            .admission
+            .admit(&record.key, &route.admission_price, &request)
+            .await
+    }
+    .instrument(admission_span.clone())
+    .await
+    .inspect_err(|err| failed(&admission_span, err))?;
+    drop(admission_span);
+    if let Some(plan) = cache_plan.as_mut().filter(|plan| plan.lookup)
+        && let Some((entry, served)) = cache_lookup(state, record, &route.name, plan).await
     {
         match cached::completion(&entry.response, served.price) {
             Some(completion) => {
@@ -281,6 +266,100 @@ async fn serve(
     let mut response = whole_answer(dialect, bytes)?;
     meta.apply(&mut response);
     Ok(response)
+}
+
+/// Resolves the request's route (with tenant overrides), checks the key may use it, and
+/// plans its deployments and the cache's part.
+fn choose_route(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    record: &mut RequestRecord,
+    request: &ChatRequest,
+    body_len: usize,
+) -> Result<
+    (
+        std::sync::Arc<tollgate_routing::Route>,
+        tollgate_routing::Plan,
+        Option<CachePlan>,
+    ),
+    ApiError,
+> {
+    let table = state.router.table();
+    let scope = table
+        .has_overrides()
+        .then(|| record.key.tenant_id.to_string());
+    let route = table
+        .resolve(scope.as_deref(), &request.model)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(
+                format!(
+                    "The model '{}' does not exist or you do not have access to it.",
+                    request.model
+                ),
+                "model_not_found",
+            )
+        })?;
+    drop(table);
+    if !(record.key.may_use(&request.model) || record.key.may_use(&route.name)) {
+        return Err(ApiError::Forbidden {
+            message: format!("this API key may not use the model '{}'", request.model),
+            code: "model_not_allowed",
+        });
+    }
+    record.tokenizer = route.admission_price.tokenizer;
+    let cache_plan = CachePlan::of(state, req, &record.key, request, &route.name)?;
+    let preference = RoutePreference::of(req, request)?;
+    let shape = RequestShape {
+        // A cheap estimate (about four bytes per token) is enough to rank deployments.
+        prompt_tokens: u32::try_from(body_len / 4).unwrap_or(u32::MAX),
+        max_output_tokens: request
+            .max_output_tokens()
+            .unwrap_or(state.config.default_max_tokens),
+    };
+    let plan = route.plan(&shape, |d| preference.allows(d));
+    if plan.is_empty() {
+        return Err(ApiError::invalid(
+            format!(
+                "no deployment of '{}' matches the requested provider preference",
+                route.name
+            ),
+            "no_matching_deployment",
+            Some("provider_preference"),
+        ));
+    }
+
+    Ok((route, plan, cache_plan))
+}
+
+/// Looks the request up in the cache, in the `cache` span.
+async fn cache_lookup(
+    state: &AppState,
+    record: &RequestRecord,
+    route: &str,
+    plan: &mut CachePlan,
+) -> Option<(tollgate_semcache::CacheEntry, CacheServed)> {
+    let span = stage_span!(
+        "cache",
+        record.request_id,
+        cache.result = Empty,
+        cache.similarity = Empty,
+        cache.entry_id = Empty
+    );
+    let found = crate::cache::lookup(state, record.key.tenant_id, route, plan)
+        .instrument(span.clone())
+        .await;
+    match &found {
+        Some((_, served)) => {
+            span.record("cache.result", served.tier.as_str());
+            span.record("cache.similarity", f64::from(served.similarity));
+            span.record("cache.entry_id", tracing::field::display(served.entry_id));
+        }
+        None => {
+            span.record("cache.result", "miss");
+        }
+    }
+    found
 }
 
 /// A non-streamed OpenAI completion as the answer in the client's dialect.
@@ -358,7 +437,7 @@ fn store_completion(
     }
     crate::cache::store(
         state,
-        record.key.tenant_id,
+        (&record.request_id, record.key.tenant_id),
         route.to_owned(),
         plan,
         tollgate_semcache::Answer {

@@ -16,6 +16,7 @@ use tollgate_billing::{Tokenizer, Usage};
 use tollgate_events::{UsageOutcome, UsageSource};
 use tollgate_providers::StreamTranslator;
 use tollgate_routing::Attempt;
+use tracing::Instrument;
 
 use super::sse::{CompletionPeek, SseFramer, data_of};
 use super::{ChatRequest, count_prompt};
@@ -90,9 +91,13 @@ pub fn relay(
             finish_reason: None,
             uncacheable: false,
             tail: Vec::new(),
+            span: tracing::Span::current(),
         },
     };
-    let body = futures_util::stream::unfold(relay, Relay::next);
+    let body = futures_util::stream::unfold(relay, |relay| {
+        let span = relay.billing.span.clone();
+        relay.next().instrument(span)
+    });
     let mut response = HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
@@ -226,6 +231,8 @@ struct StreamBilling {
     uncacheable: bool,
     /// The usage chunk, `[DONE]` and anything after them: held until the stream is billed.
     tail: Vec<Bytes>,
+    /// The request's span: the relay runs after the handler returned, outside it.
+    span: tracing::Span,
 }
 
 impl StreamBilling {
@@ -413,7 +420,7 @@ impl StreamBilling {
         }
         crate::cache::store(
             &self.state,
-            record.key.tenant_id,
+            (&record.request_id, record.key.tenant_id),
             model,
             plan,
             tollgate_semcache::Answer {
@@ -439,6 +446,7 @@ impl Drop for StreamBilling {
         // The client went away mid-stream: bill what was produced so far.
         if let Some((record, ending)) = self.take(UsageOutcome::ClientClosed) {
             let reservation = self.reservation.take();
+            let _in_request = self.span.enter();
             self.state.bill_detached(record, ending, reservation);
         }
     }
