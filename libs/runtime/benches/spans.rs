@@ -40,6 +40,7 @@ fn one_request() {
             "cache.store",
         ] {
             let span = tracing::info_span!(
+                target: "tollgate_stages",
                 "stage",
                 otel.name = stage,
                 request_id = "01a2345a-424e-737b-affc-2e1e0b2c1a84",
@@ -49,6 +50,7 @@ fn one_request() {
             span.in_scope(|| {});
         }
         let upstream = tracing::info_span!(
+            target: "tollgate_stages",
             "upstream",
             request_id = "01a2345a-424e-737b-affc-2e1e0b2c1a84",
             otel.kind = "client",
@@ -65,11 +67,15 @@ fn one_request() {
     request.record("tenant_id", "5b0e2f0c-6c38-4a7e-9a64-1f8f3f3a9e11");
 }
 
+/// The log layer as `telemetry::init` builds it: `info`, stage spans left out.
 fn log_layer() -> impl Layer<tracing_subscriber::Registry> + Send + Sync {
     tracing_subscriber::fmt::layer()
         .with_writer(std::io::sink)
         .with_ansi(false)
-        .with_filter(EnvFilter::new("info"))
+        .with_filter(EnvFilter::new(format!(
+            "info,{}=off",
+            tollgate_runtime::telemetry::STAGE_TARGET
+        )))
 }
 
 fn spans(c: &mut Criterion) {

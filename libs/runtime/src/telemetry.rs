@@ -22,6 +22,11 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
+/// Target of the spans that are traced but not logged (a request's stages): log lines carry
+/// the request's own span, and formatting every stage's fields for them would cost more
+/// than the stages themselves. `RUST_LOG` naming this target logs them too.
+pub const STAGE_TARGET: &str = "tollgate_stages";
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -262,9 +267,16 @@ fn log_layer<W>(config: &TelemetryConfig, writer: W) -> Result<BoxedLayer, Telem
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::builder()
+    let mut filter = EnvFilter::builder()
         .parse(&config.log_filter)
         .map_err(|e| error("RUST_LOG", e.to_string()))?;
+    if !config.log_filter.contains(STAGE_TARGET) {
+        filter = filter.add_directive(
+            format!("{STAGE_TARGET}=off")
+                .parse()
+                .map_err(|e| error("RUST_LOG", format!("{e}")))?,
+        );
+    }
     let layer = tracing_subscriber::fmt::layer().with_writer(writer);
     Ok(match config.log_format {
         LogFormat::Text => layer.with_ansi(config.ansi).with_filter(filter).boxed(),
@@ -452,33 +464,56 @@ mod tests {
         }
     }
 
-    #[test]
-    fn json_lines_carry_the_current_spans_fields() {
-        #[derive(Clone, Default)]
-        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl std::io::Write for Lines {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
         }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What `config`'s log layer writes for a warning inside a stage span of a request.
+    fn logged(config: &TelemetryConfig) -> String {
         let lines = Lines::default();
         let writer = lines.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(log_layer(config, move || writer.clone()).unwrap());
+        tracing::subscriber::with_default(subscriber, || {
+            let request = tracing::info_span!("request", request_id = %"req-42");
+            let _in_request = request.enter();
+            let stage = tracing::info_span!(target: STAGE_TARGET, "upstream", attempt = 2);
+            stage.in_scope(|| tracing::warn!(deployment = "a", "upstream attempt failed"));
+        });
+        String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn text_lines_name_the_request_but_not_its_stages() {
+        let line = logged(&TelemetryConfig::logs_only("tollgate-test"));
+        assert!(line.contains("request{request_id=req-42}"), "{line}");
+        assert!(!line.contains("upstream{"), "{line}");
+        assert!(
+            line.contains("upstream attempt failed deployment=\"a\""),
+            "{line}"
+        );
+        let mut config = TelemetryConfig::logs_only("tollgate-test");
+        config.log_filter = format!("info,{STAGE_TARGET}=info");
+        assert!(logged(&config).contains("upstream{attempt=2}"));
+    }
+
+    #[test]
+    fn json_lines_carry_the_request_spans_fields() {
         let mut config = TelemetryConfig::logs_only("tollgate-test");
         config.log_format = LogFormat::Json;
-        let subscriber = tracing_subscriber::registry()
-            .with(log_layer(&config, move || writer.clone()).unwrap());
-        tracing::subscriber::with_default(subscriber, || {
-            let span = tracing::info_span!("upstream", request_id = "req-42");
-            span.in_scope(|| tracing::warn!(deployment = "a", "upstream attempt failed"));
-        });
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let text = logged(&config);
         let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(line["span"]["request_id"], "req-42");
-        assert_eq!(line["span"]["name"], "upstream");
+        assert_eq!(line["span"]["name"], "request");
         assert_eq!(line["fields"]["message"], "upstream attempt failed");
         assert_eq!(line["level"], "WARN");
     }

@@ -5,11 +5,14 @@
 
 use crate::error::ApiError;
 
-/// `info_span!(name, request_id, ...)` with the fields every stage may record on failure
+/// `info_span!(name, request_id, ...)` for the trace only (target
+/// [`tollgate_runtime::telemetry::STAGE_TARGET`], which log lines leave out: a log line names
+/// its request through the `request` span), with the fields every stage may record on failure
 /// (`otel.status_code`, `error.type`) declared.
 macro_rules! stage_span {
     ($name:literal, $request_id:expr $(, $($fields:tt)*)?) => {
         tracing::info_span!(
+            target: "tollgate_stages",
             $name,
             request_id = %$request_id,
             otel.status_code = tracing::field::Empty,
