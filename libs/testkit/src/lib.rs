@@ -4,9 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod logs;
 mod nats;
 mod otlp;
 mod webhook;
+pub use logs::LogCapture;
 pub use nats::NatsServer;
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use webhook::{WebhookDelivery, WebhookReceiver};

@@ -4,29 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
 use tollgate_gateway::api::{Access, ROUTES};
-use tollgate_testkit::Stack;
+use tollgate_testkit::{LogCapture, Stack};
 use uuid::Uuid;
 
-/// Everything the process logs, at debug level.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A valid body for each write route, so a refusal is the authorisation's, not the parser's.
 fn body_for(method: &str, path: &str) -> Option<Value> {
     let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
         ("POST", "tenants") => json!({"name": "isolation"}),
@@ -51,7 +33,8 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_tenant_reaches_another_tenants_data_and_no_secret_is_logged() {
-    let logs = Captured::default();
+    // Everything the process logs, at debug level.
+    let logs = LogCapture::default();
     let writer = logs.clone();
     tracing_subscriber::fmt()
         .with_env_filter("debug")
@@ -142,7 +125,7 @@ async fn no_tenant_reaches_another_tenants_data_and_no_secret_is_logged() {
         balance["credited_usd"].as_str().unwrap().parse().unwrap();
     assert_eq!(credited, rust_decimal::Decimal::from(100), "{balance}");
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     assert!(logged.contains("tollgate"), "the logs were captured");
     for secret in [&intruder.key, &victim.key, &stack.admin_token] {
         assert!(

@@ -6,49 +6,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use tollgate_mock_upstream::{Fault, MockConfig};
 use tollgate_runtime::telemetry::{Telemetry, TelemetryConfig, init_with_writer};
-use tollgate_testkit::{OtlpReceiver, ReceivedSpan, Stack, cache_toml};
+use tollgate_testkit::{LogCapture, OtlpReceiver, ReceivedSpan, Stack, cache_toml};
 use uuid::Uuid;
 
 /// What the process's telemetry wrote: log lines and exported spans.
 struct Traced {
     receiver: OtlpReceiver,
-    logs: Logs,
+    logs: LogCapture,
     telemetry: Telemetry,
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
 }
 
 fn traced() -> &'static Traced {
     static TRACED: OnceLock<Traced> = OnceLock::new();
     TRACED.get_or_init(|| {
         let receiver = OtlpReceiver::start();
-        let logs = Logs::default();
+        let logs = LogCapture::default();
         let mut config = TelemetryConfig::logs_only("tollgate-gateway-test");
         config.traces_endpoint = Some(receiver.traces_url.clone());
         let writer = logs.clone();
