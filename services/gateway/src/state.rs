@@ -126,12 +126,13 @@ impl AppState {
         let event = settled_event(record, ending, reservation);
         let event_id = event.event_id;
         span.record("event_id", tracing::field::display(event_id));
+        let in_publish = span.clone();
         async {
             let receipt = match self.publisher.publish(event).await {
                 Ok(receipt) => receipt,
                 Err(err) => {
                     self.metrics.unbilled();
-                    failed_with(&tracing::Span::current(), "not_enqueued");
+                    failed_with(&span, "not_enqueued");
                     tracing::error!(%event_id, error = %err, "usage event not enqueued");
                     return;
                 }
@@ -140,11 +141,11 @@ impl AppState {
                 && let Err(err) = receipt.await
             {
                 self.metrics.unbilled();
-                failed_with(&tracing::Span::current(), "not_acknowledged");
+                failed_with(&span, "not_acknowledged");
                 tracing::error!(%event_id, error = %err, "usage event neither acknowledged nor spooled");
             }
         }
-        .instrument(span)
+        .instrument(in_publish)
         .await;
     }
 
