@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::embedder::{EmbedError, Embedder};
 use crate::key::CacheKey;
+use crate::memo::EmbeddingMemo;
 use crate::store::{CacheEntry, Neighbours, StoreError, VectorStore};
 use crate::verify::same_details;
 
@@ -64,6 +65,9 @@ pub struct CacheConfig {
     pub candidates: usize,
     /// Entries a tenant may keep; the oldest go first.
     pub max_entries_per_tenant: u64,
+    /// Prompt embeddings remembered (per tenant and text) so a repeated last user message
+    /// skips the model; 0 turns the memo off.
+    pub embedding_memo: usize,
 }
 
 impl Default for CacheConfig {
@@ -72,6 +76,7 @@ impl Default for CacheConfig {
             temperature_cutoff: 0.7,
             candidates: 3,
             max_entries_per_tenant: 10_000,
+            embedding_memo: 4096,
         }
     }
 }
@@ -131,12 +136,15 @@ pub struct CacheStats {
     pub rejected_by_verification: AtomicU64,
     /// Semantic lookups skipped because the embedder was busy.
     pub embedder_busy: AtomicU64,
+    /// Prompts whose embedding came from the memo instead of the model.
+    pub embeddings_reused: AtomicU64,
 }
 
 /// The response cache over a vector store.
 pub struct SemanticCache<S> {
     store: S,
     embedder: Option<Embedder>,
+    memo: EmbeddingMemo,
     config: CacheConfig,
     /// Tenants that stored since the last upkeep (checked against the entry cap).
     stored_by: Mutex<HashSet<Uuid>>,
@@ -156,6 +164,7 @@ impl<S: VectorStore> SemanticCache<S> {
         Self {
             store,
             embedder,
+            memo: EmbeddingMemo::new(config.embedding_memo),
             config,
             stored_by: Mutex::new(HashSet::new()),
             stats: CacheStats::default(),
@@ -220,8 +229,8 @@ impl<S: VectorStore> SemanticCache<S> {
                 similarity: 1.0,
             }));
         }
-        let vector = match (&self.embedder, self.semantic_allowed(key, policy)) {
-            (Some(embedder), true) => match embedder.embed(key.prompt.clone()).await {
+        let vector = if self.semantic_allowed(key, policy) {
+            match self.embed(tenant, &key.prompt).await {
                 Ok(vector) => Some(vector),
                 Err(EmbedError::Busy) => {
                     self.stats.embedder_busy.fetch_add(1, Ordering::Relaxed);
@@ -231,8 +240,9 @@ impl<S: VectorStore> SemanticCache<S> {
                     tracing::warn!(error = %err, "prompt not embedded; semantic tier skipped");
                     None
                 }
-            },
-            _ => None,
+            }
+        } else {
+            None
         };
         if let Some(vector) = &vector {
             let candidates = self
@@ -282,12 +292,10 @@ impl<S: VectorStore> SemanticCache<S> {
         answer: Answer,
         vector: Option<Vec<f32>>,
     ) -> Result<Uuid, StoreError> {
-        let vector = match (vector, &self.embedder) {
-            (Some(v), _) => Some(v),
-            (None, Some(embedder)) if policy.mode == Mode::Semantic => {
-                embedder.embed(key.prompt.clone()).await.ok()
-            }
-            _ => None,
+        let vector = match vector {
+            Some(v) => Some(v),
+            None if policy.mode == Mode::Semantic => self.embed(tenant, &key.prompt).await.ok(),
+            None => None,
         };
         let now = unix_now();
         let ttl = i64::try_from(policy.ttl.as_secs()).unwrap_or(i64::MAX);
@@ -312,8 +320,23 @@ impl<S: VectorStore> SemanticCache<S> {
         Ok(id)
     }
 
+    /// The embedding of `text` for `tenant`: from the memo, else from the model (then remembered).
+    async fn embed(&self, tenant: Uuid, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let Some(embedder) = &self.embedder else {
+            return Err(EmbedError::Stopped);
+        };
+        if let Some(vector) = self.memo.get(tenant, text) {
+            self.stats.embeddings_reused.fetch_add(1, Ordering::Relaxed);
+            return Ok(vector);
+        }
+        let vector = embedder.embed(text).await?;
+        self.memo.put(tenant, text, &vector);
+        Ok(vector)
+    }
+
     /// Deletes every entry of `tenant`.
     pub async fn purge(&self, tenant: Uuid) -> Result<(), StoreError> {
+        self.memo.forget(tenant);
         self.store.purge(tenant).await
     }
 

@@ -1,5 +1,7 @@
 //! Sentence embeddings off the async runtime: one worker thread owns the model and embeds
-//! requests in micro-batches (whatever arrived within `batch_window`, up to `batch_size`).
+//! requests in micro-batches of up to `batch_size`: whatever is already queued joins at once,
+//! and when requests are arriving together the worker gathers more for up to `batch_window`.
+//! A lone request on an idle worker runs at once (no window to wait out).
 //! The queue in front of it is bounded; when it is full a request gets [`EmbedError::Busy`] at
 //! once (the caller skips the cache) instead of waiting.
 
@@ -24,7 +26,7 @@ pub struct EmbedderConfig {
     pub ort_library: PathBuf,
     /// Most texts embedded in one batch.
     pub batch_size: usize,
-    /// How long the worker gathers more texts after the first one.
+    /// How long the worker gathers more texts once several are waiting.
     pub batch_window: Duration,
     /// Texts waiting at most; beyond it requests get `Busy`.
     pub queue: usize,
@@ -194,11 +196,19 @@ fn run_worker(
     // Ends when every `Embedder` handle is dropped.
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
-        let until = Instant::now() + window;
         while batch.len() < batch_size {
-            match queue.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            match queue.try_recv() {
                 Ok(job) => batch.push(job),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                Err(_) => break,
+            }
+        }
+        if batch.len() > 1 {
+            let until = Instant::now() + window;
+            while batch.len() < batch_size {
+                match queue.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                    Ok(job) => batch.push(job),
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
             }
         }
         let (texts, replies): (Vec<String>, Vec<_>) = batch.into_iter().unzip();

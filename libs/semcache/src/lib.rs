@@ -7,6 +7,7 @@ mod cache;
 mod embedder;
 pub mod evaluation;
 mod key;
+mod memo;
 pub mod store;
 mod verify;
 
@@ -15,6 +16,7 @@ pub use cache::{
 };
 pub use embedder::{EmbedError, Embedder, EmbedderConfig, EmbedderStats, cosine};
 pub use key::CacheKey;
+pub use memo::EmbeddingMemo;
 pub use store::{AnyStore, CacheEntry, EdgeStore, ServerStore, StoreError, VectorStore};
 pub use verify::{Salient, same_details};
 

@@ -64,6 +64,24 @@ async fn concurrent_requests_are_embedded_in_batches() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_request_does_not_wait_out_the_batch_window() {
+    // A window of a minute: a worker that gathered for it would hold this request a minute.
+    let config = EmbedderConfig {
+        batch_window: Duration::from_secs(60),
+        ..config()
+    };
+    let embedder = Embedder::start(&config).unwrap();
+    for text in ["first question", "second question"] {
+        let vector = tokio::time::timeout(Duration::from_secs(20), embedder.embed(text))
+            .await
+            .expect("a lone request was held for the batch window")
+            .unwrap();
+        assert_eq!(vector.len(), 384);
+    }
+    assert_eq!(embedder.stats().batches.load(Ordering::Relaxed), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_answers_busy_at_once() {
     let config = EmbedderConfig {
         queue: 1,

@@ -38,6 +38,7 @@ pub struct GatewayMetrics {
     cache_stores: Family<Labels, Counter>,
     cache_verification_rejections: Gauge,
     cache_embedder_busy: Gauge,
+    cache_embeddings_reused: Gauge,
     /// Each deployment's attempt series, created once (no label allocation per request).
     deployments: std::sync::Arc<std::collections::HashMap<String, DeploymentSeries>>,
 }
@@ -75,6 +76,7 @@ impl GatewayMetrics {
             cache_stores: Family::default(),
             cache_verification_rejections: Gauge::default(),
             cache_embedder_busy: Gauge::default(),
+            cache_embeddings_reused: Gauge::default(),
             deployments: std::sync::Arc::default(),
         };
         let series = deployments
@@ -181,6 +183,11 @@ impl GatewayMetrics {
             "Semantic lookups skipped because the embedder queue was full (since start)",
             metrics.cache_embedder_busy.clone(),
         );
+        r.register(
+            "cache_embeddings_reused",
+            "Prompts whose embedding came from the memo instead of the model (since start)",
+            metrics.cache_embeddings_reused.clone(),
+        );
         publisher.register(&mut registry);
         spool.register(&mut registry);
         (metrics, registry)
@@ -211,6 +218,8 @@ impl GatewayMetrics {
             .set(gauge(stats.rejected_by_verification.load(Relaxed)));
         self.cache_embedder_busy
             .set(gauge(stats.embedder_busy.load(Relaxed)));
+        self.cache_embeddings_reused
+            .set(gauge(stats.embeddings_reused.load(Relaxed)));
     }
 
     /// Counts one answered request.

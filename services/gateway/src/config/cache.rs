@@ -18,6 +18,7 @@ pub(super) struct RawCache {
     models_dir: Option<String>,
     embed_threads: Option<usize>,
     embed_queue: Option<usize>,
+    embed_memo_entries: Option<usize>,
     ttl_secs: Option<u64>,
     threshold: Option<f32>,
     temperature_cutoff: Option<f64>,
@@ -121,6 +122,7 @@ pub(super) fn normalize_cache(
                 .max_entries_per_tenant
                 .unwrap_or(defaults.max_entries_per_tenant)
                 .max(1),
+            embedding_memo: raw.embed_memo_entries.unwrap_or(defaults.embedding_memo),
         },
         maintenance_interval: Duration::from_secs(
             raw.maintenance_interval_secs.unwrap_or(30).max(1),
