@@ -2,13 +2,17 @@
 //
 // Env: TARGET_URL, API_KEY, MODEL, RATE (req/s), DURATION, PROMPTS (a JSON file: an array of
 // user prompts that are already cached), EXPECT (the x-tollgate-cache answer each must get:
-// exact or semantic). Used by scripts/bench after loadtests/cache_warm.py filled the cache.
+// exact or semantic), ONCE (1: each prompt is sent once, in order, so none is repeated; the
+// file must hold RATE x DURATION prompts). Used by scripts/bench after loadtests/cache_warm.py
+// filled the cache.
 import http from 'k6/http';
+import exec from 'k6/execution';
 import { check } from 'k6';
 
 const rate = Number(__ENV.RATE || 100);
 const prompts = JSON.parse(open(__ENV.PROMPTS));
 const expected = __ENV.EXPECT || 'exact';
+const once = __ENV.ONCE === '1';
 
 export const options = {
   discardResponseBodies: true,
@@ -35,7 +39,8 @@ const params = {
 };
 
 export default function () {
-  const prompt = prompts[Math.floor(Math.random() * prompts.length)];
+  const i = once ? exec.scenario.iterationInTest : Math.floor(Math.random() * prompts.length);
+  const prompt = prompts[i % prompts.length];
   const body = JSON.stringify({
     model: __ENV.MODEL || 'demo-small',
     messages: [{ role: 'user', content: prompt }],

@@ -3,7 +3,10 @@
 Creates a funded tenant with a semantic-cache key, stores the anchor prompts of the labelled
 evaluation set's paraphrase pairs plus FILLER synthetic prompts (for the memory figure), then
 asks each paraphrase once and keeps those served from the semantic tier. Writes, into OUT:
-exact.json (cached prompts), semantic.json (paraphrases that hit semantically) and key.txt.
+exact.json (cached prompts), semantic.json (paraphrases that hit semantically; asked again,
+their embeddings come from the gateway's memo), semantic-cold.json (a reworded question for
+each filler prompt, never asked before: every one needs the model; a sample of COLD_SAMPLE
+is asked here to report the hit rate and left out of the file) and key.txt.
 
   python3 loadtests/cache_warm.py URL ADMIN_TOKEN PAIRS OUT FILLER
 """
@@ -56,5 +59,15 @@ exact = [a for a in anchors if ask(a) == "exact"]
 semantic = [p["b"] for p in paraphrases if p["b"] not in anchors and ask(p["b"]) == "semantic"]
 (out / "exact.json").write_text(json.dumps(exact))
 (out / "semantic.json").write_text(json.dumps(semantic))
+COLD_SAMPLE = 40
+
+
+def reworded(i):
+    return f"what does item {i} do? benchmark filler question number {i}"
+
+
+cold_hits = sum(ask(reworded(i)) == "semantic" for i in range(COLD_SAMPLE))
+(out / "semantic-cold.json").write_text(json.dumps([reworded(i) for i in range(COLD_SAMPLE, filler)]))
 (out / "key.txt").write_text(key)
-print(f"{len(anchors) + filler} prompts stored; {len(exact)} exact and {len(semantic)} semantic hit prompts")
+print(f"{len(anchors) + filler} prompts stored; {len(exact)} exact and {len(semantic)} semantic hit prompts; "
+      f"reworded filler questions: {cold_hits} of {COLD_SAMPLE} sampled hit semantically")
