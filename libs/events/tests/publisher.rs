@@ -2,8 +2,6 @@
 //! retries with the same `Nats-Msg-Id` while the stream is missing, and the spool: events
 //! spooled while JetStream fails, replayed in order once it answers, also by a new publisher.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -1,8 +1,6 @@
 //! Connecting to a list of NATS servers: a dead server ahead of a live one in the list does not
 //! stop a service from starting, and a list with no live server fails naming what it tried.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::time::Duration;
 
 use tollgate_events::connect_any;

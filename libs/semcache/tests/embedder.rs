@@ -1,8 +1,6 @@
 //! The real model (all-MiniLM-L6-v2 int8 on ONNX Runtime 1.24.4, files fetched from PyPI by
 //! `scripts/test` into `TOLLGATE_MODELS_DIR`): similarity ordering, batching, back-pressure.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

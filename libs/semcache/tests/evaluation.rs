@@ -1,8 +1,6 @@
 //! The hit decision on the repo's labelled set, with the real model: precision >= 0.95 and
 //! recall >= 0.6 at the default threshold (the target). Prints the figures.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::PathBuf;
 
 use tollgate_semcache::evaluation::{parse_pairs, report, score};

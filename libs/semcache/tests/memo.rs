@@ -2,8 +2,6 @@
 //! last user message reuses its vector (and still hits semantically), never across tenants,
 //! and a tenant's purge forgets its vectors.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -2,8 +2,6 @@
 //! its gRPC address, is set; skipped with a message otherwise). Synthetic unit vectors keep
 //! these tests about storage: isolation, filters, expiry, purge, caps, restarts.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::PathBuf;
 
 use tollgate_semcache::store::{DIMENSIONS, Neighbours};

@@ -1,8 +1,6 @@
 //! Admission control: credit and key budgets are enforced before the upstream is called, also
 //! under concurrency, and the ledger's balance never goes below zero on one gateway.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::str::FromStr;
 
 use futures_util::future::join_all;

@@ -2,8 +2,6 @@
 //! real mock-upstream, plain, streamed and with tool calls, and bills exactly (cache reads at
 //! the cached-input price).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::str::FromStr;
 
 use rust_decimal::Decimal;

@@ -4,8 +4,6 @@
 //! Needs a Python with `anthropic` installed: `TOLLGATE_PYTHON` (set by `scripts/test`), else
 //! `python3`. The test fails, rather than skips, when the SDK is missing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use serde_json::json;
 use tollgate_events::UsageOutcome;
 use tollgate_mock_upstream::MockConfig;

@@ -1,7 +1,5 @@
 //! Keys: 401s, revocation across gateway instances, and the operator-only management API.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};

@@ -2,8 +2,6 @@
 //! Postgres and the ledger. Exact and semantic hits, tenant isolation, near misses, streams,
 //! failures, TTL, purge, restarts, per-request headers and the policy's exclusions.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::str::FromStr;
 
 use rust_decimal::Decimal;

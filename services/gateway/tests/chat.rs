@@ -1,7 +1,5 @@
 //! The data plane end to end: real mock-upstream, real NATS JetStream, real Postgres.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::str::FromStr;
 
 use rust_decimal::Decimal;

@@ -1,8 +1,6 @@
 //! Gemini upstream: OpenAI to the client, `generateContent` / `streamGenerateContent` to a real
 //! mock-upstream, plain, streamed and with a tool call, billed exactly.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::str::FromStr;
 
 use rust_decimal::Decimal;

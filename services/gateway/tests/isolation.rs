@@ -2,11 +2,9 @@
 //! that names a tenant or reads tenant data answers another tenant's key with 404 and no data;
 //! every operator route refuses a tenant key; and no key or admin token ever reaches the logs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use serde_json::{Value, json};
 use tollgate_gateway::api::{Access, ROUTES};
-use tollgate_testkit::{LogCapture, Stack};
+use tollgate_testkit::Stack;
 use uuid::Uuid;
 
 fn body_for(method: &str, path: &str) -> Option<Value> {
@@ -34,13 +32,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_tenant_reaches_another_tenants_data_and_no_secret_is_logged() {
     // Everything the process logs, at debug level.
-    let logs = LogCapture::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let logs = crate::support::traced().logs.clone();
 
     let stack = Stack::start().await;
     let intruder = stack.funded_tenant(json!({})).await;

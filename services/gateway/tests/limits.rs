@@ -4,8 +4,6 @@
 //! connection is closed after `http.idle_timeout_ms`; beyond `http.max_connections` a new
 //! connection waits until one closes. The body limit (413) is tested in chat.rs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

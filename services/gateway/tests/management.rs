@@ -1,7 +1,5 @@
 //! Tenants, keys and credits through the management API.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use serde_json::{Value, json};
 use tollgate_events::EventBody;
 use tollgate_testkit::Stack;

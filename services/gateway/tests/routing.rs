@@ -1,8 +1,6 @@
 //! Routing end to end: several deployments of one route on a real mock-upstream (one model
 //! name per deployment, faults injected per model), real NATS JetStream and Postgres.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::str::FromStr;
 use std::time::Duration;
 

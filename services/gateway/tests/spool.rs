@@ -3,8 +3,6 @@
 //! it is back every answered request is billed exactly once. A gateway restarted on a spool
 //! replays it; a full spool turns readiness red and data-plane requests get 503.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::HashMap;
 
 use rust_decimal::Decimal;

@@ -1,8 +1,6 @@
 //! The ledger against real NATS JetStream and Postgres: exact balances, exactly-once booking
 //! under redelivery and republish, two instances, dead letters, rebuild, and scoped reads.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -1,8 +1,6 @@
 //! `tollgate-ledger migrate`, the deploy's migration Job: an empty database gets the whole
 //! schema, a second run finds nothing to do, and an unreachable database fails the Job.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::process::Command;
 
 fn migrate(database_url: &str) -> std::process::Output {

@@ -1,43 +1,15 @@
 //! OpenTelemetry traces end to end: the gateway runs with the real OTLP/HTTP exporter pointed
 //! at a local receiver that decodes the protobuf it is sent; requests go through a real
 //! mock-upstream, NATS JetStream, Postgres and (for the cache) the embedded Qdrant and model.
-//! One process-wide exporter serves every test here; each test picks its own spans out by
-//! request id or trace id.
-
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::sync::OnceLock;
+//! One process-wide exporter (`support::traced`) serves every test of the binary; each test
+//! picks its own spans out by request id or trace id.
 
 use serde_json::{Value, json};
 use tollgate_mock_upstream::{Fault, MockConfig};
-use tollgate_runtime::telemetry::{Telemetry, TelemetryConfig, init_with_writer};
-use tollgate_testkit::{LogCapture, OtlpReceiver, ReceivedSpan, Stack, cache_toml};
+use tollgate_testkit::{ReceivedSpan, Stack, cache_toml};
 use uuid::Uuid;
 
-/// What the process's telemetry wrote: log lines and exported spans.
-struct Traced {
-    receiver: OtlpReceiver,
-    logs: LogCapture,
-    telemetry: Telemetry,
-}
-
-fn traced() -> &'static Traced {
-    static TRACED: OnceLock<Traced> = OnceLock::new();
-    TRACED.get_or_init(|| {
-        let receiver = OtlpReceiver::start();
-        let logs = LogCapture::default();
-        let mut config = TelemetryConfig::logs_only("tollgate-gateway-test");
-        config.traces_endpoint = Some(receiver.traces_url.clone());
-        let writer = logs.clone();
-        let telemetry = init_with_writer(&config, move || writer.clone()).unwrap();
-        assert!(telemetry.traces_enabled());
-        Traced {
-            receiver,
-            logs,
-            telemetry,
-        }
-    })
-}
+use crate::support::{Traced, traced};
 
 impl Traced {
     /// Exports and waits until the trace holding `request_id` has every span `names`.

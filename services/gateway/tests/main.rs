@@ -1,0 +1,21 @@
+//! The gateway's integration tests, one binary (each extra test binary links the whole
+//! dependency graph again): a module per area, against real NATS JetStream, Postgres and the
+//! mock provider.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod admission;
+mod anthropic;
+mod anthropic_sdk;
+mod auth;
+mod cache;
+mod chat;
+mod gemini;
+mod isolation;
+mod limits;
+mod management;
+mod openai_sdk;
+mod routing;
+mod spool;
+mod support;
+mod traces;
