@@ -12,6 +12,7 @@ mod publisher;
 mod servers;
 pub mod spool;
 mod stream;
+pub mod text;
 
 pub use consumer::{Batches, ConsumerSettings, durable_consumer, keep_consuming, open_stream};
 pub use error::EventsError;

@@ -8,6 +8,7 @@ pub mod auth;
 mod breaker_watch;
 pub mod cache;
 pub mod chat;
+pub mod client_text;
 pub mod config;
 pub mod dispatch;
 pub mod error;

@@ -63,6 +63,7 @@ pub fn to_openai_request(body: &[u8]) -> Result<Vec<u8>, ApiError> {
             None,
         ));
     };
+    crate::client_text::messages_request(&input)?;
     let mut out = Map::new();
     let model = match input.get("model") {
         Some(Value::String(model)) if !model.is_empty() => model.clone(),

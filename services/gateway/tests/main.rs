@@ -15,6 +15,7 @@ mod isolation;
 mod limits;
 mod management;
 mod openai_sdk;
+mod poison;
 mod routing;
 mod spool;
 mod support;

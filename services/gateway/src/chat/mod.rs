@@ -458,24 +458,11 @@ struct RoutePreference {
 
 impl RoutePreference {
     fn of(req: &HttpRequest, request: &ChatRequest) -> Result<Self, ApiError> {
-        let header = req
-            .headers()
-            .get("x-tollgate-route")
-            .map(|v| {
-                v.to_str()
-                    .map_err(|_| {
-                        ApiError::invalid("x-tollgate-route must be ASCII", "invalid_header", None)
-                    })
-                    .map(|v| {
-                        v.split(',')
-                            .map(str::trim)
-                            .filter(|s| !s.is_empty())
-                            .map(str::to_owned)
-                            .collect()
-                    })
-            })
-            .transpose()?
-            .unwrap_or_default();
+        let header = crate::client_text::route_header(
+            req.headers()
+                .get("x-tollgate-route")
+                .map(actix_web::http::header::HeaderValue::as_bytes),
+        )?;
         Ok(Self {
             header,
             body: request.provider_preference()?,

@@ -79,6 +79,7 @@ impl ChatRequest {
             Some(_) => return Err(invalid("'model' must be a non-empty string", "model")),
             None => return Err(invalid("missing required parameter 'model'", "model")),
         };
+        crate::client_text::chat_request(&body)?;
         match body.get("messages") {
             Some(Value::Array(messages)) if !messages.is_empty() => {
                 for (i, message) in messages.iter().enumerate() {
