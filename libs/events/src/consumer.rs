@@ -141,3 +141,94 @@ impl Batches {
         ))
     }
 }
+
+/// Where a projection parks the events it cannot apply: the subject `<prefix>.dlq.<consumer>`
+/// of the stream `<STREAM>_DLQ` (outside `<prefix>.v1.>`, so no projection reads a parked
+/// event back as an event). Each parked message keeps the payload and carries the headers
+/// `Tollgate-Original-Subject`, `Tollgate-Original-Seq`, `Tollgate-Consumer` and
+/// `Tollgate-Reason`; alerting raises a platform alert for each.
+#[derive(Clone)]
+pub struct DeadLetters {
+    js: jetstream::Context,
+    subject: String,
+    consumer: String,
+}
+
+impl DeadLetters {
+    /// Name of the dead-letter stream of `settings`' event stream.
+    pub fn stream_name(settings: &StreamSettings) -> String {
+        format!("{}_DLQ", settings.name)
+    }
+
+    /// Subjects of the dead-letter stream: `<prefix>.dlq.>`.
+    pub fn stream_subjects(settings: &StreamSettings) -> String {
+        format!("{}.dlq.>", settings.subject_prefix)
+    }
+
+    /// Creates (or widens to every consumer) the dead-letter stream and returns the parking
+    /// place of `consumer`.
+    pub async fn open(
+        js: &jetstream::Context,
+        settings: &StreamSettings,
+        consumer: &str,
+    ) -> Result<Self, EventsError> {
+        js.create_or_update_stream(stream::Config {
+            name: Self::stream_name(settings),
+            subjects: vec![Self::stream_subjects(settings)],
+            storage: stream::StorageType::File,
+            num_replicas: settings.replicas,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| EventsError::Stream(e.to_string()))?;
+        Ok(Self {
+            js: js.clone(),
+            subject: format!("{}.dlq.{consumer}", settings.subject_prefix),
+            consumer: consumer.to_owned(),
+        })
+    }
+
+    /// The subject this consumer parks on.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Parks `message` with `reason` (made printable and bounded: it becomes a header), then
+    /// terminates it so it is never redelivered. If parking fails the message is left unacked
+    /// and comes back after the consumer's ack wait.
+    pub async fn park(
+        &self,
+        message: &jetstream::Message,
+        reason: &str,
+    ) -> Result<(), EventsError> {
+        let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+        let reason = crate::text::recorded(reason, 1024);
+        tracing::error!(
+            seq,
+            subject = %message.subject,
+            consumer = %self.consumer,
+            reason = %reason,
+            "event sent to the dead-letter stream"
+        );
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Tollgate-Original-Subject", message.subject.as_str());
+        headers.insert("Tollgate-Original-Seq", seq.to_string().as_str());
+        headers.insert("Tollgate-Consumer", self.consumer.as_str());
+        headers.insert("Tollgate-Reason", reason.as_ref());
+        // Parked once per (consumer, sequence), even if the park is retried.
+        headers.insert(
+            async_nats::header::NATS_MESSAGE_ID,
+            format!("dlq:{}:{seq}", self.consumer).as_str(),
+        );
+        self.js
+            .publish_with_headers(self.subject.clone(), headers, message.payload.clone())
+            .await
+            .map_err(|e| EventsError::Publish(e.to_string()))?
+            .await
+            .map_err(|e| EventsError::Publish(e.to_string()))?;
+        if let Err(err) = message.ack_with(jetstream::AckKind::Term).await {
+            tracing::warn!(error = %err, "could not terminate a dead-lettered event");
+        }
+        Ok(())
+    }
+}

@@ -8,13 +8,16 @@ pub mod balances;
 mod consumer;
 mod error;
 mod event;
+pub mod isolate;
 mod publisher;
 mod servers;
 pub mod spool;
 mod stream;
 pub mod text;
 
-pub use consumer::{Batches, ConsumerSettings, durable_consumer, keep_consuming, open_stream};
+pub use consumer::{
+    Batches, ConsumerSettings, DeadLetters, durable_consumer, keep_consuming, open_stream,
+};
 pub use error::EventsError;
 pub use event::{
     AlertRaised, BreakerChanged, CacheHit, CreditSource, CreditsAdjusted, CreditsGranted, Event,
@@ -26,5 +29,6 @@ pub use publisher::{
 pub use servers::{DEFAULT_NATS_URL, EnvError, connect_any, nats_urls_from_env, server_addrs};
 pub use spool::{Spool, SpoolConfig, SpoolError, SpoolMetrics};
 pub use stream::{
-    StreamSettings, check_replicas, ensure_stream, parse_replicas, publish_confirmed, subject_for,
+    Confirmed, StreamSettings, check_replicas, ensure_stream, parse_replicas, publish_confirmed,
+    subject_for,
 };

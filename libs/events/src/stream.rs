@@ -134,13 +134,23 @@ async fn create_or_update(
     js.create_or_update_stream(config).await
 }
 
+/// What JetStream said of a confirmed publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirmed {
+    /// The message id was already stored (within the duplicate window): this publish was
+    /// dropped, and `sequence` is the earlier message's.
+    pub duplicate: bool,
+    /// Stream sequence of the stored message.
+    pub sequence: u64,
+}
+
 /// Publishes one event and waits for JetStream's acknowledgement (for operator actions that
-/// must be durable before they are answered). Returns whether JetStream saw it as a duplicate.
+/// must be durable before they are answered).
 pub async fn publish_confirmed(
     js: &jetstream::Context,
     subject_prefix: &str,
     event: &crate::Event,
-) -> Result<bool, EventsError> {
+) -> Result<Confirmed, EventsError> {
     let subject = subject_for(subject_prefix, event.tenant_id, event.body.kind());
     let message = jetstream::message::PublishMessage::build()
         .payload(event.encode()?.into())
@@ -151,5 +161,8 @@ pub async fn publish_confirmed(
         .map_err(|e| EventsError::Publish(e.to_string()))?
         .await
         .map_err(|e| EventsError::Publish(e.to_string()))?;
-    Ok(ack.duplicate)
+    Ok(Confirmed {
+        duplicate: ack.duplicate,
+        sequence: ack.sequence,
+    })
 }

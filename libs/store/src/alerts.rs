@@ -23,17 +23,26 @@ pub enum RuleKind {
     ErrorRateAbove,
     /// An upstream deployment's circuit breaker opened (platform-wide).
     BreakerOpen,
+    /// A projection parked an event it could not apply on the dead-letter stream
+    /// (platform-wide).
+    DeadLetter,
 }
 
 impl RuleKind {
     /// Every kind.
-    pub const ALL: [RuleKind; 5] = [
+    pub const ALL: [RuleKind; 6] = [
         Self::BalanceBelow,
         Self::SpendAbove,
         Self::KeyBudget,
         Self::ErrorRateAbove,
         Self::BreakerOpen,
+        Self::DeadLetter,
     ];
+
+    /// Whether the rule is the platform's (created by the operator, with no tenant).
+    pub fn is_platform(self) -> bool {
+        matches!(self, Self::BreakerOpen | Self::DeadLetter)
+    }
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -43,6 +52,7 @@ impl RuleKind {
             Self::KeyBudget => "key_budget",
             Self::ErrorRateAbove => "error_rate_above",
             Self::BreakerOpen => "breaker_open",
+            Self::DeadLetter => "dead_letter",
         }
     }
 }
@@ -56,7 +66,7 @@ impl std::str::FromStr for RuleKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown kind '{s}' (use balance_below, spend_above, key_budget, error_rate_above or breaker_open)"
+                    "unknown kind '{s}' (use balance_below, spend_above, key_budget, error_rate_above, breaker_open or dead_letter)"
                 )
             })
     }

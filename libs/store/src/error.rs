@@ -25,3 +25,19 @@ impl StoreError {
             if db.code().is_some_and(|code| code.starts_with("22")))
     }
 }
+
+/// Whether `err` will happen again for the same rows, whatever the database's health: Postgres
+/// refused a value (SQLSTATE class 22, data exception), a constraint (23) or a limit such as an
+/// index row size (54), or a value could not be encoded or decoded. Everything else
+/// (connection, pool timeout, serialization failure, shutdown) may pass on a retry.
+pub fn is_permanent(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            ["22", "23", "54"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
+        sqlx::Error::Encode(_) | sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => true,
+        _ => false,
+    }
+}

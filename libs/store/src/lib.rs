@@ -11,7 +11,7 @@ pub mod ledger;
 pub mod tenants;
 pub mod topup;
 
-pub use error::StoreError;
+pub use error::{StoreError, is_permanent};
 pub use sqlx::PgPool;
 
 use std::time::Duration;

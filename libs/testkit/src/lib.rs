@@ -554,6 +554,7 @@ impl Stack {
     pub async fn stop(mut self) {
         self.shutdown_services().await;
         let _ = self.js.delete_stream(&self.stream).await;
+        let _ = self.js.delete_stream(format!("{}_DLQ", self.stream)).await;
         for dir in &self.spool_dirs {
             let _ = std::fs::remove_dir_all(dir);
         }

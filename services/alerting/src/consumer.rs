@@ -1,14 +1,15 @@
 //! The durable consumer: usage events go into the windows (then the tenant's window rules are
 //! evaluated), breaker changes into the platform's breaker rules. Committed, then acked.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use tollgate_events::{Batches, ConsumerSettings, Event, EventBody};
+use tollgate_events::isolate::{self, Backoff, Failure};
+use tollgate_events::{Batches, ConsumerSettings, DeadLetters, Event, EventBody};
 
-use crate::engine::Engine;
+use crate::engine::{DeadLetter, Engine};
 use crate::window::{self, WindowFact};
 use crate::{AlertingConfig, AlertingError};
 
@@ -38,33 +39,42 @@ async fn consume(
         ack_wait: Duration::from_secs(30),
     };
     let consumer = tollgate_events::durable_consumer(&stream, &settings).await?;
+    let dead_letters = DeadLetters::open(&engine.js, &config.stream, "alerting").await?;
     let mut batches = Batches::open(&consumer, 1000, Duration::from_millis(20)).await?;
     while let Some(batch) = batches.next(stop).await? {
-        if !handle(engine, batch, stop).await {
+        if !handle(engine, batch, &dead_letters, stop).await {
             return Ok(());
         }
     }
     Ok(())
 }
 
-/// Handles one batch; false if asked to stop before it was committed.
+/// Handles one batch; false if asked to stop before it was committed. A usage event the
+/// database refuses for good is isolated and parked on the dead-letter stream; the rest of the
+/// batch is counted.
 async fn handle(
     engine: &Engine,
     messages: Vec<jetstream::Message>,
+    dead_letters: &DeadLetters,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> bool {
     let mut facts = Vec::new();
+    // Index in `messages` of each fact.
+    let mut sources = Vec::new();
     let mut breakers = Vec::new();
-    for message in &messages {
+    for (index, message) in messages.iter().enumerate() {
         match Event::decode(&message.payload) {
             Ok(Some(event)) => match event.body {
-                EventBody::UsageRecorded(usage) => facts.push(WindowFact {
-                    event_id: event.event_id,
-                    tenant_id: event.tenant_id,
-                    occurred_at: event.occurred_at,
-                    error: usage.http_status >= 400,
-                    cost_usd: usage.cost_usd,
-                }),
+                EventBody::UsageRecorded(usage) => {
+                    facts.push(WindowFact {
+                        event_id: event.event_id,
+                        tenant_id: event.tenant_id,
+                        occurred_at: event.occurred_at,
+                        error: usage.http_status >= 400,
+                        cost_usd: usage.cost_usd,
+                    });
+                    sources.push(index);
+                }
                 EventBody::BreakerChanged(change) => breakers.push(change),
                 _ => {}
             },
@@ -74,25 +84,36 @@ async fn handle(
             }
         }
     }
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        match window::count(&engine.pool, &facts).await {
-            Ok(counted) => {
-                engine.metrics.counted.inc_by(counted as u64);
-                break;
-            }
-            Err(err) => {
-                engine.metrics.failures.inc();
-                tracing::warn!(error = %err, "window counting failed; retrying");
-                if *stop.borrow() {
-                    return false;
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-    let tenants: BTreeSet<_> = facts.iter().map(|f| f.tenant_id).collect();
+    let metrics = &engine.metrics;
+    let Some(outcome) = isolate::apply_isolating(
+        facts.len(),
+        |range| window::count(&engine.pool, &facts[range]),
+        |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
+        |err, failure, events| {
+            metrics.failures.inc();
+            tracing::warn!(error = %err, events, ?failure, "window counting failed");
+        },
+        Backoff::default(),
+        stop,
+    )
+    .await
+    else {
+        return false;
+    };
+    metrics
+        .counted
+        .inc_by(outcome.applied.iter().sum::<usize>() as u64);
+    let dead: HashMap<usize, String> = outcome
+        .poisoned
+        .iter()
+        .map(|(fact, err)| (sources[*fact], format!("refused by the database: {err}")))
+        .collect();
+    let tenants: BTreeSet<_> = facts
+        .iter()
+        .zip(&sources)
+        .filter(|(_, index)| !dead.contains_key(index))
+        .map(|(f, _)| f.tenant_id)
+        .collect();
     for tenant in tenants {
         window::evaluate_tenant(engine, tenant).await;
     }
@@ -106,10 +127,82 @@ async fn handle(
             )
             .await;
     }
-    for message in &messages {
-        if let Err(err) = message.ack().await {
-            tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
+    for (index, message) in messages.iter().enumerate() {
+        match dead.get(&index) {
+            Some(reason) => match dead_letters.park(message, reason).await {
+                Ok(()) => {
+                    metrics.dead_letters.inc();
+                }
+                Err(err) => tracing::error!(error = %err, "dead-letter publish failed"),
+            },
+            None => {
+                if let Err(err) = message.ack().await {
+                    tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
+                }
+            }
         }
     }
     true
+}
+
+/// Watches the dead-letter stream (every projection's parked events) and raises the platform's
+/// `dead_letter` alerts, one per parked event, until `stop` turns true.
+pub async fn run_dead_letters(
+    engine: Arc<Engine>,
+    config: AlertingConfig,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let (engine, config) = (&engine, &config);
+    tollgate_events::keep_consuming("dead-letter alerts", stop, |mut stop| async move {
+        watch_dead_letters(engine, config, &mut stop).await
+    })
+    .await;
+}
+
+async fn watch_dead_letters(
+    engine: &Engine,
+    config: &AlertingConfig,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<(), AlertingError> {
+    // Opening our own parking place creates the stream if no projection did yet.
+    DeadLetters::open(&engine.js, &config.stream, "alerting").await?;
+    let stream = engine
+        .js
+        .get_stream(DeadLetters::stream_name(&config.stream))
+        .await
+        .map_err(|e| AlertingError::Nats(e.to_string()))?;
+    let settings = ConsumerSettings {
+        durable: format!("{}-dead-letters", config.durable),
+        description: "tollgate alerting: dead-letter alerts".into(),
+        filter_subject: DeadLetters::stream_subjects(&config.stream),
+        ack_wait: Duration::from_secs(30),
+    };
+    let consumer = tollgate_events::durable_consumer(&stream, &settings).await?;
+    let mut batches = Batches::open(&consumer, 100, Duration::from_millis(20)).await?;
+    while let Some(batch) = batches.next(stop).await? {
+        for message in batch {
+            let header = |name: &str| {
+                message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(name))
+                    .map(|v| v.as_str().to_owned())
+                    .unwrap_or_default()
+            };
+            let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+            engine
+                .dead_letter(DeadLetter {
+                    seq,
+                    consumer: header("Tollgate-Consumer"),
+                    subject: header("Tollgate-Original-Subject"),
+                    original_seq: header("Tollgate-Original-Seq"),
+                    reason: header("Tollgate-Reason"),
+                })
+                .await;
+            if let Err(err) = message.ack().await {
+                tracing::warn!(error = %err, "ack of a dead letter failed; it will be seen again");
+            }
+        }
+    }
+    Ok(())
 }

@@ -94,11 +94,14 @@ async fn deliver_one(
     let Some(alert) = due else {
         return Ok(false);
     };
-    let (url, secret): (Option<String>, String) =
-        sqlx::query_as("SELECT webhook_url, webhook_secret FROM alert_rules WHERE id = $1")
-            .bind(alert.rule_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let (url, secret, deleted): (Option<String>, String, bool) = sqlx::query_as(
+        "SELECT webhook_url, webhook_secret, deleted_at IS NOT NULL FROM alert_rules WHERE id = $1",
+    )
+    .bind(alert.rule_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    // A deleted rule's pending alerts are never delivered (its owner asked for no more).
+    let url = url.filter(|_| !deleted);
     let (attempts,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM alert_deliveries WHERE alert_id = $1")
             .bind(alert.id)

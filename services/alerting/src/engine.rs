@@ -34,6 +34,21 @@ pub struct Observation {
     pub message: String,
 }
 
+/// An event a projection parked on the dead-letter stream, as its headers describe it.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// Sequence in the dead-letter stream.
+    pub seq: u64,
+    /// The projection that parked it.
+    pub consumer: String,
+    /// Its subject in the event stream.
+    pub subject: String,
+    /// Its sequence in the event stream.
+    pub original_seq: String,
+    /// Why it could not be applied.
+    pub reason: String,
+}
+
 /// Shared by every task of the service.
 pub struct Engine {
     pub pool: PgPool,
@@ -259,6 +274,24 @@ impl Engine {
                 message: format!(
                     "circuit breaker of deployment {deployment} ({provider}) opened at {:.1}% errors",
                     error_rate * 100.0
+                ),
+            }])
+        })
+        .await;
+    }
+
+    /// Evaluates the platform's `dead_letter` rules for one parked event: each parked event is
+    /// its own subject, so every one raises one alert.
+    pub async fn dead_letter(&self, parked: DeadLetter) {
+        self.evaluate(None, RuleKind::DeadLetter, |_| {
+            Some(vec![Observation {
+                subject: format!("dead-letter:{}", parked.seq),
+                holds: true,
+                value: parked.reason.clone(),
+                threshold: "none".into(),
+                message: format!(
+                    "{} parked event {} #{} on the dead-letter stream: {}",
+                    parked.consumer, parked.subject, parked.original_seq, parked.reason
                 ),
             }])
         })

@@ -26,6 +26,8 @@ pub struct AlertingMetrics {
     pub counted: Counter,
     /// Evaluations or deliveries that failed on the database or NATS (retried).
     pub failures: Counter,
+    /// Usage events the database refused for good, parked on the dead-letter stream.
+    pub dead_letters: Counter,
 }
 
 impl AlertingMetrics {
@@ -37,6 +39,7 @@ impl AlertingMetrics {
             delivery_latency: Histogram::new(exponential_buckets(0.005, 2.0, 16)),
             counted: Counter::default(),
             failures: Counter::default(),
+            dead_letters: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("tollgate_alerting");
         r.register(
@@ -63,6 +66,11 @@ impl AlertingMetrics {
             "failures",
             "Evaluations or deliveries that failed and are retried",
             metrics.failures.clone(),
+        );
+        r.register(
+            "dead_letters",
+            "Usage events the database refused for good, parked on the dead-letter stream",
+            metrics.dead_letters.clone(),
         );
         metrics
     }

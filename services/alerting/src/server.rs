@@ -58,6 +58,11 @@ impl Alerting {
                 self.config.clone(),
                 stopped.clone(),
             )),
+            tokio::spawn(consumer::run_dead_letters(
+                engine.clone(),
+                self.config.clone(),
+                stopped.clone(),
+            )),
             tokio::spawn(feed::run(
                 engine.clone(),
                 self.config.stream.name.clone(),

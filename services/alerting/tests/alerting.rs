@@ -420,3 +420,145 @@ async fn key_budget_error_rate_and_breaker_rules_fire_and_bad_rules_are_refused(
     task.await.unwrap();
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_parked_event_raises_the_platforms_dead_letter_alert_and_the_rest_flows() {
+    // A database of its own: platform rules see every tenant.
+    let stack = Stack::start_isolated().await;
+    let (_, stop, task) = stack.spawn_alerting().await;
+    let platform = stack
+        .admin(reqwest::Method::POST, "/api/v1/alert-rules")
+        .json(&json!({"kind": "dead_letter"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(platform.status(), 201);
+    let tenant = stack.funded_tenant(json!({})).await;
+    let refused = stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{}/alert-rules", tenant.tenant_id),
+        )
+        .json(&json!({"kind": "dead_letter"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400, "a platform rule, not a tenant's");
+
+    // A cost NUMERIC(20,10) cannot hold: the ledger and alerting both park it.
+    let poison = tollgate_testkit::usage_event(
+        tenant.tenant_id,
+        tenant.key_id,
+        "1000000000000000".parse().unwrap(),
+    );
+    tollgate_events::publish_confirmed(&stack.js, &stack.subject_prefix, &poison)
+        .await
+        .unwrap();
+    // Requests after it are still served and booked.
+    let response = stack.chat(&tenant.key, &ask(1)).await;
+    assert_eq!(response.status(), 200);
+    stack.wait_for_entries(tenant.tenant_id, 2).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page: Value = stack
+            .admin(reqwest::Method::GET, "/api/v1/alerts")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let parked: Vec<&Value> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "dead_letter")
+            .collect();
+        let by = |consumer: &str| {
+            parked.iter().any(|a| {
+                a["tenant_id"].is_null()
+                    && a["message"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with(&format!("{consumer} parked event"))
+            })
+        };
+        if by("ledger") && by("alerting") {
+            assert!(
+                parked.iter().all(|a| a["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("refused by the database")),
+                "{page}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no dead-letter alerts: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    task.await.unwrap();
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_rules_pending_alerts_are_never_delivered_again() {
+    let stack = Stack::start_isolated().await;
+    // A receiver that keeps failing: the alert stays pending, retried with backoff.
+    let receiver = WebhookReceiver::start(usize::MAX);
+    let (_, stop, task) = stack.spawn_alerting().await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let created = rule(
+        &stack,
+        &tenant,
+        json!({"kind": "spend_above", "threshold_usd": "0.000001", "window_seconds": 300,
+               "webhook_url": receiver.url}),
+    )
+    .await;
+    assert_eq!(stack.chat(&tenant.key, &ask(0)).await.status(), 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while receiver.received().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no delivery attempt"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deleted = stack
+        .admin(
+            reqwest::Method::DELETE,
+            &format!(
+                "/api/v1/tenants/{}/alert-rules/{}",
+                tenant.tenant_id,
+                created["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = alerts(&stack, &tenant).await;
+        assert_eq!(found.len(), 1);
+        if found[0]["delivery"] == "none" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{found:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let attempts = receiver.received().len();
+    // Past the next backoff (1 s, then 2 s): no attempt after the rule went.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(receiver.received().len(), attempts);
+    assert!(receiver.received().iter().all(|r| !r.accepted));
+    stop.cancel();
+    task.await.unwrap();
+    receiver.stop().await;
+    stack.stop().await;
+}

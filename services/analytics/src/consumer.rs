@@ -1,11 +1,12 @@
 //! The durable consumer loop: fetch a batch of usage events, count it in one transaction,
 //! commit, then ack.
 
-use std::time::Duration;
+use std::collections::HashMap;
 
 use async_nats::jetstream;
 use sqlx::PgPool;
-use tollgate_events::{Batches, ConsumerSettings, Event, EventBody};
+use tollgate_events::isolate::{self, Backoff, Failure};
+use tollgate_events::{Batches, ConsumerSettings, DeadLetters, Event, EventBody};
 
 use crate::metrics::AnalyticsMetrics;
 use crate::rollup::{self, UsageFact};
@@ -40,75 +41,103 @@ impl Consumer {
             ack_wait: self.config.ack_wait,
         };
         let consumer = tollgate_events::durable_consumer(&stream, &settings).await?;
+        let dead_letters = DeadLetters::open(&self.js, &self.config.stream, "analytics").await?;
         let mut batches =
             Batches::open(&consumer, self.config.batch_size, self.config.linger).await?;
         while let Some(batch) = batches.next(stop).await? {
-            if !self.handle(batch, stop).await {
+            if !self.handle(batch, &dead_letters, stop).await {
                 return Ok(());
             }
         }
         Ok(())
     }
 
-    /// Counts one batch; returns false if asked to stop before it could be committed.
+    /// Counts one batch; returns false if asked to stop before it could be committed. An event
+    /// the database refuses for good is isolated and parked on the dead-letter stream; the rest
+    /// of the batch is counted.
     async fn handle(
         &self,
         messages: Vec<jetstream::Message>,
+        dead_letters: &DeadLetters,
         stop: &tokio::sync::watch::Receiver<bool>,
     ) -> bool {
-        let facts: Vec<UsageFact> = messages
-            .iter()
-            .filter_map(|message| match Event::decode(&message.payload) {
+        let mut facts = Vec::with_capacity(messages.len());
+        // Index in `messages` of each fact.
+        let mut sources = Vec::with_capacity(messages.len());
+        for (index, message) in messages.iter().enumerate() {
+            match Event::decode(&message.payload) {
                 Ok(Some(Event {
                     event_id,
                     tenant_id,
                     occurred_at,
                     body: EventBody::UsageRecorded(usage),
                     ..
-                })) => Some(UsageFact {
-                    event_id,
-                    tenant_id,
-                    occurred_at,
-                    usage,
-                }),
+                })) => {
+                    facts.push(UsageFact {
+                        event_id,
+                        tenant_id,
+                        occurred_at,
+                        usage,
+                    });
+                    sources.push(index);
+                }
                 other => {
                     // Not ours to count (the ledger dead-letters what nobody can read).
                     if let Err(err) = other {
                         tracing::warn!(subject = %message.subject, error = %err, "undecodable event skipped");
                     }
                     self.metrics.skipped.inc();
-                    None
                 }
-            })
-            .collect();
-
-        let mut backoff = Duration::from_millis(50);
-        let counted = loop {
-            match rollup::count(&self.pool, &facts).await {
-                Ok(counted) => break counted,
-                Err(err) => {
-                    self.metrics.batch_failures.inc();
-                    tracing::warn!(error = %err, events = facts.len(), "counting failed; retrying");
-                    if *stop.borrow() {
-                        return false;
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        };
-        // Committed: now ack. A crash before these acks only causes a harmless redelivery.
-        for message in &messages {
-            if let Err(err) = message.ack().await {
-                tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
             }
         }
-        self.metrics.counted.inc_by(counted.counted as u64);
-        self.metrics.duplicates.inc_by(counted.duplicates as u64);
+
+        let metrics = &self.metrics;
+        let Some(outcome) = isolate::apply_isolating(
+            facts.len(),
+            |range| rollup::count(&self.pool, &facts[range]),
+            |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
+            |err, failure, events| {
+                metrics.batch_failures.inc();
+                tracing::warn!(error = %err, events, ?failure, "counting failed");
+            },
+            Backoff::default(),
+            stop,
+        )
+        .await
+        else {
+            return false;
+        };
+        let dead: HashMap<usize, String> = outcome
+            .poisoned
+            .iter()
+            .map(|(fact, err)| (sources[*fact], format!("refused by the database: {err}")))
+            .collect();
+        // Committed: now ack. A crash before these acks only causes a harmless redelivery.
+        for (index, message) in messages.iter().enumerate() {
+            match dead.get(&index) {
+                Some(reason) => match dead_letters.park(message, reason).await {
+                    Ok(()) => {
+                        metrics.dead_letters.inc();
+                    }
+                    Err(err) => tracing::error!(error = %err, "dead-letter publish failed"),
+                },
+                None => {
+                    if let Err(err) = message.ack().await {
+                        tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
+                    }
+                }
+            }
+        }
+        for counted in &outcome.applied {
+            metrics.counted.inc_by(counted.counted as u64);
+            metrics.duplicates.inc_by(counted.duplicates as u64);
+        }
         let now = chrono::Utc::now();
-        for fact in &facts {
-            let lag = (now - fact.occurred_at).num_microseconds().unwrap_or(0);
-            self.metrics.lag.observe(lag.max(0) as f64 / 1e6);
+        for (fact, index) in facts.iter().zip(&sources) {
+            if !dead.contains_key(index) {
+                let lag = (now - fact.occurred_at).num_microseconds().unwrap_or(0);
+                metrics.lag.observe(lag.max(0) as f64 / 1e6);
+            }
         }
         true
     }

@@ -15,6 +15,8 @@ pub struct AnalyticsMetrics {
     pub skipped: Counter,
     /// Batches that failed and were retried.
     pub batch_failures: Counter,
+    /// Events the database refused for good, parked on the dead-letter stream.
+    pub dead_letters: Counter,
     /// Time from an event's occurrence to its counting.
     pub lag: Histogram,
 }
@@ -27,6 +29,7 @@ impl AnalyticsMetrics {
             duplicates: Counter::default(),
             skipped: Counter::default(),
             batch_failures: Counter::default(),
+            dead_letters: Counter::default(),
             lag: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
         };
         let r = registry.sub_registry_with_prefix("tollgate_analytics");
@@ -49,6 +52,11 @@ impl AnalyticsMetrics {
             "batch_failures",
             "Batches that failed and were retried",
             metrics.batch_failures.clone(),
+        );
+        r.register(
+            "dead_letters",
+            "Events the database refused for good, parked on the dead-letter stream",
+            metrics.dead_letters.clone(),
         );
         r.register(
             "lag_seconds",

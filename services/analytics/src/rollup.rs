@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
-use tollgate_events::UsageRecorded;
+use tollgate_events::{UsageRecorded, text};
 use tollgate_store::analytics::{Grain, LATENCY_BUCKETS, latency_bucket, latency_columns};
 use uuid::Uuid;
 
@@ -115,8 +115,10 @@ pub async fn count_in(
             let key = Series {
                 tenant_id: fact.tenant_id,
                 api_key_id: fact.usage.api_key_id,
-                model: fact.usage.model_requested.clone(),
-                provider: fact.usage.provider.clone(),
+                // Printable and bounded whatever the producer sent: a label never keeps a
+                // request from being counted (nor exceeds an index row).
+                model: text::recorded(&fact.usage.model_requested, text::MAX_MODEL).into_owned(),
+                provider: text::recorded(&fact.usage.provider, text::MAX_LABEL).into_owned(),
                 bucket: grain.floor(fact.occurred_at),
             };
             series.entry(key).or_default().add(&fact.usage);

@@ -448,3 +448,82 @@ async fn late_and_redelivered_events_land_once_in_their_own_bucket() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_event_is_dead_lettered_and_labels_are_recorded_printable_and_bounded() {
+    let mut stack = Stack::start().await;
+    let tenant = Uuid::now_v7();
+    let key = Uuid::now_v7();
+    let cost = Decimal::from_str("0.5").unwrap();
+    // A model with a NUL and longer than any index row, from a producer that did not check it.
+    let mut hostile = usage_event(tenant, key, cost);
+    if let tollgate_events::EventBody::UsageRecorded(usage) = &mut hostile.body {
+        usage.model_requested = format!("a\u{0}b{}", "x".repeat(5_000));
+    }
+    // A cost NUMERIC(20,10) cannot hold: Postgres refuses it, whatever the retries.
+    let poison = usage_event(tenant, key, Decimal::from_str("1000000000000000").unwrap());
+    let after = usage_event(tenant, key, cost);
+    for event in [&hostile, &poison, &after] {
+        tollgate_events::publish_confirmed(&stack.js, &stack.subject_prefix, event)
+            .await
+            .unwrap();
+    }
+    // Started after the events: they arrive as one batch.
+    let metrics = stack.start_analytics().await;
+
+    let totals = wait_counted(&stack, tenant, 2).await;
+    assert_eq!(totals["requests"], 2);
+    assert_eq!(dec(&totals["cost_usd"]), cost * Decimal::from(2));
+    let by_model = get_json(
+        &stack,
+        &format!("/api/v1/analytics/costs?tenant_id={tenant}&period=1h&group_by=model"),
+    )
+    .await;
+    let models: Vec<&str> = by_model["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["model"].as_str().unwrap())
+        .collect();
+    let recorded = format!("a\u{FFFD}b{}", "x".repeat(251));
+    assert_eq!(recorded.len(), 256);
+    assert!(models.contains(&recorded.as_str()), "{by_model}");
+
+    let text = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let text = stack
+                .http
+                .get(&metrics)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if text.contains("tollgate_analytics_dead_letters_total 1") {
+                break text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("analytics parks the poison event");
+    assert!(
+        text.contains("tollgate_analytics_counted_total 2"),
+        "{text}"
+    );
+    let dlq = stack
+        .js
+        .get_stream(format!("{}_DLQ", stack.stream))
+        .await
+        .unwrap();
+    let parked = dlq
+        .get_last_raw_message_by_subject(&format!("{}.dlq.analytics", stack.subject_prefix))
+        .await
+        .unwrap();
+    assert_eq!(
+        Event::decode(&parked.payload).unwrap().unwrap().event_id,
+        poison.event_id
+    );
+    stack.stop().await;
+}

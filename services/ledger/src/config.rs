@@ -87,14 +87,4 @@ impl LedgerConfig {
                 .map_err(|_| bad("TOLLGATE_LEDGER_LISTEN", "not a socket address"))?,
         })
     }
-
-    /// Subject of dead letters: `<prefix>.dlq.ledger` (its own stream, outside `<prefix>.v1.>`).
-    pub fn dead_letter_subject(&self) -> String {
-        format!("{}.dlq.ledger", self.stream.subject_prefix)
-    }
-
-    /// Name of the dead-letter stream.
-    pub fn dead_letter_stream(&self) -> String {
-        format!("{}_DLQ", self.stream.name)
-    }
 }

@@ -1,11 +1,12 @@
 //! The durable consumer loop: fetch a batch, book it in one transaction, commit, then ack.
 
-use std::time::Duration;
+use std::collections::HashMap;
 
-use async_nats::jetstream::{self, AckKind, consumer::pull, kv, stream};
+use async_nats::jetstream::{self, consumer::pull, kv, stream};
 use sqlx::PgPool;
 use tollgate_events::balances::{balance_store, key_spend_key, tenant_balance_key};
-use tollgate_events::{CreditSource, CreditsGranted, Event, EventBody};
+use tollgate_events::isolate::{self, Backoff, Failure};
+use tollgate_events::{CreditSource, CreditsGranted, DeadLetters, Event, EventBody};
 use uuid::Uuid;
 
 use crate::entry::LedgerEntry;
@@ -68,7 +69,7 @@ impl Consumer {
         stop: &mut tokio::sync::watch::Receiver<bool>,
     ) -> Result<(), LedgerError> {
         let stream = event_stream(&self.js, &self.config.stream).await?;
-        self.ensure_dead_letter_stream().await?;
+        let dead_letters = DeadLetters::open(&self.js, &self.config.stream, "ledger").await?;
         let consumer = durable_consumer(&stream, &self.config).await?;
         // The feed is advisory: without it (e.g. a server without KV support) booking goes on.
         let balances = balance_store(
@@ -88,31 +89,35 @@ impl Consumer {
         // Each batch lingers briefly so a trickle becomes one transaction and one feed update
         // per tenant instead of one per event.
         while let Some(batch) = batches.next(stop).await? {
-            if !self.handle(batch, balances.as_ref(), stop).await {
+            if !self
+                .handle(batch, balances.as_ref(), &dead_letters, stop)
+                .await
+            {
                 return Ok(());
             }
         }
         Ok(())
     }
 
-    /// Books one batch; returns false if asked to stop before it could be booked.
+    /// Books one batch; returns false if asked to stop before it could be booked. An event the
+    /// database refuses for good is isolated (see [`tollgate_events::isolate`]) and parked on
+    /// the dead-letter stream; every other event of the batch is booked.
     async fn handle(
         &self,
         messages: Vec<jetstream::Message>,
         balances: Option<&kv::Store>,
+        dead_letters: &DeadLetters,
         stop: &tokio::sync::watch::Receiver<bool>,
     ) -> bool {
         let mut entries = Vec::with_capacity(messages.len());
-        let mut booked_messages = Vec::with_capacity(messages.len());
-        let mut dead = Vec::new();
-        for message in messages {
+        // Index in `messages` of each entry.
+        let mut sources = Vec::with_capacity(messages.len());
+        let mut dead: HashMap<usize, String> = HashMap::new();
+        for (index, message) in messages.iter().enumerate() {
             let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
             let entry = match Event::decode(&message.payload) {
                 // Known kinds that move no money are acked with the batch, never booked.
-                Ok(Some(event)) if !event.body.is_money() => {
-                    booked_messages.push(message);
-                    continue;
-                }
+                Ok(Some(event)) if !event.body.is_money() => continue,
                 Ok(Some(event)) => LedgerEntry::from_event(event, seq).map_err(|e| e.to_string()),
                 Ok(None) => Err("unknown event kind".to_owned()),
                 Err(err) => Err(format!("unparsable: {err}")),
@@ -120,51 +125,74 @@ impl Consumer {
             match entry {
                 Ok(entry) => {
                     entries.push(entry);
-                    booked_messages.push(message);
+                    sources.push(index);
                 }
-                Err(reason) => dead.push((message, reason)),
+                Err(reason) => {
+                    dead.insert(index, reason);
+                }
             }
         }
 
-        let mut backoff = Duration::from_millis(50);
-        let applied = loop {
-            match book(&self.pool, &entries).await {
-                Ok(applied) => break applied,
-                Err(err) => {
-                    self.metrics.batch_failures.inc();
-                    tracing::warn!(error = %err, events = entries.len(), "booking failed; retrying");
-                    if *stop.borrow() {
-                        // Not acked: JetStream redelivers to the next ledger.
-                        return false;
+        let metrics = &self.metrics;
+        let Some(outcome) = isolate::apply_isolating(
+            entries.len(),
+            |range| book(&self.pool, &entries[range]),
+            |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
+            |err, failure, events| {
+                metrics.batch_failures.inc();
+                tracing::warn!(error = %err, events, ?failure, "booking failed");
+            },
+            Backoff::default(),
+            stop,
+        )
+        .await
+        else {
+            // Not acked: JetStream redelivers to the next ledger.
+            return false;
+        };
+        for (entry, err) in outcome.poisoned {
+            dead.insert(sources[entry], format!("refused by the database: {err}"));
+        }
+        // Committed: now ack. A crash before these acks only causes a harmless redelivery.
+        for (index, message) in messages.iter().enumerate() {
+            match dead.get(&index) {
+                Some(reason) => match dead_letters.park(message, reason).await {
+                    Ok(()) => {
+                        metrics.dead_letters.inc();
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    // Left unacked: redelivered after the ack wait and parked then.
+                    Err(err) => tracing::error!(error = %err, "dead-letter publish failed"),
+                },
+                None => {
+                    if let Err(err) = message.ack().await {
+                        tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
+                    }
                 }
             }
-        };
-        // Committed: now ack. A crash before these acks only causes a harmless redelivery.
-        for message in &booked_messages {
-            if let Err(err) = message.ack().await {
-                tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
-            }
-        }
-        self.metrics.booked.inc_by(applied.booked as u64);
-        self.metrics.duplicates.inc_by(applied.duplicates as u64);
-        if let Some(last) = entries.iter().map(|e| e.stream_seq).max() {
-            self.metrics.last_seq.set(last);
         }
         let now = chrono::Utc::now();
-        for entry in &entries {
+        for applied in &outcome.applied {
+            metrics.booked.inc_by(applied.booked as u64);
+            metrics.duplicates.inc_by(applied.duplicates as u64);
+        }
+        let booked = sources
+            .iter()
+            .zip(&entries)
+            .filter(|(index, _)| !dead.contains_key(index))
+            .map(|(_, entry)| entry);
+        for entry in booked {
+            metrics
+                .last_seq
+                .set(metrics.last_seq.get().max(entry.stream_seq));
             let lag = (now - entry.occurred_at).num_microseconds().unwrap_or(0);
-            self.metrics.lag.observe(lag.max(0) as f64 / 1e6);
+            metrics.lag.observe(lag.max(0) as f64 / 1e6);
         }
-        for (message, reason) in dead {
-            self.dead_letter(message, &reason).await;
+        for applied in &outcome.applied {
+            if let Some(balances) = balances {
+                self.publish_balances(balances, applied).await;
+            }
+            self.auto_top_up(applied).await;
         }
-        if let Some(balances) = balances {
-            self.publish_balances(balances, &applied).await;
-        }
-        self.auto_top_up(&applied).await;
         true
     }
 
@@ -269,53 +297,6 @@ impl Consumer {
                     tracing::error!(tenant = %rule.tenant_id, error = %err, "auto top-up not published")
                 }
             };
-        }
-    }
-
-    async fn ensure_dead_letter_stream(&self) -> Result<(), LedgerError> {
-        self.js
-            .create_or_update_stream(stream::Config {
-                name: self.config.dead_letter_stream(),
-                subjects: vec![self.config.dead_letter_subject()],
-                storage: stream::StorageType::File,
-                num_replicas: self.config.stream.replicas,
-                ..Default::default()
-            })
-            .await
-            .map(|_| ())
-            .map_err(|e| LedgerError::Nats(e.to_string()))
-    }
-
-    /// Parks an event the ledger cannot book on the dead-letter subject, then terminates it so
-    /// it never blocks the stream.
-    async fn dead_letter(&self, message: jetstream::Message, reason: &str) {
-        let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
-        tracing::error!(seq, subject = %message.subject, reason, "event sent to the dead-letter subject");
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Tollgate-Original-Subject", message.subject.as_str());
-        headers.insert("Tollgate-Original-Seq", seq.to_string().as_str());
-        headers.insert("Tollgate-Reason", reason);
-        let published = match self
-            .js
-            .publish_with_headers(
-                self.config.dead_letter_subject(),
-                headers,
-                message.payload.clone(),
-            )
-            .await
-        {
-            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match published {
-            Ok(()) => {
-                self.metrics.dead_letters.inc();
-                if let Err(err) = message.ack_with(AckKind::Term).await {
-                    tracing::warn!(error = %err, "could not terminate a dead-lettered event");
-                }
-            }
-            // Not parked: leave it unacked so it is redelivered and tried again.
-            Err(err) => tracing::error!(error = %err, "dead-letter publish failed"),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use tollgate_events::{Event, EventBody};
+use tollgate_events::{Event, EventBody, text};
 use uuid::Uuid;
 
 /// One row of `ledger_entries`: the money effect of one event.
@@ -47,6 +47,12 @@ pub enum Unbookable {
     NotMoney(&'static str),
 }
 
+/// A producer's string as the ledger stores it: printable and bounded, so a label can never
+/// keep money from being booked (the gateway refuses such strings; older events may hold them).
+fn label(value: &str, max: usize) -> String {
+    text::recorded(value, max).into_owned()
+}
+
 impl LedgerEntry {
     /// The entry for `event` found at stream sequence `seq`.
     pub fn from_event(event: Event, seq: u64) -> Result<Self, Unbookable> {
@@ -75,8 +81,8 @@ impl LedgerEntry {
                 }
                 entry.amount_usd = -usage.cost_usd;
                 entry.api_key_id = Some(usage.api_key_id);
-                entry.request_id = Some(usage.request_id);
-                entry.model = Some(usage.model_requested);
+                entry.request_id = Some(label(&usage.request_id, text::MAX_REQUEST_ID));
+                entry.model = Some(label(&usage.model_requested, text::MAX_MODEL));
                 entry.prompt_tokens = Some(usage.prompt_tokens.into());
                 entry.completion_tokens = Some(usage.completion_tokens.into());
             }
@@ -88,13 +94,13 @@ impl LedgerEntry {
                     )));
                 }
                 entry.amount_usd = credit.amount_usd;
-                entry.idempotency_key = Some(credit.idempotency_key);
-                entry.note = credit.note;
+                entry.idempotency_key = Some(label(&credit.idempotency_key, text::MAX_LABEL));
+                entry.note = credit.note.map(|note| label(&note, text::MAX_LABEL));
             }
             EventBody::CreditsAdjusted(adjustment) => {
                 entry.amount_usd = adjustment.amount_usd;
-                entry.idempotency_key = Some(adjustment.idempotency_key);
-                entry.note = Some(adjustment.reason);
+                entry.idempotency_key = Some(label(&adjustment.idempotency_key, text::MAX_LABEL));
+                entry.note = Some(label(&adjustment.reason, text::MAX_LABEL));
             }
             EventBody::AlertRaised(_) | EventBody::BreakerChanged(_) => {
                 return Err(Unbookable::NotMoney(entry.kind));

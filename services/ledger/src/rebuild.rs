@@ -7,6 +7,7 @@ use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::StreamExt;
 use serde::Serialize;
 use tollgate_events::Event;
+use tollgate_events::isolate::{self, Backoff, Failure};
 use uuid::Uuid;
 
 use crate::consumer::{durable_consumer, event_stream};
@@ -27,6 +28,8 @@ pub struct RebuildReport {
     pub events: u64,
     /// Entries booked in the rebuild (duplicates and dead letters excluded).
     pub entries: u64,
+    /// Money events the database refused for good (the live ledger parked them too).
+    pub dead_letters: u64,
     /// Tenants in the rebuilt projection.
     pub tenants: u64,
     /// Tenants whose live balance, credit, adjustments, spend or entry count differ.
@@ -70,6 +73,7 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
 
     let mut events = 0u64;
     let mut entries = 0u64;
+    let mut dead_letters = 0u64;
     if end > 0 {
         let replay = stream
             .create_consumer(pull::OrderedConfig {
@@ -108,12 +112,22 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
                 }
                 done |= seq >= end;
             }
-            let mut tx = pool.begin().await?;
-            sqlx::query(&format!("SET LOCAL search_path TO {schema}"))
-                .execute(&mut *tx)
-                .await?;
-            entries += projection::apply(&mut tx, &batch_entries).await?.booked as u64;
-            tx.commit().await?;
+            // What the live ledger dead-letters, the rebuild skips the same way.
+            let (_, never) = tokio::sync::watch::channel(false);
+            let outcome = isolate::apply_isolating(
+                batch_entries.len(),
+                |range| book_in(&pool, &schema, &batch_entries[range]),
+                |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
+                |err, failure, events| {
+                    tracing::warn!(error = %err, events, ?failure, "rebuild booking failed");
+                },
+                Backoff::default(),
+                &never,
+            )
+            .await
+            .ok_or_else(|| LedgerError::Nats("rebuild stopped".into()))?;
+            entries += outcome.applied.iter().map(|a| a.booked as u64).sum::<u64>();
+            dead_letters += outcome.poisoned.len() as u64;
         }
     }
 
@@ -140,11 +154,27 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
     Ok(RebuildReport {
         events,
         entries,
+        dead_letters,
         tenants: u64::try_from(tenants).unwrap_or(0),
         matches: mismatched.is_empty(),
         mismatched,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Books `entries` into the scratch `schema` in one transaction.
+async fn book_in(
+    pool: &sqlx::PgPool,
+    schema: &str,
+    entries: &[LedgerEntry],
+) -> Result<projection::Applied, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(&format!("SET LOCAL search_path TO {schema}"))
+        .execute(&mut *tx)
+        .await?;
+    let applied = projection::apply(&mut tx, entries).await?;
+    tx.commit().await?;
+    Ok(applied)
 }
 
 /// Waits (up to 30 s) until the live ledger has acknowledged everything up to `end`.

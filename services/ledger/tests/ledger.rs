@@ -704,3 +704,152 @@ async fn a_ledger_killed_mid_flight_loses_and_doubles_nothing_after_restart() {
     second.abort();
     stack.stop().await;
 }
+
+fn credit_event(tenant: Uuid, amount: &str, idempotency_key: &str) -> Event {
+    Event::new(
+        tenant,
+        EventBody::CreditsGranted(CreditsGranted {
+            amount_usd: Decimal::from_str(amount).unwrap(),
+            idempotency_key: idempotency_key.into(),
+            note: None,
+            source: CreditSource::Api,
+        }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_database_refuses_is_dead_lettered_and_the_rest_of_its_batch_is_booked() {
+    let mut stack = Stack::start_bare().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let other = stack.tenant_with_key(json!({})).await;
+    // Published before the ledger starts, so it takes them as one batch: a poison event (a
+    // cost NUMERIC(20,10) cannot hold) between good ones, and a model with a NUL (an older
+    // producer's event) that must still be booked.
+    let mut nul_model = usage(tenant.tenant_id, tenant.key_id, "0.25");
+    if let EventBody::UsageRecorded(usage) = &mut nul_model.body {
+        usage.model_requested = "a\u{0}b".into();
+    }
+    let poison = usage(other.tenant_id, other.key_id, "1000000000000000");
+    for event in [
+        credit_event(tenant.tenant_id, "1", "before"),
+        poison.clone(),
+        nul_model,
+        credit_event(tenant.tenant_id, "2", "after"),
+    ] {
+        publish_event(&stack, &event, None).await;
+    }
+    let metrics_url = stack.start_ledger().await;
+
+    let balance = stack.wait_for_entries(tenant.tenant_id, 3).await;
+    assert_eq!(
+        dec(&balance["balance_usd"]),
+        Decimal::from_str("2.75").unwrap()
+    );
+    let page = stack.ledger_page(tenant.tenant_id).await;
+    assert!(
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["model"] == "a\u{FFFD}b"),
+        "{page}"
+    );
+    let dlq = stack
+        .js
+        .get_stream(format!("{}_DLQ", stack.stream))
+        .await
+        .unwrap();
+    let mut info = dlq.get_info().await.unwrap();
+    for _ in 0..100 {
+        if info.state.messages >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        info = dlq.get_info().await.unwrap();
+    }
+    assert_eq!(info.state.messages, 1);
+    let parked = dlq
+        .get_raw_message(info.state.first_sequence)
+        .await
+        .unwrap();
+    let header = |name: &str| parked.headers.get(name).unwrap().as_str().to_owned();
+    assert_eq!(header("Tollgate-Consumer"), "ledger");
+    assert!(
+        header("Tollgate-Reason").starts_with("refused by the database"),
+        "{}",
+        header("Tollgate-Reason")
+    );
+    assert_eq!(
+        Event::decode(&parked.payload).unwrap().unwrap().event_id,
+        poison.event_id
+    );
+    assert!(
+        stack.ledger_page(other.tenant_id).await["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let metrics = stack
+        .http
+        .get(&metrics_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tollgate_ledger_dead_letters_total 1"),
+        "{metrics}"
+    );
+
+    // Later events flow, and the rebuild skips the same poison and comes out equal.
+    publish_event(&stack, &credit_event(tenant.tenant_id, "3", "later"), None).await;
+    let balance = stack.wait_for_entries(tenant.tenant_id, 4).await;
+    assert_eq!(
+        dec(&balance["balance_usd"]),
+        Decimal::from_str("5.75").unwrap()
+    );
+    let report = tollgate_ledger::rebuild(&stack.ledger_config(), false)
+        .await
+        .unwrap();
+    assert!(
+        report.matches,
+        "rebuild differs for {:?}",
+        report.mismatched
+    );
+    assert_eq!(report.dead_letters, 1);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_reused_for_another_amount_is_a_conflict_before_it_is_booked() {
+    // No ledger: nothing gets booked, so only the stream knows the first credit.
+    let stack = Stack::start_bare().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let path = format!("/api/v1/tenants/{}/credits", tenant.tenant_id);
+    let post = |amount: &'static str| {
+        stack
+            .admin(reqwest::Method::POST, &path)
+            .json(&json!({"amount_usd": amount, "idempotency_key": "unbooked"}))
+            .send()
+    };
+    let first = post("5").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let conflict = post("6").await.unwrap();
+    assert_eq!(conflict.status(), 409);
+    let error: Value = conflict.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "idempotency_conflict", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("5 USD")
+    );
+    assert_eq!(
+        post("5.00").await.unwrap().status(),
+        201,
+        "the same amount is a retry"
+    );
+    stack.stop().await;
+}

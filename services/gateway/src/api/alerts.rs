@@ -85,17 +85,19 @@ impl CreateRule {
         tenant: Option<Uuid>,
     ) -> Result<NewAlertRule, ApiError> {
         let kind: RuleKind = self.kind.parse().map_err(|e: String| invalid(e, "kind"))?;
-        match (kind, tenant) {
-            (RuleKind::BreakerOpen, Some(_)) => {
+        match (kind.is_platform(), tenant) {
+            (true, Some(_)) => {
                 return Err(invalid(
-                    "breaker_open is a platform rule: the operator creates it at POST /api/v1/alert-rules",
+                    format!(
+                        "{} is a platform rule: the operator creates it at POST /api/v1/alert-rules",
+                        kind.as_str()
+                    ),
                     "kind",
                 ));
             }
-            (RuleKind::BreakerOpen, None) => {}
-            (_, None) => {
+            (false, None) => {
                 return Err(invalid(
-                    "platform rules are breaker_open only; tenant rules go to /api/v1/tenants/{id}/alert-rules",
+                    "platform rules are breaker_open and dead_letter; tenant rules go to /api/v1/tenants/{id}/alert-rules",
                     "kind",
                 ));
             }
@@ -107,7 +109,7 @@ impl CreateRule {
             RuleKind::SpendAbove => &["threshold_usd", "window_seconds"],
             RuleKind::KeyBudget => &["percents", "key_id"],
             RuleKind::ErrorRateAbove => &["percent", "window_seconds", "min_requests"],
-            RuleKind::BreakerOpen => &[],
+            RuleKind::BreakerOpen | RuleKind::DeadLetter => &[],
         };
         for (present, field) in [
             (self.threshold_usd.is_some(), "threshold_usd"),
@@ -199,7 +201,7 @@ impl CreateRule {
                     None => 10,
                 };
             }
-            RuleKind::BreakerOpen => {}
+            RuleKind::BreakerOpen | RuleKind::DeadLetter => {}
         }
         Ok(rule)
     }
@@ -279,7 +281,7 @@ async fn delete(
     }
 }
 
-/// `POST /api/v1/alert-rules` (operator): platform rules (`breaker_open`).
+/// `POST /api/v1/alert-rules` (operator): platform rules (`breaker_open`, `dead_letter`).
 pub async fn create_platform_rule(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -1,0 +1,224 @@
+//! Applying a batch so that no single item can hold up the rest.
+//!
+//! A projection books a batch of events in one transaction. When the transaction fails for a
+//! reason retrying cannot fix (the database refuses an item as data), the batch is split in
+//! halves and each half applied on its own, down to the single item at fault, which is handed
+//! back as poison while every other item is applied, in order. Transient failures (connection,
+//! timeout) are retried with backoff, as before.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::time::Duration;
+
+/// What became of a batch.
+#[derive(Debug)]
+pub struct Isolated<R, E> {
+    /// The results of the parts that were applied, in the batch's order.
+    pub applied: Vec<R>,
+    /// Items that failed on their own, twice, for a permanent reason: index in the batch and
+    /// the error.
+    pub poisoned: Vec<(usize, E)>,
+}
+
+/// How an attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Retrying the same items may succeed (connection lost, timeout, serialization).
+    Transient,
+    /// The same items will fail again (refused as data, a constraint, a decode failure).
+    Permanent,
+}
+
+impl Failure {
+    /// `Permanent` if `permanent`, else `Transient`.
+    pub fn permanent_if(permanent: bool) -> Self {
+        if permanent {
+            Self::Permanent
+        } else {
+            Self::Transient
+        }
+    }
+}
+
+/// Backoff of transient failures: starts at `initial`, doubles up to `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// First delay.
+    pub initial: Duration,
+    /// Longest delay.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(50),
+            max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Applies the `len` items of a batch with `apply`, isolating poison: see the module
+/// documentation. `apply` gets a range of the batch's indices (it owns the items; a range
+/// rather than a slice keeps its futures `Send`). `classify` tells a permanent failure from
+/// a transient one; `on_failure` sees every failed attempt (for logs and metrics). A lone
+/// item is tried twice before it counts as poison (a constraint race between two instances
+/// fails once). Returns `None` if `stop` turned true while a transient failure was waiting
+/// to be retried (nothing after that point was applied).
+pub async fn apply_isolating<R, E, F, Fut>(
+    len: usize,
+    mut apply: F,
+    classify: impl Fn(&E) -> Failure,
+    mut on_failure: impl FnMut(&E, Failure, usize),
+    backoff: Backoff,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Option<Isolated<R, E>>
+where
+    F: FnMut(Range<usize>) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+{
+    let mut outcome = Isolated {
+        applied: Vec::new(),
+        poisoned: Vec::new(),
+    };
+    let mut parts: VecDeque<Range<usize>> = VecDeque::new();
+    if len > 0 {
+        parts.push_back(0..len);
+    }
+    let mut delay = backoff.initial;
+    while let Some(part) = parts.pop_front() {
+        let mut lone_failures = 0;
+        loop {
+            let error = match apply(part.clone()).await {
+                Ok(result) => {
+                    outcome.applied.push(result);
+                    delay = backoff.initial;
+                    break;
+                }
+                Err(error) => error,
+            };
+            let failure = classify(&error);
+            on_failure(&error, failure, part.len());
+            if failure == Failure::Permanent {
+                if part.len() > 1 {
+                    let middle = part.start + part.len() / 2;
+                    parts.push_front(middle..part.end);
+                    parts.push_front(part.start..middle);
+                    break;
+                }
+                lone_failures += 1;
+                if lone_failures >= 2 {
+                    outcome.poisoned.push((part.start, error));
+                    break;
+                }
+                continue;
+            }
+            if *stop.borrow() {
+                return None;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(backoff.max);
+        }
+    }
+    Some(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// Items >= 100 are poison; `transient` failures happen first.
+    async fn run(items: &[u32], transient: usize) -> (Isolated<Vec<u32>, String>, Vec<usize>) {
+        let (_tx, stop) = tokio::sync::watch::channel(false);
+        let attempts = RefCell::new(Vec::new());
+        let transient = RefCell::new(transient);
+        let outcome = apply_isolating(
+            items.len(),
+            |range| {
+                let part = items[range].to_vec();
+                let (attempts, transient) = (&attempts, &transient);
+                async move {
+                    attempts.borrow_mut().push(part.len());
+                    if *transient.borrow() > 0 {
+                        *transient.borrow_mut() -= 1;
+                        return Err("connection reset".to_owned());
+                    }
+                    match part.iter().find(|i| **i >= 100) {
+                        Some(bad) => Err(format!("refused {bad}")),
+                        None => Ok(part),
+                    }
+                }
+            },
+            |e: &String| {
+                if e.starts_with("refused") {
+                    Failure::Permanent
+                } else {
+                    Failure::Transient
+                }
+            },
+            |_, _, _| {},
+            Backoff {
+                initial: Duration::from_millis(1),
+                max: Duration::from_millis(2),
+            },
+            &stop,
+        )
+        .await
+        .unwrap();
+        (outcome, attempts.into_inner())
+    }
+
+    #[tokio::test]
+    async fn a_clean_batch_is_applied_in_one_attempt() {
+        let (outcome, attempts) = run(&[1, 2, 3], 0).await;
+        assert_eq!(outcome.applied, vec![vec![1, 2, 3]]);
+        assert!(outcome.poisoned.is_empty());
+        assert_eq!(attempts, vec![3]);
+    }
+
+    #[tokio::test]
+    async fn poison_is_isolated_and_everything_else_applied_in_order() {
+        let items = [1, 2, 100, 4, 5, 6, 7, 200];
+        let (outcome, attempts) = run(&items, 0).await;
+        let applied: Vec<u32> = outcome.applied.into_iter().flatten().collect();
+        assert_eq!(applied, vec![1, 2, 4, 5, 6, 7]);
+        let poisoned: Vec<(usize, String)> = outcome.poisoned;
+        assert_eq!(
+            poisoned,
+            vec![(2, "refused 100".to_owned()), (7, "refused 200".to_owned())]
+        );
+        // Bisection, plus one repeat per lone poison.
+        assert_eq!(attempts.len(), 13, "{attempts:?}");
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_not_split() {
+        let (outcome, attempts) = run(&[1, 2, 3, 4], 3).await;
+        assert_eq!(outcome.applied, vec![vec![1, 2, 3, 4]]);
+        assert_eq!(attempts, vec![4, 4, 4, 4]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_batch_applies_nothing() {
+        let (outcome, attempts) = run(&[], 0).await;
+        assert!(outcome.applied.is_empty() && attempts.is_empty());
+    }
+
+    #[tokio::test]
+    async fn stop_ends_a_transient_retry() {
+        let (tx, stop) = tokio::sync::watch::channel(false);
+        tx.send(true).unwrap();
+        let outcome = apply_isolating(
+            1,
+            |_| async { Err::<(), _>("down") },
+            |_| Failure::Transient,
+            |_, _, _| {},
+            Backoff::default(),
+            &stop,
+        )
+        .await;
+        assert!(outcome.is_none());
+    }
+}
