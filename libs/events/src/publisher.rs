@@ -70,6 +70,7 @@ pub struct PublisherMetrics {
     acked: Counter,
     duplicates: Counter,
     failed_attempts: Counter,
+    set_aside: Counter,
     backpressure_waits: Counter,
     queue_depth: Gauge,
     in_flight: Gauge,
@@ -99,6 +100,11 @@ impl PublisherMetrics {
             "publish_failures",
             "Publish attempts that failed and will be retried",
             self.failed_attempts.clone(),
+        );
+        r.register(
+            "set_aside",
+            "Events JetStream refused for good (too large, invalid), set aside instead of retried",
+            self.set_aside.clone(),
         );
         r.register(
             "backpressure_waits",
@@ -132,6 +138,11 @@ impl PublisherMetrics {
         self.failed_attempts.get()
     }
 
+    /// Events set aside so far (refused by JetStream for good).
+    pub fn set_aside(&self) -> u64 {
+        self.set_aside.get()
+    }
+
     /// Events not yet acknowledged (queued, in flight or awaiting retry).
     pub fn unacknowledged(&self) -> i64 {
         self.queue_depth.get() + self.in_flight.get() + self.retry_backlog.get()
@@ -152,6 +163,9 @@ pub enum Stored {
     Acked,
     /// Written and fsync'd to the spool; it will be replayed.
     Spooled,
+    /// Refused by JetStream for good (too large, invalid): kept in the spool directory's
+    /// set-aside file, never retried, so it blocks nothing behind it.
+    SetAside,
 }
 
 /// Resolves once its event is acknowledged by JetStream or fsync'd to the spool. Dropping it
@@ -320,8 +334,39 @@ impl Outgoing {
     }
 }
 
-/// Result of one publish: (duplicate, stream sequence) or the error.
-type AckResult = Result<(bool, u64), String>;
+/// Result of one publish: (duplicate, stream sequence) or how it failed.
+type AckResult = Result<(bool, u64), PublishFailure>;
+
+/// A failed publish: the error, and whether JetStream refused the message for good.
+struct PublishFailure {
+    error: String,
+    refused: bool,
+}
+
+impl PublishFailure {
+    fn of(err: &jetstream::context::PublishError) -> Self {
+        use jetstream::ErrorCode;
+        use jetstream::context::PublishErrorKind;
+        let refused = match err.kind() {
+            // The message (payload and headers) is over the server's max_payload.
+            PublishErrorKind::MaxPayloadExceeded => true,
+            PublishErrorKind::Other => std::error::Error::source(err)
+                .and_then(|source| source.downcast_ref::<jetstream::Error>())
+                .is_some_and(|js| {
+                    matches!(
+                        js.error_code(),
+                        ErrorCode::STREAM_MESSAGE_EXCEEDS_MAXIMUM
+                            | ErrorCode::STREAM_HEADER_EXCEEDS_MAXIMUM
+                    )
+                }),
+            _ => false,
+        };
+        Self {
+            error: err.to_string(),
+            refused,
+        }
+    }
+}
 type AckFuture = Pin<Box<dyn Future<Output = (Outgoing, AckResult)> + Send>>;
 /// A spool append in progress: the events it holds and how it went.
 type SpoolWrite = JoinHandle<(Vec<Outgoing>, Result<(), String>)>;
@@ -493,11 +538,51 @@ impl Worker {
                     };
                     let result = result
                         .map(|ack| (ack.duplicate, ack.sequence))
-                        .map_err(|err| err.to_string());
+                        .map_err(|err| PublishFailure::of(&err));
                     (outgoing, result)
                 }));
             }
-            Err(err) => self.failed(outgoing, err.to_string(), f),
+            Err(err) => {
+                let failure = PublishFailure::of(&err);
+                if failure.refused {
+                    self.set_aside(outgoing, &failure.error);
+                } else {
+                    self.failed(outgoing, failure.error, f);
+                }
+            }
+        }
+    }
+
+    /// Keeps an event JetStream refused for good (see [`Stored::SetAside`]) and completes its
+    /// receipt; without a spool, or if the disk refuses too, it is logged and its receipt
+    /// fails.
+    fn set_aside(&self, mut outgoing: Outgoing, reason: &str) {
+        self.metrics.set_aside.inc();
+        let kept = match &self.spool {
+            Some(spool) => spool
+                .set_aside(&outgoing.spooled(), reason)
+                .map_err(|err| err.to_string()),
+            None => Err("no spool to keep it in".to_owned()),
+        };
+        match kept {
+            Ok(()) => {
+                tracing::error!(
+                    event_id = %outgoing.event_id,
+                    subject = %outgoing.subject,
+                    bytes = outgoing.payload.len(),
+                    reason,
+                    "JetStream refused the event for good; set aside in the spool directory"
+                );
+                outgoing.confirm(Stored::SetAside);
+            }
+            Err(err) => tracing::error!(
+                event_id = %outgoing.event_id,
+                subject = %outgoing.subject,
+                bytes = outgoing.payload.len(),
+                reason,
+                error = %err,
+                "JetStream refused the event for good and it could not be set aside: lost"
+            ),
         }
     }
 
@@ -513,7 +598,8 @@ impl Worker {
                 }
                 outgoing.confirm(Stored::Acked);
             }
-            Err(err) => self.failed(outgoing, err, f),
+            Err(failure) if failure.refused => self.set_aside(outgoing, &failure.error),
+            Err(failure) => self.failed(outgoing, failure.error, f),
         }
     }
 
@@ -585,6 +671,7 @@ impl Worker {
             spool.clone(),
             self.config.replay_window,
             self.config.spool_after.max(Duration::from_secs(2)),
+            self.metrics.clone(),
         )));
     }
 
@@ -649,6 +736,7 @@ async fn replay_window(
     spool: Spool,
     max: usize,
     ack_timeout: Duration,
+    metrics: PublisherMetrics,
 ) -> Result<Vec<(Uuid, u64)>, String> {
     let reader = spool.clone();
     let window = tokio::task::spawn_blocking(move || reader.read(max))
@@ -656,26 +744,59 @@ async fn replay_window(
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     let mut acks = Vec::with_capacity(window.events.len());
+    // Events JetStream refuses for good are set aside, so the rest of the spool drains.
+    let mut refused = Vec::new();
     for event in &window.events {
         let message = PublishMessage::build()
             .payload(event.payload.clone())
             .message_id(event.event_id.to_string());
-        let ack =
+        let sent =
             tokio::time::timeout(ack_timeout, js.send_publish(event.subject.clone(), message))
                 .await
-                .map_err(|_| "replay publish timed out".to_owned())?
-                .map_err(|e| e.to_string())?;
-        acks.push((event.event_id, ack));
+                .map_err(|_| "replay publish timed out".to_owned())?;
+        match sent {
+            Ok(ack) => acks.push((event, ack)),
+            Err(err) => match PublishFailure::of(&err) {
+                failure if failure.refused => refused.push((event.clone(), failure.error)),
+                failure => return Err(failure.error),
+            },
+        }
     }
     let mut acked = Vec::with_capacity(acks.len());
-    for (event_id, ack) in acks {
+    for (event, ack) in acks {
         let ack = tokio::time::timeout(ack_timeout, ack)
             .await
-            .map_err(|_| "replay ack timed out".to_owned())?
-            .map_err(|e| e.to_string())?;
-        acked.push((event_id, ack.sequence));
+            .map_err(|_| "replay ack timed out".to_owned())?;
+        match ack {
+            Ok(ack) => acked.push((event.event_id, ack.sequence)),
+            Err(err) => match PublishFailure::of(&err) {
+                failure if failure.refused => refused.push((event.clone(), failure.error)),
+                failure => return Err(failure.error),
+            },
+        }
     }
-    commit(spool, window.end, acked.len()).await?;
+    let set_aside = refused.len();
+    if set_aside > 0 {
+        let keeper = spool.clone();
+        tokio::task::spawn_blocking(move || {
+            for (event, reason) in &refused {
+                tracing::error!(
+                    event_id = %event.event_id,
+                    subject = %event.subject,
+                    bytes = event.payload.len(),
+                    reason = %reason,
+                    "JetStream refused a spooled event for good; set aside in the spool directory"
+                );
+                keeper.set_aside(event, reason)?;
+            }
+            Ok::<(), crate::SpoolError>(())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        metrics.set_aside.inc_by(set_aside as u64);
+    }
+    commit(spool, window.end, acked.len() + set_aside).await?;
     Ok(acked)
 }
 

@@ -33,6 +33,8 @@ const BODY_FIXED: usize = 8 + 16 + 2;
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Segment file suffix.
 const SUFFIX: &str = ".spool";
+/// File of the events JetStream refused for good (JSON lines), beside the segments.
+pub const SET_ASIDE_FILE: &str = "set-aside.jsonl";
 
 /// Where and how much the spool keeps.
 #[derive(Debug, Clone)]
@@ -214,6 +216,9 @@ struct State {
     torn: bool,
     /// An append was refused for room since the last replay.
     refused: bool,
+    /// The last append failed on the disk (I/O error, disk full): until one succeeds the
+    /// spool counts as full, so new requests get a fast 503 instead of waiting on it.
+    failing: bool,
 }
 
 impl State {
@@ -299,6 +304,7 @@ impl Spool {
             oldest_ms,
             torn: false,
             refused: false,
+            failing: false,
         };
         let spool = Self {
             inner: Arc::new(Inner {
@@ -333,12 +339,17 @@ impl Spool {
         }
         if state.torn || state.sizes.last().copied().unwrap_or(0) >= self.inner.config.segment_bytes
         {
-            state.roll(&self.inner.config.dir)?;
+            if let Err(err) = state.roll(&self.inner.config.dir) {
+                state.failing = true;
+                self.publish_gauges(&state);
+                return Err(err.into());
+            }
         }
         let written = state
             .writer
             .write_all(&buffer)
             .and_then(|()| state.writer.sync_data());
+        state.failing = written.is_err();
         if let Err(err) = written {
             // What reached the file may be a torn record: readers skip it, writers move on.
             let size = state.writer.metadata().map(|m| m.len()).unwrap_or(0);
@@ -357,6 +368,30 @@ impl Spool {
         self.inner.metrics.appended.inc_by(events.len() as u64);
         self.inner.metrics.fsyncs.inc();
         self.publish_gauges(&state);
+        Ok(())
+    }
+
+    /// Keeps `event`, which JetStream refused for good, in `set-aside.jsonl` beside the
+    /// segments (one JSON line with the reason, fsync'd) so it is neither lost nor replayed.
+    /// An operator can inspect it, fix it and publish it again by hand.
+    pub fn set_aside(&self, event: &SpooledEvent, reason: &str) -> Result<(), SpoolError> {
+        let line = serde_json::json!({
+            "event_id": event.event_id,
+            "subject": event.subject,
+            "reason": reason,
+            "set_aside_at_ms": chrono::Utc::now().timestamp_millis(),
+            "payload": String::from_utf8_lossy(&event.payload),
+        });
+        let mut bytes = line.to_string().into_bytes();
+        bytes.push(b'\n');
+        // Under the spool's lock: one writer of the directory at a time.
+        let _state = self.lock();
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.inner.config.dir.join(SET_ASIDE_FILE))?;
+        file.write_all(&bytes)?;
+        file.sync_data()?;
         Ok(())
     }
 
@@ -435,15 +470,15 @@ impl Spool {
     }
 
     /// Whether the spool is too full to take new requests: within 1/16 of its bound (the rest
-    /// is left for the events of requests already in flight), or an append was refused since
-    /// the last replay.
+    /// is left for the events of requests already in flight), an append was refused since
+    /// the last replay, or the last append failed on the disk.
     pub fn is_full(&self) -> bool {
         self.inner.full.load(Ordering::Acquire)
     }
 
     fn full(&self, state: &State) -> bool {
         let max = self.inner.config.max_bytes;
-        state.refused || state.bytes() + max / 16 >= max
+        state.refused || state.failing || state.bytes() + max / 16 >= max
     }
 
     /// Refreshes the age gauge (called periodically by the publisher).
@@ -737,6 +772,46 @@ mod tests {
         assert_eq!(drain(&spool).len(), stored as usize);
         assert!(!spool.is_full());
         spool.append(&[event(7)]).unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_failing_disk_counts_as_full_until_an_append_succeeds() {
+        let dir = dir();
+        // One record per segment: every append starts a new segment file.
+        let (spool, _) = open(&dir, 1 << 20, 1);
+        spool.append(&[event(1)]).unwrap();
+        assert!(!spool.is_full());
+        // The directory vanishes (a stand-in for a disk that refuses): the next segment
+        // cannot be created.
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(spool.append(&[event(2)]), Err(SpoolError::Io(_))));
+        assert!(spool.is_full(), "a failed write turns readiness red");
+        std::fs::create_dir_all(&dir).unwrap();
+        spool.append(&[event(3)]).unwrap();
+        assert!(!spool.is_full(), "a successful write clears it");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn set_aside_events_are_kept_as_json_lines_with_their_reason() {
+        let dir = dir();
+        let (spool, metrics) = open(&dir, 1 << 20, 1 << 16);
+        let refused = event(7);
+        spool
+            .set_aside(&refused, "max payload size exceeded")
+            .unwrap();
+        spool.set_aside(&event(8), "second").unwrap();
+        let text = std::fs::read_to_string(dir.join(SET_ASIDE_FILE)).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["event_id"], refused.event_id.to_string());
+        assert_eq!(lines[0]["reason"], "max payload size exceeded");
+        assert_eq!(lines[0]["payload"], "{\"n\":7}");
+        assert_eq!(metrics.depth(), 0, "set aside is not spooled for replay");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

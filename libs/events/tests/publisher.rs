@@ -295,3 +295,110 @@ async fn a_new_publisher_replays_what_an_earlier_one_spooled() {
     js.delete_stream(&settings.name).await.unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A usage event far over the server's `max_payload` (1 MiB by default).
+fn oversized(tenant: Uuid) -> Event {
+    let mut event = credit(tenant, 999);
+    if let EventBody::CreditsGranted(grant) = &mut event.body {
+        grant.note = Some("x".repeat(2 << 20));
+    }
+    event
+}
+
+fn set_aside_ids(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(tollgate_events::spool::SET_ASIDE_FILE))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let kept: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(
+                kept["reason"].as_str().unwrap().contains("max payload"),
+                "{}",
+                kept["reason"]
+            );
+            kept["event_id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_jetstream_refuses_for_good_is_set_aside_and_blocks_nothing() {
+    let js = jetstream().await;
+    let settings = settings();
+    ensure_stream(&js, &settings).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("tollgate-pubspool-{}", Uuid::now_v7()));
+    let (spool, spool_metrics) = spool_at(&dir);
+    let metrics = PublisherMetrics::default();
+    let (publisher, handle) = Publisher::start_observed(
+        js.clone(),
+        settings.subject_prefix.clone(),
+        spooling_config(),
+        metrics.clone(),
+        None,
+        Some(spool),
+    );
+    let tenant = Uuid::now_v7();
+    let (before, huge, after) = (credit(tenant, 1), oversized(tenant), credit(tenant, 2));
+    let huge_id = huge.event_id.to_string();
+    let mut receipts = Vec::new();
+    for event in [before.clone(), huge, after.clone()] {
+        receipts.push(publisher.publish(event).await.unwrap());
+    }
+    let mut stored = Vec::new();
+    for receipt in receipts {
+        stored.push(
+            tokio::time::timeout(Duration::from_secs(10), receipt)
+                .await
+                .expect("every receipt resolves")
+                .unwrap(),
+        );
+    }
+    assert_eq!(stored, [Stored::Acked, Stored::SetAside, Stored::Acked]);
+    assert_eq!(metrics.set_aside(), 1);
+    assert_eq!(spool_metrics.depth(), 0, "nothing waits in the spool");
+    assert_eq!(set_aside_ids(&dir), [huge_id]);
+    assert_eq!(
+        stored_ids(&js, &settings.name).await,
+        [before.event_id.to_string(), after.event_id.to_string()]
+    );
+    assert_eq!(handle.shutdown().await, 0);
+    js.delete_stream(&settings.name).await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spooled_event_jetstream_refuses_at_replay_is_set_aside_and_the_spool_drains() {
+    let js = jetstream().await;
+    let settings = settings();
+    let dir = std::env::temp_dir().join(format!("tollgate-pubspool-{}", Uuid::now_v7()));
+    let (spool, spool_metrics) = spool_at(&dir);
+    let (publisher, handle) = spooling_publisher(&js, &settings, spool);
+    let tenant = Uuid::now_v7();
+    // No stream yet: the first event fails and turns the publisher to the spool, so the
+    // oversized one is spooled too, between two good ones.
+    let first = credit(tenant, 1);
+    let receipt = publisher.publish(first.clone()).await.unwrap();
+    assert_eq!(receipt.await.unwrap(), Stored::Spooled);
+    let huge = oversized(tenant);
+    let huge_id = huge.event_id.to_string();
+    let last = credit(tenant, 2);
+    for event in [huge, last.clone()] {
+        let receipt = publisher.publish(event).await.unwrap();
+        assert_eq!(receipt.await.unwrap(), Stored::Spooled);
+    }
+    assert_eq!(spool_metrics.depth(), 3);
+
+    ensure_stream(&js, &settings).await.unwrap();
+    wait_replayed(&spool_metrics, 3).await;
+    assert_eq!(set_aside_ids(&dir), [huge_id]);
+    assert_eq!(
+        stored_ids(&js, &settings.name).await,
+        [first.event_id.to_string(), last.event_id.to_string()]
+    );
+    // Healthy again afterwards.
+    let direct = publisher.publish(credit(tenant, 3)).await.unwrap();
+    assert_eq!(direct.await.unwrap(), Stored::Acked);
+    assert_eq!(handle.shutdown().await, 0);
+    js.delete_stream(&settings.name).await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -137,12 +137,21 @@ impl AppState {
                     return;
                 }
             };
-            if self.config.events.durability == Durability::Ack
-                && let Err(err) = receipt.await
-            {
-                self.metrics.unbilled();
-                failed_with(&span, "not_acknowledged");
-                tracing::error!(%event_id, error = %err, "usage event neither acknowledged nor spooled");
+            if self.config.events.durability != Durability::Ack {
+                return;
+            }
+            match tokio::time::timeout(self.config.events.receipt_timeout, receipt).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    self.metrics.unbilled();
+                    failed_with(&span, "not_acknowledged");
+                    tracing::error!(%event_id, error = %err, "usage event neither acknowledged nor spooled");
+                }
+                Err(_) => {
+                    self.metrics.unbilled();
+                    failed_with(&span, "receipt_timeout");
+                    tracing::error!(%event_id, "usage event not made safe in time; answering anyway");
+                }
             }
         }
         .instrument(in_publish)

@@ -15,6 +15,7 @@ pub(super) struct RawEvents {
     spool_dir: Option<String>,
     spool_max_mb: Option<u64>,
     spool_after_ms: Option<u64>,
+    receipt_timeout_ms: Option<u64>,
 }
 
 /// When a data-plane response completes.
@@ -39,6 +40,10 @@ pub struct EventsSettings {
     pub spool_max_bytes: u64,
     /// A JetStream ack slower than this sends the event to the spool.
     pub spool_after: Duration,
+    /// With `ack` durability, the longest a response waits for its event to be made safe
+    /// (a stuck disk must not hold responses forever); past it the response completes and
+    /// the event is counted as unbilled, though it may still be published.
+    pub receipt_timeout: Duration,
 }
 
 pub(super) fn normalize_events(
@@ -78,6 +83,14 @@ pub(super) fn normalize_events(
             "must be at least 1",
         ));
     }
+    let receipt_timeout = Duration::from_millis(raw.receipt_timeout_ms.unwrap_or(10_000));
+    if receipt_timeout <= spool_after {
+        return Err(ConfigError::new(
+            src,
+            "events.receipt_timeout_ms",
+            "must be longer than events.spool_after_ms",
+        ));
+    }
     Ok(EventsSettings {
         durability,
         spool_dir: PathBuf::from(
@@ -86,5 +99,6 @@ pub(super) fn normalize_events(
         ),
         spool_max_bytes: spool_max_mb.saturating_mul(1024 * 1024),
         spool_after,
+        receipt_timeout,
     })
 }
