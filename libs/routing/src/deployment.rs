@@ -113,7 +113,8 @@ impl Health {
 
     /// Honours a provider's `Retry-After`: skip this deployment until then.
     pub fn cool_down(&self, now_ms: u64, wait: Duration) {
-        let until = now_ms + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 4);
+        // Saturating: a provider's `Retry-After` of any size cannot overflow.
+        let until = now_ms.saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
         self.cooldown_until_ms.fetch_max(until, Ordering::AcqRel);
     }
 
@@ -243,5 +244,17 @@ impl Drop for Attempt {
         if !self.done && self.probe {
             health.breaker.release_probe();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_after_of_any_size_cannot_overflow() {
+        let health = Health::new(BreakerSettings::default(), Duration::from_secs(10));
+        health.cool_down(now_ms(), Duration::MAX);
+        health.cool_down(u64::MAX - 1, Duration::from_secs(u64::MAX / 1000));
     }
 }

@@ -25,6 +25,8 @@ const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(5);
 
 /// Longest wait for the body of an upstream error answer (only read for its message).
 const ERROR_BODY_WAIT: Duration = Duration::from_secs(2);
+/// Longest `Retry-After` honoured, in seconds; a larger one is read as this.
+const MAX_RETRY_AFTER_SECS: u64 = 86_400;
 
 /// A successful upstream answer.
 pub struct Answer {
@@ -274,7 +276,8 @@ async fn try_once(
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        // A day at most: any larger figure means the same (skip this deployment for now).
+        .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
     if let Some(failure) = Failure::from_status(status, retry_after) {
         let body = tokio::time::timeout(ERROR_BODY_WAIT, response.bytes())
             .await

@@ -20,6 +20,8 @@ pub const ADJUSTMENT_EVENT_NAMESPACE: Uuid =
 
 /// Longest accepted name, tag, note or idempotency key.
 const MAX_TEXT: usize = 200;
+/// Most tags on one key (each is a group in the analytics).
+const MAX_TAGS: usize = 32;
 /// Most decimal places accepted in a money amount.
 const MAX_MONEY_SCALE: u32 = 10;
 
@@ -37,7 +39,7 @@ fn text(value: &str, field: &'static str) -> Result<(), ApiError> {
         ));
     }
     // Postgres text cannot hold NUL, and no name or note needs a control character.
-    if value.chars().any(char::is_control) {
+    if value.chars().any(|c| !crate::client_text::is_printable(c)) {
         return Err(ApiError::invalid(
             format!("'{field}' must not contain control characters"),
             "invalid_request",
@@ -207,6 +209,13 @@ pub async fn create_key(
     let tenant_id = parse_id(&path, "tenant")?;
     let body = body.into_inner();
     text(&body.name, "name")?;
+    if body.tags.len() > MAX_TAGS {
+        return Err(ApiError::invalid(
+            format!("'tags' may hold at most {MAX_TAGS} tags"),
+            "invalid_request",
+            Some("tags"),
+        ));
+    }
     for tag in &body.tags {
         text(tag, "tags")?;
     }
@@ -488,8 +497,10 @@ pub async fn grant_credits(
 }
 
 /// Refuses an idempotency key already booked with another amount (409), then publishes and
-/// waits for JetStream's ack. Republishing a booked event is harmless: the ledger books each
-/// event id once, however late the retry (also past JetStream's duplicate window).
+/// waits for JetStream's ack; a duplicate ack (the key was published earlier and is not booked
+/// yet) is checked against the earlier event's amount too. Republishing a booked event is
+/// harmless: the ledger books each event id once, however late the retry (also past
+/// JetStream's duplicate window).
 async fn publish_money_event(
     state: &AppState,
     event: &Event,
@@ -508,18 +519,52 @@ async fn publish_money_event(
             code: "idempotency_conflict",
         });
     }
-    tollgate_events::publish_confirmed(
+    let unavailable = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "money event not confirmed");
+        ApiError::Unavailable(
+            "the event stream is unavailable; retry with the same idempotency_key".into(),
+        )
+    };
+    let confirmed = tollgate_events::publish_confirmed(
         &state.jetstream,
         &state.config.nats.stream.subject_prefix,
         event,
     )
     .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "money event not confirmed");
-        ApiError::Unavailable(
-            "the event stream is unavailable; retry with the same idempotency_key".into(),
-        )
-    })?;
+    .map_err(|e| unavailable(&e))?;
+    if !confirmed.duplicate {
+        return Ok(());
+    }
+    // The stream already holds this event id, not yet booked: the earlier publish decides.
+    let stream = state
+        .jetstream
+        .get_stream(&state.config.nats.stream.name)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let earlier = stream
+        .get_raw_message(confirmed.sequence)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let earlier_amount = match Event::decode(&earlier.payload) {
+        Ok(Some(Event {
+            body: EventBody::CreditsGranted(CreditsGranted { amount_usd, .. }),
+            ..
+        }))
+        | Ok(Some(Event {
+            body: EventBody::CreditsAdjusted(CreditsAdjusted { amount_usd, .. }),
+            ..
+        })) => amount_usd,
+        _ => return Ok(()),
+    };
+    if earlier_amount.abs() != amount.abs() {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "idempotency_key was already used for {} USD",
+                earlier_amount.normalize()
+            ),
+            code: "idempotency_conflict",
+        });
+    }
     Ok(())
 }
 
