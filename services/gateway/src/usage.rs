@@ -1,6 +1,7 @@
 //! The billing record of one data-plane request, turned into a `usage.recorded` event.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
@@ -44,6 +45,9 @@ pub struct RequestRecord {
     pub attempt_log: Vec<UpstreamAttempt>,
     /// The cache hit that answered, if one did.
     pub cache: Option<CacheServed>,
+    /// Set when the client disconnected before its answer was complete (the work went on in
+    /// its own task and is billed; the event says `client_closed`).
+    pub client_gone: Arc<AtomicBool>,
 }
 
 /// How the request ended, from the client's point of view.
@@ -108,6 +112,7 @@ impl RequestRecord {
             attempts: 0,
             attempt_log: Vec::new(),
             cache: None,
+            client_gone: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -123,7 +128,10 @@ impl RequestRecord {
     }
 
     /// The `usage.recorded` event.
-    pub fn into_event(self, ending: Ending) -> Event {
+    pub fn into_event(self, mut ending: Ending) -> Event {
+        if ending.outcome == UsageOutcome::Success && self.client_gone.load(Ordering::Acquire) {
+            ending.outcome = UsageOutcome::ClientClosed;
+        }
         let cost_usd = self.cost(ending.usage);
         let (model_served, price_version, deployment) = self
             .served

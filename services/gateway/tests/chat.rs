@@ -506,3 +506,90 @@ async fn graceful_shutdown_finishes_in_flight_streams_and_publishes_their_events
     assert!(events[0].completion_tokens >= 10);
     stack.stop().await;
 }
+
+/// Sends `body` with a client that gives up (resets its connection) after 200 ms.
+async fn impatient_chat(stack: &Stack, key: &str, body: &Value) {
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let sent = impatient
+        .post(format!("{}/v1/chat/completions", stack.url))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await;
+    assert!(sent.is_err(), "the client gave up before the answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_gone_before_a_plain_answer_is_billed_once_for_what_the_provider_produced() {
+    let stack = Stack::start().await;
+    stack.faults.set(
+        "mock-small",
+        tollgate_mock_upstream::Fault {
+            latency_ms: Some(800),
+            ..Default::default()
+        },
+    );
+    let tenant = stack.funded_tenant(json!({})).await;
+    impatient_chat(
+        &stack,
+        &tenant.key,
+        &json!({"model": "demo-small", "messages": [{"role": "user", "content": "slow answer"}]}),
+    )
+    .await;
+
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events.len(), 1, "billed once");
+    let event = &events[0];
+    // HTTP/1: actix notices the reset only when it writes the answer, so the handler may
+    // finish first (`success`); where it is dropped (HTTP/2 resets) the work goes on in its
+    // own task and the event says `client_closed`. Either way the provider's answer is billed.
+    assert!(
+        matches!(
+            event.outcome,
+            UsageOutcome::Success | UsageOutcome::ClientClosed
+        ),
+        "{event:?}"
+    );
+    assert!(
+        event.prompt_tokens > 0 && event.completion_tokens > 0,
+        "{event:?}"
+    );
+    assert!(event.cost_usd > Decimal::ZERO);
+    let balance = stack.wait_for_entries(tenant.tenant_id, 2).await;
+    assert_eq!(
+        dec(balance["balance_usd"].as_str().unwrap()),
+        Decimal::from(100) - event.cost_usd
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_gone_before_its_stream_started_is_billed_once_for_the_prompt() {
+    let stack = Stack::start().await;
+    stack.faults.set(
+        "mock-small",
+        tollgate_mock_upstream::Fault {
+            latency_ms: Some(800),
+            ..Default::default()
+        },
+    );
+    let tenant = stack.funded_tenant(json!({})).await;
+    impatient_chat(
+        &stack,
+        &tenant.key,
+        &json!({"model": "demo-small", "stream": true, "messages": [{"role": "user", "content": "a stream that starts late"}]}),
+    )
+    .await;
+
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events.len(), 1, "billed once");
+    let event = &events[0];
+    assert_eq!(event.outcome, UsageOutcome::ClientClosed);
+    assert!(event.prompt_tokens > 0, "{event:?}");
+    assert!(event.cost_usd > Decimal::ZERO);
+    stack.wait_for_entries(tenant.tenant_id, 2).await;
+    stack.stop().await;
+}

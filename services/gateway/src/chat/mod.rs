@@ -72,7 +72,10 @@ pub async fn chat_completions(
     handle(state, req, payload, Dialect::OpenAi).await
 }
 
-/// Authenticates, serves and bills one chat request in `dialect`.
+/// Authenticates, serves and bills one chat request in `dialect`. Once authenticated, the
+/// request is served in a task of its own on this worker: a client that disconnects drops
+/// this handler but not the work under way, so what the provider was asked and produced is
+/// billed once (as `client_closed`), whenever the client leaves.
 pub async fn handle(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -81,7 +84,7 @@ pub async fn handle(
 ) -> HttpResponse {
     let started = Instant::now();
     let endpoint = dialect.endpoint();
-    let mut meta = DataPlaneMeta::new(request_id(&req));
+    let meta = DataPlaneMeta::new(request_id(&req));
     let auth_span = stage_span!("auth", meta.request_id);
     let key = match state.authenticate(&req).instrument(auth_span.clone()).await {
         Ok(key) => {
@@ -96,7 +99,48 @@ pub async fn handle(
             return dialect.error(&meta, &err);
         }
     };
-    let mut record = RequestRecord::new(meta.request_id.clone(), key, endpoint, started);
+    let record = RequestRecord::new(meta.request_id.clone(), key, endpoint, started);
+    let mut watch = ClientWatch {
+        gone: record.client_gone.clone(),
+        answered: false,
+    };
+    let task = actix_web::rt::spawn(
+        serve_and_bill(state, req, payload, record, meta, dialect)
+            .instrument(tracing::Span::current()),
+    );
+    let response = task.await.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "request task failed");
+        HttpResponse::InternalServerError().finish()
+    });
+    watch.answered = true;
+    response
+}
+
+/// Marks the request's record when its handler is dropped before the answer is ready (the
+/// client went away).
+struct ClientWatch {
+    gone: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    answered: bool,
+}
+
+impl Drop for ClientWatch {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.gone.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+/// Serves an authenticated request and bills it, whatever happens to its client.
+async fn serve_and_bill(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+    mut record: RequestRecord,
+    mut meta: DataPlaneMeta,
+    dialect: Dialect,
+) -> HttpResponse {
+    let endpoint = record.endpoint;
     match serve(&state, &req, payload, &mut record, &mut meta, dialect).await {
         Ok(response) => response,
         Err(err) => {
