@@ -337,13 +337,12 @@ impl Spool {
             self.publish_gauges(&state);
             return Err(SpoolError::Full { bytes, max_bytes });
         }
-        if state.torn || state.sizes.last().copied().unwrap_or(0) >= self.inner.config.segment_bytes
-        {
-            if let Err(err) = state.roll(&self.inner.config.dir) {
-                state.failing = true;
-                self.publish_gauges(&state);
-                return Err(err.into());
-            }
+        let roll = state.torn
+            || state.sizes.last().copied().unwrap_or(0) >= self.inner.config.segment_bytes;
+        if roll && let Err(err) = state.roll(&self.inner.config.dir) {
+            state.failing = true;
+            self.publish_gauges(&state);
+            return Err(err.into());
         }
         let written = state
             .writer
