@@ -25,6 +25,8 @@ const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(5);
 
 /// Longest wait for the body of an upstream error answer (only read for its message).
 const ERROR_BODY_WAIT: Duration = Duration::from_secs(2);
+/// Most bytes of an upstream error body read (for its message).
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// Longest `Retry-After` honoured, in seconds; a larger one is read as this.
 const MAX_RETRY_AFTER_SECS: u64 = 86_400;
 
@@ -279,11 +281,18 @@ async fn try_once(
         // A day at most: any larger figure means the same (skip this deployment for now).
         .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
     if let Some(failure) = Failure::from_status(status, retry_after) {
-        let body = tokio::time::timeout(ERROR_BODY_WAIT, response.bytes())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        // Only for the error message: read a bounded prefix, never the whole body.
+        let body = tokio::time::timeout(
+            ERROR_BODY_WAIT,
+            read_bounded(response, MAX_ERROR_BODY_BYTES),
+        )
+        .await
+        .ok()
+        .map(|read| match read {
+            Ok(bytes) | Err(BodyError::TooLarge(bytes)) => bytes,
+            Err(BodyError::Transport(_)) => Bytes::new(),
+        })
+        .unwrap_or_default();
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
         return Err(fail(
             Some(status),
@@ -319,12 +328,22 @@ async fn try_once(
             },
         ));
     }
-    match tokio::time::timeout(remaining, response.bytes()).await {
+    let limit = state.config.max_upstream_body_bytes;
+    match tokio::time::timeout(remaining, read_bounded(response, limit)).await {
         Err(_) => Err(timed_out()),
-        Ok(Err(e)) => Err(fail(
+        Ok(Err(BodyError::Transport(e))) => Err(fail(
             Some(status),
             Failure::Broken,
             transport_error(provider, &e),
+        )),
+        // Not retried: the same request would produce the same answer.
+        Ok(Err(BodyError::TooLarge(_))) => Err(fail(
+            Some(status),
+            Failure::Client(502),
+            ApiError::UpstreamFailed(format!(
+                "provider '{provider}' answered with more than {limit} bytes \
+                 (upstream_body_too_large)"
+            )),
         )),
         Ok(Ok(bytes)) => Ok((status, AnswerBody::Whole(bytes))),
     }
@@ -344,4 +363,32 @@ fn log_entry(
         error,
         latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
     }
+}
+
+/// Why a body could not be read whole.
+enum BodyError {
+    /// The connection failed.
+    Transport(reqwest::Error),
+    /// More than the limit: the first `limit` bytes.
+    TooLarge(Bytes),
+}
+
+/// Reads `response`'s body up to `limit` bytes, refusing at once a larger declared length.
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Bytes, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > limit as u64)
+    {
+        return Err(BodyError::TooLarge(Bytes::new()));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            let room = limit - body.len();
+            body.extend_from_slice(&chunk[..room]);
+            return Err(BodyError::TooLarge(body.freeze()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }

@@ -593,3 +593,46 @@ async fn a_client_gone_before_its_stream_started_is_billed_once_for_the_prompt()
     stack.wait_for_entries(tenant.tenant_id, 2).await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_answer_over_the_limit_is_a_clear_502_and_others_are_served() {
+    let mock = MockConfig {
+        completion_words: 2_000,
+        ..MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |config| config.max_upstream_body_bytes = 4_096).await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let response = stack
+        .chat(
+            &tenant.key,
+            &json!({"model": "demo-small", "messages": [{"role": "user", "content": "a long answer"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 502);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "upstream_error", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 4096 bytes"),
+        "{error}"
+    );
+    // Streams are relayed event by event, never held whole: the same answer streams fine.
+    let streamed = stack
+        .chat(
+            &tenant.key,
+            &json!({"model": "demo-small", "stream": true, "messages": [{"role": "user", "content": "a long answer"}]}),
+        )
+        .await;
+    assert_eq!(streamed.status(), 200);
+    assert!(streamed.text().await.unwrap().contains("[DONE]"));
+    let events = stack.usage_events(tenant.tenant_id, 2).await;
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.outcome == UsageOutcome::UpstreamError)
+    );
+    stack.stop().await;
+}

@@ -51,6 +51,7 @@ struct RawConfig {
     admin_token: Option<String>,
     database_url: Option<String>,
     max_body_bytes: Option<usize>,
+    max_upstream_body_bytes: Option<usize>,
     max_credit_usd: Option<Decimal>,
     default_max_tokens: Option<u32>,
     #[serde(default)]
@@ -164,6 +165,9 @@ pub struct GatewayConfig {
     pub database_url: Secret,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Largest non-streamed upstream answer read (a clear 502 beyond it); an upstream error
+    /// body is read up to 64 KiB and cut there.
+    pub max_upstream_body_bytes: usize,
     /// Largest single credit grant.
     pub max_credit_usd: Decimal,
     /// Output tokens assumed for admission when a request sets no `max_tokens`.
@@ -259,6 +263,14 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
             "must be at least 1024",
         ));
     }
+    let max_upstream_body_bytes = raw.max_upstream_body_bytes.unwrap_or(32 * 1024 * 1024);
+    if max_upstream_body_bytes < 1024 {
+        return Err(ConfigError::new(
+            src,
+            "max_upstream_body_bytes",
+            "must be at least 1024",
+        ));
+    }
     let max_credit_usd = raw.max_credit_usd.unwrap_or(Decimal::from(1_000_000));
     if max_credit_usd <= Decimal::ZERO {
         return Err(ConfigError::new(src, "max_credit_usd", "must be positive"));
@@ -283,6 +295,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         admin_token: Secret(admin_token),
         database_url: Secret(database_url),
         max_body_bytes,
+        max_upstream_body_bytes,
         max_credit_usd,
         default_max_tokens: raw.default_max_tokens.unwrap_or(1024).max(1),
         nats,
