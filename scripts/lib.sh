@@ -95,9 +95,19 @@ ensure_models() {
   rm -rf "$dl"
 }
 
-# Starts (or reuses) a private nats-server with JetStream unless NATS_URL is set.
+# The URL of the private nats-server of this state directory (empty if it never started one).
+own_nats_url() {
+  if [ -f "$STATE/nats/port" ]; then echo "nats://127.0.0.1:$(cat "$STATE/nats/port")"; fi
+}
+
+# Starts (or reuses) a private nats-server with JetStream unless NATS_URL names another one.
+# A NATS_URL that is this state directory's own server (after `source .tollgate/env`) is
+# healed like an unset one: restarted on its port if it is down.
 ensure_nats() {
-  if [ -n "${NATS_URL:-}" ]; then log "using NATS at $NATS_URL"; return; fi
+  if [ -n "${NATS_URL:-}" ] && [ "$NATS_URL" != "$(own_nats_url)" ]; then
+    log "using NATS at $NATS_URL"
+    return
+  fi
   local dir="$STATE/nats" port
   if alive "$dir/pid"; then
     port=$(cat "$dir/port")
@@ -138,10 +148,16 @@ pg_data_dir() {
 
 as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
-# Starts (or reuses) a private Postgres unless DATABASE_URL is set; creates database $1.
+# Starts (or reuses) a private Postgres unless DATABASE_URL names another one; creates
+# database $1. A DATABASE_URL on this state directory's own Postgres (after
+# `source .tollgate/env`) is healed like an unset one.
 ensure_postgres() {
-  local db="$1"
-  if [ -n "${DATABASE_URL:-}" ]; then log "using Postgres at ${DATABASE_URL%%@*}@…"; return; fi
+  local db="$1" own=""
+  [ -f "$STATE/pg.last-port" ] && own="postgres://postgres@127.0.0.1:$(cat "$STATE/pg.last-port")/"
+  if [ -n "${DATABASE_URL:-}" ] && { [ -z "$own" ] || [[ "$DATABASE_URL" != "$own"* ]]; }; then
+    log "using Postgres at ${DATABASE_URL%%@*}@…"
+    return
+  fi
   [ -n "$(pg_bin)" ] || need_apt postgresql
   local bin data port
   bin=$(pg_bin)
