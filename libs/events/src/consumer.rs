@@ -188,6 +188,32 @@ impl DeadLetters {
         })
     }
 
+    /// Settles a batch after its good part was committed: acks every message except those in
+    /// `dead` (index in `messages` -> reason), which it parks. Returns how many were parked;
+    /// a message whose parking failed is left unacked and comes back after the ack wait.
+    pub async fn settle(
+        &self,
+        messages: &[jetstream::Message],
+        dead: &std::collections::HashMap<usize, String>,
+    ) -> u64 {
+        let mut parked = 0;
+        for (index, message) in messages.iter().enumerate() {
+            match dead.get(&index) {
+                Some(reason) => match self.park(message, reason).await {
+                    Ok(()) => parked += 1,
+                    Err(err) => tracing::error!(error = %err, "dead-letter publish failed"),
+                },
+                None => {
+                    if let Err(err) = message.ack().await {
+                        // A crash or a lost ack only causes a harmless redelivery.
+                        tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
+                    }
+                }
+            }
+        }
+        parked
+    }
+
     /// The subject this consumer parks on.
     pub fn subject(&self) -> &str {
         &self.subject

@@ -123,6 +123,42 @@ where
     Some(outcome)
 }
 
+/// [`apply_isolating`] as the projections use it: default backoff, every failed attempt logged
+/// (as `what` failed) and counted in `failures`, and the poisoned items returned as
+/// (index in the batch, reason for the dead-letter stream).
+pub async fn apply_counted<R, E, F, Fut>(
+    len: usize,
+    apply: F,
+    classify: impl Fn(&E) -> Failure,
+    failures: &prometheus_client::metrics::counter::Counter,
+    what: &'static str,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Option<(Vec<R>, Vec<(usize, String)>)>
+where
+    E: std::fmt::Display,
+    F: FnMut(Range<usize>) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+{
+    let outcome = apply_isolating(
+        len,
+        apply,
+        classify,
+        |err, failure, events| {
+            failures.inc();
+            tracing::warn!(error = %err, events, ?failure, "{what} failed");
+        },
+        Backoff::default(),
+        stop,
+    )
+    .await?;
+    let poisoned = outcome
+        .poisoned
+        .into_iter()
+        .map(|(index, err)| (index, format!("refused by the database: {err}")))
+        .collect();
+    Some((outcome.applied, poisoned))
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;

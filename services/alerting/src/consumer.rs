@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use tollgate_events::isolate::{self, Backoff, Failure};
+use tollgate_events::isolate::{self, Failure};
 use tollgate_events::{Batches, ConsumerSettings, DeadLetters, Event, EventBody};
 
 use crate::engine::{DeadLetter, Engine};
@@ -85,28 +85,22 @@ async fn handle(
         }
     }
     let metrics = &engine.metrics;
-    let Some(outcome) = isolate::apply_isolating(
+    let Some((counted, poisoned)) = isolate::apply_counted(
         facts.len(),
         |range| window::count(&engine.pool, &facts[range]),
         |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
-        |err, failure, events| {
-            metrics.failures.inc();
-            tracing::warn!(error = %err, events, ?failure, "window counting failed");
-        },
-        Backoff::default(),
+        &metrics.failures,
+        "window counting",
         stop,
     )
     .await
     else {
         return false;
     };
-    metrics
-        .counted
-        .inc_by(outcome.applied.iter().sum::<usize>() as u64);
-    let dead: HashMap<usize, String> = outcome
-        .poisoned
-        .iter()
-        .map(|(fact, err)| (sources[*fact], format!("refused by the database: {err}")))
+    metrics.counted.inc_by(counted.iter().sum::<usize>() as u64);
+    let dead: HashMap<usize, String> = poisoned
+        .into_iter()
+        .map(|(fact, why)| (sources[fact], why))
         .collect();
     let tenants: BTreeSet<_> = facts
         .iter()
@@ -127,21 +121,9 @@ async fn handle(
             )
             .await;
     }
-    for (index, message) in messages.iter().enumerate() {
-        match dead.get(&index) {
-            Some(reason) => match dead_letters.park(message, reason).await {
-                Ok(()) => {
-                    metrics.dead_letters.inc();
-                }
-                Err(err) => tracing::error!(error = %err, "dead-letter publish failed"),
-            },
-            None => {
-                if let Err(err) = message.ack().await {
-                    tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
-                }
-            }
-        }
-    }
+    metrics
+        .dead_letters
+        .inc_by(dead_letters.settle(&messages, &dead).await);
     true
 }
 

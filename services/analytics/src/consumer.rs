@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_nats::jetstream;
 use sqlx::PgPool;
-use tollgate_events::isolate::{self, Backoff, Failure};
+use tollgate_events::isolate::{self, Failure};
 use tollgate_events::{Batches, ConsumerSettings, DeadLetters, Event, EventBody};
 
 use crate::metrics::AnalyticsMetrics;
@@ -92,43 +92,27 @@ impl Consumer {
         }
 
         let metrics = &self.metrics;
-        let Some(outcome) = isolate::apply_isolating(
+        let Some((counted, poisoned)) = isolate::apply_counted(
             facts.len(),
             |range| rollup::count(&self.pool, &facts[range]),
             |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
-            |err, failure, events| {
-                metrics.batch_failures.inc();
-                tracing::warn!(error = %err, events, ?failure, "counting failed");
-            },
-            Backoff::default(),
+            &metrics.batch_failures,
+            "counting",
             stop,
         )
         .await
         else {
             return false;
         };
-        let dead: HashMap<usize, String> = outcome
-            .poisoned
-            .iter()
-            .map(|(fact, err)| (sources[*fact], format!("refused by the database: {err}")))
+        let dead: HashMap<usize, String> = poisoned
+            .into_iter()
+            .map(|(fact, why)| (sources[fact], why))
             .collect();
-        // Committed: now ack. A crash before these acks only causes a harmless redelivery.
-        for (index, message) in messages.iter().enumerate() {
-            match dead.get(&index) {
-                Some(reason) => match dead_letters.park(message, reason).await {
-                    Ok(()) => {
-                        metrics.dead_letters.inc();
-                    }
-                    Err(err) => tracing::error!(error = %err, "dead-letter publish failed"),
-                },
-                None => {
-                    if let Err(err) = message.ack().await {
-                        tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
-                    }
-                }
-            }
-        }
-        for counted in &outcome.applied {
+        // Committed: now ack, and park the dead.
+        metrics
+            .dead_letters
+            .inc_by(dead_letters.settle(&messages, &dead).await);
+        for counted in &counted {
             metrics.counted.inc_by(counted.counted as u64);
             metrics.duplicates.inc_by(counted.duplicates as u64);
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_nats::jetstream::{self, consumer::pull, kv, stream};
 use sqlx::PgPool;
 use tollgate_events::balances::{balance_store, key_spend_key, tenant_balance_key};
-use tollgate_events::isolate::{self, Backoff, Failure};
+use tollgate_events::isolate::{self, Failure};
 use tollgate_events::{CreditSource, CreditsGranted, DeadLetters, Event, EventBody};
 use uuid::Uuid;
 
@@ -134,15 +134,12 @@ impl Consumer {
         }
 
         let metrics = &self.metrics;
-        let Some(outcome) = isolate::apply_isolating(
+        let Some((applied, poisoned)) = isolate::apply_counted(
             entries.len(),
             |range| book(&self.pool, &entries[range]),
             |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
-            |err, failure, events| {
-                metrics.batch_failures.inc();
-                tracing::warn!(error = %err, events, ?failure, "booking failed");
-            },
-            Backoff::default(),
+            &metrics.batch_failures,
+            "booking",
             stop,
         )
         .await
@@ -150,28 +147,17 @@ impl Consumer {
             // Not acked: JetStream redelivers to the next ledger.
             return false;
         };
-        for (entry, err) in outcome.poisoned {
-            dead.insert(sources[entry], format!("refused by the database: {err}"));
-        }
-        // Committed: now ack. A crash before these acks only causes a harmless redelivery.
-        for (index, message) in messages.iter().enumerate() {
-            match dead.get(&index) {
-                Some(reason) => match dead_letters.park(message, reason).await {
-                    Ok(()) => {
-                        metrics.dead_letters.inc();
-                    }
-                    // Left unacked: redelivered after the ack wait and parked then.
-                    Err(err) => tracing::error!(error = %err, "dead-letter publish failed"),
-                },
-                None => {
-                    if let Err(err) = message.ack().await {
-                        tracing::warn!(error = %err, "ack failed; the event will be redelivered and skipped");
-                    }
-                }
-            }
-        }
+        dead.extend(
+            poisoned
+                .into_iter()
+                .map(|(entry, why)| (sources[entry], why)),
+        );
+        // Committed: now ack, and park the dead.
+        metrics
+            .dead_letters
+            .inc_by(dead_letters.settle(&messages, &dead).await);
         let now = chrono::Utc::now();
-        for applied in &outcome.applied {
+        for applied in &applied {
             metrics.booked.inc_by(applied.booked as u64);
             metrics.duplicates.inc_by(applied.duplicates as u64);
         }
@@ -187,7 +173,7 @@ impl Consumer {
             let lag = (now - entry.occurred_at).num_microseconds().unwrap_or(0);
             metrics.lag.observe(lag.max(0) as f64 / 1e6);
         }
-        for applied in &outcome.applied {
+        for applied in &applied {
             if let Some(balances) = balances {
                 self.publish_balances(balances, applied).await;
             }

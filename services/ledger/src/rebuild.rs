@@ -7,7 +7,7 @@ use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::StreamExt;
 use serde::Serialize;
 use tollgate_events::Event;
-use tollgate_events::isolate::{self, Backoff, Failure};
+use tollgate_events::isolate::{self, Failure};
 use uuid::Uuid;
 
 use crate::consumer::{durable_consumer, event_stream};
@@ -114,20 +114,18 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
             }
             // What the live ledger dead-letters, the rebuild skips the same way.
             let (_, never) = tokio::sync::watch::channel(false);
-            let outcome = isolate::apply_isolating(
+            let (applied, poisoned) = isolate::apply_counted(
                 batch_entries.len(),
                 |range| book_in(&pool, &schema, &batch_entries[range]),
                 |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
-                |err, failure, events| {
-                    tracing::warn!(error = %err, events, ?failure, "rebuild booking failed");
-                },
-                Backoff::default(),
+                &prometheus_client::metrics::counter::Counter::default(),
+                "rebuild booking",
                 &never,
             )
             .await
             .ok_or_else(|| LedgerError::Nats("rebuild stopped".into()))?;
-            entries += outcome.applied.iter().map(|a| a.booked as u64).sum::<u64>();
-            dead_letters += outcome.poisoned.len() as u64;
+            entries += applied.iter().map(|a| a.booked as u64).sum::<u64>();
+            dead_letters += poisoned.len() as u64;
         }
     }
 
