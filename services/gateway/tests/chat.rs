@@ -636,3 +636,59 @@ async fn an_upstream_answer_over_the_limit_is_a_clear_502_and_others_are_served(
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_on_every_chunk_is_relayed_as_it_comes_and_billed_once_from_the_last() {
+    let mock = MockConfig {
+        usage_every_chunk: true,
+        inter_token_ms: 150,
+        completion_words: 12,
+        ..MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |_| {}).await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let started = std::time::Instant::now();
+    let mut response = stack
+        .chat(&tenant.key, &json!({"model": "demo-small", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "count"}]}))
+        .await;
+    assert_eq!(response.status(), 200);
+    // The first words arrive while the upstream is still producing (12 words, 150 ms apart):
+    // nothing is held until the end.
+    let mut text = String::new();
+    let mut first_content = None;
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if first_content.is_none()
+            && text.contains("\"content\":\"")
+            && text.matches("\"content\"").count() > 1
+        {
+            first_content = Some(started.elapsed());
+        }
+    }
+    let total = started.elapsed();
+    let first_content = first_content.unwrap();
+    assert!(
+        first_content < total / 2,
+        "first content after {first_content:?} of {total:?}: the stream was held"
+    );
+    let data = sse_data(&text);
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let usage: Vec<Value> = data
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter(|c| c["usage"]["cost_usd"].is_string())
+        .collect();
+    assert_eq!(usage.len(), 1, "one priced usage chunk: {data:?}");
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].usage_source, UsageSource::Upstream);
+    assert_eq!(
+        usage[0]["usage"]["completion_tokens"].as_u64(),
+        Some(u64::from(events[0].completion_tokens))
+    );
+    assert_eq!(
+        dec(usage[0]["usage"]["cost_usd"].as_str().unwrap()),
+        events[0].cost_usd
+    );
+    stack.stop().await;
+}

@@ -34,6 +34,9 @@ pub struct MockConfig {
     pub retry_after_secs: u64,
     /// Leave `usage` out of streamed answers even when asked for.
     pub omit_stream_usage: bool,
+    /// Report (running) `usage` on every streamed chunk, as some OpenAI-compatible servers do,
+    /// besides the final usage-only chunk.
+    pub usage_every_chunk: bool,
     /// Faults by model name (changeable at run time: `PUT /mock/faults/{model}`).
     pub faults: HashMap<String, Fault>,
 }
@@ -71,6 +74,7 @@ impl Default for MockConfig {
             error_rate: 0.0,
             retry_after_secs: 1,
             omit_stream_usage: false,
+            usage_every_chunk: false,
             faults: HashMap::new(),
         }
     }

@@ -15,6 +15,7 @@ pub struct Controls {
     pub fail_with: Option<u16>,
     pub retry_after_secs: u64,
     pub omit_stream_usage: bool,
+    pub usage_every_chunk: bool,
     pub completion_words: u32,
     pub break_stream_after: Option<u32>,
 }
@@ -57,6 +58,8 @@ impl Controls {
                 .unwrap_or(config.retry_after_secs),
             break_stream_after: header(req, "x-mock-break-after").or(fault.break_stream_after),
             omit_stream_usage: header(req, "x-mock-omit-usage").unwrap_or(config.omit_stream_usage),
+            usage_every_chunk: header(req, "x-mock-usage-every-chunk")
+                .unwrap_or(config.usage_every_chunk),
             completion_words: header(req, "x-mock-completion-words")
                 .unwrap_or(config.completion_words),
         }

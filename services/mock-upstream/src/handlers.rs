@@ -235,11 +235,20 @@ pub async fn chat_completions(
         } else {
             controls.inter_token
         };
+        // With `usage_every_chunk`, each content chunk carries the usage so far.
+        let running = controls.usage_every_chunk.then(|| {
+            let produced = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            json!({
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": produced,
+                "total_tokens": prompt_tokens + produced,
+            })
+        });
         events.push((
             delay,
             chunk(
                 json!([{"index": 0, "delta": {"content": piece}, "finish_reason": null}]),
-                None,
+                running,
             ),
         ));
     }

@@ -302,11 +302,15 @@ impl StreamBilling {
         };
         let usage: Usage = usage.into();
         self.upstream_usage = Some(usage);
+        if !choices.is_empty() {
+            // Usage on a chunk that carries the answer (some servers report it on every
+            // chunk): relayed at once. Only the usage-only chunk waits for the bill, so the
+            // rest of the stream is never held back.
+            out.push_back(event);
+            return;
+        }
         if !self.include_usage {
             // The gateway asked for usage, the client did not: drop the usage-only chunk.
-            if !choices.is_empty() {
-                out.push_back(event);
-            }
             return;
         }
         let cost = self.cost(usage);
