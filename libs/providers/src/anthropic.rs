@@ -275,13 +275,17 @@ struct MessagesStream {
 
 impl MessagesStream {
     fn chunk(&self, delta: Value, finish: Option<&str>) -> Bytes {
-        sse_event(&json!({
+        sse_event(&self.chunk_value(delta, finish))
+    }
+
+    fn chunk_value(&self, delta: Value, finish: Option<&str>) -> Value {
+        json!({
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }))
+        })
     }
 
     fn merge_usage(&mut self, usage: Option<&Value>) {
@@ -309,7 +313,11 @@ impl StreamTranslator for MessagesStream {
                 self.id = message.get("id").cloned().unwrap_or(Value::Null);
                 self.created = now_unix();
                 self.merge_usage(message.get("usage"));
-                out.push(self.chunk(json!({"role": "assistant", "content": ""}), None));
+                // The prompt's usage as the provider counted it, known before any output: a
+                // stream cut short is billed from it rather than from an estimate.
+                let mut first = self.chunk_value(json!({"role": "assistant", "content": ""}), None);
+                first["usage"] = openai_usage(&Value::Object(self.usage.clone()));
+                out.push(sse_event(&first));
             }
             "content_block_start" => {
                 let block = value.get("content_block").unwrap_or(&Value::Null);

@@ -260,3 +260,53 @@ async fn content_the_provider_cannot_take_is_a_clear_400_and_never_sent() {
     assert_eq!(stack.mock.chat_requests(), 0);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_anthropic_stream_is_billed_from_the_providers_own_prompt_count() {
+    let stack = Stack::start_routed(
+        MockConfig {
+            completion_words: 30,
+            // Spaced out, so the break comes after the first events are read.
+            inter_token_ms: 20,
+            ..MockConfig::default()
+        },
+        CLAUDE_ROUTE,
+    )
+    .await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let body = json!({"model": "claude", "stream": true, "messages": [
+        {"role": "system", "content": "You are terse, precise and helpful in every answer."},
+        {"role": "user", "content": "Tell me a long story about a lighthouse keeper."}]});
+    // Whole, for the provider's figures.
+    let whole = stack.chat(&tenant.key, &body).await;
+    assert_eq!(whole.status(), 200);
+    whole.text().await.unwrap();
+    // Cut after a few events: message_start has already told the prompt's tokens.
+    stack.faults.set(
+        "mock-claude",
+        tollgate_mock_upstream::Fault {
+            break_stream_after: Some(6),
+            ..Default::default()
+        },
+    );
+    let cut = stack.chat(&tenant.key, &body).await;
+    assert_eq!(cut.status(), 200);
+    cut.text().await.unwrap();
+
+    let events = stack.usage_events(tenant.tenant_id, 2).await;
+    assert_eq!(events.len(), 2);
+    let (whole, cut) = (&events[0], &events[1]);
+    assert_eq!(whole.outcome, UsageOutcome::Success);
+    assert_eq!(cut.outcome, UsageOutcome::UpstreamError);
+    assert_eq!(cut.usage_source, UsageSource::Upstream);
+    assert_eq!(
+        cut.prompt_tokens, whole.prompt_tokens,
+        "the provider's count"
+    );
+    assert!(
+        cut.completion_tokens >= 1 && cut.completion_tokens < whole.completion_tokens,
+        "{cut:?}"
+    );
+    assert!(cut.cost_usd > Decimal::ZERO && cut.cost_usd < whole.cost_usd);
+    stack.stop().await;
+}

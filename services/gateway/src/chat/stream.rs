@@ -304,9 +304,10 @@ impl StreamBilling {
         self.upstream_usage = Some(usage);
         if !choices.is_empty() {
             // Usage on a chunk that carries the answer (some servers report it on every
-            // chunk): relayed at once. Only the usage-only chunk waits for the bill, so the
+            // chunk, Anthropic's prompt count comes first): relayed at once without it, as
+            // OpenAI sends such chunks. Only the usage-only chunk waits for the bill, so the
             // rest of the stream is never held back.
-            out.push_back(event);
+            out.push_back(self.without_usage(&data).unwrap_or(event));
             return;
         }
         if !self.include_usage {
@@ -324,6 +325,19 @@ impl StreamBilling {
         self.usage_delivered = true;
     }
 
+    /// A chunk as the client gets it when it is not the usage chunk: `usage` null if the
+    /// client asked for usage (it comes in the last chunk), absent if it did not.
+    fn without_usage(&self, data: &str) -> Option<Bytes> {
+        let mut chunk: Value = serde_json::from_str(data).ok()?;
+        let fields = chunk.as_object_mut()?;
+        if self.include_usage {
+            fields.insert("usage".into(), Value::Null);
+        } else {
+            fields.remove("usage");
+        }
+        Some(Bytes::from(format!("data: {chunk}\n\n")))
+    }
+
     fn cost(&self, usage: Usage) -> String {
         self.record
             .as_ref()
@@ -334,7 +348,18 @@ impl StreamBilling {
     /// Usage to bill: the provider's, or counted with the tokenizer.
     fn usage(&self) -> (Usage, UsageSource) {
         match self.upstream_usage {
-            Some(usage) => (usage, UsageSource::Upstream),
+            Some(usage) if self.saw_done => (usage, UsageSource::Upstream),
+            // Cut short: the provider's own prompt count (some report it before any output,
+            // e.g. Anthropic's `message_start`) and at least what was relayed.
+            Some(usage) => (
+                Usage {
+                    completion_tokens: usage
+                        .completion_tokens
+                        .max(self.tokenizer.count_text(&self.completion_text)),
+                    ..usage
+                },
+                UsageSource::Upstream,
+            ),
             None => (
                 Usage {
                     prompt_tokens: self.prompt_tokens,
