@@ -40,6 +40,35 @@ impl Failure {
     }
 }
 
+/// How many events in a row a consumer may find poisonous, with nothing applied in between,
+/// before it stops parking them: so many refusals in a row mean the database or the code is
+/// wrong (a migration, a schema mismatch), not the events, and parking them would take money
+/// out of the projection. The consumer then retries with backoff, as for a transient failure,
+/// until something applies again.
+pub const MAX_POISON_STREAK: u32 = 8;
+
+/// A consumer's count of poisonous events in a row (see [`MAX_POISON_STREAK`]); kept across
+/// batches.
+#[derive(Debug, Default)]
+pub struct PoisonStreak(std::sync::atomic::AtomicU32);
+
+impl PoisonStreak {
+    fn applied(&self) {
+        self.0.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts one more poisonous event; false once the streak is too long to believe.
+    fn poisoned(&self) -> bool {
+        let streak = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        if streak >= MAX_POISON_STREAK {
+            return false;
+        }
+        self.0
+            .store(streak + 1, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+}
+
 /// Backoff of transient failures: starts at `initial`, doubles up to `max`.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
@@ -70,7 +99,7 @@ pub async fn apply_isolating<R, E, F, Fut>(
     mut apply: F,
     classify: impl Fn(&E) -> Failure,
     mut on_failure: impl FnMut(&E, Failure, usize),
-    backoff: Backoff,
+    (backoff, streak): (Backoff, &PoisonStreak),
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Option<Isolated<R, E>>
 where
@@ -92,6 +121,7 @@ where
             let error = match apply(part.clone()).await {
                 Ok(result) => {
                     outcome.applied.push(result);
+                    streak.applied();
                     delay = backoff.initial;
                     break;
                 }
@@ -107,11 +137,19 @@ where
                     break;
                 }
                 lone_failures += 1;
-                if lone_failures >= 2 {
+                if lone_failures < 2 {
+                    continue;
+                }
+                if streak.poisoned() {
                     outcome.poisoned.push((part.start, error));
                     break;
                 }
-                continue;
+                // Too many in a row to be the events' fault: wait, as for a transient
+                // failure, instead of parking.
+                tracing::error!(
+                    streak = MAX_POISON_STREAK,
+                    "every recent event was refused; parking no more until one applies"
+                );
             }
             if *stop.borrow() {
                 return None;
@@ -130,7 +168,7 @@ pub async fn apply_counted<R, E, F, Fut>(
     len: usize,
     apply: F,
     classify: impl Fn(&E) -> Failure,
-    failures: &prometheus_client::metrics::counter::Counter,
+    (failures, streak): (&prometheus_client::metrics::counter::Counter, &PoisonStreak),
     what: &'static str,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Option<(Vec<R>, Vec<(usize, String)>)>
@@ -147,7 +185,7 @@ where
             failures.inc();
             tracing::warn!(error = %err, events, ?failure, "{what} failed");
         },
-        Backoff::default(),
+        (Backoff::default(), streak),
         stop,
     )
     .await?;
@@ -195,10 +233,13 @@ mod tests {
                 }
             },
             |_, _, _| {},
-            Backoff {
-                initial: Duration::from_millis(1),
-                max: Duration::from_millis(2),
-            },
+            (
+                Backoff {
+                    initial: Duration::from_millis(1),
+                    max: Duration::from_millis(2),
+                },
+                &PoisonStreak::default(),
+            ),
             &stop,
         )
         .await
@@ -251,10 +292,47 @@ mod tests {
             |_| async { Err::<(), _>("down") },
             |_| Failure::Transient,
             |_, _, _| {},
-            Backoff::default(),
+            (Backoff::default(), &PoisonStreak::default()),
             &stop,
         )
         .await;
         assert!(outcome.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_long_run_of_refusals_stalls_instead_of_parking_everything() {
+        // Asked to stop: the stall (the transient path) returns at once instead of waiting.
+        let (_tx, stop) = tokio::sync::watch::channel(true);
+        let streak = PoisonStreak::default();
+        let outcome = apply_isolating(
+            MAX_POISON_STREAK as usize + 4,
+            |_| async { Err::<(), _>("refused") },
+            |_| Failure::Permanent,
+            |_, _, _| {},
+            (Backoff::default(), &streak),
+            &stop,
+        )
+        .await;
+        assert!(
+            outcome.is_none(),
+            "the consumer stalls: nothing more is parked"
+        );
+        assert_eq!(
+            streak.0.load(std::sync::atomic::Ordering::Relaxed),
+            MAX_POISON_STREAK
+        );
+        // One success ends the streak.
+        let (_tx, stop) = tokio::sync::watch::channel(false);
+        let outcome = apply_isolating(
+            1,
+            |_| async { Ok::<_, &str>(()) },
+            |_| Failure::Permanent,
+            |_, _, _| {},
+            (Backoff::default(), &streak),
+            &stop,
+        )
+        .await;
+        assert!(outcome.is_some());
+        assert_eq!(streak.0.load(std::sync::atomic::Ordering::Relaxed), 0);
     }
 }

@@ -471,6 +471,7 @@ impl Worker {
                 _ = age_tick.tick(), if self.spool.is_some() => {
                     if let Some(spool) = &self.spool {
                         spool.refresh_age(chrono::Utc::now().timestamp_millis());
+                        spool.probe_if_failing();
                     }
                 }
             }

@@ -33,6 +33,8 @@ const BODY_FIXED: usize = 8 + 16 + 2;
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Segment file suffix.
 const SUFFIX: &str = ".spool";
+/// Written and removed again to learn whether a failing disk takes writes again.
+const PROBE_FILE: &str = "probe";
 /// File of the events JetStream refused for good (JSON lines), beside the segments.
 pub const SET_ASIDE_FILE: &str = "set-aside.jsonl";
 
@@ -480,6 +482,28 @@ impl Spool {
         state.refused || state.failing || state.bytes() + max / 16 >= max
     }
 
+    /// While the last append failed on the disk: tries a small write and fsync beside the
+    /// segments and, if the disk takes it, stops counting the spool as full (called
+    /// periodically by the publisher, so readiness recovers even when nothing needs spooling).
+    pub fn probe_if_failing(&self) {
+        let mut state = self.lock();
+        if !state.failing {
+            return;
+        }
+        let path = self.inner.config.dir.join(PROBE_FILE);
+        let probed = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(b"probe").and_then(|()| file.sync_data()))
+            .and_then(|()| std::fs::remove_file(&path));
+        if probed.is_ok() {
+            state.failing = false;
+            self.publish_gauges(&state);
+        }
+    }
+
     /// Refreshes the age gauge (called periodically by the publisher).
     pub fn refresh_age(&self, now_ms: i64) {
         let state = self.lock();
@@ -786,8 +810,18 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(matches!(spool.append(&[event(2)]), Err(SpoolError::Io(_))));
         assert!(spool.is_full(), "a failed write turns readiness red");
+        spool.probe_if_failing();
+        assert!(spool.is_full(), "the disk still refuses");
         std::fs::create_dir_all(&dir).unwrap();
-        spool.append(&[event(3)]).unwrap();
+        // Nothing more to spool (JetStream answers again): the probe clears it.
+        spool.probe_if_failing();
+        assert!(!spool.is_full(), "a successful probe clears it");
+        assert!(!dir.join(PROBE_FILE).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(spool.append(&[event(3)]).is_err());
+        assert!(spool.is_full());
+        std::fs::create_dir_all(&dir).unwrap();
+        spool.append(&[event(4)]).unwrap();
         assert!(!spool.is_full(), "a successful write clears it");
         let _ = std::fs::remove_dir_all(dir);
     }

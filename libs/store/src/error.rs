@@ -28,8 +28,9 @@ impl StoreError {
 
 /// Whether `err` will happen again for the same rows, whatever the database's health: Postgres
 /// refused a value (SQLSTATE class 22, data exception), a constraint (23) or a limit such as an
-/// index row size (54), or a value could not be encoded or decoded. Everything else
-/// (connection, pool timeout, serialization failure, shutdown) may pass on a retry.
+/// index row size (54), or a value could not be encoded. Everything else (connection, pool
+/// timeout, serialization failure, shutdown, and a result our code cannot decode, which is our
+/// bug or a schema mismatch, not the data's) may pass on a retry or a fix.
 pub fn is_permanent(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
@@ -37,7 +38,7 @@ pub fn is_permanent(err: &sqlx::Error) -> bool {
                 .iter()
                 .any(|class| code.starts_with(class))
         }),
-        sqlx::Error::Encode(_) | sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => true,
+        sqlx::Error::Encode(_) => true,
         _ => false,
     }
 }

@@ -89,7 +89,7 @@ async fn handle(
         facts.len(),
         |range| window::count(&engine.pool, &facts[range]),
         |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
-        &metrics.failures,
+        (&metrics.failures, &engine.poison_streak),
         "window counting",
         stop,
     )
@@ -172,7 +172,7 @@ async fn watch_dead_letters(
                     .unwrap_or_default()
             };
             let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
-            engine
+            let raised = engine
                 .dead_letter(DeadLetter {
                     seq,
                     consumer: header("Tollgate-Consumer"),
@@ -181,8 +181,17 @@ async fn watch_dead_letters(
                     reason: header("Tollgate-Reason"),
                 })
                 .await;
-            if let Err(err) = message.ack().await {
-                tracing::warn!(error = %err, "ack of a dead letter failed; it will be seen again");
+            match raised {
+                Ok(()) => {
+                    if let Err(err) = message.ack().await {
+                        tracing::warn!(error = %err, "ack of a dead letter failed; it will be seen again");
+                    }
+                }
+                Err(err) => {
+                    engine.metrics.failures.inc();
+                    tracing::warn!(error = %err, seq, "dead-letter alert not raised; it will be tried again");
+                    // Not acked: redelivered after the ack wait.
+                }
             }
         }
     }

@@ -57,6 +57,8 @@ pub struct Engine {
     pub metrics: AlertingMetrics,
     /// Wakes the delivery workers when an alert with a webhook was raised.
     pub delivery_due: tokio::sync::Notify,
+    /// Poisonous usage events in a row (see `isolate::MAX_POISON_STREAK`).
+    pub poison_streak: tollgate_events::isolate::PoisonStreak,
 }
 
 impl Engine {
@@ -73,6 +75,7 @@ impl Engine {
             subject_prefix,
             metrics,
             delivery_due: tokio::sync::Notify::new(),
+            poison_streak: Default::default(),
         }
     }
 
@@ -281,21 +284,24 @@ impl Engine {
     }
 
     /// Evaluates the platform's `dead_letter` rules for one parked event: each parked event is
-    /// its own subject, so every one raises one alert.
-    pub async fn dead_letter(&self, parked: DeadLetter) {
-        self.evaluate(None, RuleKind::DeadLetter, |_| {
-            Some(vec![Observation {
-                subject: format!("dead-letter:{}", parked.seq),
-                holds: true,
-                value: parked.reason.clone(),
-                threshold: "none".into(),
-                message: format!(
-                    "{} parked event {} #{} on the dead-letter stream: {}",
-                    parked.consumer, parked.subject, parked.original_seq, parked.reason
-                ),
-            }])
-        })
-        .await;
+    /// its own subject, so every one raises one alert. An error is returned, not swallowed:
+    /// the caller leaves the parked event unacknowledged so it is seen again.
+    pub async fn dead_letter(&self, parked: DeadLetter) -> Result<(), tollgate_store::StoreError> {
+        let observation = Observation {
+            subject: format!("dead-letter:{}", parked.seq),
+            holds: true,
+            value: parked.reason.clone(),
+            threshold: "none".into(),
+            message: format!(
+                "{} parked event {} #{} on the dead-letter stream: {}",
+                parked.consumer, parked.subject, parked.original_seq, parked.reason
+            ),
+        };
+        for rule in &self.rules(None, RuleKind::DeadLetter).await? {
+            // Raised once per (rule, parked event) however often this is retried.
+            self.observe(rule, observation.clone()).await?;
+        }
+        Ok(())
     }
 
     /// Runs `observe` for each observation `check` makes of each of the rules; failures are

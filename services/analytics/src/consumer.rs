@@ -17,6 +17,8 @@ pub(crate) struct Consumer {
     pub js: jetstream::Context,
     pub config: AnalyticsConfig,
     pub metrics: AnalyticsMetrics,
+    /// Poisonous events in a row (see `isolate::MAX_POISON_STREAK`).
+    pub poison_streak: isolate::PoisonStreak,
 }
 
 impl Consumer {
@@ -96,7 +98,7 @@ impl Consumer {
             facts.len(),
             |range| rollup::count(&self.pool, &facts[range]),
             |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
-            &metrics.batch_failures,
+            (&metrics.batch_failures, &self.poison_streak),
             "counting",
             stop,
         )

@@ -35,6 +35,7 @@ impl Analytics {
                 js,
                 config,
                 metrics,
+                poison_streak: Default::default(),
             },
             server,
             addr,

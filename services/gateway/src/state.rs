@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 use async_nats::jetstream;
 use prometheus_client::registry::Registry;
-use tollgate_events::{Event, Publisher};
+use tollgate_events::{Event, Publisher, Stored};
 use tollgate_store::PgPool;
 use tracing::Instrument;
 
@@ -141,7 +141,13 @@ impl AppState {
                 return;
             }
             match tokio::time::timeout(self.config.events.receipt_timeout, receipt).await {
-                Ok(Ok(_)) => {}
+                Ok(Ok(Stored::Acked | Stored::Spooled)) => {}
+                // Durable in the spool directory's set-aside file, but not billed until an
+                // operator publishes it again.
+                Ok(Ok(Stored::SetAside)) => {
+                    self.metrics.unbilled();
+                    failed_with(&span, "set_aside");
+                }
                 Ok(Err(err)) => {
                     self.metrics.unbilled();
                     failed_with(&span, "not_acknowledged");

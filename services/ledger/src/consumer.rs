@@ -52,6 +52,8 @@ pub(crate) struct Consumer {
     pub js: jetstream::Context,
     pub config: LedgerConfig,
     pub metrics: LedgerMetrics,
+    /// Poisonous events in a row (see `isolate::MAX_POISON_STREAK`).
+    pub poison_streak: isolate::PoisonStreak,
 }
 
 impl Consumer {
@@ -138,7 +140,7 @@ impl Consumer {
             entries.len(),
             |range| book(&self.pool, &entries[range]),
             |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
-            &metrics.batch_failures,
+            (&metrics.batch_failures, &self.poison_streak),
             "booking",
             stop,
         )

@@ -74,6 +74,7 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
     let mut events = 0u64;
     let mut entries = 0u64;
     let mut dead_letters = 0u64;
+    let streak = isolate::PoisonStreak::default();
     if end > 0 {
         let replay = stream
             .create_consumer(pull::OrderedConfig {
@@ -118,7 +119,10 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
                 batch_entries.len(),
                 |range| book_in(&pool, &schema, &batch_entries[range]),
                 |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
-                &prometheus_client::metrics::counter::Counter::default(),
+                (
+                    &prometheus_client::metrics::counter::Counter::default(),
+                    &streak,
+                ),
                 "rebuild booking",
                 &never,
             )

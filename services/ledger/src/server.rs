@@ -36,6 +36,7 @@ impl Ledger {
                 js,
                 config,
                 metrics,
+                poison_streak: Default::default(),
             },
             server,
             addr,

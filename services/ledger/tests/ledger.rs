@@ -851,5 +851,19 @@ async fn an_idempotency_key_reused_for_another_amount_is_a_conflict_before_it_is
         201,
         "the same amount is a retry"
     );
+
+    // Adjustments are signed: the same key with the opposite sign is another amount.
+    let adjust = |amount: &'static str| {
+        stack
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/v1/tenants/{}/adjustments", tenant.tenant_id),
+            )
+            .json(&json!({"amount_usd": amount, "reason": "correction", "idempotency_key": "adj"}))
+            .send()
+    };
+    assert_eq!(adjust("-100").await.unwrap().status(), 201);
+    assert_eq!(adjust("100").await.unwrap().status(), 409);
+    assert_eq!(adjust("-100.0").await.unwrap().status(), 201);
     stack.stop().await;
 }

@@ -509,7 +509,7 @@ async fn publish_money_event(
     let booked =
         tollgate_store::ledger::entry(&state.pool, event.tenant_id, event.event_id).await?;
     if let Some(booked) = booked
-        && booked.amount_usd.abs() != amount.abs()
+        && booked.amount_usd != amount
     {
         return Err(ApiError::Conflict {
             message: format!(
@@ -556,7 +556,7 @@ async fn publish_money_event(
         })) => amount_usd,
         _ => return Ok(()),
     };
-    if earlier_amount.abs() != amount.abs() {
+    if earlier_amount != amount {
         return Err(ApiError::Conflict {
             message: format!(
                 "idempotency_key was already used for {} USD",
