@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 use tollgate_billing::{Decimal, MONEY_LIMIT, ModelPrice, PriceBook, Tokenizer, Usage, cost_of};
-use tollgate_events::Event;
+use tollgate_events::{Event, text};
 use tollgate_gateway::api::admin::parse_money;
 use tollgate_gateway::chat::ChatRequest;
 use tollgate_gateway::chat::sse::{CompletionPeek, SseFramer, data_of, take_event};
@@ -72,6 +72,7 @@ pub fn chat_request(data: &[u8]) {
     let Ok(request) = ChatRequest::parse(data) else {
         return;
     };
+    assert_recordable(&request.model);
     let exact = count_prompt(&request, Tokenizer::O200kBase);
     let bound = request.prompt_token_upper_bound();
     assert!(
@@ -88,6 +89,18 @@ pub fn chat_request(data: &[u8]) {
     );
 }
 
+/// What billing records of a request that validated (its model, in the usage event, the
+/// ledger, the rollups and the logs) is printable and bounded as the client sent it.
+fn assert_recordable(model: &str) {
+    assert!(
+        matches!(
+            text::recorded(model, text::MAX_MODEL),
+            std::borrow::Cow::Borrowed(_)
+        ),
+        "a validated model is not recordable as it is: {model:?}"
+    );
+}
+
 /// `POST /v1/messages` bodies (Anthropic in): a request that translates is a valid chat
 /// request; any completion translates back, and any chunk stream becomes well-formed
 /// Anthropic events.
@@ -98,6 +111,9 @@ pub fn messages_request(data: &[u8]) {
             parsed.is_ok(),
             "translated Anthropic request is not a valid chat request: {parsed:?}"
         );
+        if let Ok(request) = parsed {
+            assert_recordable(&request.model);
+        }
     }
     if let Ok(message) = messages::to_anthropic_message(data) {
         assert_json(&message, "Anthropic message");
