@@ -692,3 +692,39 @@ async fn usage_on_every_chunk_is_relayed_as_it_comes_and_billed_once_from_the_la
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_resets_its_connection_before_the_answer_is_billed_once() {
+    use tokio::io::AsyncWriteExt;
+
+    let stack = Stack::start().await;
+    stack.faults.set(
+        "mock-small",
+        tollgate_mock_upstream::Fault {
+            latency_ms: Some(800),
+            ..Default::default()
+        },
+    );
+    let tenant = stack.funded_tenant(json!({})).await;
+    let body = json!({"model": "demo-small", "messages": [{"role": "user", "content": "reset"}]})
+        .to_string();
+    let address = stack.url.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        tenant.key,
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // SO_LINGER 0: closing sends a reset, which makes actix drop the handler at once.
+    socket.set_zero_linger().unwrap();
+    drop(socket);
+
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    assert_eq!(events.len(), 1, "billed once");
+    assert_eq!(events[0].outcome, UsageOutcome::ClientClosed);
+    assert!(events[0].completion_tokens > 0 && events[0].cost_usd > Decimal::ZERO);
+    stack.stop().await;
+}

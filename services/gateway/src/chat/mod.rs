@@ -72,10 +72,9 @@ pub async fn chat_completions(
     handle(state, req, payload, Dialect::OpenAi).await
 }
 
-/// Authenticates, serves and bills one chat request in `dialect`. Once authenticated, the
-/// request is served in a task of its own on this worker: a client that disconnects drops
-/// this handler but not the work under way, so what the provider was asked and produced is
-/// billed once (as `client_closed`), whenever the client leaves.
+/// Authenticates, serves and bills one chat request in `dialect`. Once authenticated, a client
+/// that disconnects cannot cancel the work under way ([`DetachOnDrop`]): what the provider
+/// was asked and produced is billed once, whenever the client leaves.
 pub async fn handle(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -100,33 +99,56 @@ pub async fn handle(
         }
     };
     let record = RequestRecord::new(meta.request_id.clone(), key, endpoint, started);
-    let mut watch = ClientWatch {
-        gone: record.client_gone.clone(),
-        answered: false,
-    };
-    let task = actix_web::rt::spawn(
-        serve_and_bill(state, req, payload, record, meta, dialect)
-            .instrument(tracing::Span::current()),
-    );
-    let response = task.await.unwrap_or_else(|err| {
-        tracing::error!(error = %err, "request task failed");
-        HttpResponse::InternalServerError().finish()
-    });
-    watch.answered = true;
-    response
+    let gone = record.client_gone.clone();
+    DetachOnDrop {
+        work: Some(Box::pin(
+            serve_and_bill(state, req, payload, record, meta, dialect)
+                .instrument(tracing::Span::current()),
+        )),
+        gone,
+    }
+    .await
 }
 
-/// Marks the request's record when its handler is dropped before the answer is ready (the
-/// client went away).
-struct ClientWatch {
+/// A request's work, run inline by its handler. When the handler is dropped before the work
+/// is done (actix drops it when the client resets its connection), the work goes on in a task
+/// of its own, so what the provider was asked and produced is billed once, as
+/// `client_closed`. Inline, the common case costs no extra scheduling.
+struct DetachOnDrop {
+    work: Option<std::pin::Pin<Box<dyn Future<Output = HttpResponse>>>>,
     gone: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    answered: bool,
 }
 
-impl Drop for ClientWatch {
+impl Future for DetachOnDrop {
+    type Output = HttpResponse;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<HttpResponse> {
+        let Some(work) = self.work.as_mut() else {
+            return std::task::Poll::Ready(HttpResponse::InternalServerError().finish());
+        };
+        let response = std::task::ready!(work.as_mut().poll(cx));
+        self.work = None;
+        std::task::Poll::Ready(response)
+    }
+}
+
+impl Drop for DetachOnDrop {
     fn drop(&mut self) {
-        if !self.answered {
-            self.gone.store(true, std::sync::atomic::Ordering::Release);
+        let Some(work) = self.work.take() else {
+            return;
+        };
+        self.gone.store(true, std::sync::atomic::Ordering::Release);
+        // Dropped by actix's dispatcher task on this worker (its local task set); outside a
+        // task (the worker itself shutting down) there is nothing to run it on.
+        if tokio::task::try_id().is_some() {
+            actix_web::rt::spawn(async move {
+                work.await;
+            });
+        } else {
+            tracing::warn!("request dropped outside a task; its work is abandoned");
         }
     }
 }
