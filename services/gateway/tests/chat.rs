@@ -507,7 +507,21 @@ async fn graceful_shutdown_finishes_in_flight_streams_and_publishes_their_events
     stack.stop().await;
 }
 
-/// Sends `body` with a client that gives up (resets its connection) after 200 ms.
+/// A stack whose `demo-small` upstream takes 800 ms to start answering, and a funded tenant.
+async fn slow_upstream_stack() -> (Stack, tollgate_testkit::TenantKey) {
+    let stack = Stack::start().await;
+    stack.faults.set(
+        "mock-small",
+        tollgate_mock_upstream::Fault {
+            latency_ms: Some(800),
+            ..Default::default()
+        },
+    );
+    let tenant = stack.funded_tenant(json!({})).await;
+    (stack, tenant)
+}
+
+/// Sends `body` with a client that gives up (closes its connection) after 200 ms.
 async fn impatient_chat(stack: &Stack, key: &str, body: &Value) {
     let impatient = reqwest::Client::builder()
         .timeout(std::time::Duration::from_millis(200))
@@ -524,15 +538,7 @@ async fn impatient_chat(stack: &Stack, key: &str, body: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_gone_before_a_plain_answer_is_billed_once_for_what_the_provider_produced() {
-    let stack = Stack::start().await;
-    stack.faults.set(
-        "mock-small",
-        tollgate_mock_upstream::Fault {
-            latency_ms: Some(800),
-            ..Default::default()
-        },
-    );
-    let tenant = stack.funded_tenant(json!({})).await;
+    let (stack, tenant) = slow_upstream_stack().await;
     impatient_chat(
         &stack,
         &tenant.key,
@@ -568,15 +574,7 @@ async fn a_client_gone_before_a_plain_answer_is_billed_once_for_what_the_provide
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_gone_before_its_stream_started_is_billed_once_for_the_prompt() {
-    let stack = Stack::start().await;
-    stack.faults.set(
-        "mock-small",
-        tollgate_mock_upstream::Fault {
-            latency_ms: Some(800),
-            ..Default::default()
-        },
-    );
-    let tenant = stack.funded_tenant(json!({})).await;
+    let (stack, tenant) = slow_upstream_stack().await;
     impatient_chat(
         &stack,
         &tenant.key,
@@ -697,15 +695,7 @@ async fn usage_on_every_chunk_is_relayed_as_it_comes_and_billed_once_from_the_la
 async fn a_client_that_resets_its_connection_before_the_answer_is_billed_once() {
     use tokio::io::AsyncWriteExt;
 
-    let stack = Stack::start().await;
-    stack.faults.set(
-        "mock-small",
-        tollgate_mock_upstream::Fault {
-            latency_ms: Some(800),
-            ..Default::default()
-        },
-    );
-    let tenant = stack.funded_tenant(json!({})).await;
+    let (stack, tenant) = slow_upstream_stack().await;
     let body = json!({"model": "demo-small", "messages": [{"role": "user", "content": "reset"}]})
         .to_string();
     let address = stack.url.trim_start_matches("http://").to_owned();

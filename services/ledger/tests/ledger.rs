@@ -41,6 +41,28 @@ async fn publish_raw(stack: &Stack, subject: String, payload: Vec<u8>, msg_id: O
         .unwrap();
 }
 
+/// Waits (up to 5 s) until the dead-letter stream holds `count` parked events; returns the
+/// first.
+async fn first_parked(stack: &Stack, count: u64) -> async_nats::jetstream::message::StreamMessage {
+    let dlq = stack
+        .js
+        .get_stream(format!("{}_DLQ", stack.stream))
+        .await
+        .unwrap();
+    let mut info = dlq.get_info().await.unwrap();
+    for _ in 0..100 {
+        if info.state.messages >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        info = dlq.get_info().await.unwrap();
+    }
+    assert_eq!(info.state.messages, count);
+    dlq.get_raw_message(info.state.first_sequence)
+        .await
+        .unwrap()
+}
+
 async fn publish_event(stack: &Stack, event: &Event, msg_id: Option<String>) {
     let subject = subject_for(&stack.subject_prefix, event.tenant_id, event.body.kind());
     publish_raw(stack, subject, event.encode().unwrap(), msg_id).await;
@@ -285,24 +307,7 @@ async fn unparsable_and_unknown_events_are_dead_lettered_and_do_not_block() {
 
     let balance = stack.wait_for_entries(tenant.tenant_id, 1).await;
     assert_eq!(dec(&balance["credited_usd"]), Decimal::from(3));
-    let dlq = stack
-        .js
-        .get_stream(format!("{}_DLQ", stack.stream))
-        .await
-        .unwrap();
-    let mut info = dlq.get_info().await.unwrap();
-    for _ in 0..50 {
-        if info.state.messages >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        info = dlq.get_info().await.unwrap();
-    }
-    assert_eq!(info.state.messages, 3);
-    let parked = dlq
-        .get_raw_message(info.state.first_sequence)
-        .await
-        .unwrap();
+    let parked = first_parked(&stack, 3).await;
     assert!(
         parked
             .headers
@@ -754,24 +759,7 @@ async fn an_event_the_database_refuses_is_dead_lettered_and_the_rest_of_its_batc
             .any(|e| e["model"] == "a\u{FFFD}b"),
         "{page}"
     );
-    let dlq = stack
-        .js
-        .get_stream(format!("{}_DLQ", stack.stream))
-        .await
-        .unwrap();
-    let mut info = dlq.get_info().await.unwrap();
-    for _ in 0..100 {
-        if info.state.messages >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        info = dlq.get_info().await.unwrap();
-    }
-    assert_eq!(info.state.messages, 1);
-    let parked = dlq
-        .get_raw_message(info.state.first_sequence)
-        .await
-        .unwrap();
+    let parked = first_parked(&stack, 1).await;
     let header = |name: &str| parked.headers.get(name).unwrap().as_str().to_owned();
     assert_eq!(header("Tollgate-Consumer"), "ledger");
     assert!(
