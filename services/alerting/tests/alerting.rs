@@ -40,6 +40,18 @@ async fn alerts(stack: &Stack, tenant: &TenantKey) -> Vec<Value> {
     page["data"].as_array().unwrap().clone()
 }
 
+/// Every alert, as the operator's `GET /api/v1/alerts` lists it.
+async fn operator_alerts(stack: &Stack) -> Value {
+    stack
+        .admin(reqwest::Method::GET, "/api/v1/alerts")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Waits until the tenant has `count` alerts (all delivered if `delivered`), then a little
 /// longer, and returns them (so a test can assert there is no extra one).
 async fn wait_alerts(
@@ -332,14 +344,7 @@ async fn key_budget_error_rate_and_breaker_rules_fire_and_bad_rules_are_refused(
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let page: Value = stack
-            .admin(reqwest::Method::GET, "/api/v1/alerts")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = operator_alerts(&stack).await;
         let breaker = page["data"]
             .as_array()
             .unwrap()
@@ -461,14 +466,7 @@ async fn every_parked_event_raises_the_platforms_dead_letter_alert_and_the_rest_
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let page: Value = stack
-            .admin(reqwest::Method::GET, "/api/v1/alerts")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = operator_alerts(&stack).await;
         let parked: Vec<&Value> = page["data"]
             .as_array()
             .unwrap()
