@@ -23,19 +23,21 @@ fn binary() -> PathBuf {
 impl NatsServer {
     /// Starts a server with JetStream on a free port and a fresh store directory.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         let store = std::env::temp_dir().join(format!("tollgate-nats-{}", uuid::Uuid::now_v7()));
         let mut server = Self {
             binary: binary(),
-            port,
+            port: 0,
             store,
             child: None,
         };
-        server.resume();
-        server
+        // A port found free can be taken before the server binds it: then try another.
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.try_resume() {
+                return server;
+            }
+        }
+        panic!("nats-server did not start on any of 5 free ports");
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -56,6 +58,12 @@ impl NatsServer {
 
     /// Starts the server again on the same port and store; returns once it accepts clients.
     pub fn resume(&mut self) {
+        assert!(self.try_resume(), "nats-server did not start on its port");
+    }
+
+    /// Starts the server on its port and store; true once it greets a client, false if it
+    /// exited (its port was taken).
+    fn try_resume(&mut self) -> bool {
         assert!(self.child.is_none(), "nats-server already runs");
         let child = Command::new(&self.binary)
             .args([
@@ -71,13 +79,43 @@ impl NatsServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.binary.display()));
+        // Held here while waiting, so a failed wait still kills it (`Drop`).
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        // A bare TCP connect is not proof: to a port nobody listens on yet, a connect from
+        // the same ephemeral port connects to itself. The server's INFO greeting is.
+        while !greets(self.port) {
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))));
+            if exited {
+                self.child = None;
+                return false;
+            }
             assert!(Instant::now() < deadline, "nats-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
+        true
     }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Whether a NATS server answers on `port` with its `INFO` line.
+fn greets(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut greeting = [0u8; 4];
+    stream.read_exact(&mut greeting).is_ok() && &greeting == b"INFO"
 }
 
 impl Drop for NatsServer {
