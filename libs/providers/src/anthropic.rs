@@ -56,6 +56,10 @@ impl Adapter for Anthropic {
             ..MessagesStream::default()
         })
     }
+
+    fn trailing_usage(&self, tail: &[u8]) -> Option<Value> {
+        crate::tail::outermost_member(tail, "usage").map(|usage| openai_usage(&usage))
+    }
 }
 
 fn unsupported(message: impl Into<String>) -> TranslateError {

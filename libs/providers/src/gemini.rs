@@ -86,6 +86,10 @@ impl Adapter for Gemini {
             done: false,
         })
     }
+
+    fn trailing_usage(&self, tail: &[u8]) -> Option<Value> {
+        crate::tail::outermost_member(tail, "usageMetadata").map(|usage| openai_usage(&usage))
+    }
 }
 
 /// Translates an OpenAI chat request body into a Gemini `generateContent` body.

@@ -10,6 +10,7 @@ mod error;
 mod gemini;
 mod openai;
 mod openai_request;
+mod tail;
 
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -96,6 +97,26 @@ pub trait Adapter: Send + Sync {
 
     /// A translator of this provider's SSE events into OpenAI `chat.completion.chunk` events.
     fn chat_stream(&self, model: &str) -> Box<dyn StreamTranslator>;
+
+    /// The provider's usage, as OpenAI `usage` JSON, from the last bytes of a non-streamed
+    /// answer too large to keep whole (`None` when the tail does not end with one).
+    fn trailing_usage(&self, tail: &[u8]) -> Option<Value> {
+        tail::outermost_member(tail, "usage")
+    }
+}
+
+/// OpenAI `usage` JSON as billable usage (missing counts are zero; counts beyond `u32` are
+/// `u32::MAX`).
+pub fn usage_of(usage: &Value) -> tollgate_billing::Usage {
+    let count = |v: Option<&Value>| {
+        v.and_then(Value::as_u64)
+            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    tollgate_billing::Usage {
+        prompt_tokens: count(usage.get("prompt_tokens")),
+        completion_tokens: count(usage.get("completion_tokens")),
+        cached_tokens: count(usage.pointer("/prompt_tokens_details/cached_tokens")),
+    }
 }
 
 /// Converts one provider's stream, event by event, into OpenAI SSE events.

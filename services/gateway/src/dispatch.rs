@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use bytes::Bytes;
 use serde_json::{Map, Value};
+use tollgate_billing::Usage;
 use tollgate_events::UpstreamAttempt;
 use tollgate_providers::{Adapter, Call, adapter};
 use tollgate_routing::{Attempt, Failure, Plan, Route, now_ms};
@@ -29,6 +30,11 @@ const ERROR_BODY_WAIT: Duration = Duration::from_secs(2);
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// Longest `Retry-After` honoured, in seconds; a larger one is read as this.
 const MAX_RETRY_AFTER_SECS: u64 = 86_400;
+/// An answer over the body limit is read on (and dropped) for at most this many times the
+/// limit, to reach the usage providers put at its end.
+const MAX_DRAIN_FACTOR: usize = 4;
+/// Bytes of an over-long answer's end kept to find its usage in.
+const TAIL_BYTES: usize = 64 * 1024;
 
 /// A successful upstream answer.
 pub struct Answer {
@@ -53,12 +59,42 @@ pub enum AnswerBody {
     },
 }
 
-/// Why one attempt failed: the provider's status if it answered, the classification, and the
-/// error the client gets if this was the last attempt.
+/// Work a provider did for a request that failed anyway: it answered, but with more than
+/// `max_upstream_body_bytes`, so the client gets a 502 and the work is still billed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Produced {
+    /// The usage the provider reported at the end of its answer.
+    Reported(Usage),
+    /// The provider's usage could not be read (the answer did not end in time or in bounds).
+    Unreported,
+}
+
+/// Why a request got no answer: the error for the client, and the work a provider did anyway
+/// (the deployment that did it is then `record.served`).
+#[derive(Debug)]
+pub struct Undelivered {
+    /// What the client is told.
+    pub error: ApiError,
+    /// What is billed although the request failed.
+    pub produced: Option<Produced>,
+}
+
+impl From<ApiError> for Undelivered {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            produced: None,
+        }
+    }
+}
+
+/// Why one attempt failed: the provider's status if it answered, the classification, the
+/// error the client gets if this was the last attempt, and any work the provider did.
 struct AttemptError {
     status: Option<u16>,
     failure: Failure,
     error: ApiError,
+    produced: Option<Produced>,
 }
 
 /// Tries the plan's deployments in order until one answers.
@@ -69,7 +105,7 @@ pub async fn dispatch(
     mut body: Map<String, Value>,
     stream: bool,
     record: &mut RequestRecord,
-) -> Result<Answer, ApiError> {
+) -> Result<Answer, Undelivered> {
     let policy = &route.retry;
     let deadline = record.started + policy.deadline;
     let mut last_error: Option<ApiError> = None;
@@ -165,6 +201,7 @@ pub async fn dispatch(
                     status,
                     failure,
                     error,
+                    produced,
                 }) => {
                     record.attempt_log.push(log_entry(
                         &deployment.name,
@@ -186,8 +223,11 @@ pub async fn dispatch(
                             "upstream attempt failed"
                         );
                     });
+                    if produced.is_some() {
+                        record.served = Some(deployment.clone());
+                    }
                     if !failure.fails_over() {
-                        return Err(error);
+                        return Err(Undelivered { error, produced });
                     }
                     last_error = Some(error);
                     let mut wait = policy.backoff(tries);
@@ -213,12 +253,14 @@ pub async fn dispatch(
             }
         }
     }
-    Err(last_error.unwrap_or_else(|| {
-        ApiError::Unavailable(format!(
-            "no deployment of '{}' is available right now (circuit breakers open or rate caps reached); retry later",
-            route.name
-        ))
-    }))
+    Err(last_error
+        .unwrap_or_else(|| {
+            ApiError::Unavailable(format!(
+                "no deployment of '{}' is available right now (circuit breakers open or rate caps reached); retry later",
+                route.name
+            ))
+        })
+        .into())
 }
 
 /// One upstream attempt: the answer, or why it failed (with the status if there was one).
@@ -234,6 +276,7 @@ async fn try_once(
         status,
         failure,
         error,
+        produced: None,
     };
     let request = adapter
         .chat_request(&state.upstream.client, call)
@@ -289,7 +332,7 @@ async fn try_once(
         .await
         .ok()
         .map(|read| match read {
-            Ok(bytes) | Err(BodyError::TooLarge(bytes)) => bytes,
+            Ok(bytes) | Err(BodyError::TooLarge(bytes, _)) => bytes,
             Err(BodyError::Transport(_)) => Bytes::new(),
         })
         .unwrap_or_default();
@@ -336,15 +379,32 @@ async fn try_once(
             Failure::Broken,
             transport_error(provider, &e),
         )),
-        // Not retried: the same request would produce the same answer.
-        Ok(Err(BodyError::TooLarge(_))) => Err(fail(
-            Some(status),
-            Failure::Client(502),
-            ApiError::UpstreamFailed(format!(
-                "provider '{provider}' answered with more than {limit} bytes \
-                 (upstream_body_too_large)"
-            )),
-        )),
+        // Not retried: the same request would produce the same answer. The provider did the
+        // work, so it is billed: its usage from the answer's end when that can be read.
+        Ok(Err(BodyError::TooLarge(prefix, rest))) => {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let budget = limit.saturating_mul(MAX_DRAIN_FACTOR);
+            // Only the end is kept: the prefix is let go before reading on.
+            let tail = prefix[prefix.len().saturating_sub(TAIL_BYTES)..].to_vec();
+            drop(prefix);
+            let usage = tokio::time::timeout(remaining, read_tail(rest, tail, budget))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|tail| adapter.trailing_usage(&tail))
+                .map(|usage| tollgate_providers::usage_of(&usage));
+            Err(AttemptError {
+                produced: Some(usage.map_or(Produced::Unreported, Produced::Reported)),
+                ..fail(
+                    Some(status),
+                    Failure::Client(502),
+                    ApiError::UpstreamFailed(format!(
+                        "provider '{provider}' answered with more than {limit} bytes \
+                         (upstream_body_too_large)"
+                    )),
+                )
+            })
+        }
         Ok(Ok(bytes)) => Ok((status, AnswerBody::Whole(bytes))),
     }
 }
@@ -369,8 +429,8 @@ fn log_entry(
 enum BodyError {
     /// The connection failed.
     Transport(reqwest::Error),
-    /// More than the limit: the first `limit` bytes.
-    TooLarge(Bytes),
+    /// More than the limit: the first bytes (at most `limit`), and the response to read on.
+    TooLarge(Bytes, reqwest::Response),
 }
 
 /// Reads `response`'s body up to `limit` bytes, refusing at once a larger declared length.
@@ -379,16 +439,38 @@ async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<B
         .content_length()
         .is_some_and(|len| len > limit as u64)
     {
-        return Err(BodyError::TooLarge(Bytes::new()));
+        return Err(BodyError::TooLarge(Bytes::new(), response));
     }
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
         if body.len() + chunk.len() > limit {
             let room = limit - body.len();
             body.extend_from_slice(&chunk[..room]);
-            return Err(BodyError::TooLarge(body.freeze()));
+            return Err(BodyError::TooLarge(body.freeze(), response));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// Reads an over-long answer on to its end, at most `budget` more bytes, after `tail` (the end
+/// of what was read so far), keeping only its last [`TAIL_BYTES`]: `None` when it does not end
+/// within the budget or the connection fails.
+async fn read_tail(
+    mut response: reqwest::Response,
+    mut tail: Vec<u8>,
+    budget: usize,
+) -> Option<Vec<u8>> {
+    let mut read = 0usize;
+    while let Some(chunk) = response.chunk().await.ok()? {
+        read += chunk.len();
+        if read > budget {
+            return None;
+        }
+        tail.extend_from_slice(&chunk);
+        if tail.len() > 2 * TAIL_BYTES {
+            tail.drain(..tail.len() - TAIL_BYTES);
+        }
+    }
+    Some(tail)
 }

@@ -48,6 +48,9 @@ pub struct RequestRecord {
     /// Set when the client disconnected before its answer was complete (the work went on in
     /// its own task and is billed; the event says `client_closed`).
     pub client_gone: Arc<AtomicBool>,
+    /// Tokens a failed request is billed for all the same (work a provider did: an answer too
+    /// large to relay), with where the counts came from.
+    pub owed: Option<(Usage, UsageSource)>,
 }
 
 /// How the request ended, from the client's point of view.
@@ -77,14 +80,20 @@ impl Ending {
         }
     }
 
-    /// A failure before any token was produced.
-    pub fn failed(outcome: UsageOutcome, http_status: u16, error_code: &str) -> Self {
+    /// A failure, billed for `owed` (the work a provider did anyway) or nothing.
+    pub fn failed(
+        outcome: UsageOutcome,
+        http_status: u16,
+        error_code: &str,
+        owed: Option<(Usage, UsageSource)>,
+    ) -> Self {
+        let (usage, usage_source) = owed.unwrap_or((Usage::default(), UsageSource::Upstream));
         Self {
             outcome,
             http_status,
             error_code: Some(error_code.to_owned()),
-            usage: Usage::default(),
-            usage_source: UsageSource::Upstream,
+            usage,
+            usage_source,
         }
     }
 }
@@ -113,6 +122,7 @@ impl RequestRecord {
             attempt_log: Vec::new(),
             cache: None,
             client_gone: Arc::new(AtomicBool::new(false)),
+            owed: None,
         }
     }
 

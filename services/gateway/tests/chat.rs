@@ -593,7 +593,7 @@ async fn a_client_gone_before_its_stream_started_is_billed_once_for_the_prompt()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upstream_answer_over_the_limit_is_a_clear_502_and_others_are_served() {
+async fn an_upstream_answer_over_the_limit_is_a_clear_502_billed_for_the_providers_usage() {
     let mock = MockConfig {
         completion_words: 2_000,
         ..MockConfig::default()
@@ -620,17 +620,73 @@ async fn an_upstream_answer_over_the_limit_is_a_clear_502_and_others_are_served(
     let streamed = stack
         .chat(
             &tenant.key,
-            &json!({"model": "demo-small", "stream": true, "messages": [{"role": "user", "content": "a long answer"}]}),
+            &json!({"model": "demo-small", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "a long answer"}]}),
         )
         .await;
     assert_eq!(streamed.status(), 200);
     assert!(streamed.text().await.unwrap().contains("[DONE]"));
     let events = stack.usage_events(tenant.tenant_id, 2).await;
     assert_eq!(events.len(), 2);
-    assert!(
-        events
-            .iter()
-            .any(|e| e.outcome == UsageOutcome::UpstreamError)
+    let failed = events
+        .iter()
+        .find(|e| e.outcome == UsageOutcome::UpstreamError)
+        .expect("the 502 is recorded");
+    let served = events
+        .iter()
+        .find(|e| e.outcome == UsageOutcome::Success)
+        .expect("the stream is recorded");
+    // The provider did the work: the 502 is billed with the usage read from the end of the
+    // answer the gateway would not hold, the same the stream of the same answer reported.
+    assert_eq!(failed.http_status, 502);
+    assert_eq!(failed.usage_source, UsageSource::Upstream, "{failed:?}");
+    assert_eq!(failed.prompt_tokens, served.prompt_tokens);
+    assert_eq!(failed.completion_tokens, served.completion_tokens);
+    assert!(failed.completion_tokens > 1_000, "{failed:?}");
+    assert_eq!(failed.cost_usd, served.cost_usd);
+    assert_eq!(failed.deployment, served.deployment);
+    let balance = stack.wait_for_entries(tenant.tenant_id, 3).await;
+    assert_eq!(
+        dec(balance["balance_usd"].as_str().unwrap()),
+        Decimal::from(100) - failed.cost_usd - served.cost_usd
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_limit_answer_whose_usage_cannot_be_read_is_billed_at_the_output_limit() {
+    // About 100 KB of answer: past the 4 KiB limit and the reading on (four times the limit)
+    // that looks for the provider's usage at its end.
+    let mock = MockConfig {
+        completion_words: 20_000,
+        ..MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |config| config.max_upstream_body_bytes = 4_096).await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let messages = json!([{"role": "user", "content": "an endless answer"}]);
+    let response = stack
+        .chat(
+            &tenant.key,
+            &json!({"model": "demo-small", "max_tokens": 30_000, "messages": messages}),
+        )
+        .await;
+    assert_eq!(response.status(), 502);
+    let events = stack.usage_events(tenant.tenant_id, 1).await;
+    let event = &events[0];
+    assert_eq!(event.outcome, UsageOutcome::UpstreamError);
+    assert_eq!(event.usage_source, UsageSource::Tokenizer, "{event:?}");
+    // The provider produced at most what the request allowed; the prompt is counted.
+    assert_eq!(event.completion_tokens, 30_000);
+    let prompt = Tokenizer::O200kBase.count_chat_prompt([ChatMessageText {
+        role: "user",
+        name: None,
+        content: "an endless answer",
+    }]);
+    assert_eq!(event.prompt_tokens, prompt);
+    assert!(event.cost_usd > Decimal::ZERO);
+    let balance = stack.wait_for_entries(tenant.tenant_id, 2).await;
+    assert_eq!(
+        dec(balance["balance_usd"].as_str().unwrap()),
+        Decimal::from(100) - event.cost_usd
     );
     stack.stop().await;
 }

@@ -132,9 +132,7 @@ impl Admission {
             Some(_) => Some(self.key_account(key.key_id).await?),
             None => None,
         };
-        let completion_tokens = request
-            .max_output_tokens()
-            .unwrap_or(self.default_max_tokens);
+        let completion_tokens = request.output_reserve(self.default_max_tokens);
         let estimate_for = |prompt_tokens| {
             cost_of(
                 Usage {

@@ -18,7 +18,7 @@ use tracing::field::Empty;
 
 use crate::api::headers::{DataPlaneMeta, request_id};
 use crate::cache::{CachePlan, CacheServed};
-use crate::dispatch::{Answer, AnswerBody, dispatch};
+use crate::dispatch::{Answer, AnswerBody, Produced, Undelivered, dispatch};
 use crate::error::ApiError;
 use crate::spans::{failed, stage_span};
 use crate::state::AppState;
@@ -180,8 +180,13 @@ async fn serve_and_bill(
                 state.observe_upstream(&record);
             }
             state.metrics.request(endpoint, status);
+            let owed = record.owed.take();
             state
-                .bill(record, Ending::failed(outcome, status, err.code()), None)
+                .bill(
+                    record,
+                    Ending::failed(outcome, status, err.code(), owed),
+                    None,
+                )
                 .await;
             dialect.error(&meta, &err)
         }
@@ -282,7 +287,24 @@ async fn serve(
         }
     }
     let upstream_body = request.upstream_body(&route.name);
-    let answer = dispatch(state, &route, plan, upstream_body, request.stream, record).await?;
+    let answer = match dispatch(state, &route, plan, upstream_body, request.stream, record).await {
+        Ok(answer) => answer,
+        Err(Undelivered { error, produced }) => {
+            record.owed = produced.map(|produced| match produced {
+                Produced::Reported(usage) => (usage, UsageSource::Upstream),
+                // The provider cannot have produced more than the request's output limit.
+                Produced::Unreported => (
+                    Usage {
+                        prompt_tokens: count_prompt(&request, record.tokenizer),
+                        completion_tokens: request.output_reserve(state.config.default_max_tokens),
+                        cached_tokens: 0,
+                    },
+                    UsageSource::Tokenizer,
+                ),
+            });
+            return Err(error);
+        }
+    };
     meta.provider.clone_from(&record.provider);
     let Answer {
         attempt,

@@ -176,6 +176,12 @@ impl ChatRequest {
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    /// The output tokens admission reserves and an unreported answer is billed at: the
+    /// request's limit, else `default_max_tokens`.
+    pub fn output_reserve(&self, default_max_tokens: u32) -> u32 {
+        self.max_output_tokens().unwrap_or(default_max_tokens)
+    }
+
     /// An upper bound of the prompt's tokens without tokenizing: a token is at least one byte,
     /// plus the chat format's per-message overhead.
     pub fn prompt_token_upper_bound(&self) -> u32 {
