@@ -15,11 +15,11 @@ use serde_json::Value;
 use tollgate_billing::{Decimal, MONEY_LIMIT, ModelPrice, PriceBook, Tokenizer, Usage, cost_of};
 use tollgate_events::{Event, text};
 use tollgate_gateway::api::admin::parse_money;
-use tollgate_gateway::chat::ChatRequest;
+use tollgate_gateway::chat::cached;
 use tollgate_gateway::chat::sse::{CompletionPeek, SseFramer, data_of, take_event};
-use tollgate_gateway::chat::{cached, count_prompt};
-use tollgate_gateway::messages;
-use tollgate_providers::{Call, ProviderKind, StreamTranslator, adapter};
+use tollgate_gateway::client_text;
+use tollgate_gateway::request::{ChatRequest, json_object};
+use tollgate_providers::{Call, ProviderKind, StreamTranslator, adapter, messages_api};
 
 /// A fuzz target: its name (the directory of its corpus) and entry point.
 pub struct Target {
@@ -73,7 +73,7 @@ pub fn chat_request(data: &[u8]) {
         return;
     };
     assert_recordable(&request.model);
-    let exact = count_prompt(&request, Tokenizer::O200kBase);
+    let exact = request.prompt_tokens(Tokenizer::O200kBase);
     let bound = request.prompt_token_upper_bound();
     assert!(
         exact <= bound,
@@ -105,8 +105,11 @@ fn assert_recordable(model: &str) {
 /// request; any completion translates back, and any chunk stream becomes well-formed
 /// Anthropic events.
 pub fn messages_request(data: &[u8]) {
-    if let Ok(openai) = messages::to_openai_request(data) {
-        let parsed = ChatRequest::parse(&openai);
+    if let Ok(input) = json_object(data)
+        && client_text::messages_request(&input).is_ok()
+        && let Ok(openai) = messages_api::to_openai_request(&input)
+    {
+        let parsed = ChatRequest::from_body(openai);
         assert!(
             parsed.is_ok(),
             "translated Anthropic request is not a valid chat request: {parsed:?}"
@@ -115,10 +118,10 @@ pub fn messages_request(data: &[u8]) {
             assert_recordable(&request.model);
         }
     }
-    if let Ok(message) = messages::to_anthropic_message(data) {
+    if let Ok(message) = messages_api::to_anthropic_message(data) {
         assert_json(&message, "Anthropic message");
     }
-    let mut egress = messages::stream_egress("fuzz-model");
+    let mut egress = messages_api::stream_egress("fuzz-model");
     translate_all(egress.as_mut(), data, "Anthropic egress");
 }
 

@@ -210,6 +210,16 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
     }
 }
 
+/// An OpenAI `finish_reason` as an Anthropic `stop_reason` (the inverse of [`finish_reason`]).
+pub fn stop_reason(finish_reason: &str) -> &'static str {
+    match finish_reason {
+        "length" => "max_tokens",
+        "tool_calls" | "function_call" => "tool_use",
+        "content_filter" => "refusal",
+        _ => "end_turn",
+    }
+}
+
 /// Anthropic usage as OpenAI usage: the prompt includes cache reads and writes.
 pub fn openai_usage(usage: &Value) -> Value {
     let n = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);

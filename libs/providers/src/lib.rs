@@ -8,6 +8,7 @@ mod anthropic;
 mod azure;
 mod error;
 mod gemini;
+pub mod messages_api;
 mod openai;
 mod openai_request;
 mod tail;
@@ -105,18 +106,18 @@ pub trait Adapter: Send + Sync {
     }
 }
 
-/// OpenAI `usage` JSON as billable usage (missing counts are zero; counts beyond `u32` are
-/// `u32::MAX`).
-pub fn usage_of(usage: &Value) -> tollgate_billing::Usage {
-    let count = |v: Option<&Value>| {
-        v.and_then(Value::as_u64)
-            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+/// OpenAI `usage` JSON as billable usage (missing counts are zero), or `None` when a count
+/// is not a `u32` (the gateway refuses such an answer's usage on every path).
+pub fn usage_of(usage: &Value) -> Option<tollgate_billing::Usage> {
+    let count = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => Some(0),
+        Some(v) => v.as_u64().and_then(|n| u32::try_from(n).ok()),
     };
-    tollgate_billing::Usage {
-        prompt_tokens: count(usage.get("prompt_tokens")),
-        completion_tokens: count(usage.get("completion_tokens")),
-        cached_tokens: count(usage.pointer("/prompt_tokens_details/cached_tokens")),
-    }
+    Some(tollgate_billing::Usage {
+        prompt_tokens: count(usage.get("prompt_tokens"))?,
+        completion_tokens: count(usage.get("completion_tokens"))?,
+        cached_tokens: count(usage.pointer("/prompt_tokens_details/cached_tokens"))?,
+    })
 }
 
 /// Converts one provider's stream, event by event, into OpenAI SSE events.

@@ -5,25 +5,45 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
-use rust_decimal::Decimal;
 use tollgate_semcache::{
     Answer, AnyStore, CacheEntry, CacheKey, EdgeStore, Embedder, EmbedderConfig, Lookup, Mode,
-    Policy, SemanticCache, ServerStore, Tier,
+    Policy, SemanticCache, ServerStore,
 };
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::auth::AuthenticatedKey;
-use crate::chat::ChatRequest;
 use crate::config::{CacheSettings, CacheStoreConfig};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::metrics::GatewayMetrics;
+use crate::request::{CacheServed, ChatRequest};
 
-/// The gateway's cache: Qdrant (embedded or server) and the embedder.
+/// The gateway's cache engine: Qdrant (embedded or server) and the embedder.
 pub type ResponseCache = SemanticCache<AnyStore>;
 
+/// The cache as the request path uses it: the engine, the `[cache]` settings and the metrics
+/// its work is counted in. Clones share all three.
+#[derive(Clone)]
+pub struct Cache {
+    /// The store and the embedder.
+    pub engine: Arc<ResponseCache>,
+    settings: Arc<CacheSettings>,
+    metrics: GatewayMetrics,
+}
+
+impl Cache {
+    /// Opens the engine for `settings`.
+    pub async fn open(settings: &CacheSettings, metrics: GatewayMetrics) -> Result<Self, String> {
+        Ok(Self {
+            engine: open(settings).await?,
+            settings: Arc::new(settings.clone()),
+            metrics,
+        })
+    }
+}
+
 /// Opens the store and starts the embedder (`models_dir` unset: the exact tier only).
-pub async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, String> {
+async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, String> {
     let store = match &settings.store {
         CacheStoreConfig::Edge { dir } => {
             let dir = dir.clone();
@@ -60,23 +80,22 @@ pub async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, String
     )))
 }
 
-/// Runs the cache's upkeep every `interval` until the task is aborted.
-pub fn spawn_maintenance(
-    state: actix_web::web::Data<AppState>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    let cache = state.cache.clone()?;
-    let interval = state.config.cache.as_ref()?.maintenance_interval;
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.tick().await;
-        loop {
+impl Cache {
+    /// Runs the cache's upkeep every `maintenance_interval` until the task is aborted.
+    pub fn spawn_maintenance(&self) -> tokio::task::JoinHandle<()> {
+        let cache = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(cache.settings.maintenance_interval);
             tick.tick().await;
-            if let Err(err) = cache.maintain().await {
-                tracing::warn!(error = %err, "cache upkeep failed");
+            loop {
+                tick.tick().await;
+                if let Err(err) = cache.engine.maintain().await {
+                    tracing::warn!(error = %err, "cache upkeep failed");
+                }
+                cache.metrics.cache_counters(cache.engine.stats());
             }
-            state.metrics.cache_counters(cache.stats());
-        }
-    }))
+        })
+    }
 }
 
 /// How one request uses the cache.
@@ -97,7 +116,7 @@ impl CachePlan {
     /// cache, key and tenant off, `x-tollgate-cache: off`, or an uncacheable request).
     /// An unknown `x-tollgate-cache` value is the client's error.
     pub fn of(
-        state: &AppState,
+        cache: Option<&Cache>,
         req: &HttpRequest,
         key: &AuthenticatedKey,
         request: &ChatRequest,
@@ -115,7 +134,7 @@ impl CachePlan {
                 ));
             }
         };
-        let Some(settings) = state.config.cache.as_ref() else {
+        let Some(settings) = cache.map(|cache| &cache.settings) else {
             return Ok(None);
         };
         if key.cache.mode == Mode::Off {
@@ -138,97 +157,75 @@ impl CachePlan {
     }
 }
 
-/// What a hit contributes to the bill and the usage event.
-#[derive(Debug, Clone)]
-pub struct CacheServed {
-    /// Which tier answered.
-    pub tier: Tier,
-    /// Entry served.
-    pub entry_id: Uuid,
-    /// Cosine similarity of the prompts.
-    pub similarity: f32,
-    /// What the hit costs the tenant.
-    pub price: Decimal,
-    /// The original answer's cost minus the price (never negative).
-    pub saved: Decimal,
-}
-
-impl CacheServed {
-    fn of(entry: &CacheEntry, tier: Tier, similarity: f32, price: Decimal) -> Self {
-        let original: Decimal = entry.cost_usd.parse().unwrap_or(Decimal::ZERO);
-        Self {
-            tier,
-            entry_id: entry.id,
-            similarity,
-            price,
-            saved: (original - price).max(Decimal::ZERO),
+impl Cache {
+    /// Looks `plan` up for `tenant`. A store failure is logged and counted as a miss: the
+    /// cache never fails a request.
+    pub async fn lookup(
+        &self,
+        tenant: Uuid,
+        model: &str,
+        plan: &mut CachePlan,
+    ) -> Option<(CacheEntry, CacheServed)> {
+        if !plan.lookup {
+            return None;
         }
-    }
-}
-
-/// Looks `plan` up for `tenant`. A store failure is logged and counted as a miss: the cache
-/// never fails a request.
-pub async fn lookup(
-    state: &AppState,
-    tenant: Uuid,
-    model: &str,
-    plan: &mut CachePlan,
-) -> Option<(CacheEntry, CacheServed)> {
-    let (cache, settings) = (state.cache.as_ref()?, state.config.cache.as_ref()?);
-    if !plan.lookup {
-        return None;
-    }
-    let started = Instant::now();
-    let found = cache.lookup(tenant, model, &plan.key, &plan.policy).await;
-    let seconds = started.elapsed().as_secs_f64();
-    match found {
-        Ok(Lookup::Hit(hit)) => {
-            state.metrics.cache_lookup(hit.tier.as_str(), seconds);
-            let served =
-                CacheServed::of(&hit.entry, hit.tier, hit.similarity, settings.hit_price_usd);
-            Some((hit.entry, served))
-        }
-        Ok(Lookup::Miss { vector }) => {
-            state.metrics.cache_lookup("miss", seconds);
-            plan.vector = vector;
-            None
-        }
-        Err(err) => {
-            state.metrics.cache_lookup("error", seconds);
-            tracing::warn!(error = %err, "cache lookup failed; answering from upstream");
-            None
-        }
-    }
-}
-
-/// Stores `answer` for `plan` in the background (the response does not wait for it).
-/// Its `cache.store` span is a child of the request's.
-pub fn store(
-    state: &AppState,
-    (request_id, tenant): (&str, Uuid),
-    model: String,
-    plan: CachePlan,
-    answer: Answer,
-) {
-    let Some(cache) = state.cache.clone() else {
-        return;
-    };
-    let metrics = state.metrics.clone();
-    let span = crate::spans::stage_span!("cache.store", request_id);
-    let task_span = span.clone();
-    tokio::spawn(
-        async move {
-            let stored = cache
-                .insert(tenant, &model, &plan.key, &plan.policy, answer, plan.vector)
-                .await;
-            metrics.cache_store(stored.is_ok());
-            if let Err(err) = stored {
-                crate::spans::failed_with(&span, "not_stored");
-                tracing::warn!(error = %err, "answer not stored in the cache");
+        let started = Instant::now();
+        let found = self
+            .engine
+            .lookup(tenant, model, &plan.key, &plan.policy)
+            .await;
+        let seconds = started.elapsed().as_secs_f64();
+        match found {
+            Ok(Lookup::Hit(hit)) => {
+                self.metrics.cache_lookup(hit.tier.as_str(), seconds);
+                let served = CacheServed::of(
+                    &hit.entry,
+                    hit.tier,
+                    hit.similarity,
+                    self.settings.hit_price_usd,
+                );
+                Some((hit.entry, served))
+            }
+            Ok(Lookup::Miss { vector }) => {
+                self.metrics.cache_lookup("miss", seconds);
+                plan.vector = vector;
+                None
+            }
+            Err(err) => {
+                self.metrics.cache_lookup("error", seconds);
+                tracing::warn!(error = %err, "cache lookup failed; answering from upstream");
+                None
             }
         }
-        .instrument(task_span),
-    );
+    }
+
+    /// Stores `answer` for `plan` in the background (the response does not wait for it).
+    /// Its `cache.store` span is a child of the request's.
+    pub fn store(
+        &self,
+        (request_id, tenant): (&str, Uuid),
+        model: String,
+        plan: CachePlan,
+        answer: Answer,
+    ) {
+        let cache = self.clone();
+        let span = crate::spans::stage_span!("cache.store", request_id);
+        let task_span = span.clone();
+        tokio::spawn(
+            async move {
+                let stored = cache
+                    .engine
+                    .insert(tenant, &model, &plan.key, &plan.policy, answer, plan.vector)
+                    .await;
+                cache.metrics.cache_store(stored.is_ok());
+                if let Err(err) = stored {
+                    crate::spans::failed_with(&span, "not_stored");
+                    tracing::warn!(error = %err, "answer not stored in the cache");
+                }
+            }
+            .instrument(task_span),
+        );
+    }
 }
 
 /// Whether a completion may be stored: every choice has text content, no tool or function

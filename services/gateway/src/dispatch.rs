@@ -16,10 +16,10 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use crate::error::ApiError;
+use crate::request::RequestRecord;
 use crate::spans::{failed_with, stage_span};
 use crate::state::AppState;
 use crate::upstream::{status_error, transport_error};
-use crate::usage::RequestRecord;
 
 /// An attempt with less time left than this before the deadline is not started.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(5);
@@ -392,7 +392,7 @@ async fn try_once(
                 .ok()
                 .flatten()
                 .and_then(|tail| adapter.trailing_usage(&tail))
-                .map(|usage| tollgate_providers::usage_of(&usage));
+                .and_then(|usage| tollgate_providers::usage_of(&usage));
             Err(AttemptError {
                 produced: Some(usage.map_or(Produced::Unreported, Produced::Reported)),
                 ..fail(

@@ -141,6 +141,15 @@ impl ApiError {
         }
     }
 
+    /// The error in Anthropic's shape (`POST /v1/messages`).
+    pub fn anthropic_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        HttpResponse::build(status).json(tollgate_providers::messages_api::error_body(
+            status.as_u16(),
+            &self.public_message(),
+        ))
+    }
+
     /// The public message (internal details are never shown).
     pub fn public_message(&self) -> String {
         self.to_string()

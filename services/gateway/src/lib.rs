@@ -12,14 +12,15 @@ pub mod client_text;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod headers;
 pub mod messages;
 pub mod metrics;
 mod probe;
+pub mod request;
 mod server;
 mod spans;
 pub mod state;
 pub mod upstream;
-pub mod usage;
 
 pub use config::{ConfigError, GatewayConfig};
 pub use server::{Gateway, StartError, run};

@@ -115,7 +115,7 @@ impl Gateway {
 
         let (peers, peer_tasks) =
             Peers::start(peer_nats, config.nats.stream.subject_prefix.clone());
-        let admission = Admission::new(pool.clone(), config.default_max_tokens, peers);
+        let admission = Admission::new(pool.clone(), peers);
         let publisher_metrics = PublisherMetrics::default();
         let spool_metrics = SpoolMetrics::default();
         let spool = open_spool(&config, spool_metrics.clone()).await?;
@@ -164,7 +164,7 @@ impl Gateway {
         }
         let cache = match &config.cache {
             Some(settings) => Some(
-                crate::cache::open(settings)
+                crate::cache::Cache::open(settings, metrics.clone())
                     .await
                     .map_err(StartError::Cache)?,
             ),
@@ -192,7 +192,7 @@ impl Gateway {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(
-                    api::request_span::trace_request,
+                    crate::spans::request::trace_request,
                 ))
                 .app_data(app_state.clone())
                 .app_data(json_config(body_limit))
@@ -225,7 +225,12 @@ impl Gateway {
                 .into_iter()
                 .chain(peer_tasks)
                 .chain(probes)
-                .chain(crate::cache::spawn_maintenance(state.clone()))
+                .chain(
+                    state
+                        .cache
+                        .as_ref()
+                        .map(crate::cache::Cache::spawn_maintenance),
+                )
                 .chain([crate::breaker_watch::spawn(state.clone())])
                 .collect(),
             state,
@@ -263,7 +268,7 @@ impl Gateway {
         if let Some(cache) = &self.state.cache {
             let persisted = tokio::time::timeout(
                 crate::cache::FLUSH_AT_SHUTDOWN,
-                tollgate_semcache::VectorStore::maintain(cache.store()),
+                tollgate_semcache::VectorStore::maintain(cache.engine.store()),
             )
             .await;
             if !matches!(persisted, Ok(Ok(()))) {

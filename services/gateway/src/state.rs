@@ -14,9 +14,9 @@ use crate::auth::{AdminToken, AuthenticatedKey, KeyCache, presented_credential};
 use crate::config::{Durability, GatewayConfig};
 use crate::error::ApiError;
 use crate::metrics::GatewayMetrics;
+use crate::request::{Ending, RequestRecord};
 use crate::spans::{failed_with, stage_span};
 use crate::upstream::Upstream;
-use crate::usage::{Ending, RequestRecord};
 
 /// Everything a handler needs.
 pub struct AppState {
@@ -47,7 +47,7 @@ pub struct AppState {
     /// Registry rendered on `/metrics`.
     pub registry: Registry,
     /// The response cache (`None`: no `[cache]` section).
-    pub cache: Option<Arc<crate::cache::ResponseCache>>,
+    pub cache: Option<crate::cache::Cache>,
 }
 
 impl AppState {

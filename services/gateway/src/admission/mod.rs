@@ -18,7 +18,6 @@ use async_nats::jetstream;
 use dashmap::DashMap;
 use futures_util::StreamExt;
 use rust_decimal::Decimal;
-use tollgate_billing::{Usage, cost_of};
 use tollgate_events::AckObserver;
 use tollgate_events::balances::{KeySpendSnapshot, TenantBalanceSnapshot, balance_store};
 use tollgate_store::PgPool;
@@ -28,8 +27,8 @@ pub use account::Account;
 pub use peers::Peers;
 
 use crate::auth::AuthenticatedKey;
-use crate::chat::{ChatRequest, count_prompt};
 use crate::error::ApiError;
+use crate::request::Estimate;
 use tollgate_billing::ModelPrice;
 
 /// Reservations are announced to the other gateways only when the remaining room is within
@@ -64,7 +63,6 @@ pub struct Admission {
     keys: DashMap<Uuid, Shared>,
     pending: DashMap<Uuid, Pending>,
     peers: Arc<Peers>,
-    default_max_tokens: u32,
     feed_connected: AtomicBool,
     stale: AtomicBool,
 }
@@ -83,14 +81,13 @@ pub struct Reservation {
 
 impl Admission {
     /// Empty state; accounts load lazily from Postgres.
-    pub fn new(pool: PgPool, default_max_tokens: u32, peers: Arc<Peers>) -> Arc<Self> {
+    pub fn new(pool: PgPool, peers: Arc<Peers>) -> Arc<Self> {
         Arc::new(Self {
             pool,
             peers,
             tenants: DashMap::new(),
             keys: DashMap::new(),
             pending: DashMap::new(),
-            default_max_tokens,
             feed_connected: AtomicBool::new(false),
             stale: AtomicBool::new(false),
         })
@@ -125,29 +122,18 @@ impl Admission {
         self: &Arc<Self>,
         key: &AuthenticatedKey,
         price: &ModelPrice,
-        request: &ChatRequest,
+        request: &Estimate<'_>,
     ) -> Result<Reservation, ApiError> {
         let tenant = self.tenant_account(key.tenant_id).await?;
         let key_account = match key.budget_usd {
             Some(_) => Some(self.key_account(key.key_id).await?),
             None => None,
         };
-        let completion_tokens = request.output_reserve(self.default_max_tokens);
-        let estimate_for = |prompt_tokens| {
-            cost_of(
-                Usage {
-                    prompt_tokens,
-                    completion_tokens,
-                    cached_tokens: 0,
-                },
-                price,
-            )
-        };
-        let upper = estimate_for(request.prompt_token_upper_bound());
+        let upper = request.upper_cost(price);
         let estimate = if self.fits(key, &tenant, key_account.as_ref(), upper) {
             upper
         } else {
-            estimate_for(count_prompt(request, price.tokenizer))
+            request.counted_cost(price)
         };
 
         let near = estimate * Decimal::from(ANNOUNCE_WITHIN_ESTIMATES);

@@ -3,13 +3,11 @@
 pub mod admin;
 pub mod alerts;
 pub mod analytics;
-pub mod headers;
 pub mod ledger;
 pub mod models;
 pub mod openapi;
 pub mod ops;
 pub mod providers;
-pub mod request_span;
 pub mod topup;
 
 use actix_web::http::Method;

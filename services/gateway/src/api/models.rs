@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::headers::{DataPlaneMeta, request_id};
+use crate::headers::{DataPlaneMeta, request_id};
 use crate::state::AppState;
 
 /// The handler.

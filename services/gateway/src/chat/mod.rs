@@ -1,7 +1,6 @@
 //! `POST /v1/chat/completions`: authenticate, validate, route, relay, bill.
 
 pub mod cached;
-mod request;
 pub mod sse;
 mod stream;
 
@@ -12,18 +11,20 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tollgate_billing::Usage;
 use tollgate_events::{UsageOutcome, UsageSource};
+use tollgate_providers::messages_api;
 use tollgate_routing::RequestShape;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::api::headers::{DataPlaneMeta, request_id};
-use crate::cache::{CachePlan, CacheServed};
+use crate::admission::Reservation;
+use crate::cache::CachePlan;
 use crate::dispatch::{Answer, AnswerBody, Produced, Undelivered, dispatch};
 use crate::error::ApiError;
+use crate::headers::{DataPlaneMeta, request_id};
+use crate::request::CacheServed;
+use crate::request::{ChatRequest, Ending, Estimate, RequestRecord};
 use crate::spans::{failed, stage_span};
 use crate::state::AppState;
-use crate::usage::{Ending, RequestRecord};
-pub use request::{ChatRequest, content_text};
 use sse::CompletionPeek;
 
 /// The wire format a client speaks to the gateway. Internally every request is an OpenAI chat
@@ -47,7 +48,13 @@ impl Dialect {
     fn parse(self, body: &[u8]) -> Result<ChatRequest, ApiError> {
         match self {
             Self::OpenAi => ChatRequest::parse(body),
-            Self::Anthropic => ChatRequest::parse(&crate::messages::to_openai_request(body)?),
+            Self::Anthropic => {
+                let input = crate::request::json_object(body)?;
+                crate::client_text::messages_request(&input)?;
+                let openai = messages_api::to_openai_request(&input)
+                    .map_err(|e| ApiError::invalid(e.to_string(), "invalid_request", None))?;
+                ChatRequest::from_body(openai)
+            }
         }
     }
 
@@ -55,7 +62,7 @@ impl Dialect {
         match self {
             Self::OpenAi => meta.error(err),
             Self::Anthropic => {
-                let mut response = crate::messages::error_response(err);
+                let mut response = err.anthropic_response();
                 meta.apply(&mut response);
                 response
             }
@@ -163,7 +170,18 @@ async fn serve_and_bill(
     dialect: Dialect,
 ) -> HttpResponse {
     let endpoint = record.endpoint;
-    match serve(&state, &req, payload, &mut record, &mut meta, dialect).await {
+    // A failed request that still owes the provider's work settles its reservation with it.
+    let mut held = None;
+    match serve(
+        &state,
+        &req,
+        payload,
+        (&mut record, &mut held),
+        &mut meta,
+        dialect,
+    )
+    .await
+    {
         Ok(response) => response,
         Err(err) => {
             meta.provider.clone_from(&record.provider);
@@ -185,7 +203,7 @@ async fn serve_and_bill(
                 .bill(
                     record,
                     Ending::failed(outcome, status, err.code(), owed),
-                    None,
+                    held,
                 )
                 .await;
             dialect.error(&meta, &err)
@@ -228,7 +246,7 @@ async fn serve(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     payload: web::Payload,
-    record: &mut RequestRecord,
+    (record, held): (&mut RequestRecord, &mut Option<Reservation>),
     meta: &mut DataPlaneMeta,
     dialect: Dialect,
 ) -> Result<HttpResponse, ApiError> {
@@ -256,7 +274,15 @@ async fn serve(
         state.ensure_billable()?;
         state
             .admission
-            .admit(&record.key, &route.admission_price, &request)
+            .admit(
+                &record.key,
+                &route.admission_price,
+                &Estimate::new(
+                    &request,
+                    route.admission_price.tokenizer,
+                    state.config.default_max_tokens,
+                ),
+            )
             .await
     }
     .instrument(admission_span.clone())
@@ -292,16 +318,20 @@ async fn serve(
         Err(Undelivered { error, produced }) => {
             record.owed = produced.map(|produced| match produced {
                 Produced::Reported(usage) => (usage, UsageSource::Upstream),
-                // The provider cannot have produced more than the request's output limit.
+                // At most the request's output limit per choice (when the upstream was sent
+                // that limit: Anthropic always, others when the client set one).
                 Produced::Unreported => (
                     Usage {
-                        prompt_tokens: count_prompt(&request, record.tokenizer),
+                        prompt_tokens: request.prompt_tokens(record.tokenizer),
                         completion_tokens: request.output_reserve(state.config.default_max_tokens),
                         cached_tokens: 0,
                     },
                     UsageSource::Tokenizer,
                 ),
             });
+            if record.owed.is_some() {
+                *held = Some(reservation);
+            }
             return Err(error);
         }
     };
@@ -324,7 +354,7 @@ async fn serve(
                     translator: adapter.chat_stream(&request.model),
                     egress: match dialect {
                         Dialect::OpenAi => None,
-                        Dialect::Anthropic => Some(crate::messages::stream_egress(&request.model)),
+                        Dialect::Anthropic => Some(messages_api::stream_egress(&request.model)),
                     },
                     first,
                     rest,
@@ -396,7 +426,7 @@ fn choose_route(
         });
     }
     record.tokenizer = route.admission_price.tokenizer;
-    let cache_plan = CachePlan::of(state, req, &record.key, request, &route.name)?;
+    let cache_plan = CachePlan::of(state.cache.as_ref(), req, &record.key, request, &route.name)?;
     let preference = RoutePreference::of(req, request)?;
     let shape = RequestShape {
         // A cheap estimate (about four bytes per token) is enough to rank deployments.
@@ -434,7 +464,10 @@ async fn cache_lookup(
         cache.similarity = Empty,
         cache.entry_id = Empty
     );
-    let found = crate::cache::lookup(state, record.key.tenant_id, route, plan)
+    let found = state
+        .cache
+        .as_ref()?
+        .lookup(record.key.tenant_id, route, plan)
         .instrument(span.clone())
         .await;
     match &found {
@@ -454,7 +487,8 @@ async fn cache_lookup(
 fn whole_answer(dialect: Dialect, bytes: Bytes) -> Result<HttpResponse, ApiError> {
     let bytes = match dialect {
         Dialect::OpenAi => bytes,
-        Dialect::Anthropic => crate::messages::to_anthropic_message(&bytes)?,
+        Dialect::Anthropic => messages_api::to_anthropic_message(&bytes)
+            .map_err(|e| ApiError::UpstreamFailed(e.to_string()))?,
     };
     Ok(HttpResponse::Ok()
         .content_type("application/json")
@@ -469,7 +503,7 @@ async fn serve_hit(
     meta: &mut DataPlaneMeta,
     (request, dialect): (&ChatRequest, Dialect),
     (completion, usage, served): (serde_json::Value, Usage, CacheServed),
-    reservation: crate::admission::Reservation,
+    reservation: Reservation,
 ) -> Result<HttpResponse, ApiError> {
     record.provider = "cache".into();
     meta.provider = "cache".into();
@@ -487,7 +521,7 @@ async fn serve_hit(
     let mut response = if request.stream {
         let mut events = cached::replay(&completion);
         if dialect == Dialect::Anthropic {
-            let mut egress = crate::messages::stream_egress(&request.model);
+            let mut egress = messages_api::stream_egress(&request.model);
             let mut translated = Vec::new();
             for event in events {
                 egress.event(event, &mut translated);
@@ -520,11 +554,13 @@ fn store_completion(
     let Ok(completion) = serde_json::from_slice::<serde_json::Value>(bytes) else {
         return;
     };
+    let Some(cache) = state.cache.as_ref() else {
+        return;
+    };
     if !crate::cache::is_storable(&completion) {
         return;
     }
-    crate::cache::store(
-        state,
+    cache.store(
         (&record.request_id, record.key.tenant_id),
         route.to_owned(),
         plan,
@@ -585,16 +621,10 @@ fn completion_usage(
         .collect();
     Ok((
         Usage {
-            prompt_tokens: count_prompt(request, tokenizer),
+            prompt_tokens: request.prompt_tokens(tokenizer),
             completion_tokens: tokenizer.count_text(&completion),
             cached_tokens: 0,
         },
         UsageSource::Tokenizer,
     ))
-}
-
-/// Prompt tokens of a request, counted with the tokenizer.
-pub fn count_prompt(request: &ChatRequest, tokenizer: tollgate_billing::Tokenizer) -> u32 {
-    let texts = request.message_texts();
-    tokenizer.count_chat_prompt(texts.iter().map(request::MessageText::as_chat_text))
 }

@@ -19,12 +19,11 @@ use tollgate_routing::Attempt;
 use tracing::Instrument;
 
 use super::sse::{CompletionPeek, SseFramer, data_of};
-use super::{ChatRequest, count_prompt};
 use crate::admission::Reservation;
-use crate::api::headers::DataPlaneMeta;
 use crate::cache::CachePlan;
+use crate::headers::DataPlaneMeta;
+use crate::request::{ChatRequest, Ending, RequestRecord};
 use crate::state::AppState;
-use crate::usage::{Ending, RequestRecord};
 
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
@@ -57,7 +56,7 @@ pub fn relay(
     upstream: Upstream,
 ) -> HttpResponse {
     let tokenizer = record.tokenizer;
-    let prompt_tokens = count_prompt(request, tokenizer);
+    let prompt_tokens = request.prompt_tokens(tokenizer);
     meta.cost = record.cost(Usage {
         prompt_tokens,
         completion_tokens: 0,
@@ -447,8 +446,10 @@ impl StreamBilling {
         if !(complete && crate::cache::is_storable(&completion)) {
             return;
         }
-        crate::cache::store(
-            &self.state,
+        let Some(cache) = self.state.cache.as_ref() else {
+            return;
+        };
+        cache.store(
             (&record.request_id, record.key.tenant_id),
             model,
             plan,

@@ -1,7 +1,9 @@
 //! The spans of a request's stages: children of its `request` span (see
-//! [`crate::api::request_span`]), each carrying the request id, exported as OpenTelemetry spans
+//! [`request`]), each carrying the request id, exported as OpenTelemetry spans
 //! when tracing is on. Stages: `auth`, `route`, `admission`, `cache`, `upstream` (one per
 //! attempt), `publish`, `cache.store`.
+
+pub mod request;
 
 use crate::error::ApiError;
 

@@ -10,9 +10,10 @@ use tollgate_events::{
     CacheHit, Event, EventBody, UpstreamAttempt, UsageOutcome, UsageRecorded, UsageSource,
 };
 use tollgate_routing::Deployment;
+use tollgate_semcache::{CacheEntry, Tier};
+use uuid::Uuid;
 
 use crate::auth::AuthenticatedKey;
-use crate::cache::CacheServed;
 
 /// Facts gathered while a request is served.
 #[derive(Debug, Clone)]
@@ -193,5 +194,34 @@ impl RequestRecord {
                 ttft_us: self.ttft.map(micros),
             }),
         )
+    }
+}
+
+/// What a hit contributes to the bill and the usage event.
+#[derive(Debug, Clone)]
+pub struct CacheServed {
+    /// Which tier answered.
+    pub tier: Tier,
+    /// Entry served.
+    pub entry_id: Uuid,
+    /// Cosine similarity of the prompts.
+    pub similarity: f32,
+    /// What the hit costs the tenant.
+    pub price: Decimal,
+    /// The original answer's cost minus the price (never negative).
+    pub saved: Decimal,
+}
+
+impl CacheServed {
+    /// The hit on `entry` by `tier`, sold at `price`.
+    pub fn of(entry: &CacheEntry, tier: Tier, similarity: f32, price: Decimal) -> Self {
+        let original: Decimal = entry.cost_usd.parse().unwrap_or(Decimal::ZERO);
+        Self {
+            tier,
+            entry_id: entry.id,
+            similarity,
+            price,
+            saved: (original - price).max(Decimal::ZERO),
+        }
     }
 }

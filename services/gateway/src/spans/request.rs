@@ -9,9 +9,7 @@ use actix_web::middleware::Next;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-/// The request's id, chosen once per request by the middleware (see [`super::headers::request_id`]).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+use crate::headers::RequestId;
 
 /// Paths scraped or probed all the time: no span of their own.
 fn is_ops_path(path: &str) -> bool {
@@ -26,7 +24,7 @@ pub async fn trace_request(
     if is_ops_path(req.path()) {
         return next.call(req).await;
     }
-    let request_id = super::headers::new_request_id(req.headers());
+    let request_id = crate::headers::new_request_id(req.headers());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     // The route's pattern (from the app's resource map), never the raw path: ids in paths
     // would make every span name unique.

@@ -7,11 +7,15 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// The request's id, chosen once per request by the middleware that opens its span.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// The request's id: the one the request span chose, else (a request served without it) as
 /// [`new_request_id`] chooses.
 pub fn request_id(req: &HttpRequest) -> String {
     use actix_web::HttpMessage;
-    match req.extensions().get::<super::request_span::RequestId>() {
+    match req.extensions().get::<RequestId>() {
         Some(id) => id.0.clone(),
         None => new_request_id(req.headers()),
     }

@@ -48,6 +48,25 @@ impl MessageText {
     }
 }
 
+/// A request body as a JSON object (400 `invalid_json` when it is not one).
+pub fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::invalid(
+            format!("request body is not valid JSON: {e}"),
+            "invalid_json",
+            None,
+        )
+    })?;
+    let Value::Object(body) = value else {
+        return Err(ApiError::invalid(
+            "request body must be a JSON object",
+            "invalid_json",
+            None,
+        ));
+    };
+    Ok(body)
+}
+
 fn invalid(message: impl Into<String>, param: &'static str) -> ApiError {
     ApiError::invalid(message, "invalid_request", Some(param))
 }
@@ -60,20 +79,11 @@ impl ChatRequest {
 
     /// Parses and validates the body.
     pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-            ApiError::invalid(
-                format!("request body is not valid JSON: {e}"),
-                "invalid_json",
-                None,
-            )
-        })?;
-        let Value::Object(body) = value else {
-            return Err(ApiError::invalid(
-                "request body must be a JSON object",
-                "invalid_json",
-                None,
-            ));
-        };
+        Self::from_body(json_object(bytes)?)
+    }
+
+    /// Validates a body already parsed (a translated Anthropic request, say).
+    pub fn from_body(body: Map<String, Value>) -> Result<Self, ApiError> {
         let model = match body.get("model") {
             Some(Value::String(m)) if !m.is_empty() => m.clone(),
             Some(_) => return Err(invalid("'model' must be a non-empty string", "model")),
@@ -176,10 +186,24 @@ impl ChatRequest {
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    /// The prompt's tokens, counted with `tokenizer` (every message's text, OpenAI's chat
+    /// formula).
+    pub fn prompt_tokens(&self, tokenizer: tollgate_billing::Tokenizer) -> u32 {
+        let texts = self.message_texts();
+        tokenizer.count_chat_prompt(texts.iter().map(MessageText::as_chat_text))
+    }
+
     /// The output tokens admission reserves and an unreported answer is billed at: the
-    /// request's limit, else `default_max_tokens`.
+    /// request's limit (else `default_max_tokens`) for each of its `n` choices.
     pub fn output_reserve(&self, default_max_tokens: u32) -> u32 {
-        self.max_output_tokens().unwrap_or(default_max_tokens)
+        let choices = self
+            .body
+            .get("n")
+            .and_then(Value::as_u64)
+            .map_or(1, |n| u32::try_from(n.max(1)).unwrap_or(u32::MAX));
+        self.max_output_tokens()
+            .unwrap_or(default_max_tokens)
+            .saturating_mul(choices)
     }
 
     /// An upper bound of the prompt's tokens without tokenizing: a token is at least one byte,

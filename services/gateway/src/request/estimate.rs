@@ -1,0 +1,52 @@
+//! What admission reserves for: a request's size before it is served.
+
+use tollgate_billing::{ModelPrice, Tokenizer, Usage, cost_of};
+
+use super::ChatRequest;
+
+/// A request's tokens as admission sees them: the output reserve, and the prompt either
+/// bounded cheaply or counted exactly (only when the bound does not fit).
+#[derive(Debug, Clone, Copy)]
+pub struct Estimate<'a> {
+    request: &'a ChatRequest,
+    tokenizer: Tokenizer,
+    output_tokens: u32,
+}
+
+impl<'a> Estimate<'a> {
+    /// The estimate of `request` on a route counted with `tokenizer`; the output reserve is
+    /// the request's limit, else `default_max_tokens`.
+    pub fn new(request: &'a ChatRequest, tokenizer: Tokenizer, default_max_tokens: u32) -> Self {
+        Self {
+            request,
+            tokenizer,
+            output_tokens: request.output_reserve(default_max_tokens),
+        }
+    }
+
+    /// Output tokens reserved.
+    pub fn output_tokens(&self) -> u32 {
+        self.output_tokens
+    }
+
+    /// The cost at `price` with the prompt's cheap upper bound (no tokenizing).
+    pub fn upper_cost(&self, price: &ModelPrice) -> rust_decimal::Decimal {
+        self.cost(self.request.prompt_token_upper_bound(), price)
+    }
+
+    /// The cost at `price` with the prompt counted exactly.
+    pub fn counted_cost(&self, price: &ModelPrice) -> rust_decimal::Decimal {
+        self.cost(self.request.prompt_tokens(self.tokenizer), price)
+    }
+
+    fn cost(&self, prompt_tokens: u32, price: &ModelPrice) -> rust_decimal::Decimal {
+        cost_of(
+            Usage {
+                prompt_tokens,
+                completion_tokens: self.output_tokens,
+                cached_tokens: 0,
+            },
+            price,
+        )
+    }
+}
