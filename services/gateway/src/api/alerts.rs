@@ -331,7 +331,7 @@ pub async fn list_alerts(
         .map(|raw| parse_id(raw, "tenant"))
         .transpose()?;
     let tenant = state.reader(&req).await?.scope(asked)?;
-    let limit = super::parse_limit(query.limit.as_deref(), 100, 1000)?;
+    let limit = super::params::parse_limit(query.limit.as_deref(), 100, 1000)?;
     let alerts = tollgate_store::alerts::alerts(&state.pool, tenant, limit).await?;
     Ok(HttpResponse::Ok().json(json!({"data": alerts})))
 }

@@ -416,7 +416,7 @@ pub async fn top(
             }
         }
     };
-    let limit = super::parse_limit(params.limit.as_deref(), 10, MAX_TOP)?;
+    let limit = super::params::parse_limit(params.limit.as_deref(), 10, MAX_TOP)?;
     let format = format(&params)?;
     let query = UsageQuery {
         tenant,

@@ -44,7 +44,7 @@ pub async fn history(
 ) -> Result<HttpResponse, ApiError> {
     let tenant_id = parse_id(&path, "tenant")?;
     state.authorize_tenant_read(&req, tenant_id).await?;
-    let limit = super::parse_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
+    let limit = super::params::parse_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let before = match &query.before {
         None => None,
         Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| {

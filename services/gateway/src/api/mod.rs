@@ -1,5 +1,6 @@
 //! HTTP routes: data plane, management API and operations endpoints.
 
+mod access;
 pub mod admin;
 pub mod alerts;
 pub mod analytics;
@@ -7,6 +8,7 @@ pub mod ledger;
 pub mod models;
 pub mod openapi;
 pub mod ops;
+pub mod params;
 pub mod providers;
 pub mod topup;
 
@@ -14,33 +16,7 @@ use actix_web::http::Method;
 use actix_web::web;
 
 use crate::chat;
-
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone (health, readiness, metrics).
-    Public,
-    /// A tenant API key (the data plane).
-    TenantKey,
-    /// The operator, or a key of the tenant named in the path; another tenant's key gets 404.
-    TenantInPath,
-    /// The operator (all tenants, or `?tenant_id=`), or a tenant key for its own tenant only:
-    /// another tenant's id or record gets 404.
-    OwnTenant,
-    /// The operator only; a tenant key gets 401.
-    Operator,
-}
-
-/// One route: method, full path, who may call it and its handler.
-pub struct RouteSpec {
-    /// HTTP method.
-    pub method: Method,
-    /// Path with `{param}` segments.
-    pub path: &'static str,
-    /// Who may call it.
-    pub access: Access,
-    route: fn() -> actix_web::Route,
-}
+pub use access::{Access, RouteSpec};
 
 macro_rules! route {
     ($method:ident $path:literal, $access:ident, $handler:path) => {
@@ -61,7 +37,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route!(GET "/healthz", Public, ops::healthz),
     route!(GET "/readyz", Public, ops::readyz),
     route!(GET "/metrics", Public, ops::metrics),
-    route!(GET "/openapi.json", Public, openapi::openapi_json),
+    route!(GET "/openapi.json", Public, openapi_json),
     route!(POST "/api/v1/tenants", Operator, admin::create_tenant),
     route!(GET "/api/v1/tenants/{tenant_id}", Operator, admin::get_tenant),
     route!(PATCH "/api/v1/tenants/{tenant_id}", Operator, admin::update_tenant),
@@ -103,23 +79,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(not_found));
 }
 
-/// A page size from `?limit=`: `default` when absent, otherwise an integer in `1..=max` (400).
-pub fn parse_limit(
-    raw: Option<&str>,
-    default: i64,
-    max: i64,
-) -> Result<i64, crate::error::ApiError> {
-    let Some(raw) = raw else { return Ok(default) };
-    raw.parse::<i64>()
-        .ok()
-        .filter(|l| (1..=max).contains(l))
-        .ok_or_else(|| {
-            crate::error::ApiError::invalid(
-                format!("'limit' must be an integer from 1 to {max}"),
-                "invalid_request",
-                Some("limit"),
-            )
-        })
+/// `GET /openapi.json`: the document of [`ROUTES`], built once.
+async fn openapi_json() -> actix_web::HttpResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(
+            DOCUMENT
+                .get_or_init(|| openapi::document(ROUTES).to_string())
+                .as_str(),
+        )
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {

@@ -1,26 +1,16 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document of every route, generated from the route
-//! table ([`super::ROUTES`]: paths, methods, who may call them), the request types (utoipa
+//! table (`api::ROUTES`: paths, methods, who may call them), the request types (utoipa
 //! `ToSchema` / `IntoParams` derived on the structs the handlers deserialize) and the answer
 //! shapes below. A unit test checks it covers every route with no dangling reference; schemathesis
 //! (in `scripts/test`) checks the running gateway against it.
 
-use std::sync::OnceLock;
-
-use actix_web::HttpResponse;
 use actix_web::http::Method;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::path::ParameterIn;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::{Access, ROUTES, admin, alerts, analytics, ledger, topup};
-
-/// The handler: the document, built once.
-pub async fn openapi_json() -> HttpResponse {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(DOCUMENT.get_or_init(|| document().to_string()).as_str())
-}
+use super::access::{Access, RouteSpec};
+use super::{admin, alerts, analytics, ledger, topup};
 
 /// What one operation takes and answers, beyond what the route table says.
 struct Operation {
@@ -390,11 +380,11 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("Error")
 }
 
-/// The whole document.
-pub fn document() -> Value {
+/// The whole document of `routes`.
+pub fn document(routes: &[RouteSpec]) -> Value {
     let mut schemas = shared_schemas();
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in routes {
         let (method, path) = (&route.method, route.path);
         let Some(op) = operation(method, path, &mut schemas) else {
             continue;
@@ -635,10 +625,11 @@ fn shared_schemas() -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ROUTES;
 
     #[test]
     fn the_document_is_openapi_and_covers_every_route() {
-        let document = document();
+        let document = document(ROUTES);
         // Full validation is schemathesis's (scripts/contract); here: shape and coverage.
         assert_eq!(document["openapi"], "3.1.0");
         for route in ROUTES {
@@ -672,7 +663,7 @@ mod tests {
 
     #[test]
     fn a_new_tenant_links_to_the_operations_on_it() {
-        let document = document();
+        let document = document(ROUTES);
         let links = &document["paths"]["/api/v1/tenants"]["post"]["responses"]["201"]["links"];
         let balance = &links["GET__api_v1_tenants__tenant_id__balance"];
         assert_eq!(
@@ -685,7 +676,7 @@ mod tests {
 
     #[test]
     fn request_schemas_come_from_the_handlers_types() {
-        let document = document();
+        let document = document(ROUTES);
         let create_key = &document["components"]["schemas"]["CreateKey"];
         assert_eq!(create_key["additionalProperties"], false, "{create_key}");
         assert!(create_key["properties"]["cache_threshold"].is_object());

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ConfigError, Env, env_or};
+use super::base::{ConfigError, Env, env_or};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

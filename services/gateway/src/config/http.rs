@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ConfigError, Env};
+use super::base::{ConfigError, Env};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,46 +1,28 @@
 //! Gateway configuration: a TOML file plus environment overrides, parsed once and validated
 //! into [`GatewayConfig`]. A bad config fails at start with the file, key and reason.
 
+mod base;
 mod cache;
 mod events;
 mod http;
 mod routes;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use thiserror::Error;
 use tollgate_billing::PriceBook;
 use tollgate_providers::ProviderKind;
 
+use base::env_or;
+pub use base::{ConfigError, Env, ProviderConfig, Secret};
 pub use cache::{CacheSettings, CacheStoreConfig};
 pub use events::{Durability, EventsSettings};
 pub use http::HttpSettings;
 pub use routes::{DeploymentConfig, RouteConfig, RoutingConfig};
 use routes::{RawModel, RawRouting, RawTenantRoute};
-
-/// Why a configuration was refused.
-#[derive(Debug, Error)]
-#[error("config {source_name}: {key}: {reason}")]
-pub struct ConfigError {
-    source_name: String,
-    key: String,
-    reason: String,
-}
-
-impl ConfigError {
-    fn new(source_name: &str, key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            source_name: source_name.to_owned(),
-            key: key.into(),
-            reason: reason.into(),
-        }
-    }
-}
 
 /// The file as written (every field optional where a default exists).
 #[derive(Debug, Default, Deserialize)]
@@ -100,47 +82,6 @@ fn openai_kind() -> String {
     "openai".into()
 }
 
-/// A secret from config: readable with [`Secret::expose`], never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that must send or compare it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// An upstream provider.
-#[derive(Debug, Clone)]
-pub struct ProviderConfig {
-    /// Config name, reported as `x-tollgate-provider`.
-    pub name: String,
-    /// Wire format.
-    pub kind: ProviderKind,
-    /// API version (Azure's `api-version`).
-    pub api_version: Option<String>,
-    /// Base URL including the version path, e.g. `https://api.openai.com/v1`.
-    pub base_url: String,
-    /// Bearer key sent upstream (never the tenant's key).
-    pub api_key: Option<Secret>,
-    /// Longest wait for a non-streamed answer, and for each chunk of a stream.
-    pub timeout: Duration,
-    /// Longest wait for a connection.
-    pub connect_timeout: Duration,
-}
-
 /// NATS settings.
 #[derive(Debug, Clone)]
 pub struct NatsConfig {
@@ -190,9 +131,6 @@ pub struct GatewayConfig {
     pub http: HttpSettings,
 }
 
-/// Environment the config reads (a map, so tests can pass their own).
-pub type Env = HashMap<String, String>;
-
 impl GatewayConfig {
     /// Reads `path` (TOML), applies environment overrides and validates.
     pub fn load(path: &Path, env: &Env) -> Result<Self, ConfigError> {
@@ -212,10 +150,6 @@ impl GatewayConfig {
         })?;
         normalize(raw, source_name, env)
     }
-}
-
-fn env_or(env: &Env, key: &str, value: Option<String>) -> Option<String> {
-    env.get(key).cloned().or(value)
 }
 
 /// `TOLLGATE_PROVIDER_<NAME>_<FIELD>` with the name upper-cased and `-` as `_`.
@@ -292,8 +226,8 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
     Ok(GatewayConfig {
         listen,
         workers,
-        admin_token: Secret(admin_token),
-        database_url: Secret(database_url),
+        admin_token: Secret::new(admin_token),
+        database_url: Secret::new(database_url),
         max_body_bytes,
         max_upstream_body_bytes,
         max_credit_usd,
@@ -401,7 +335,7 @@ fn normalize_provider(
         kind,
         api_version: raw.api_version,
         base_url: base_url.trim_end_matches('/').to_owned(),
-        api_key: api_key.map(Secret),
+        api_key: api_key.map(Secret::new),
         timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(300)),
         connect_timeout: Duration::from_millis(raw.connect_timeout_ms.unwrap_or(2_000)),
     })

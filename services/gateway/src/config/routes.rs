@@ -10,7 +10,7 @@ use tollgate_billing::{ModelPrice, PriceBook, Tokenizer};
 use tollgate_routing::{BreakerSettings, KeyLimit, RetryPolicy, Strategy, Tier};
 use uuid::Uuid;
 
-use super::{ConfigError, Env, ProviderConfig, Secret};
+use super::base::{ConfigError, Env, ProviderConfig, Secret};
 
 /// Tier order used when `routing.tiers` is not set (first = preferred by `priority`).
 const DEFAULT_TIERS: [&str; 3] = ["free", "community", "official"];

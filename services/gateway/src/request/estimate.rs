@@ -2,7 +2,7 @@
 
 use tollgate_billing::{ModelPrice, Tokenizer, Usage, cost_of};
 
-use super::ChatRequest;
+use super::chat::ChatRequest;
 
 /// A request's tokens as admission sees them: the output reserve, and the prompt either
 /// bounded cheaply or counted exactly (only when the bound does not fit).
