@@ -2,7 +2,7 @@
 //! translator the gateway exposes to clients or upstreams, and asserting the properties the
 //! rest of the system relies on (not just "does not crash").
 //!
-//! The cargo-fuzz targets in `libs/fuzzing/fuzz` call these functions, and `tests/corpus.rs`
+//! The cargo-fuzz targets in `testing/fuzzing/fuzz` call these functions, and `tests/corpus.rs`
 //! replays the seed corpus and every input kept under `regressions/` through them, so a
 //! crash found once stays fixed. `scripts/fuzz` runs the targets.
 
