@@ -299,15 +299,12 @@ async fn serve(
                     completion_tokens: entry.completion_tokens,
                     cached_tokens: 0,
                 };
-                return serve_hit(
-                    state,
-                    record,
-                    meta,
-                    (&request, dialect),
-                    (completion, usage, served),
-                    reservation,
-                )
-                .await;
+                let hit = CachedAnswer {
+                    completion,
+                    usage,
+                    served,
+                };
+                return serve_hit(state, record, meta, (&request, dialect), hit, reservation).await;
             }
             None => tracing::warn!(entry = %entry.id, "unreadable cache entry; going upstream"),
         }
@@ -495,6 +492,16 @@ fn whole_answer(dialect: Dialect, bytes: Bytes) -> Result<HttpResponse, ApiError
         .body(bytes))
 }
 
+/// A stored answer the cache found for a request.
+struct CachedAnswer {
+    /// The stored OpenAI completion.
+    completion: serde_json::Value,
+    /// Its usage, billed at the cache price.
+    usage: Usage,
+    /// What the hit contributes to the bill and the event.
+    served: CacheServed,
+}
+
 /// Answers from the cache: bills the cache price, then sends the stored completion (or its
 /// replay as a stream) in the client's dialect.
 async fn serve_hit(
@@ -502,9 +509,14 @@ async fn serve_hit(
     record: &mut RequestRecord,
     meta: &mut DataPlaneMeta,
     (request, dialect): (&ChatRequest, Dialect),
-    (completion, usage, served): (serde_json::Value, Usage, CacheServed),
+    hit: CachedAnswer,
     reservation: Reservation,
 ) -> Result<HttpResponse, ApiError> {
+    let CachedAnswer {
+        completion,
+        usage,
+        served,
+    } = hit;
     record.provider = "cache".into();
     meta.provider = "cache".into();
     meta.cache = served.tier.as_str();
