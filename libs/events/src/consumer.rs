@@ -214,11 +214,6 @@ impl DeadLetters {
         parked
     }
 
-    /// The subject this consumer parks on.
-    pub fn subject(&self) -> &str {
-        &self.subject
-    }
-
     /// Parks `message` with `reason` (made printable and bounded: it becomes a header), then
     /// terminates it so it is never redelivered. If parking fails the message is left unacked
     /// and comes back after the consumer's ack wait.

@@ -6,7 +6,7 @@
 //! back as poison while every other item is applied, in order. Transient failures (connection,
 //! timeout) are retried with backoff, as before.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -162,25 +162,25 @@ where
 }
 
 /// [`apply_isolating`] as the projections use it: default backoff, every failed attempt logged
-/// (as `what` failed) and counted in `failures`, and the poisoned items returned as
-/// (index in the batch, reason for the dead-letter stream).
+/// (as `what` failed) and counted in `failures`. Item `i` came from message `sources[i]`; the
+/// poisoned items come back keyed by their message, with the reason for the dead-letter stream.
 pub async fn apply_counted<R, E, F, Fut>(
-    len: usize,
+    sources: &[usize],
     apply: F,
-    classify: impl Fn(&E) -> Failure,
+    is_permanent: impl Fn(&E) -> bool,
     (failures, streak): (&prometheus_client::metrics::counter::Counter, &PoisonStreak),
     what: &'static str,
     stop: &tokio::sync::watch::Receiver<bool>,
-) -> Option<(Vec<R>, Vec<(usize, String)>)>
+) -> Option<(Vec<R>, HashMap<usize, String>)>
 where
     E: std::fmt::Display,
     F: FnMut(Range<usize>) -> Fut,
     Fut: Future<Output = Result<R, E>>,
 {
     let outcome = apply_isolating(
-        len,
+        sources.len(),
         apply,
-        classify,
+        |err| Failure::permanent_if(is_permanent(err)),
         |err, failure, events| {
             failures.inc();
             tracing::warn!(error = %err, events, ?failure, "{what} failed");
@@ -192,7 +192,7 @@ where
     let poisoned = outcome
         .poisoned
         .into_iter()
-        .map(|(index, err)| (index, format!("refused by the database: {err}")))
+        .map(|(item, err)| (sources[item], format!("refused by the database: {err}")))
         .collect();
     Some((outcome.applied, poisoned))
 }

@@ -21,9 +21,14 @@ impl StoreError {
     /// character in text, a number out of its column's range...): the input was bad, the
     /// database is fine.
     pub fn is_invalid_data(&self) -> bool {
-        matches!(self, Self::Database(sqlx::Error::Database(db))
-            if db.code().is_some_and(|code| code.starts_with("22")))
+        matches!(self, Self::Database(err) if sqlstate_class_in(err, &["22"]))
     }
+}
+
+/// Whether `err` is a Postgres error whose SQLSTATE is in one of `classes`.
+fn sqlstate_class_in(err: &sqlx::Error, classes: &[&str]) -> bool {
+    matches!(err, sqlx::Error::Database(db)
+        if db.code().is_some_and(|code| classes.iter().any(|class| code.starts_with(class))))
 }
 
 /// Whether `err` will happen again for the same rows, whatever the database's health: Postgres
@@ -32,13 +37,5 @@ impl StoreError {
 /// timeout, serialization failure, shutdown, and a result our code cannot decode, which is our
 /// bug or a schema mismatch, not the data's) may pass on a retry or a fix.
 pub fn is_permanent(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            ["22", "23", "54"]
-                .iter()
-                .any(|class| code.starts_with(class))
-        }),
-        sqlx::Error::Encode(_) => true,
-        _ => false,
-    }
+    matches!(err, sqlx::Error::Encode(_)) || sqlstate_class_in(err, &["22", "23", "54"])
 }

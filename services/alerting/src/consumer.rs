@@ -1,12 +1,12 @@
 //! The durable consumer: usage events go into the windows (then the tenant's window rules are
 //! evaluated), breaker changes into the platform's breaker rules. Committed, then acked.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use tollgate_events::isolate::{self, Failure};
+use tollgate_events::isolate;
 use tollgate_events::{Batches, ConsumerSettings, DeadLetters, Event, EventBody};
 
 use crate::engine::{DeadLetter, Engine};
@@ -85,10 +85,10 @@ async fn handle(
         }
     }
     let metrics = &engine.metrics;
-    let Some((counted, poisoned)) = isolate::apply_counted(
-        facts.len(),
+    let Some((counted, dead)) = isolate::apply_counted(
+        &sources,
         |range| window::count(&engine.pool, &facts[range]),
-        |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
+        tollgate_store::is_permanent,
         (&metrics.failures, &engine.poison_streak),
         "window counting",
         stop,
@@ -98,10 +98,6 @@ async fn handle(
         return false;
     };
     metrics.counted.inc_by(counted.iter().sum::<usize>() as u64);
-    let dead: HashMap<usize, String> = poisoned
-        .into_iter()
-        .map(|(fact, why)| (sources[fact], why))
-        .collect();
     let tenants: BTreeSet<_> = facts
         .iter()
         .zip(&sources)

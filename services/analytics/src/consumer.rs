@@ -1,11 +1,10 @@
 //! The durable consumer loop: fetch a batch of usage events, count it in one transaction,
 //! commit, then ack.
 
-use std::collections::HashMap;
 
 use async_nats::jetstream;
 use sqlx::PgPool;
-use tollgate_events::isolate::{self, Failure};
+use tollgate_events::isolate;
 use tollgate_events::{Batches, ConsumerSettings, DeadLetters, Event, EventBody};
 
 use crate::metrics::AnalyticsMetrics;
@@ -94,10 +93,10 @@ impl Consumer {
         }
 
         let metrics = &self.metrics;
-        let Some((counted, poisoned)) = isolate::apply_counted(
-            facts.len(),
+        let Some((counted, dead)) = isolate::apply_counted(
+            &sources,
             |range| rollup::count(&self.pool, &facts[range]),
-            |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
+            tollgate_store::is_permanent,
             (&metrics.batch_failures, &self.poison_streak),
             "counting",
             stop,
@@ -106,10 +105,6 @@ impl Consumer {
         else {
             return false;
         };
-        let dead: HashMap<usize, String> = poisoned
-            .into_iter()
-            .map(|(fact, why)| (sources[fact], why))
-            .collect();
         // Committed: now ack, and park the dead.
         metrics
             .dead_letters

@@ -461,6 +461,13 @@ async fn read_tail(
     mut tail: Vec<u8>,
     budget: usize,
 ) -> Option<Vec<u8>> {
+    // A declared length past the budget cannot end within it: nothing to read for.
+    if response
+        .content_length()
+        .is_some_and(|len| len > budget as u64)
+    {
+        return None;
+    }
     let mut read = 0usize;
     while let Some(chunk) = response.chunk().await.ok()? {
         read += chunk.len();

@@ -7,13 +7,23 @@ use serde_json::{Value, json};
 use tollgate_billing::{ChatMessageText, Tokenizer};
 use tollgate_events::{UsageOutcome, UsageSource};
 use tollgate_mock_upstream::MockConfig;
-use tollgate_testkit::{Stack, sse_data};
+use tollgate_testkit::{Stack, TenantKey, sse_data};
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
 
 /// cost = prompt x input + completion x output, per 1M tokens (computed here independently).
+/// Waits until the ledger booked `entries` for the tenant (its funding included) and checks
+/// its balance is the test kit's 100 USD funding minus `spent`.
+async fn assert_balance_after(stack: &Stack, tenant: &TenantKey, entries: usize, spent: Decimal) {
+    let balance = stack.wait_for_entries(tenant.tenant_id, entries).await;
+    assert_eq!(
+        dec(balance["balance_usd"].as_str().unwrap()),
+        Decimal::from(100) - spent
+    );
+}
+
 fn expected_cost(prompt: u32, completion: u32, input: &str, output: &str) -> Decimal {
     (Decimal::from(prompt) * dec(input) + Decimal::from(completion) * dec(output)) / dec("1000000")
 }
@@ -564,11 +574,7 @@ async fn a_client_gone_before_a_plain_answer_is_billed_once_for_what_the_provide
         "{event:?}"
     );
     assert!(event.cost_usd > Decimal::ZERO);
-    let balance = stack.wait_for_entries(tenant.tenant_id, 2).await;
-    assert_eq!(
-        dec(balance["balance_usd"].as_str().unwrap()),
-        Decimal::from(100) - event.cost_usd
-    );
+    assert_balance_after(&stack, &tenant, 2, event.cost_usd).await;
     stack.stop().await;
 }
 
@@ -644,11 +650,7 @@ async fn an_upstream_answer_over_the_limit_is_a_clear_502_billed_for_the_provide
     assert!(failed.completion_tokens > 1_000, "{failed:?}");
     assert_eq!(failed.cost_usd, served.cost_usd);
     assert_eq!(failed.deployment, served.deployment);
-    let balance = stack.wait_for_entries(tenant.tenant_id, 3).await;
-    assert_eq!(
-        dec(balance["balance_usd"].as_str().unwrap()),
-        Decimal::from(100) - failed.cost_usd - served.cost_usd
-    );
+    assert_balance_after(&stack, &tenant, 3, failed.cost_usd + served.cost_usd).await;
     stack.stop().await;
 }
 
@@ -683,11 +685,7 @@ async fn an_over_limit_answer_whose_usage_cannot_be_read_is_billed_at_the_output
     }]);
     assert_eq!(event.prompt_tokens, prompt);
     assert!(event.cost_usd > Decimal::ZERO);
-    let balance = stack.wait_for_entries(tenant.tenant_id, 2).await;
-    assert_eq!(
-        dec(balance["balance_usd"].as_str().unwrap()),
-        Decimal::from(100) - event.cost_usd
-    );
+    assert_balance_after(&stack, &tenant, 2, event.cost_usd).await;
     stack.stop().await;
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_nats::jetstream::{self, consumer::pull, kv, stream};
 use sqlx::PgPool;
 use tollgate_events::balances::{balance_store, key_spend_key, tenant_balance_key};
-use tollgate_events::isolate::{self, Failure};
+use tollgate_events::isolate;
 use tollgate_events::{CreditSource, CreditsGranted, DeadLetters, Event, EventBody};
 use uuid::Uuid;
 
@@ -137,9 +137,9 @@ impl Consumer {
 
         let metrics = &self.metrics;
         let Some((applied, poisoned)) = isolate::apply_counted(
-            entries.len(),
+            &sources,
             |range| book(&self.pool, &entries[range]),
-            |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
+            tollgate_store::is_permanent,
             (&metrics.batch_failures, &self.poison_streak),
             "booking",
             stop,
@@ -149,11 +149,7 @@ impl Consumer {
             // Not acked: JetStream redelivers to the next ledger.
             return false;
         };
-        dead.extend(
-            poisoned
-                .into_iter()
-                .map(|(entry, why)| (sources[entry], why)),
-        );
+        dead.extend(poisoned);
         // Committed: now ack, and park the dead.
         metrics
             .dead_letters

@@ -7,7 +7,7 @@ use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::StreamExt;
 use serde::Serialize;
 use tollgate_events::Event;
-use tollgate_events::isolate::{self, Failure};
+use tollgate_events::isolate;
 use uuid::Uuid;
 
 use crate::consumer::{durable_consumer, event_stream};
@@ -75,6 +75,9 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
     let mut entries = 0u64;
     let mut dead_letters = 0u64;
     let streak = isolate::PoisonStreak::default();
+    // A rebuild is not stopped from outside, and counts its failed attempts nowhere.
+    let (_, never) = tokio::sync::watch::channel(false);
+    let failures = prometheus_client::metrics::counter::Counter::default();
     if end > 0 {
         let replay = stream
             .create_consumer(pull::OrderedConfig {
@@ -114,15 +117,12 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
                 done |= seq >= end;
             }
             // What the live ledger dead-letters, the rebuild skips the same way.
-            let (_, never) = tokio::sync::watch::channel(false);
+            let sources: Vec<usize> = (0..batch_entries.len()).collect();
             let (applied, poisoned) = isolate::apply_counted(
-                batch_entries.len(),
+                &sources,
                 |range| book_in(&pool, &schema, &batch_entries[range]),
-                |err| Failure::permanent_if(tollgate_store::is_permanent(err)),
-                (
-                    &prometheus_client::metrics::counter::Counter::default(),
-                    &streak,
-                ),
+                tollgate_store::is_permanent,
+                (&failures, &streak),
                 "rebuild booking",
                 &never,
             )

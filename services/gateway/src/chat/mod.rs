@@ -21,8 +21,7 @@ use crate::cache::CachePlan;
 use crate::dispatch::{Answer, AnswerBody, Produced, Undelivered, dispatch};
 use crate::error::ApiError;
 use crate::headers::{DataPlaneMeta, request_id};
-use crate::request::CacheServed;
-use crate::request::{ChatRequest, Ending, Estimate, RequestRecord};
+use crate::request::{CacheServed, ChatRequest, Ending, Estimate, RequestRecord};
 use crate::spans::{failed, stage_span};
 use crate::state::AppState;
 use sse::CompletionPeek;
@@ -270,19 +269,16 @@ async fn serve(
     drop(route_span);
 
     let admission_span = stage_span!("admission", record.request_id);
+    let estimate = Estimate::new(
+        &request,
+        route.admission_price.tokenizer,
+        state.config.default_max_tokens,
+    );
     let reservation = async {
         state.ensure_billable()?;
         state
             .admission
-            .admit(
-                &record.key,
-                &route.admission_price,
-                &Estimate::new(
-                    &request,
-                    route.admission_price.tokenizer,
-                    state.config.default_max_tokens,
-                ),
-            )
+            .admit(&record.key, &route.admission_price, &estimate)
             .await
     }
     .instrument(admission_span.clone())
@@ -317,14 +313,7 @@ async fn serve(
                 Produced::Reported(usage) => (usage, UsageSource::Upstream),
                 // At most the request's output limit per choice (when the upstream was sent
                 // that limit: Anthropic always, others when the client set one).
-                Produced::Unreported => (
-                    Usage {
-                        prompt_tokens: request.prompt_tokens(record.tokenizer),
-                        completion_tokens: request.output_reserve(state.config.default_max_tokens),
-                        cached_tokens: 0,
-                    },
-                    UsageSource::Tokenizer,
-                ),
+                Produced::Unreported => (estimate.counted_usage(), UsageSource::Tokenizer),
             });
             if record.owed.is_some() {
                 *held = Some(reservation);

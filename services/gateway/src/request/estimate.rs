@@ -24,29 +24,27 @@ impl<'a> Estimate<'a> {
         }
     }
 
-    /// Output tokens reserved.
-    pub fn output_tokens(&self) -> u32 {
-        self.output_tokens
-    }
-
     /// The cost at `price` with the prompt's cheap upper bound (no tokenizing).
     pub fn upper_cost(&self, price: &ModelPrice) -> rust_decimal::Decimal {
-        self.cost(self.request.prompt_token_upper_bound(), price)
+        cost_of(self.usage(self.request.prompt_token_upper_bound()), price)
     }
 
     /// The cost at `price` with the prompt counted exactly.
     pub fn counted_cost(&self, price: &ModelPrice) -> rust_decimal::Decimal {
-        self.cost(self.request.prompt_tokens(self.tokenizer), price)
+        cost_of(self.counted_usage(), price)
     }
 
-    fn cost(&self, prompt_tokens: u32, price: &ModelPrice) -> rust_decimal::Decimal {
-        cost_of(
-            Usage {
-                prompt_tokens,
-                completion_tokens: self.output_tokens,
-                cached_tokens: 0,
-            },
-            price,
-        )
+    /// The prompt counted exactly and the whole output reserve: the most a provider can have
+    /// done for the request.
+    pub fn counted_usage(&self) -> Usage {
+        self.usage(self.request.prompt_tokens(self.tokenizer))
+    }
+
+    fn usage(&self, prompt_tokens: u32) -> Usage {
+        Usage {
+            prompt_tokens,
+            completion_tokens: self.output_tokens,
+            cached_tokens: 0,
+        }
     }
 }
