@@ -555,36 +555,31 @@ impl Worker {
     }
 
     /// Keeps an event JetStream refused for good (see [`Stored::SetAside`]) and completes its
-    /// receipt; without a spool, or if the disk refuses too, it is logged and its receipt
-    /// fails.
+    /// receipt, off this task (the write is fsync'd); without a spool, or if the disk refuses
+    /// too, it is logged and its receipt fails.
     fn set_aside(&self, mut outgoing: Outgoing, reason: &str) {
         self.metrics.set_aside.inc();
-        let kept = match &self.spool {
-            Some(spool) => spool
-                .set_aside(&outgoing.spooled(), reason)
-                .map_err(|err| err.to_string()),
-            None => Err("no spool to keep it in".to_owned()),
-        };
-        match kept {
-            Ok(()) => {
-                tracing::error!(
-                    event_id = %outgoing.event_id,
-                    subject = %outgoing.subject,
-                    bytes = outgoing.payload.len(),
-                    reason,
-                    "JetStream refused the event for good; set aside in the spool directory"
-                );
-                outgoing.confirm(Stored::SetAside);
-            }
-            Err(err) => tracing::error!(
+        let lost = |outgoing: &Outgoing, reason: &str, error: &str| {
+            tracing::error!(
                 event_id = %outgoing.event_id,
                 subject = %outgoing.subject,
                 bytes = outgoing.payload.len(),
                 reason,
-                error = %err,
+                error,
                 "JetStream refused the event for good and it could not be set aside: lost"
-            ),
-        }
+            );
+        };
+        let Some(spool) = self.spool.clone() else {
+            lost(&outgoing, reason, "no spool to keep it in");
+            return;
+        };
+        let reason = reason.to_owned();
+        tokio::task::spawn_blocking(
+            move || match spool.set_aside(&outgoing.spooled(), &reason) {
+                Ok(()) => outgoing.confirm(Stored::SetAside),
+                Err(err) => lost(&outgoing, &reason, &err.to_string()),
+            },
+        );
     }
 
     fn on_ack(&mut self, mut outgoing: Outgoing, result: AckResult, f: &mut Flight) {
@@ -781,13 +776,6 @@ async fn replay_window(
         let keeper = spool.clone();
         tokio::task::spawn_blocking(move || {
             for (event, reason) in &refused {
-                tracing::error!(
-                    event_id = %event.event_id,
-                    subject = %event.subject,
-                    bytes = event.payload.len(),
-                    reason = %reason,
-                    "JetStream refused a spooled event for good; set aside in the spool directory"
-                );
                 keeper.set_aside(event, reason)?;
             }
             Ok::<(), crate::SpoolError>(())

@@ -386,13 +386,21 @@ impl Spool {
         let mut bytes = line.to_string().into_bytes();
         bytes.push(b'\n');
         // Under the spool's lock: one writer of the directory at a time.
-        let _state = self.lock();
+        let state = self.lock();
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.inner.config.dir.join(SET_ASIDE_FILE))?;
         file.write_all(&bytes)?;
         file.sync_data()?;
+        drop(state);
+        tracing::error!(
+            event_id = %event.event_id,
+            subject = %event.subject,
+            bytes = event.payload.len(),
+            reason,
+            "JetStream refused the event for good; set aside in the spool directory"
+        );
         Ok(())
     }
 

@@ -1,7 +1,6 @@
 //! The durable consumer loop: fetch a batch of usage events, count it in one transaction,
 //! commit, then ack.
 
-
 use async_nats::jetstream;
 use sqlx::PgPool;
 use tollgate_events::isolate;

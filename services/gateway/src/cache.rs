@@ -19,14 +19,13 @@ use crate::metrics::GatewayMetrics;
 use crate::request::{CacheServed, ChatRequest};
 
 /// The gateway's cache engine: Qdrant (embedded or server) and the embedder.
-pub type ResponseCache = SemanticCache<AnyStore>;
+type ResponseCache = SemanticCache<AnyStore>;
 
 /// The cache as the request path uses it: the engine, the `[cache]` settings and the metrics
 /// its work is counted in. Clones share all three.
 #[derive(Clone)]
 pub struct Cache {
-    /// The store and the embedder.
-    pub engine: Arc<ResponseCache>,
+    engine: Arc<ResponseCache>,
     settings: Arc<CacheSettings>,
     metrics: GatewayMetrics,
 }
@@ -40,47 +39,17 @@ impl Cache {
             metrics,
         })
     }
-}
 
-/// Opens the store and starts the embedder (`models_dir` unset: the exact tier only).
-async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, String> {
-    let store = match &settings.store {
-        CacheStoreConfig::Edge { dir } => {
-            let dir = dir.clone();
-            let store = tokio::task::spawn_blocking(move || EdgeStore::open(&dir))
-                .await
-                .map_err(|e| e.to_string())?;
-            AnyStore::Edge(store.map_err(|e| e.to_string())?)
-        }
-        CacheStoreConfig::Server { url, collection } => AnyStore::Server(
-            ServerStore::connect(url, collection)
-                .await
-                .map_err(|e| e.to_string())?,
-        ),
-    };
-    let embedder = match &settings.models_dir {
-        Some(root) => {
-            let mut config = EmbedderConfig::from_models_root(root);
-            config.threads = settings.embed_threads;
-            config.queue = settings.embed_queue;
-            Some(Embedder::start(&config).map_err(|e| e.to_string())?)
-        }
-        None => {
-            tracing::warn!(
-                "cache.models_dir (TOLLGATE_MODELS_DIR) is not set: the semantic tier is off, \
-                 keys set to 'semantic' get exact matches only"
-            );
-            None
-        }
-    };
-    Ok(Arc::new(SemanticCache::new(
-        store,
-        embedder,
-        settings.engine.clone(),
-    )))
-}
+    /// Forgets every entry of `tenant`.
+    pub async fn purge(&self, tenant: Uuid) -> Result<(), tollgate_semcache::StoreError> {
+        self.engine.purge(tenant).await
+    }
 
-impl Cache {
+    /// Persists the store (the embedded store's write-ahead log is flushed and optimised).
+    pub async fn persist(&self) -> Result<(), tollgate_semcache::StoreError> {
+        tollgate_semcache::VectorStore::maintain(self.engine.store()).await
+    }
+
     /// Runs the cache's upkeep every `maintenance_interval` until the task is aborted.
     pub fn spawn_maintenance(&self) -> tokio::task::JoinHandle<()> {
         let cache = self.clone();
@@ -96,68 +65,7 @@ impl Cache {
             }
         })
     }
-}
 
-/// How one request uses the cache.
-#[derive(Debug, Clone)]
-pub struct CachePlan {
-    /// The request as the cache sees it.
-    pub key: CacheKey,
-    /// The key's policy with the gateway's defaults filled in.
-    pub policy: Policy,
-    /// Look for a stored answer (`false` for `x-tollgate-cache: refresh`).
-    pub lookup: bool,
-    /// The prompt's embedding made by the lookup, reused to store the answer.
-    pub vector: Option<Vec<f32>>,
-}
-
-impl CachePlan {
-    /// The plan for `request` by `key`; `None` when the cache is not used (gateway without a
-    /// cache, key and tenant off, `x-tollgate-cache: off`, or an uncacheable request).
-    /// An unknown `x-tollgate-cache` value is the client's error.
-    pub fn of(
-        cache: Option<&Cache>,
-        req: &HttpRequest,
-        key: &AuthenticatedKey,
-        request: &ChatRequest,
-        route: &str,
-    ) -> Result<Option<Self>, ApiError> {
-        let lookup = match req.headers().get("x-tollgate-cache").map(|v| v.to_str()) {
-            None => true,
-            Some(Ok("off")) => return Ok(None),
-            Some(Ok("refresh")) => false,
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    "x-tollgate-cache must be 'off' or 'refresh'",
-                    "invalid_header",
-                    None,
-                ));
-            }
-        };
-        let Some(settings) = cache.map(|cache| &cache.settings) else {
-            return Ok(None);
-        };
-        if key.cache.mode == Mode::Off {
-            return Ok(None);
-        }
-        let Some(cache_key) = CacheKey::of(route, request.body()) else {
-            return Ok(None);
-        };
-        Ok(Some(Self {
-            key: cache_key,
-            policy: Policy {
-                mode: key.cache.mode,
-                threshold: key.cache.threshold.unwrap_or(settings.threshold),
-                ttl: key.cache.ttl.unwrap_or(settings.ttl),
-                any_temperature: key.cache.any_temperature,
-            },
-            lookup,
-            vector: None,
-        }))
-    }
-}
-
-impl Cache {
     /// Looks `plan` up for `tenant`. A store failure is logged and counted as a miss: the
     /// cache never fails a request.
     pub async fn lookup(
@@ -225,6 +133,103 @@ impl Cache {
             }
             .instrument(task_span),
         );
+    }
+}
+
+/// Opens the store and starts the embedder (`models_dir` unset: the exact tier only).
+async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, String> {
+    let store = match &settings.store {
+        CacheStoreConfig::Edge { dir } => {
+            let dir = dir.clone();
+            let store = tokio::task::spawn_blocking(move || EdgeStore::open(&dir))
+                .await
+                .map_err(|e| e.to_string())?;
+            AnyStore::Edge(store.map_err(|e| e.to_string())?)
+        }
+        CacheStoreConfig::Server { url, collection } => AnyStore::Server(
+            ServerStore::connect(url, collection)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    let embedder = match &settings.models_dir {
+        Some(root) => {
+            let mut config = EmbedderConfig::from_models_root(root);
+            config.threads = settings.embed_threads;
+            config.queue = settings.embed_queue;
+            Some(Embedder::start(&config).map_err(|e| e.to_string())?)
+        }
+        None => {
+            tracing::warn!(
+                "cache.models_dir (TOLLGATE_MODELS_DIR) is not set: the semantic tier is off, \
+                 keys set to 'semantic' get exact matches only"
+            );
+            None
+        }
+    };
+    Ok(Arc::new(SemanticCache::new(
+        store,
+        embedder,
+        settings.engine.clone(),
+    )))
+}
+
+/// How one request uses the cache.
+#[derive(Debug, Clone)]
+pub struct CachePlan {
+    /// The request as the cache sees it.
+    pub key: CacheKey,
+    /// The key's policy with the gateway's defaults filled in.
+    pub policy: Policy,
+    /// Look for a stored answer (`false` for `x-tollgate-cache: refresh`).
+    pub lookup: bool,
+    /// The prompt's embedding made by the lookup, reused to store the answer.
+    pub vector: Option<Vec<f32>>,
+}
+
+impl CachePlan {
+    /// The plan for `request` by `key`; `None` when the cache is not used (gateway without a
+    /// cache, key and tenant off, `x-tollgate-cache: off`, or an uncacheable request).
+    /// An unknown `x-tollgate-cache` value is the client's error.
+    pub fn of(
+        cache: Option<&Cache>,
+        req: &HttpRequest,
+        key: &AuthenticatedKey,
+        request: &ChatRequest,
+        route: &str,
+    ) -> Result<Option<Self>, ApiError> {
+        let lookup = match req.headers().get("x-tollgate-cache").map(|v| v.to_str()) {
+            None => true,
+            Some(Ok("off")) => return Ok(None),
+            Some(Ok("refresh")) => false,
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "x-tollgate-cache must be 'off' or 'refresh'",
+                    "invalid_header",
+                    None,
+                ));
+            }
+        };
+        let Some(settings) = cache.map(|cache| &cache.settings) else {
+            return Ok(None);
+        };
+        if key.cache.mode == Mode::Off {
+            return Ok(None);
+        }
+        let Some(cache_key) = CacheKey::of(route, request.body()) else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            key: cache_key,
+            policy: Policy {
+                mode: key.cache.mode,
+                threshold: key.cache.threshold.unwrap_or(settings.threshold),
+                ttl: key.cache.ttl.unwrap_or(settings.ttl),
+                any_temperature: key.cache.any_temperature,
+            },
+            lookup,
+            vector: None,
+        }))
     }
 }
 

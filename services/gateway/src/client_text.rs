@@ -71,18 +71,19 @@ impl Names {
         }
     }
 
-    /// A field that must be a string when present.
+    /// A field that must be a string when present; its `path` is only spelled out for an
+    /// error.
     fn optional_string(
         self,
         value: Option<&Value>,
         max: usize,
-        path: &str,
+        path: impl FnOnce() -> String,
         param: &'static str,
     ) -> Result<(), ApiError> {
         match value {
             None | Some(Value::Null) => Ok(()),
-            Some(Value::String(s)) => self.check(s, max, || path.to_owned(), param),
-            Some(_) => Err(self.error(path, param, "must be a string")),
+            Some(Value::String(s)) => self.check(s, max, path, param),
+            Some(_) => Err(self.error(&path(), param, "must be a string")),
         }
     }
 }
@@ -90,12 +91,12 @@ impl Names {
 /// Checks the client strings of an OpenAI chat request.
 pub fn chat_request(body: &Map<String, Value>) -> Result<(), ApiError> {
     let names = Names::OpenAi;
-    names.optional_string(body.get("model"), MAX_MODEL, "model", "model")?;
-    names.optional_string(body.get("user"), MAX_USER, "user", "user")?;
+    names.optional_string(body.get("model"), MAX_MODEL, || "model".to_owned(), "model")?;
+    names.optional_string(body.get("user"), MAX_USER, || "user".to_owned(), "user")?;
     names.optional_string(
         body.get("safety_identifier"),
         MAX_USER,
-        "safety_identifier",
+        || "safety_identifier".to_owned(),
         "safety_identifier",
     )?;
     metadata(names, body.get("metadata"), "metadata")?;
@@ -104,7 +105,7 @@ pub fn chat_request(body: &Map<String, Value>) -> Result<(), ApiError> {
             names.optional_string(
                 message.get("name"),
                 MAX_MESSAGE_NAME,
-                &format!("messages[{i}].name"),
+                || format!("messages[{i}].name"),
                 "messages",
             )?;
             if let Some(Value::Array(calls)) = message.get("tool_calls") {
@@ -112,7 +113,7 @@ pub fn chat_request(body: &Map<String, Value>) -> Result<(), ApiError> {
                     names.optional_string(
                         call.get("function").and_then(|f| f.get("name")),
                         MAX_TOOL_NAME,
-                        &format!("messages[{i}].tool_calls[{j}].function.name"),
+                        || format!("messages[{i}].tool_calls[{j}].function.name"),
                         "messages",
                     )?;
                 }
@@ -124,7 +125,7 @@ pub fn chat_request(body: &Map<String, Value>) -> Result<(), ApiError> {
             names.optional_string(
                 tool.get("function").and_then(|f| f.get("name")),
                 MAX_TOOL_NAME,
-                &format!("tools[{i}].function.name"),
+                || format!("tools[{i}].function.name"),
                 "tools",
             )?;
         }
@@ -134,7 +135,7 @@ pub fn chat_request(body: &Map<String, Value>) -> Result<(), ApiError> {
             names.optional_string(
                 function.get("name"),
                 MAX_TOOL_NAME,
-                &format!("functions[{i}].name"),
+                || format!("functions[{i}].name"),
                 "functions",
             )?;
         }
@@ -143,7 +144,7 @@ pub fn chat_request(body: &Map<String, Value>) -> Result<(), ApiError> {
         names.optional_string(
             choice.get("function").and_then(|f| f.get("name")),
             MAX_TOOL_NAME,
-            "tool_choice.function.name",
+            || "tool_choice.function.name".to_owned(),
             "tool_choice",
         )?;
     }
@@ -153,7 +154,7 @@ pub fn chat_request(body: &Map<String, Value>) -> Result<(), ApiError> {
 /// Checks the client strings of an Anthropic Messages request, named as Anthropic names them.
 pub fn messages_request(body: &Map<String, Value>) -> Result<(), ApiError> {
     let names = Names::Anthropic;
-    names.optional_string(body.get("model"), MAX_MODEL, "model", "model")?;
+    names.optional_string(body.get("model"), MAX_MODEL, || "model".to_owned(), "model")?;
     if let Some(meta) = body.get("metadata").filter(|m| !m.is_null()) {
         let Value::Object(meta) = meta else {
             return Err(names.error("metadata", "metadata", "must be an object"));
@@ -161,7 +162,7 @@ pub fn messages_request(body: &Map<String, Value>) -> Result<(), ApiError> {
         names.optional_string(
             meta.get("user_id"),
             MAX_USER,
-            "metadata.user_id",
+            || "metadata.user_id".to_owned(),
             "metadata",
         )?;
     }
@@ -170,7 +171,7 @@ pub fn messages_request(body: &Map<String, Value>) -> Result<(), ApiError> {
             names.optional_string(
                 tool.get("name"),
                 MAX_TOOL_NAME,
-                &format!("tools.{i}.name"),
+                || format!("tools.{i}.name"),
                 "tools",
             )?;
         }
@@ -179,7 +180,7 @@ pub fn messages_request(body: &Map<String, Value>) -> Result<(), ApiError> {
         names.optional_string(
             choice.get("name"),
             MAX_TOOL_NAME,
-            "tool_choice.name",
+            || "tool_choice.name".to_owned(),
             "tool_choice",
         )?;
     }
@@ -193,7 +194,7 @@ pub fn messages_request(body: &Map<String, Value>) -> Result<(), ApiError> {
                     names.optional_string(
                         block.get("name"),
                         MAX_TOOL_NAME,
-                        &format!("messages.{i}.content.{j}.name"),
+                        || format!("messages.{i}.content.{j}.name"),
                         "messages",
                     )?;
                 }
@@ -226,11 +227,7 @@ fn metadata(names: Names, value: Option<&Value>, path: &str) -> Result<(), ApiEr
                 "metadata",
             )?,
             _ => {
-                return Err(names.error(
-                    &format!("{path}.{}", shown(key)),
-                    "metadata",
-                    "must be a string",
-                ));
+                return Err(names.error(&format!("{path}.{key}"), "metadata", "must be a string"));
             }
         }
     }
@@ -239,10 +236,10 @@ fn metadata(names: Names, value: Option<&Value>, path: &str) -> Result<(), ApiEr
 
 fn provider_preference(names: Names, value: Option<&Value>) -> Result<(), ApiError> {
     let param = "provider_preference";
-    let items: Vec<&Value> = match value {
+    let items = match value {
         None | Some(Value::Null) => return Ok(()),
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(other) => vec![other],
+        Some(Value::Array(items)) => items.as_slice(),
+        Some(other) => std::slice::from_ref(other),
     };
     if items.len() > MAX_PREFERENCES {
         return Err(names.error(
@@ -285,21 +282,6 @@ pub fn route_header(value: Option<&[u8]>) -> Result<Vec<String>, ApiError> {
         }
     }
     Ok(names)
-}
-
-/// A client string shown in an error message: at most 64 characters, unprintable ones escaped.
-fn shown(value: &str) -> String {
-    value
-        .chars()
-        .take(64)
-        .flat_map(|c| {
-            if is_printable(c) {
-                vec![c]
-            } else {
-                c.escape_unicode().collect()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

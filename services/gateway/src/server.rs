@@ -266,11 +266,8 @@ impl Gateway {
             tracing::error!(unacknowledged, "shut down with usage events unacknowledged");
         }
         if let Some(cache) = &self.state.cache {
-            let persisted = tokio::time::timeout(
-                crate::cache::FLUSH_AT_SHUTDOWN,
-                tollgate_semcache::VectorStore::maintain(cache.engine.store()),
-            )
-            .await;
+            let persisted =
+                tokio::time::timeout(crate::cache::FLUSH_AT_SHUTDOWN, cache.persist()).await;
             if !matches!(persisted, Ok(Ok(()))) {
                 tracing::warn!(
                     "cache not persisted at shutdown; its write-ahead log has the entries"

@@ -140,25 +140,24 @@ impl AppState {
             if self.config.events.durability != Durability::Ack {
                 return;
             }
-            match tokio::time::timeout(self.config.events.receipt_timeout, receipt).await {
-                Ok(Ok(Stored::Acked | Stored::Spooled)) => {}
+            let unbilled = match tokio::time::timeout(self.config.events.receipt_timeout, receipt)
+                .await
+            {
+                Ok(Ok(Stored::Acked | Stored::Spooled)) => return,
                 // Durable in the spool directory's set-aside file, but not billed until an
                 // operator publishes it again.
-                Ok(Ok(Stored::SetAside)) => {
-                    self.metrics.unbilled();
-                    failed_with(&span, "set_aside");
-                }
+                Ok(Ok(Stored::SetAside)) => "set_aside",
                 Ok(Err(err)) => {
-                    self.metrics.unbilled();
-                    failed_with(&span, "not_acknowledged");
                     tracing::error!(%event_id, error = %err, "usage event neither acknowledged nor spooled");
+                    "not_acknowledged"
                 }
                 Err(_) => {
-                    self.metrics.unbilled();
-                    failed_with(&span, "receipt_timeout");
                     tracing::error!(%event_id, "usage event not made safe in time; answering anyway");
+                    "receipt_timeout"
                 }
-            }
+            };
+            self.metrics.unbilled();
+            failed_with(&span, unbilled);
         }
         .instrument(in_publish)
         .await;

@@ -154,11 +154,16 @@ impl Consumer {
         metrics
             .dead_letters
             .inc_by(dead_letters.settle(&messages, &dead).await);
+        // The parts a poisoned batch was split into, as one batch.
+        let applied = applied
+            .into_iter()
+            .fold(Applied::default(), |mut all, part| {
+                all.absorb(part);
+                all
+            });
         let now = chrono::Utc::now();
-        for applied in &applied {
-            metrics.booked.inc_by(applied.booked as u64);
-            metrics.duplicates.inc_by(applied.duplicates as u64);
-        }
+        metrics.booked.inc_by(applied.booked as u64);
+        metrics.duplicates.inc_by(applied.duplicates as u64);
         let booked = sources
             .iter()
             .zip(&entries)
@@ -171,12 +176,10 @@ impl Consumer {
             let lag = (now - entry.occurred_at).num_microseconds().unwrap_or(0);
             metrics.lag.observe(lag.max(0) as f64 / 1e6);
         }
-        for applied in &applied {
-            if let Some(balances) = balances {
-                self.publish_balances(balances, applied).await;
-            }
-            self.auto_top_up(applied).await;
+        if let Some(balances) = balances {
+            self.publish_balances(balances, &applied).await;
         }
+        self.auto_top_up(&applied).await;
         true
     }
 

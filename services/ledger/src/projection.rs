@@ -29,6 +29,26 @@ pub struct Applied {
     pub balance_changes: BTreeMap<Uuid, Decimal>,
 }
 
+impl Applied {
+    /// Adds what a later part of the same batch changed: counts and balance changes add up,
+    /// a tenant's or key's later snapshot replaces its earlier one.
+    pub fn absorb(&mut self, later: Applied) {
+        self.booked += later.booked;
+        self.duplicates += later.duplicates;
+        for tenant in later.tenants {
+            self.tenants.retain(|t| t.tenant_id != tenant.tenant_id);
+            self.tenants.push(tenant);
+        }
+        for key in later.keys {
+            self.keys.retain(|k| k.api_key_id != key.api_key_id);
+            self.keys.push(key);
+        }
+        for (tenant, change) in later.balance_changes {
+            *self.balance_changes.entry(tenant).or_default() += change;
+        }
+    }
+}
+
 #[derive(Default)]
 struct TenantDelta {
     credited: Decimal,
@@ -233,4 +253,42 @@ async fn upsert_months(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(tenant_id: Uuid, balance: i64, seq: u64) -> TenantBalanceSnapshot {
+        TenantBalanceSnapshot {
+            tenant_id,
+            balance_usd: Decimal::from(balance),
+            spent_usd: Decimal::ZERO,
+            seq,
+        }
+    }
+
+    #[test]
+    fn parts_of_a_batch_absorb_into_one_with_the_latest_snapshots() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut all = Applied {
+            booked: 2,
+            tenants: vec![snapshot(a, 90, 1), snapshot(b, 50, 2)],
+            balance_changes: BTreeMap::from([(a, Decimal::from(-10)), (b, Decimal::from(5))]),
+            ..Applied::default()
+        };
+        all.absorb(Applied {
+            booked: 1,
+            duplicates: 1,
+            tenants: vec![snapshot(a, 85, 3)],
+            balance_changes: BTreeMap::from([(a, Decimal::from(-5))]),
+            ..Applied::default()
+        });
+        assert_eq!((all.booked, all.duplicates), (3, 1));
+        assert_eq!(all.tenants.len(), 2);
+        let a_now = all.tenants.iter().find(|t| t.tenant_id == a).unwrap();
+        assert_eq!((a_now.balance_usd, a_now.seq), (Decimal::from(85), 3));
+        assert_eq!(all.balance_changes[&a], Decimal::from(-15));
+        assert_eq!(all.balance_changes[&b], Decimal::from(5));
+    }
 }

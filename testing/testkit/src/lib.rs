@@ -554,7 +554,12 @@ impl Stack {
     pub async fn stop(mut self) {
         self.shutdown_services().await;
         let _ = self.js.delete_stream(&self.stream).await;
-        let _ = self.js.delete_stream(format!("{}_DLQ", self.stream)).await;
+        let _ = self
+            .js
+            .delete_stream(tollgate_events::DeadLetters::stream_name(
+                &self.config.nats.stream,
+            ))
+            .await;
         for dir in &self.spool_dirs {
             let _ = std::fs::remove_dir_all(dir);
         }

@@ -158,7 +158,6 @@ pub async fn purge_cache(
     require_tenant(&state, tenant_id).await?;
     if let Some(cache) = &state.cache {
         cache
-            .engine
             .purge(tenant_id)
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
