@@ -169,20 +169,9 @@ async fn serve_and_bill(
     dialect: Dialect,
 ) -> HttpResponse {
     let endpoint = record.endpoint;
-    // A failed request that still owes the provider's work settles its reservation with it.
-    let mut held = None;
-    match serve(
-        &state,
-        &req,
-        payload,
-        (&mut record, &mut held),
-        &mut meta,
-        dialect,
-    )
-    .await
-    {
+    match serve(&state, &req, payload, &mut record, &mut meta, dialect).await {
         Ok(response) => response,
-        Err(err) => {
+        Err(Failed { error: err, owed }) => {
             meta.provider.clone_from(&record.provider);
             let status = err_status(&err);
             if let ApiError::InsufficientQuota { code, .. } = &err {
@@ -197,17 +186,45 @@ async fn serve_and_bill(
                 state.observe_upstream(&record);
             }
             state.metrics.request(endpoint, status);
-            let owed = record.owed.take();
+            // Work a provider did anyway settles the request's reservation with its cost.
+            let (owed, reservation) = match owed {
+                Some(Owed {
+                    usage,
+                    source,
+                    reservation,
+                }) => (Some((usage, source)), Some(reservation)),
+                None => (None, None),
+            };
             state
                 .bill(
                     record,
                     Ending::failed(outcome, status, err.code(), owed),
-                    held,
+                    reservation,
                 )
                 .await;
             dialect.error(&meta, &err)
         }
     }
+}
+
+/// Why [`serve`] gave no answer: the client's error, and the work a provider did anyway.
+struct Failed {
+    error: ApiError,
+    owed: Option<Owed>,
+}
+
+impl From<ApiError> for Failed {
+    fn from(error: ApiError) -> Self {
+        Self { error, owed: None }
+    }
+}
+
+/// A provider's work a failed request is billed for (an answer too large to relay), with the
+/// reservation it settles.
+struct Owed {
+    usage: Usage,
+    source: UsageSource,
+    reservation: Reservation,
 }
 
 fn err_status(err: &ApiError) -> u16 {
@@ -245,10 +262,10 @@ async fn serve(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     payload: web::Payload,
-    (record, held): (&mut RequestRecord, &mut Option<Reservation>),
+    record: &mut RequestRecord,
     meta: &mut DataPlaneMeta,
     dialect: Dialect,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Failed> {
     let body = read_body(req, payload, state.config.max_body_bytes).await?;
     let request = dialect.parse(&body)?;
     record.model_requested.clone_from(&request.model);
@@ -300,7 +317,9 @@ async fn serve(
                     usage,
                     served,
                 };
-                return serve_hit(state, record, meta, (&request, dialect), hit, reservation).await;
+                return Ok(
+                    serve_hit(state, record, meta, (&request, dialect), hit, reservation).await?,
+                );
             }
             None => tracing::warn!(entry = %entry.id, "unreadable cache entry; going upstream"),
         }
@@ -309,16 +328,20 @@ async fn serve(
     let answer = match dispatch(state, &route, plan, upstream_body, request.stream, record).await {
         Ok(answer) => answer,
         Err(Undelivered { error, produced }) => {
-            record.owed = produced.map(|produced| match produced {
-                Produced::Reported(usage) => (usage, UsageSource::Upstream),
-                // At most the request's output limit per choice (when the upstream was sent
-                // that limit: Anthropic always, others when the client set one).
-                Produced::Unreported => (estimate.counted_usage(), UsageSource::Tokenizer),
+            let owed = produced.map(|produced| {
+                let (usage, source) = match produced {
+                    Produced::Reported(usage) => (usage, UsageSource::Upstream),
+                    // At most the request's output limit per choice (when the upstream was
+                    // sent that limit: Anthropic always, others when the client set one).
+                    Produced::Unreported => (estimate.counted_usage(), UsageSource::Tokenizer),
+                };
+                Owed {
+                    usage,
+                    source,
+                    reservation,
+                }
             });
-            if record.owed.is_some() {
-                *held = Some(reservation);
-            }
-            return Err(error);
+            return Err(Failed { error, owed });
         }
     };
     meta.provider.clone_from(&record.provider);

@@ -314,27 +314,25 @@ impl StreamBilling {
             return;
         }
         let cost = self.cost(usage);
-        match serde_json::from_str::<Value>(&data) {
-            Ok(mut chunk) => {
-                chunk["usage"]["cost_usd"] = Value::String(cost);
-                self.tail.push(Bytes::from(format!("data: {chunk}\n\n")));
+        let priced = rewritten(&data, |fields| {
+            if let Some(Value::Object(usage)) = fields.get_mut("usage") {
+                usage.insert("cost_usd".into(), Value::String(cost));
             }
-            Err(_) => self.tail.push(event),
-        }
+        });
+        self.tail.push(priced.unwrap_or(event));
         self.usage_delivered = true;
     }
 
     /// A chunk as the client gets it when it is not the usage chunk: `usage` null if the
     /// client asked for usage (it comes in the last chunk), absent if it did not.
     fn without_usage(&self, data: &str) -> Option<Bytes> {
-        let mut chunk: Value = serde_json::from_str(data).ok()?;
-        let fields = chunk.as_object_mut()?;
-        if self.include_usage {
-            fields.insert("usage".into(), Value::Null);
-        } else {
-            fields.remove("usage");
-        }
-        Some(Bytes::from(format!("data: {chunk}\n\n")))
+        rewritten(data, |fields| {
+            if self.include_usage {
+                fields.insert("usage".into(), Value::Null);
+            } else {
+                fields.remove("usage");
+            }
+        })
     }
 
     fn cost(&self, usage: Usage) -> String {
@@ -480,4 +478,12 @@ impl Drop for StreamBilling {
             self.state.bill_detached(record, ending, reservation);
         }
     }
+}
+
+/// The JSON chunk `data` with `edit` applied to its fields, as an SSE event (`None` when it is
+/// not a JSON object).
+fn rewritten(data: &str, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Option<Bytes> {
+    let mut chunk: Value = serde_json::from_str(data).ok()?;
+    edit(chunk.as_object_mut()?);
+    Some(Bytes::from(format!("data: {chunk}\n\n")))
 }

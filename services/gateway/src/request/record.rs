@@ -49,9 +49,6 @@ pub struct RequestRecord {
     /// Set when the client disconnected before its answer was complete (the work went on in
     /// its own task and is billed; the event says `client_closed`).
     pub client_gone: Arc<AtomicBool>,
-    /// Tokens a failed request is billed for all the same (work a provider did: an answer too
-    /// large to relay), with where the counts came from.
-    pub owed: Option<(Usage, UsageSource)>,
 }
 
 /// How the request ended, from the client's point of view.
@@ -123,7 +120,6 @@ impl RequestRecord {
             attempt_log: Vec::new(),
             cache: None,
             client_gone: Arc::new(AtomicBool::new(false)),
-            owed: None,
         }
     }
 
