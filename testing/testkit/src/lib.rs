@@ -357,19 +357,27 @@ impl Stack {
         url
     }
 
+    /// The environment a consumer of this stack reads: its database, NATS, stream and subject
+    /// prefix, plus `extra`.
+    fn consumer_env(&self, extra: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+        [
+            ("DATABASE_URL", self.database_url.as_str()),
+            ("NATS_URL", self.nats_url.as_str()),
+            ("TOLLGATE_STREAM", self.stream.as_str()),
+            ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.as_str()),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    }
+
     /// The ledger configuration for this stack's stream and database.
     pub fn ledger_config(&self) -> LedgerConfig {
-        let env = [
-            ("DATABASE_URL", self.database_url.clone()),
-            ("NATS_URL", self.nats_url.clone()),
-            ("TOLLGATE_STREAM", self.stream.clone()),
-            ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.clone()),
-            ("TOLLGATE_LEDGER_LISTEN", "127.0.0.1:0".to_owned()),
-            ("TOLLGATE_LEDGER_BATCH", "500".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        let env = self.consumer_env(&[
+            ("TOLLGATE_LEDGER_LISTEN", "127.0.0.1:0"),
+            ("TOLLGATE_LEDGER_BATCH", "500"),
+        ]);
         LedgerConfig::from_env(&env).expect("ledger config")
     }
 
@@ -400,17 +408,10 @@ impl Stack {
 
     /// Starts an analytics instance on this stack's stream; returns its `/metrics` URL.
     pub async fn start_analytics(&mut self) -> String {
-        let env = [
-            ("DATABASE_URL", self.database_url.clone()),
-            ("NATS_URL", self.nats_url.clone()),
-            ("TOLLGATE_STREAM", self.stream.clone()),
-            ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.clone()),
-            ("TOLLGATE_ANALYTICS_LISTEN", "127.0.0.1:0".to_owned()),
-            ("TOLLGATE_ANALYTICS_LINGER_MS", "10".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        let env = self.consumer_env(&[
+            ("TOLLGATE_ANALYTICS_LISTEN", "127.0.0.1:0"),
+            ("TOLLGATE_ANALYTICS_LINGER_MS", "10"),
+        ]);
         let config = AnalyticsConfig::from_env(&env).expect("analytics config");
         let analytics = Analytics::bind(config).await.expect("analytics starts");
         let url = format!("http://{}/metrics", analytics.local_addr());
@@ -427,19 +428,12 @@ impl Stack {
     /// The alerting configuration for this stack (webhook retries after 100 ms, doubling, and
     /// window rules re-evaluated every 200 ms).
     pub fn alerting_config(&self) -> AlertingConfig {
-        let env = [
-            ("DATABASE_URL", self.database_url.clone()),
-            ("NATS_URL", self.nats_url.clone()),
-            ("TOLLGATE_STREAM", self.stream.clone()),
-            ("TOLLGATE_SUBJECT_PREFIX", self.subject_prefix.clone()),
-            ("TOLLGATE_ALERTING_LISTEN", "127.0.0.1:0".to_owned()),
-            ("TOLLGATE_ALERTING_EVALUATE_MS", "200".to_owned()),
-            ("TOLLGATE_WEBHOOK_FIRST_RETRY_MS", "100".to_owned()),
-            ("TOLLGATE_WEBHOOK_TIMEOUT_SECS", "2".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        let env = self.consumer_env(&[
+            ("TOLLGATE_ALERTING_LISTEN", "127.0.0.1:0"),
+            ("TOLLGATE_ALERTING_EVALUATE_MS", "200"),
+            ("TOLLGATE_WEBHOOK_FIRST_RETRY_MS", "100"),
+            ("TOLLGATE_WEBHOOK_TIMEOUT_SECS", "2"),
+        ]);
         AlertingConfig::from_env(&env).expect("alerting config")
     }
 
