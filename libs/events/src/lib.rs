@@ -26,7 +26,10 @@ pub use event::{
 pub use publisher::{
     AckObserver, Publisher, PublisherConfig, PublisherHandle, PublisherMetrics, Receipt, Stored,
 };
-pub use servers::{DEFAULT_NATS_URL, EnvError, connect_any, nats_urls_from_env, server_addrs};
+pub use servers::{
+    ConnectError, DEFAULT_NATS_URL, EnvError, ServerListError, connect_any, nats_urls_from_env,
+    server_addrs,
+};
 pub use spool::{Spool, SpoolConfig, SpoolError, SpoolMetrics};
 pub use stream::{
     Confirmed, StreamSettings, check_replicas, ensure_stream, parse_replicas, publish_confirmed,

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use async_nats::ServerAddr;
+use thiserror::Error;
 
 /// The URL list when neither `NATS_URLS` nor `NATS_URL` is set.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -26,37 +27,76 @@ pub fn nats_urls_from_env(env: &HashMap<String, String>) -> Result<String, EnvEr
         (None, Some(url)) => ("NATS_URL", url.clone()),
         (None, None) => return Ok(DEFAULT_NATS_URL.into()),
     };
-    server_addrs(&urls).map_err(|reason| EnvError { key, reason })?;
+    server_addrs(&urls).map_err(|e| EnvError {
+        key,
+        reason: e.to_string(),
+    })?;
     Ok(urls)
+}
+
+/// A refused NATS server list.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ServerListError {
+    /// Two commas in a row, or nothing at all.
+    #[error("an empty URL in the list")]
+    EmptyItem,
+    /// An item that does not parse.
+    #[error("{url:?} is not a NATS URL: {reason}")]
+    NotAUrl {
+        /// The item.
+        url: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+}
+
+/// Why no NATS server of a list could be reached.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    /// The list itself is refused.
+    #[error(transparent)]
+    List(#[from] ServerListError),
+    /// No server of the list answered.
+    #[error("{source} (tried {urls})")]
+    Unreachable {
+        /// The client's error.
+        source: async_nats::ConnectError,
+        /// The list tried.
+        urls: String,
+    },
 }
 
 /// Parses a comma-separated list of NATS URLs (`nats://host:port`, `tls://…`, or `host:port`);
 /// refuses an empty list, an empty item or an unparsable URL, naming it.
-pub fn server_addrs(urls: &str) -> Result<Vec<ServerAddr>, String> {
-    let addrs = urls
-        .split(',')
+pub fn server_addrs(urls: &str) -> Result<Vec<ServerAddr>, ServerListError> {
+    urls.split(',')
         .map(str::trim)
         .map(|url| {
             if url.is_empty() {
-                return Err("an empty URL in the list".to_owned());
+                return Err(ServerListError::EmptyItem);
             }
             url.parse::<ServerAddr>()
-                .map_err(|e| format!("{url:?} is not a NATS URL: {e}"))
+                .map_err(|e| ServerListError::NotAUrl {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(addrs)
+        .collect()
 }
 
 /// Connects `options` to any server of the comma-separated `urls`.
 pub async fn connect_any(
     options: async_nats::ConnectOptions,
     urls: &str,
-) -> Result<async_nats::Client, String> {
+) -> Result<async_nats::Client, ConnectError> {
     let addrs = server_addrs(urls)?;
     options
         .connect(addrs.as_slice())
         .await
-        .map_err(|e| format!("{e} (tried {urls})"))
+        .map_err(|source| ConnectError::Unreachable {
+            source,
+            urls: urls.to_owned(),
+        })
 }
 
 #[cfg(test)]
@@ -81,7 +121,10 @@ mod tests {
         assert!(server_addrs("").is_err());
         assert!(server_addrs("nats://a:4222,,nats://b:4222").is_err());
         let err = server_addrs("nats://a:4222,http://b:4222").unwrap_err();
-        assert!(err.contains("http://b:4222"), "{err}");
+        assert!(
+            matches!(&err, ServerListError::NotAUrl { url, .. } if url == "http://b:4222"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,5 +1,9 @@
-//! Process plumbing shared by Tollgate's binaries (used by `main.rs` files only).
+//! Process plumbing shared by Tollgate's binaries: telemetry, the shutdown signal, one reader of
+//! the environment's settings and (feature `consumer`) the consumer services' skeleton.
 
+#[cfg(feature = "consumer")]
+pub mod consumer;
+pub mod env;
 pub mod telemetry;
 
 /// Installs logging and tracing for the service `service_name` from the process environment
@@ -31,46 +35,4 @@ pub async fn shutdown_signal() {
 /// call before building any HTTP client. Idempotent.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// The `/healthz` + `/metrics` listener of a consumer service (ledger, analytics, alerting):
-/// one worker, no signal handling (the service stops it). Returns the server and its address.
-pub fn ops_server(
-    registry: std::sync::Arc<prometheus_client::registry::Registry>,
-    listen: std::net::SocketAddr,
-) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
-    use actix_web::{App, HttpResponse, HttpServer, web};
-    let server = HttpServer::new(move || {
-        let registry = registry.clone();
-        App::new()
-            .route(
-                "/healthz",
-                web::get()
-                    .to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }),
-            )
-            .route(
-                "/metrics",
-                web::get().to(move || {
-                    let registry = registry.clone();
-                    async move {
-                        let mut body = String::new();
-                        let _ = prometheus_client::encoding::text::encode(&mut body, &registry);
-                        HttpResponse::Ok()
-                            .content_type(
-                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                            )
-                            .body(body)
-                    }
-                }),
-            )
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(listen)?;
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| std::io::Error::other("no address bound"))?;
-    Ok((server.run(), addr))
 }

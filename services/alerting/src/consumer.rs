@@ -7,46 +7,37 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use tollgate_events::isolate;
-use tollgate_events::{Batches, ConsumerSettings, DeadLetters, Event, EventBody};
+use tollgate_events::{Batches, ConsumerSettings, DeadLetters, Event, EventBody, EventsError};
+use tollgate_runtime::consumer::{Projection, consume};
 
+use crate::AlertingConfig;
 use crate::engine::{DeadLetter, Engine};
 use crate::window::{self, WindowFact};
-use crate::{AlertingConfig, AlertingError};
 
-/// Consumes until `stop` turns true; on a broken subscription, starts over after a pause.
+/// Consumes until `stop` turns true (every event of the stream).
 pub async fn run(
     engine: Arc<Engine>,
     config: AlertingConfig,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let (engine, config) = (&engine, &config);
-    tollgate_events::keep_consuming("alerting", stop, |mut stop| async move {
-        consume(engine, config, &mut stop).await
-    })
-    .await;
+    let subscription = config.consumer.subscription("v1.>");
+    consume(&engine.js, &subscription, &*engine, stop).await;
 }
 
-async fn consume(
-    engine: &Engine,
-    config: &AlertingConfig,
-    stop: &mut tokio::sync::watch::Receiver<bool>,
-) -> Result<(), AlertingError> {
-    let stream = tollgate_events::open_stream(&engine.js, &config.stream).await?;
-    let settings = ConsumerSettings {
-        durable: config.durable.clone(),
-        description: "tollgate alerting".into(),
-        filter_subject: format!("{}.v1.>", config.stream.subject_prefix),
-        ack_wait: Duration::from_secs(30),
-    };
-    let consumer = tollgate_events::durable_consumer(&stream, &settings).await?;
-    let dead_letters = DeadLetters::open(&engine.js, &config.stream, "alerting").await?;
-    let mut batches = Batches::open(&consumer, 1000, Duration::from_millis(20)).await?;
-    while let Some(batch) = batches.next(stop).await? {
-        if !handle(engine, batch, &dead_letters, stop).await {
-            return Ok(());
-        }
+impl Projection for Engine {
+    type Session = ();
+
+    async fn open(&self) {}
+
+    async fn handle(
+        &self,
+        (): &(),
+        batch: Vec<jetstream::Message>,
+        dead_letters: &DeadLetters,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        handle(self, batch, dead_letters, stop).await
     }
-    Ok(())
 }
 
 /// Handles one batch; false if asked to stop before it was committed. A usage event the
@@ -141,19 +132,20 @@ async fn watch_dead_letters(
     engine: &Engine,
     config: &AlertingConfig,
     stop: &mut tokio::sync::watch::Receiver<bool>,
-) -> Result<(), AlertingError> {
+) -> Result<(), EventsError> {
+    let config = &config.consumer;
     // Opening our own parking place creates the stream if no projection did yet.
     DeadLetters::open(&engine.js, &config.stream, "alerting").await?;
     let stream = engine
         .js
         .get_stream(DeadLetters::stream_name(&config.stream))
         .await
-        .map_err(|e| AlertingError::Nats(e.to_string()))?;
+        .map_err(|e| EventsError::Consumer(e.to_string()))?;
     let settings = ConsumerSettings {
         durable: format!("{}-dead-letters", config.durable),
         description: "tollgate alerting: dead-letter alerts".into(),
         filter_subject: DeadLetters::stream_subjects(&config.stream),
-        ack_wait: Duration::from_secs(30),
+        ack_wait: config.ack_wait,
     };
     let consumer = tollgate_events::durable_consumer(&stream, &settings).await?;
     let mut batches = Batches::open(&consumer, 100, Duration::from_millis(20)).await?;

@@ -14,27 +14,7 @@ mod server;
 pub mod signature;
 mod window;
 
-pub use config::{AlertingConfig, ConfigError};
+pub use config::AlertingConfig;
 pub use server::{Alerting, run};
-
-use thiserror::Error;
-
-/// Why alerting could not start or stopped.
-#[derive(Debug, Error)]
-pub enum AlertingError {
-    /// Postgres.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Migrations, pool or a read.
-    #[error("store: {0}")]
-    Store(#[from] tollgate_store::StoreError),
-    /// NATS or JetStream.
-    #[error("NATS: {0}")]
-    Nats(String),
-    /// Stream or consumer set-up.
-    #[error("events: {0}")]
-    Events(#[from] tollgate_events::EventsError),
-    /// The HTTP listener.
-    #[error("server: {0}")]
-    Io(#[from] std::io::Error),
-}
+pub use tollgate_runtime::consumer::ServiceError;
+pub use tollgate_runtime::env::ConfigError;

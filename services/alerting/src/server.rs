@@ -1,89 +1,73 @@
-//! Start-up wiring: Postgres, NATS, the consumer, the balance-feed watch, the webhook workers,
-//! the evaluation tick and `/healthz` + `/metrics`.
+//! Start-up wiring: the consumer skeleton of `tollgate_runtime` running the usage consumer, the
+//! dead-letter watch, the balance-feed watch, the webhook workers and the evaluation tick.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use prometheus_client::registry::Registry;
+use tollgate_runtime::consumer::{ConsumerService, ServiceError};
 
 use crate::engine::Engine;
 use crate::metrics::AlertingMetrics;
-use crate::{AlertingConfig, AlertingError, consumer, delivery, feed, window};
+use crate::{AlertingConfig, consumer, delivery, feed, window};
 
 /// A started alerting service: connected and bound, working once [`Alerting::run`] is awaited.
 pub struct Alerting {
+    service: ConsumerService,
     engine: Arc<Engine>,
     config: AlertingConfig,
-    server: actix_web::dev::Server,
-    addr: SocketAddr,
 }
 
 impl Alerting {
     /// Connects to Postgres (applying migrations) and NATS, binds the metrics listener.
-    pub async fn bind(config: AlertingConfig) -> Result<Self, AlertingError> {
+    pub async fn bind(config: AlertingConfig) -> Result<Self, ServiceError> {
         tollgate_runtime::install_crypto_provider();
-        let pool = tollgate_store::connect(&config.database_url, 8).await?;
-        tollgate_store::migrate(&pool).await?;
-        let options = async_nats::ConnectOptions::new().name("tollgate-alerting");
-        let nats = tollgate_events::connect_any(options, &config.nats_url)
-            .await
-            .map_err(AlertingError::Nats)?;
-        let js = async_nats::jetstream::new(nats);
-        let mut registry = Registry::default();
-        let metrics = AlertingMetrics::new(&mut registry);
-        let (server, addr) = tollgate_runtime::ops_server(Arc::new(registry), config.listen)?;
-        let engine = Engine::new(pool, js, config.stream.subject_prefix.clone(), metrics);
+        let (service, metrics) =
+            ConsumerService::start(&config.consumer, 8, AlertingMetrics::new).await?;
+        let engine = Engine::new(
+            service.pool.clone(),
+            service.js.clone(),
+            config.consumer.stream.subject_prefix.clone(),
+            metrics,
+        );
         Ok(Self {
+            service,
             engine: Arc::new(engine),
             config,
-            server,
-            addr,
         })
     }
 
     /// Address of `/healthz` and `/metrics`.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.service.local_addr()
     }
 
     /// Works until `shutdown` resolves; the batch and deliveries in hand finish first.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), AlertingError> {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
-        let engine = self.engine;
-        let tasks = [
-            tokio::spawn(consumer::run(
-                engine.clone(),
-                self.config.clone(),
-                stopped.clone(),
-            )),
-            tokio::spawn(consumer::run_dead_letters(
-                engine.clone(),
-                self.config.clone(),
-                stopped.clone(),
-            )),
-            tokio::spawn(feed::run(
-                engine.clone(),
-                self.config.stream.name.clone(),
-                self.config.stream.replicas,
-                stopped.clone(),
-            )),
-            tokio::spawn(delivery::run(
-                engine.clone(),
-                self.config.delivery.clone(),
-                stopped.clone(),
-            )),
-            tokio::spawn(tick(engine.clone(), self.config.evaluate_every, stopped)),
-        ];
-        shutdown.await;
-        let _ = stop.send(true);
-        for task in tasks {
-            let _ = task.await;
-        }
-        handle.stop(true).await;
-        let _ = server.await;
-        engine.pool.close().await;
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
+        let (engine, config) = (self.engine, self.config);
+        self.service
+            .run(shutdown, |stop| {
+                vec![
+                    tokio::spawn(consumer::run(engine.clone(), config.clone(), stop.clone())),
+                    tokio::spawn(consumer::run_dead_letters(
+                        engine.clone(),
+                        config.clone(),
+                        stop.clone(),
+                    )),
+                    tokio::spawn(feed::run(
+                        engine.clone(),
+                        config.consumer.stream.name.clone(),
+                        config.consumer.stream.replicas,
+                        stop.clone(),
+                    )),
+                    tokio::spawn(delivery::run(
+                        engine.clone(),
+                        config.delivery.clone(),
+                        stop.clone(),
+                    )),
+                    tokio::spawn(tick(engine, config.evaluate_every, stop)),
+                ]
+            })
+            .await;
         Ok(())
     }
 }
@@ -119,6 +103,6 @@ async fn tick(
 pub async fn run(
     config: AlertingConfig,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), AlertingError> {
+) -> Result<(), ServiceError> {
     Alerting::bind(config).await?.run(shutdown).await
 }

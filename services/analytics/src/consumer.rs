@@ -4,11 +4,12 @@
 use async_nats::jetstream;
 use sqlx::PgPool;
 use tollgate_events::isolate;
-use tollgate_events::{Batches, ConsumerSettings, DeadLetters, Event, EventBody};
+use tollgate_events::{DeadLetters, Event, EventBody};
+use tollgate_runtime::consumer::{Projection, consume};
 
+use crate::AnalyticsConfig;
 use crate::metrics::AnalyticsMetrics;
 use crate::rollup::{self, UsageFact};
-use crate::{AnalyticsConfig, AnalyticsError};
 
 pub(crate) struct Consumer {
     pub pool: PgPool,
@@ -20,42 +21,16 @@ pub(crate) struct Consumer {
 }
 
 impl Consumer {
-    /// Consumes until `stop` turns true; on a broken subscription, starts over after a pause.
+    /// Consumes until `stop` turns true (usage events only).
     pub async fn run(self, stop: tokio::sync::watch::Receiver<bool>) {
-        let this = &self;
-        tollgate_events::keep_consuming("analytics", stop, |mut stop| async move {
-            this.consume(&mut stop).await
-        })
-        .await;
-    }
-
-    async fn consume(
-        &self,
-        stop: &mut tokio::sync::watch::Receiver<bool>,
-    ) -> Result<(), AnalyticsError> {
-        let stream = tollgate_events::open_stream(&self.js, &self.config.stream).await?;
-        let settings = ConsumerSettings {
-            durable: self.config.durable.clone(),
-            description: "tollgate analytics".into(),
-            filter_subject: format!("{}.v1.*.usage.recorded", self.config.stream.subject_prefix),
-            ack_wait: self.config.ack_wait,
-        };
-        let consumer = tollgate_events::durable_consumer(&stream, &settings).await?;
-        let dead_letters = DeadLetters::open(&self.js, &self.config.stream, "analytics").await?;
-        let mut batches =
-            Batches::open(&consumer, self.config.batch_size, self.config.linger).await?;
-        while let Some(batch) = batches.next(stop).await? {
-            if !self.handle(batch, &dead_letters, stop).await {
-                return Ok(());
-            }
-        }
-        Ok(())
+        let subscription = self.config.consumer.subscription("v1.*.usage.recorded");
+        consume(&self.js, &subscription, &self, stop).await;
     }
 
     /// Counts one batch; returns false if asked to stop before it could be committed. An event
     /// the database refuses for good is isolated and parked on the dead-letter stream; the rest
     /// of the batch is counted.
-    async fn handle(
+    async fn count_batch(
         &self,
         messages: Vec<jetstream::Message>,
         dead_letters: &DeadLetters,
@@ -120,5 +95,21 @@ impl Consumer {
             }
         }
         true
+    }
+}
+
+impl Projection for Consumer {
+    type Session = ();
+
+    async fn open(&self) {}
+
+    async fn handle(
+        &self,
+        (): &(),
+        batch: Vec<jetstream::Message>,
+        dead_letters: &DeadLetters,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        self.count_batch(batch, dead_letters, stop).await
     }
 }

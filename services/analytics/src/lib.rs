@@ -9,27 +9,7 @@ mod metrics;
 pub mod rollup;
 mod server;
 
-pub use config::{AnalyticsConfig, ConfigError};
+pub use config::AnalyticsConfig;
 pub use server::{Analytics, run};
-
-use thiserror::Error;
-
-/// Why analytics could not start or stopped.
-#[derive(Debug, Error)]
-pub enum AnalyticsError {
-    /// Postgres.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Migrations or pool.
-    #[error("store: {0}")]
-    Store(#[from] tollgate_store::StoreError),
-    /// NATS or JetStream.
-    #[error("NATS: {0}")]
-    Nats(String),
-    /// Stream or consumer set-up.
-    #[error("events: {0}")]
-    Events(#[from] tollgate_events::EventsError),
-    /// The HTTP listener.
-    #[error("server: {0}")]
-    Io(#[from] std::io::Error),
-}
+pub use tollgate_runtime::consumer::ServiceError;
+pub use tollgate_runtime::env::ConfigError;

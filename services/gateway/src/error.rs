@@ -74,6 +74,19 @@ pub enum ApiError {
     /// A bug: logged, never shown in detail (500).
     #[error("internal error")]
     Internal(String),
+    /// The database refused a value of the request (400) or is unavailable (503); the detail
+    /// is logged when the error is answered, never shown.
+    #[error("{}", store_message(.0))]
+    Store(#[from] tollgate_store::StoreError),
+}
+
+/// The public message of a database error.
+fn store_message(err: &tollgate_store::StoreError) -> &'static str {
+    if err.is_invalid_data() {
+        "the request holds a value that cannot be stored (a NUL character, or a number out of range)"
+    } else {
+        "the gateway's database is unavailable"
+    }
 }
 
 impl ApiError {
@@ -113,6 +126,8 @@ impl ApiError {
                 "upstream_error"
             }
             Self::Internal(_) => "internal_error",
+            Self::Store(err) if err.is_invalid_data() => "invalid_request_error",
+            Self::Store(_) => "upstream_error",
         }
     }
 
@@ -131,6 +146,8 @@ impl ApiError {
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
+            Self::Store(err) if err.is_invalid_data() => "invalid_request",
+            Self::Store(_) => "service_unavailable",
         }
     }
 
@@ -141,13 +158,45 @@ impl ApiError {
         }
     }
 
+    /// Whether the same request may succeed if sent again later: a rate limit, an upstream
+    /// that failed or was slow, or a dependency of the gateway that is away. Answered as
+    /// `x-should-retry`, which the OpenAI and Anthropic SDKs follow.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::RateLimited(_)
+            | Self::UpstreamFailed(_)
+            | Self::UpstreamTimeout(_)
+            | Self::Unavailable(_) => true,
+            Self::Store(err) => !err.is_invalid_data(),
+            _ => false,
+        }
+    }
+
     /// The error in Anthropic's shape (`POST /v1/messages`).
     pub fn anthropic_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        HttpResponse::build(status).json(tollgate_providers::messages_api::error_body(
-            status.as_u16(),
+        self.respond(tollgate_providers::messages_api::error_body(
+            self.status_code().as_u16(),
             &self.public_message(),
         ))
+    }
+
+    /// The answer with `body`: the status, `x-should-retry`, and the hidden detail logged
+    /// (here, where the error is answered, and only here).
+    fn respond(&self, body: serde_json::Value) -> HttpResponse {
+        match self {
+            Self::Internal(detail) => tracing::error!(detail = %detail, "internal error"),
+            Self::Store(err) if err.is_invalid_data() => {
+                tracing::info!(error = %err, "the database refused a value of the request");
+            }
+            Self::Store(err) => tracing::error!(error = %err, "database error"),
+            _ => {}
+        }
+        HttpResponse::build(self.status_code())
+            .insert_header((
+                "x-should-retry",
+                if self.retryable() { "true" } else { "false" },
+            ))
+            .json(body)
     }
 
     /// The public message (internal details are never shown).
@@ -171,14 +220,13 @@ impl ResponseError for ApiError {
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Store(err) if err.is_invalid_data() => StatusCode::BAD_REQUEST,
+            Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Internal(detail) = self {
-            tracing::error!(detail = %detail, "internal error");
-        }
-        HttpResponse::build(self.status_code()).json(json!({
+        self.respond(json!({
             "error": {
                 "message": self.public_message(),
                 "type": self.error_type(),
@@ -186,21 +234,6 @@ impl ResponseError for ApiError {
                 "param": self.param(),
             }
         }))
-    }
-}
-
-impl From<tollgate_store::StoreError> for ApiError {
-    fn from(err: tollgate_store::StoreError) -> Self {
-        if err.is_invalid_data() {
-            tracing::info!(error = %err, "the database refused a value of the request");
-            return Self::invalid(
-                "the request holds a value that cannot be stored (a NUL character, or a number out of range)",
-                "invalid_request",
-                None,
-            );
-        }
-        tracing::error!(error = %err, "database error");
-        Self::Unavailable("the gateway's database is unavailable".into())
     }
 }
 

@@ -29,13 +29,8 @@ pub enum StartError {
     #[error("database: {0}")]
     Database(#[from] tollgate_store::StoreError),
     /// NATS unreachable.
-    #[error("NATS at {url}: {reason}")]
-    Nats {
-        /// The URL tried.
-        url: String,
-        /// Why it failed.
-        reason: String,
-    },
+    #[error("NATS: {0}")]
+    Nats(#[from] tollgate_events::ConnectError),
     /// The stream could not be set up.
     #[error("JetStream: {0}")]
     Events(#[from] tollgate_events::EventsError),
@@ -92,25 +87,17 @@ impl Gateway {
         let pool = tollgate_store::connect(config.database_url.expose(), 16).await?;
         tollgate_store::migrate(&pool).await?;
 
-        let nats_error = |reason: String| StartError::Nats {
-            url: config.nats.url.clone(),
-            reason,
-        };
         let options = async_nats::ConnectOptions::new()
             .name("tollgate-gateway")
             .connection_timeout(Duration::from_secs(5));
-        let nats = tollgate_events::connect_any(options, &config.nats.url)
-            .await
-            .map_err(nats_error)?;
+        let nats = tollgate_events::connect_any(options, &config.nats.url).await?;
         let jetstream = async_nats::jetstream::new(nats.clone());
         // Admission announcements on their own connection, without our own messages echoed back.
         let options = async_nats::ConnectOptions::new()
             .name("tollgate-gateway-admission")
             .no_echo()
             .connection_timeout(Duration::from_secs(5));
-        let peer_nats = tollgate_events::connect_any(options, &config.nats.url)
-            .await
-            .map_err(nats_error)?;
+        let peer_nats = tollgate_events::connect_any(options, &config.nats.url).await?;
         tollgate_events::ensure_stream(&jetstream, &config.nats.stream).await?;
 
         let (peers, peer_tasks) =

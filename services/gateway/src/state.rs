@@ -59,39 +59,6 @@ impl AppState {
         self.keys.authenticate(presented).await
     }
 
-    /// Checks the operator token.
-    pub fn require_admin(&self, req: &HttpRequest) -> Result<(), ApiError> {
-        match presented_credential(req) {
-            Some(token) if self.admin.verify(token) => Ok(()),
-            Some(_) => Err(ApiError::Unauthenticated("invalid admin token")),
-            None => Err(ApiError::Unauthenticated(
-                "missing admin token: send 'Authorization: Bearer <ADMIN_TOKEN>'",
-            )),
-        }
-    }
-
-    /// Who is reading: the operator (admin token) or one of a tenant's keys.
-    pub async fn reader(&self, req: &HttpRequest) -> Result<Reader, ApiError> {
-        let presented = presented_credential(req).ok_or(ApiError::Unauthenticated(
-            "missing credentials: send 'Authorization: Bearer <key>'",
-        ))?;
-        if self.admin.verify(presented) {
-            return Ok(Reader::Operator);
-        }
-        let key = self.keys.authenticate(presented).await?;
-        Ok(Reader::Tenant(key.tenant_id))
-    }
-
-    /// Allows reads of `tenant_id`'s data to the operator, or to one of that tenant's own keys.
-    /// Any other tenant's key gets 404, so tenant ids cannot be probed.
-    pub async fn authorize_tenant_read(
-        &self,
-        req: &HttpRequest,
-        tenant_id: uuid::Uuid,
-    ) -> Result<(), ApiError> {
-        self.reader(req).await?.scope(Some(tenant_id)).map(drop)
-    }
-
     /// Records upstream latency and the gateway's overhead for a finished request.
     pub fn observe_upstream(&self, record: &RequestRecord) {
         let total = record.started.elapsed();
@@ -195,28 +162,4 @@ fn settled_event(record: RequestRecord, ending: Ending, reservation: Option<Rese
         reservation.settle(event.event_id, cost);
     }
     event
-}
-
-/// The caller of a read endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reader {
-    /// The platform operator: every tenant.
-    Operator,
-    /// A key of this tenant: that tenant only.
-    Tenant(uuid::Uuid),
-}
-
-impl Reader {
-    /// The tenant a read is limited to: the one asked for (the operator's `None` is every
-    /// tenant; a tenant key's `None` is its own). Another tenant's id is 404 for a tenant key.
-    pub fn scope(self, asked: Option<uuid::Uuid>) -> Result<Option<uuid::Uuid>, ApiError> {
-        match (self, asked) {
-            (Self::Operator, asked) => Ok(asked),
-            (Self::Tenant(own), None) => Ok(Some(own)),
-            (Self::Tenant(own), Some(asked)) if asked == own => Ok(Some(own)),
-            (Self::Tenant(_), Some(_)) => {
-                Err(ApiError::not_found("tenant not found", "tenant_not_found"))
-            }
-        }
-    }
 }

@@ -356,6 +356,8 @@ async fn upstream_500_becomes_502_and_an_error_event() {
         .await;
     assert_eq!(response.status(), 502);
     assert_eq!(header(&response, "x-tollgate-provider"), "mock");
+    // A failed upstream may answer a later try: the client's SDK is told it may retry.
+    assert_eq!(header(&response, "x-should-retry"), "true");
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["type"], "upstream_error");
 

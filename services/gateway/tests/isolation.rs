@@ -127,3 +127,64 @@ async fn no_tenant_reaches_another_tenants_data_and_no_secret_is_logged() {
     }
     stack.stop().await;
 }
+
+/// The route table's guard runs before anything else of a management route: without
+/// credentials every one is a 401 (whatever its path ids or body), and a refusal tells the
+/// client's SDK not to retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_management_route_refuses_a_caller_without_credentials_before_reading_anything() {
+    let stack = Stack::start().await;
+    let mut checked = 0;
+    for route in ROUTES {
+        if matches!(route.access, Access::Public | Access::TenantKey) {
+            continue;
+        }
+        // Ids that are not UUIDs and a body that is not JSON: the guard answers first.
+        let path = route
+            .path
+            .replace("{tenant_id}", "not-a-uuid")
+            .replace("{key_id}", "not-a-uuid")
+            .replace("{rule_id}", "not-a-uuid")
+            .replace("{alert_id}", "not-a-uuid");
+        let method = reqwest::Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
+        for credential in [None, Some("tg-live-not-a-key")] {
+            let mut request = stack
+                .http
+                .request(method.clone(), format!("{}{path}", stack.url))
+                .header("content-type", "application/json")
+                .body("{not json");
+            if let Some(credential) = credential {
+                request = request.bearer_auth(credential);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let retry = response
+                .headers()
+                .get("x-should-retry")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let text = response.text().await.unwrap();
+            assert_eq!(
+                status, 401,
+                "{method} {path} with credential {credential:?}: {text}"
+            );
+            assert_eq!(retry.as_deref(), Some("false"), "{method} {path}");
+            let error: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                error["error"]["type"], "authentication_error",
+                "{method} {path}: {text}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 50, "only {checked} refusals checked");
+
+    // The operator's token passes the guard; the id is then read (404, not retryable).
+    let response = stack
+        .admin(reqwest::Method::GET, "/api/v1/tenants/not-a-uuid/balance")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.headers()["x-should-retry"], "false");
+    stack.stop().await;
+}

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use async_nats::jetstream::{self, consumer::pull, kv, stream};
+use async_nats::jetstream::{self, kv};
 use sqlx::PgPool;
 use tollgate_events::balances::{balance_store, key_spend_key, tenant_balance_key};
 use tollgate_events::isolate;
@@ -12,7 +12,9 @@ use uuid::Uuid;
 use crate::entry::LedgerEntry;
 use crate::metrics::LedgerMetrics;
 use crate::projection::{self, Applied};
-use crate::{LedgerConfig, LedgerError};
+use tollgate_runtime::consumer::{Projection, consume};
+
+use crate::LedgerConfig;
 
 /// Namespace of auto top-up event ids: `UUIDv5(namespace, "<tenant>:auto:<seq>")`.
 pub const AUTO_TOPUP_NAMESPACE: Uuid = Uuid::from_u128(0x7a11_0c5e_3b2d_4f19_8e6a_2c4b_9d0f_1e3a);
@@ -25,28 +27,6 @@ pub async fn book(pool: &PgPool, entries: &[LedgerEntry]) -> Result<Applied, sql
     Ok(applied)
 }
 
-/// The event stream, created with `settings` if it does not exist yet.
-pub async fn event_stream(
-    js: &jetstream::Context,
-    settings: &tollgate_events::StreamSettings,
-) -> Result<stream::Stream, LedgerError> {
-    Ok(tollgate_events::open_stream(js, settings).await?)
-}
-
-/// The ledger's durable pull consumer (shared by every ledger instance).
-pub async fn durable_consumer(
-    stream: &stream::Stream,
-    config: &LedgerConfig,
-) -> Result<jetstream::consumer::Consumer<pull::Config>, LedgerError> {
-    let settings = tollgate_events::ConsumerSettings {
-        durable: config.durable.clone(),
-        description: "tollgate ledger".into(),
-        filter_subject: format!("{}.v1.>", config.stream.subject_prefix),
-        ack_wait: config.ack_wait,
-    };
-    Ok(tollgate_events::durable_consumer(stream, &settings).await?)
-}
-
 pub(crate) struct Consumer {
     pub pool: PgPool,
     pub js: jetstream::Context,
@@ -57,54 +37,15 @@ pub(crate) struct Consumer {
 }
 
 impl Consumer {
-    /// Consumes until `stop` resolves; on a broken subscription, starts over after a pause.
+    /// Consumes until `stop` turns true (every money event of the stream).
     pub async fn run(self, stop: tokio::sync::watch::Receiver<bool>) {
-        let this = &self;
-        tollgate_events::keep_consuming("ledger", stop, |mut stop| async move {
-            this.consume(&mut stop).await
-        })
-        .await;
+        let subscription = self.config.consumer.subscription("v1.>");
+        consume(&self.js, &subscription, &self, stop).await;
     }
-
-    async fn consume(
-        &self,
-        stop: &mut tokio::sync::watch::Receiver<bool>,
-    ) -> Result<(), LedgerError> {
-        let stream = event_stream(&self.js, &self.config.stream).await?;
-        let dead_letters = DeadLetters::open(&self.js, &self.config.stream, "ledger").await?;
-        let consumer = durable_consumer(&stream, &self.config).await?;
-        // The feed is advisory: without it (e.g. a server without KV support) booking goes on.
-        let balances = balance_store(
-            &self.js,
-            &self.config.stream.name,
-            self.config.stream.replicas,
-        )
-        .await
-        .map_err(|err| {
-            self.metrics.feed_failures.inc();
-            tracing::error!(error = %err, "balance feed unavailable; booking without it");
-        })
-        .ok();
-        let mut batches =
-            tollgate_events::Batches::open(&consumer, self.config.batch_size, self.config.linger)
-                .await?;
-        // Each batch lingers briefly so a trickle becomes one transaction and one feed update
-        // per tenant instead of one per event.
-        while let Some(batch) = batches.next(stop).await? {
-            if !self
-                .handle(batch, balances.as_ref(), &dead_letters, stop)
-                .await
-            {
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
-
     /// Books one batch; returns false if asked to stop before it could be booked. An event the
     /// database refuses for good is isolated (see [`tollgate_events::isolate`]) and parked on
     /// the dead-letter stream; every other event of the batch is booked.
-    async fn handle(
+    async fn book_batch(
         &self,
         messages: Vec<jetstream::Message>,
         balances: Option<&kv::Store>,
@@ -272,7 +213,7 @@ impl Consumer {
             );
             match tollgate_events::publish_confirmed(
                 &self.js,
-                &self.config.stream.subject_prefix,
+                &self.config.consumer.stream.subject_prefix,
                 &event,
             )
             .await
@@ -285,5 +226,35 @@ impl Consumer {
                 }
             };
         }
+    }
+}
+
+impl Projection for Consumer {
+    /// The balance feed; advisory: without it (e.g. a server without KV support) booking
+    /// goes on.
+    type Session = Option<kv::Store>;
+
+    async fn open(&self) -> Option<kv::Store> {
+        let stream = &self.config.consumer.stream;
+        balance_store(&self.js, &stream.name, stream.replicas)
+            .await
+            .map_err(|err| {
+                self.metrics.feed_failures.inc();
+                tracing::error!(error = %err, "balance feed unavailable; booking without it");
+            })
+            .ok()
+    }
+
+    /// Each batch lingers briefly so a trickle becomes one transaction and one feed update
+    /// per tenant instead of one per event.
+    async fn handle(
+        &self,
+        balances: &Option<kv::Store>,
+        batch: Vec<jetstream::Message>,
+        dead_letters: &DeadLetters,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        self.book_batch(batch, balances.as_ref(), dead_letters, stop)
+            .await
     }
 }

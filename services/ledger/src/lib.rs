@@ -11,29 +11,9 @@ pub mod projection;
 mod rebuild;
 mod server;
 
-pub use config::{ConfigError, LedgerConfig};
-pub use consumer::{book, durable_consumer, event_stream};
-pub use rebuild::{RebuildReport, rebuild};
+pub use config::LedgerConfig;
+pub use consumer::book;
+pub use rebuild::{RebuildError, RebuildReport, rebuild};
 pub use server::{Ledger, run};
-
-use thiserror::Error;
-
-/// Why the ledger could not start or stopped.
-#[derive(Debug, Error)]
-pub enum LedgerError {
-    /// Postgres.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Migrations or pool.
-    #[error("store: {0}")]
-    Store(#[from] tollgate_store::StoreError),
-    /// NATS or JetStream.
-    #[error("NATS: {0}")]
-    Nats(String),
-    /// Stream set-up.
-    #[error("events: {0}")]
-    Events(#[from] tollgate_events::EventsError),
-    /// The HTTP listener.
-    #[error("server: {0}")]
-    Io(#[from] std::io::Error),
-}
+pub use tollgate_runtime::consumer::ServiceError;
+pub use tollgate_runtime::env::ConfigError;

@@ -48,7 +48,7 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Some("migrate") => migrate(&config.database_url).await,
+        Some("migrate") => migrate(&config.consumer.database_url).await,
         Some(other) => {
             eprintln!(
                 "usage: tollgate-ledger [run | rebuild [--keep] | migrate] (unknown: {other})"

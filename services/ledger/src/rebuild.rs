@@ -8,11 +8,43 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tollgate_events::Event;
 use tollgate_events::isolate;
+use tollgate_runtime::consumer::ConsumerConfig;
 use uuid::Uuid;
 
-use crate::consumer::{durable_consumer, event_stream};
 use crate::entry::LedgerEntry;
-use crate::{LedgerConfig, LedgerError, projection};
+use crate::{LedgerConfig, projection};
+
+/// Why a rebuild could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// Postgres.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations or the pool.
+    #[error("store: {0}")]
+    Store(#[from] tollgate_store::StoreError),
+    /// No NATS server reachable.
+    #[error("NATS: {0}")]
+    Nats(#[from] tollgate_events::ConnectError),
+    /// The stream or the live ledger's consumer could not be opened.
+    #[error("events: {0}")]
+    Events(#[from] tollgate_events::EventsError),
+    /// JetStream refused a request of the replay.
+    #[error("JetStream: {0}")]
+    JetStream(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// No event arrived for 10 s before the stream's end was reached.
+    #[error("the replay stalled before the stream's end")]
+    Stalled,
+    /// Booking gave up (it is only ever asked to stop from outside, which a rebuild is not).
+    #[error("the rebuild's booking stopped")]
+    Stopped,
+}
+
+impl RebuildError {
+    fn jetstream(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::JetStream(Box::new(err))
+    }
+}
 
 const TABLES: [&str; 4] = [
     "ledger_entries",
@@ -42,20 +74,19 @@ pub struct RebuildReport {
 
 /// Replays the stream up to its current end into a scratch schema, waits for the live ledger
 /// to reach the same point, compares, and drops the scratch schema unless `keep`.
-pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport, LedgerError> {
+pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport, RebuildError> {
+    let config = &config.consumer;
     let started = Instant::now();
     let pool = tollgate_store::connect(&config.database_url, 2).await?;
     tollgate_store::migrate(&pool).await?;
     let options = async_nats::ConnectOptions::new().name("tollgate-ledger-rebuild");
-    let nats = tollgate_events::connect_any(options, &config.nats_url)
-        .await
-        .map_err(LedgerError::Nats)?;
+    let nats = tollgate_events::connect_any(options, &config.nats_url).await?;
     let js = async_nats::jetstream::new(nats);
-    let stream = event_stream(&js, &config.stream).await?;
+    let stream = tollgate_events::open_stream(&js, &config.stream).await?;
     let end = stream
         .get_info()
         .await
-        .map_err(|e| LedgerError::Nats(e.to_string()))?
+        .map_err(RebuildError::jetstream)?
         .state
         .last_sequence;
 
@@ -86,23 +117,23 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
                 ..Default::default()
             })
             .await
-            .map_err(|e| LedgerError::Nats(e.to_string()))?;
+            .map_err(RebuildError::jetstream)?;
         let mut messages = replay
             .messages()
             .await
-            .map_err(|e| LedgerError::Nats(e.to_string()))?
+            .map_err(RebuildError::jetstream)?
             .ready_chunks(config.batch_size);
         let mut done = false;
         while !done {
             let Some(batch) = tokio::time::timeout(Duration::from_secs(10), messages.next())
                 .await
-                .map_err(|_| LedgerError::Nats("replay stalled".into()))?
+                .map_err(|_| RebuildError::Stalled)?
             else {
                 break;
             };
             let mut batch_entries = Vec::new();
             for message in batch {
-                let message = message.map_err(|e| LedgerError::Nats(e.to_string()))?;
+                let message = message.map_err(RebuildError::jetstream)?;
                 let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
                 if seq > end {
                     done = true;
@@ -127,7 +158,7 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
                 &never,
             )
             .await
-            .ok_or_else(|| LedgerError::Nats("rebuild stopped".into()))?;
+            .ok_or(RebuildError::Stopped)?;
             entries += applied.iter().map(|a| a.booked as u64).sum::<u64>();
             dead_letters += poisoned.len() as u64;
         }
@@ -182,16 +213,14 @@ async fn book_in(
 /// Waits (up to 30 s) until the live ledger has acknowledged everything up to `end`.
 async fn wait_for_live_ledger(
     stream: &async_nats::jetstream::stream::Stream,
-    config: &LedgerConfig,
+    config: &ConsumerConfig,
     end: u64,
-) -> Result<(), LedgerError> {
-    let mut consumer = durable_consumer(stream, config).await?;
+) -> Result<(), RebuildError> {
+    let settings = config.subscription("v1.>").consumer;
+    let mut consumer = tollgate_events::durable_consumer(stream, &settings).await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let info = consumer
-            .info()
-            .await
-            .map_err(|e| LedgerError::Nats(e.to_string()))?;
+        let info = consumer.info().await.map_err(RebuildError::jetstream)?;
         if info.ack_floor.stream_sequence >= end
             || info.num_pending == 0 && info.num_ack_pending == 0
         {

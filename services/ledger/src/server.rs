@@ -1,66 +1,45 @@
-//! Start-up wiring: Postgres, NATS, the consumer task and `/healthz` + `/metrics`.
+//! Start-up wiring: the consumer skeleton of `tollgate_runtime` running the ledger's booking.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use prometheus_client::registry::Registry;
+use tollgate_runtime::consumer::{ConsumerService, ServiceError};
 
+use crate::LedgerConfig;
 use crate::consumer::Consumer;
 use crate::metrics::LedgerMetrics;
-use crate::{LedgerConfig, LedgerError};
 
 /// A started ledger: connected and bound, consuming once [`Ledger::run`] is awaited.
 pub struct Ledger {
+    service: ConsumerService,
     consumer: Consumer,
-    server: actix_web::dev::Server,
-    addr: SocketAddr,
 }
 
 impl Ledger {
     /// Connects to Postgres (applying migrations) and NATS, binds the metrics listener.
-    pub async fn bind(config: LedgerConfig) -> Result<Self, LedgerError> {
-        let pool = tollgate_store::connect(&config.database_url, 8).await?;
-        tollgate_store::migrate(&pool).await?;
-        let options = async_nats::ConnectOptions::new().name("tollgate-ledger");
-        let nats = tollgate_events::connect_any(options, &config.nats_url)
-            .await
-            .map_err(LedgerError::Nats)?;
-        let js = async_nats::jetstream::new(nats);
-
-        let mut registry = Registry::default();
-        let metrics = LedgerMetrics::new(&mut registry);
-        let (server, addr) = tollgate_runtime::ops_server(Arc::new(registry), config.listen)?;
-        Ok(Self {
-            consumer: Consumer {
-                pool,
-                js,
-                config,
-                metrics,
-                poison_streak: Default::default(),
-            },
-            server,
-            addr,
-        })
+    pub async fn bind(config: LedgerConfig) -> Result<Self, ServiceError> {
+        let (service, metrics) =
+            ConsumerService::start(&config.consumer, 8, LedgerMetrics::new).await?;
+        let consumer = Consumer {
+            pool: service.pool.clone(),
+            js: service.js.clone(),
+            config,
+            metrics,
+            poison_streak: Default::default(),
+        };
+        Ok(Self { service, consumer })
     }
 
     /// Address of `/healthz` and `/metrics`.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.service.local_addr()
     }
 
     /// Consumes until `shutdown` resolves; the batch in hand is booked and acked first.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), LedgerError> {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
-        let pool = self.consumer.pool.clone();
-        let consumer = tokio::spawn(self.consumer.run(stopped));
-        shutdown.await;
-        let _ = stop.send(true);
-        let _ = consumer.await;
-        handle.stop(true).await;
-        let _ = server.await;
-        pool.close().await;
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
+        let consumer = self.consumer;
+        self.service
+            .run(shutdown, |stop| vec![tokio::spawn(consumer.run(stop))])
+            .await;
         Ok(())
     }
 }
@@ -69,6 +48,6 @@ impl Ledger {
 pub async fn run(
     config: LedgerConfig,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), LedgerError> {
+) -> Result<(), ServiceError> {
     Ledger::bind(config).await?.run(shutdown).await
 }

@@ -191,7 +191,7 @@ async fn a_batch_committed_but_not_acknowledged_is_not_booked_again() {
     }
     // A ledger that committed the first 20 and died before acking: book them directly.
     let config = stack.ledger_config();
-    let pool = tollgate_store::connect(&config.database_url, 2)
+    let pool = tollgate_store::connect(&config.consumer.database_url, 2)
         .await
         .unwrap();
     tollgate_store::migrate(&pool).await.unwrap();
@@ -633,8 +633,8 @@ async fn a_ledger_killed_mid_flight_loses_and_doubles_nothing_after_restart() {
     let stack = Stack::start_bare().await;
     let tenant = stack.tenant_with_key(json!({})).await;
     let mut config = stack.ledger_config();
-    config.ack_wait = Duration::from_secs(2);
-    config.batch_size = 50;
+    config.consumer.ack_wait = Duration::from_secs(2);
+    config.consumer.batch_size = 50;
     let first = stack.spawn_killable_ledger(config.clone()).await;
 
     let events: Vec<Event> = (0..3000)
@@ -662,7 +662,7 @@ async fn a_ledger_killed_mid_flight_loses_and_doubles_nothing_after_restart() {
         .await;
     }
     // Kill the ledger while it is booking.
-    let pool = tollgate_store::connect(&config.database_url, 2)
+    let pool = tollgate_store::connect(&config.consumer.database_url, 2)
         .await
         .unwrap();
     let booked = || async {

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 use tollgate_billing::{Decimal, MONEY_LIMIT, ModelPrice, PriceBook, Tokenizer, Usage, cost_of};
 use tollgate_events::{Event, text};
-use tollgate_gateway::api::admin::parse_money;
+use tollgate_gateway::api::params::parse_money;
 use tollgate_gateway::chat::cached;
 use tollgate_gateway::chat::sse::{CompletionPeek, SseFramer, data_of, take_event};
 use tollgate_gateway::client_text;

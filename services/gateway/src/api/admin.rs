@@ -1,6 +1,6 @@
 //! Management API (`/api/v1`), for the platform operator's `ADMIN_TOKEN`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -8,6 +8,8 @@ use tollgate_events::{CreditSource, CreditsAdjusted, CreditsGranted, Event, Even
 use tollgate_store::keys::{KeyUpdate, NewApiKey, Updated};
 use uuid::Uuid;
 
+use super::ids::{KeyId, TenantId, require_tenant};
+use super::params::parse_money;
 use crate::auth::{generate_api_key, hash_key};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,13 +24,6 @@ pub const ADJUSTMENT_EVENT_NAMESPACE: Uuid =
 const MAX_TEXT: usize = 200;
 /// Most tags on one key (each is a group in the analytics).
 const MAX_TAGS: usize = 32;
-/// Most decimal places accepted in a money amount.
-const MAX_MONEY_SCALE: u32 = 10;
-
-/// A path id that is not a UUID cannot name anything: 404, like an unknown id.
-pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("{what} not found"), "not_found"))
-}
 
 fn text(value: &str, field: &'static str) -> Result<(), ApiError> {
     if value.trim().is_empty() || value.len() > MAX_TEXT {
@@ -47,33 +42,6 @@ fn text(value: &str, field: &'static str) -> Result<(), ApiError> {
         ));
     }
     Ok(())
-}
-
-/// Parses a money amount sent as a decimal string (floats are refused: they are not exact).
-pub fn parse_money(value: &Value, field: &'static str) -> Result<Decimal, ApiError> {
-    let bad =
-        |why: &str| ApiError::invalid(format!("'{field}' {why}"), "invalid_amount", Some(field));
-    let Value::String(text) = value else {
-        return Err(bad("must be a decimal string, e.g. \"10.00\""));
-    };
-    let amount: Decimal = text
-        .trim()
-        .parse()
-        .map_err(|_| bad("is not a decimal number"))?;
-    if amount.scale() > MAX_MONEY_SCALE && amount.normalize().scale() > MAX_MONEY_SCALE {
-        return Err(bad("has more than 10 decimal places"));
-    }
-    if amount.abs() >= tollgate_billing::MONEY_LIMIT {
-        return Err(bad("must be below 10000000000 in magnitude"));
-    }
-    Ok(amount.normalize())
-}
-
-pub async fn require_tenant(state: &AppState, tenant_id: Uuid) -> Result<(), ApiError> {
-    match tollgate_store::tenants::get(&state.pool, tenant_id).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::not_found("tenant not found", "tenant_not_found")),
-    }
 }
 
 /// Body of `POST /api/v1/tenants`.
@@ -116,10 +84,8 @@ fn cache_settings(
 /// `POST /api/v1/tenants`
 pub async fn create_tenant(
     state: web::Data<AppState>,
-    req: HttpRequest,
     body: web::Json<CreateTenant>,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
     let body = body.into_inner();
     text(&body.name, "name")?;
     let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
@@ -131,12 +97,9 @@ pub async fn create_tenant(
 /// tenant on this gateway picks them up at once, on other gateways within the key cache's TTL.
 pub async fn update_tenant(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
     body: web::Json<UpdateTenant>,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let tenant_id = parse_id(&path, "tenant")?;
     let body = body.into_inner();
     let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
     let tenant = tollgate_store::tenants::update_cache(&state.pool, tenant_id, &cache)
@@ -150,12 +113,9 @@ pub async fn update_tenant(
 /// (the operator, or one of the tenant's own keys).
 pub async fn purge_cache(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = parse_id(&path, "tenant")?;
-    state.authorize_tenant_read(&req, tenant_id).await?;
-    require_tenant(&state, tenant_id).await?;
+    require_tenant(&state.pool, tenant_id).await?;
     if let Some(cache) = &state.cache {
         cache
             .purge(tenant_id)
@@ -168,11 +128,8 @@ pub async fn purge_cache(
 /// `GET /api/v1/tenants/{tenant_id}`
 pub async fn get_tenant(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let tenant_id = parse_id(&path, "tenant")?;
     let tenant = tollgate_store::tenants::get(&state.pool, tenant_id)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant not found", "tenant_not_found"))?;
@@ -201,12 +158,9 @@ pub struct CreateKey {
 /// `POST /api/v1/tenants/{tenant_id}/keys`: the plaintext key is in this answer only.
 pub async fn create_key(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
     body: web::Json<CreateKey>,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let tenant_id = parse_id(&path, "tenant")?;
     let body = body.into_inner();
     text(&body.name, "name")?;
     if body.tags.len() > MAX_TAGS {
@@ -239,7 +193,7 @@ pub async fn create_key(
     if let Some(threshold) = body.cache_threshold {
         check_threshold(threshold)?;
     }
-    require_tenant(&state, tenant_id).await?;
+    require_tenant(&state.pool, tenant_id).await?;
 
     let secret =
         generate_api_key().map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
@@ -376,12 +330,9 @@ impl UpdateKey {
 /// gateway applies them at once, every other within a poll interval (about a second).
 pub async fn update_key(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    KeyId(key_id): KeyId,
     body: web::Json<UpdateKey>,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let key_id = parse_id(&path, "key")?;
     let update = body.into_inner().validate(&state)?;
     match tollgate_store::keys::update(&state.pool, key_id, &update).await? {
         Updated::Key(key, hash) => {
@@ -399,12 +350,9 @@ pub async fn update_key(
 /// `GET /api/v1/tenants/{tenant_id}/keys`
 pub async fn list_keys(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let tenant_id = parse_id(&path, "tenant")?;
-    require_tenant(&state, tenant_id).await?;
+    require_tenant(&state.pool, tenant_id).await?;
     let keys = tollgate_store::keys::list(&state.pool, tenant_id).await?;
     Ok(HttpResponse::Ok().json(json!({"data": keys})))
 }
@@ -412,11 +360,8 @@ pub async fn list_keys(
 /// `DELETE /api/v1/keys/{key_id}`: revokes; every gateway stops accepting it within ~1 s.
 pub async fn revoke_key(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    KeyId(key_id): KeyId,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let key_id = parse_id(&path, "key")?;
     match tollgate_store::keys::revoke(&state.pool, key_id).await? {
         Some(hash) => state.keys.evict(&hash),
         None if tollgate_store::keys::exists(&state.pool, key_id).await? => {}
@@ -440,12 +385,9 @@ pub struct GrantCredits {
 /// returns the same id and credits once.
 pub async fn grant_credits(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
     body: web::Json<GrantCredits>,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let tenant_id = parse_id(&path, "tenant")?;
     let body = body.into_inner();
     let amount = parse_money(&body.amount_usd, "amount_usd")?;
     if amount <= Decimal::ZERO {
@@ -469,7 +411,7 @@ pub async fn grant_credits(
     if let Some(note) = &body.note {
         text(note, "note")?;
     }
-    require_tenant(&state, tenant_id).await?;
+    require_tenant(&state.pool, tenant_id).await?;
 
     let event_id = Uuid::new_v5(
         &CREDIT_EVENT_NAMESPACE,
@@ -582,12 +524,9 @@ pub struct AdjustCredits {
 /// signed amount and a reason), idempotent like credits.
 pub async fn adjust_credits(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
     body: web::Json<AdjustCredits>,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let tenant_id = parse_id(&path, "tenant")?;
     let body = body.into_inner();
     let amount = parse_money(&body.amount_usd, "amount_usd")?;
     if amount.is_zero() || amount.abs() > state.config.max_credit_usd {
@@ -602,7 +541,7 @@ pub async fn adjust_credits(
     }
     text(&body.reason, "reason")?;
     text(&body.idempotency_key, "idempotency_key")?;
-    require_tenant(&state, tenant_id).await?;
+    require_tenant(&state.pool, tenant_id).await?;
     let event_id = Uuid::new_v5(
         &ADJUSTMENT_EVENT_NAMESPACE,
         format!("{tenant_id}:{}", body.idempotency_key).as_bytes(),
@@ -630,29 +569,6 @@ pub async fn adjust_credits(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn money_must_be_an_exact_decimal_string() {
-        assert_eq!(
-            parse_money(&json!("10.00"), "a").ok(),
-            Some(Decimal::new(10, 0))
-        );
-        assert_eq!(
-            parse_money(&json!("0.0000000001"), "a").ok(),
-            Some(Decimal::new(1, 10))
-        );
-        assert!(parse_money(&json!("0.00000000001"), "a").is_err());
-        assert!(parse_money(&json!(10.5), "a").is_err());
-        assert!(parse_money(&json!("ten"), "a").is_err());
-        assert_eq!(
-            parse_money(&json!("1.50000000000000"), "a").ok(),
-            Some(Decimal::new(15, 1))
-        );
-        // The ledger's NUMERIC(20,10) holds 10 integer digits (found by the money fuzz target).
-        assert!(parse_money(&json!("9999999999.9999999999"), "a").is_ok());
-        assert!(parse_money(&json!("10000000000"), "a").is_err());
-        assert!(parse_money(&json!("-99999999999.5"), "a").is_err());
-    }
 
     #[test]
     fn credit_event_id_is_stable_per_tenant_and_key() {

@@ -2,16 +2,18 @@
 //! and the alerts services/alerting raised (`/api/v1/alerts`). A tenant's own key may manage
 //! and read its tenant's rules and alerts; platform rules are the operator's.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_store::alerts::{NewAlertRule, RuleKind};
 use uuid::Uuid;
 
-use super::admin::{parse_id, parse_money, require_tenant};
+use super::access::Principal;
+use super::ids::{AlertId, RuleId, TenantId, parse_id, require_tenant};
+use super::params::parse_money;
 use crate::error::ApiError;
-use crate::state::{AppState, Reader};
+use crate::state::AppState;
 
 /// Longest window a rule may watch (31 days: what alerting keeps).
 const MAX_WINDOW_SECONDS: i32 = 31 * 24 * 3600;
@@ -231,25 +233,19 @@ async fn create(
 /// `POST /api/v1/tenants/{tenant_id}/alert-rules`: the webhook secret is in this answer only.
 pub async fn create_tenant_rule(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
     body: web::Json<CreateRule>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = parse_id(&path, "tenant")?;
-    state.authorize_tenant_read(&req, tenant_id).await?;
-    require_tenant(&state, tenant_id).await?;
+    require_tenant(&state.pool, tenant_id).await?;
     create(&state, Some(tenant_id), body.into_inner()).await
 }
 
 /// `GET /api/v1/tenants/{tenant_id}/alert-rules`
 pub async fn list_tenant_rules(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = parse_id(&path, "tenant")?;
-    state.authorize_tenant_read(&req, tenant_id).await?;
-    require_tenant(&state, tenant_id).await?;
+    require_tenant(&state.pool, tenant_id).await?;
     let rules = tollgate_store::alerts::rules(&state.pool, Some(tenant_id)).await?;
     Ok(HttpResponse::Ok().json(json!({"data": rules})))
 }
@@ -257,12 +253,9 @@ pub async fn list_tenant_rules(
 /// `DELETE /api/v1/tenants/{tenant_id}/alert-rules/{rule_id}`
 pub async fn delete_tenant_rule(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
+    TenantId(tenant_id): TenantId,
+    RuleId(rule_id): RuleId,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = parse_id(&path.0, "tenant")?;
-    state.authorize_tenant_read(&req, tenant_id).await?;
-    let rule_id = parse_id(&path.1, "alert rule")?;
     delete(&state, Some(tenant_id), rule_id).await
 }
 
@@ -284,19 +277,13 @@ async fn delete(
 /// `POST /api/v1/alert-rules` (operator): platform rules (`breaker_open`, `dead_letter`).
 pub async fn create_platform_rule(
     state: web::Data<AppState>,
-    req: HttpRequest,
     body: web::Json<CreateRule>,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
     create(&state, None, body.into_inner()).await
 }
 
 /// `GET /api/v1/alert-rules` (operator)
-pub async fn list_platform_rules(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
+pub async fn list_platform_rules(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let rules = tollgate_store::alerts::rules(&state.pool, None).await?;
     Ok(HttpResponse::Ok().json(json!({"data": rules})))
 }
@@ -304,11 +291,8 @@ pub async fn list_platform_rules(
 /// `DELETE /api/v1/alert-rules/{rule_id}` (operator)
 pub async fn delete_platform_rule(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    RuleId(rule_id): RuleId,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let rule_id = parse_id(&path, "alert rule")?;
     delete(&state, None, rule_id).await
 }
 
@@ -322,7 +306,7 @@ pub struct AlertsQuery {
 /// `GET /api/v1/alerts?tenant_id&limit`: newest first (a tenant key: its tenant's only).
 pub async fn list_alerts(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    principal: Principal,
     query: web::Query<AlertsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let asked = query
@@ -330,7 +314,7 @@ pub async fn list_alerts(
         .as_deref()
         .map(|raw| parse_id(raw, "tenant"))
         .transpose()?;
-    let tenant = state.reader(&req).await?.scope(asked)?;
+    let tenant = principal.scope(asked)?;
     let limit = super::params::parse_limit(query.limit.as_deref(), 100, 1000)?;
     let alerts = tollgate_store::alerts::alerts(&state.pool, tenant, limit).await?;
     Ok(HttpResponse::Ok().json(json!({"data": alerts})))
@@ -339,16 +323,14 @@ pub async fn list_alerts(
 /// `GET /api/v1/alerts/{alert_id}`: the alert with its webhook delivery attempts.
 pub async fn get_alert(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    principal: Principal,
+    AlertId(alert_id): AlertId,
 ) -> Result<HttpResponse, ApiError> {
-    let alert_id = parse_id(&path, "alert")?;
-    let reader = state.reader(&req).await?;
     let not_found = || ApiError::not_found("alert not found", "alert_not_found");
     let (alert, deliveries) = tollgate_store::alerts::alert(&state.pool, alert_id)
         .await?
         .ok_or_else(not_found)?;
-    if let Reader::Tenant(own) = reader
+    if let Principal::Tenant(own) = principal
         && alert.tenant_id != Some(own)
     {
         return Err(not_found());

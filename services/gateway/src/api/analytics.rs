@@ -2,15 +2,16 @@
 //! services/analytics). The operator may read every tenant or one; a tenant's key reads its own
 //! tenant only (another tenant id is 404). JSON by default, CSV with `format=csv`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tollgate_store::analytics::{Dimension, UsageQuery, UsageRow};
 use uuid::Uuid;
 
+use super::access::Principal;
 use crate::error::ApiError;
-use crate::state::{AppState, Reader};
+use crate::state::AppState;
 
 /// Longest range one query may cover.
 const MAX_RANGE_DAYS: i64 = 400;
@@ -100,7 +101,7 @@ fn range(
     Ok((from, to))
 }
 
-fn dimensions(raw: Option<&str>, reader: Reader) -> Result<Vec<Dimension>, ApiError> {
+fn dimensions(raw: Option<&str>, principal: Principal) -> Result<Vec<Dimension>, ApiError> {
     let mut out: Vec<Dimension> = Vec::new();
     for name in raw
         .unwrap_or("")
@@ -109,7 +110,7 @@ fn dimensions(raw: Option<&str>, reader: Reader) -> Result<Vec<Dimension>, ApiEr
         .filter(|s| !s.is_empty())
     {
         let dimension: Dimension = name.parse().map_err(|e: String| invalid(e, "group_by"))?;
-        if dimension == Dimension::Tenant && reader != Reader::Operator {
+        if dimension == Dimension::Tenant && principal != Principal::Operator {
             return Err(invalid("group_by=tenant is for the operator", "group_by"));
         }
         if out.contains(&dimension) {
@@ -294,13 +295,12 @@ fn meta(tenant: Option<Uuid>, from: DateTime<Utc>, to: DateTime<Utc>) -> Map<Str
 /// `GET /api/v1/analytics/costs?tenant_id&from&to|period&group_by=model,provider,key,tag,day,hour&format`
 pub async fn costs(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    principal: Principal,
     params: web::Query<AnalyticsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let reader = state.reader(&req).await?;
-    let tenant = reader.scope(tenant_param(&params)?)?;
+    let tenant = principal.scope(tenant_param(&params)?)?;
     let (from, to) = range(&params, Utc::now())?;
-    let group_by = dimensions(params.group_by.as_deref(), reader)?;
+    let group_by = dimensions(params.group_by.as_deref(), principal)?;
     let format = format(&params)?;
     let query = UsageQuery {
         tenant,
@@ -325,11 +325,10 @@ pub async fn costs(
 /// requests, tokens, error rate and latency percentiles over time.
 pub async fn usage(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    principal: Principal,
     params: web::Query<AnalyticsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let reader = state.reader(&req).await?;
-    let tenant = reader.scope(tenant_param(&params)?)?;
+    let tenant = principal.scope(tenant_param(&params)?)?;
     let (from, to) = range(&params, Utc::now())?;
     let interval = match params.interval.as_deref() {
         None => {
@@ -358,7 +357,7 @@ pub async fn usage(
         ));
     }
     let mut group_by = vec![interval];
-    for extra in dimensions(params.group_by.as_deref(), reader)? {
+    for extra in dimensions(params.group_by.as_deref(), principal)? {
         if matches!(extra, Dimension::Day | Dimension::Hour | Dimension::Minute) {
             return Err(invalid(
                 "time goes in 'interval', not 'group_by'",
@@ -387,17 +386,16 @@ pub async fn usage(
 /// the dearest groups first.
 pub async fn top(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    principal: Principal,
     params: web::Query<AnalyticsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let reader = state.reader(&req).await?;
-    let tenant = reader.scope(tenant_param(&params)?)?;
+    let tenant = principal.scope(tenant_param(&params)?)?;
     let (from, to) = range(&params, Utc::now())?;
     let by = match params.by.as_deref() {
-        None if reader == Reader::Operator => Dimension::Tenant,
+        None if principal == Principal::Operator => Dimension::Tenant,
         None => Dimension::Model,
         Some(raw) => {
-            let dims = dimensions(Some(raw), reader).map_err(|_| {
+            let dims = dimensions(Some(raw), principal).map_err(|_| {
                 invalid(
                     format!("'by' must be one of tenant, model, key, provider, tag (got '{raw}')"),
                     "by",
@@ -477,13 +475,13 @@ mod tests {
     #[test]
     fn group_by_names_are_checked() {
         assert_eq!(
-            dimensions(Some("model, day"), Reader::Operator).unwrap(),
+            dimensions(Some("model, day"), Principal::Operator).unwrap(),
             vec![Dimension::Model, Dimension::Day]
         );
-        assert!(dimensions(Some("colour"), Reader::Operator).is_err());
-        assert!(dimensions(Some("day,hour"), Reader::Operator).is_err());
-        assert!(dimensions(Some("model,model"), Reader::Operator).is_err());
-        assert!(dimensions(Some("tenant"), Reader::Tenant(Uuid::nil())).is_err());
+        assert!(dimensions(Some("colour"), Principal::Operator).is_err());
+        assert!(dimensions(Some("day,hour"), Principal::Operator).is_err());
+        assert!(dimensions(Some("model,model"), Principal::Operator).is_err());
+        assert!(dimensions(Some("tenant"), Principal::Tenant(Uuid::nil())).is_err());
     }
 
     #[test]

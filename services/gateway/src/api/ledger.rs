@@ -1,24 +1,21 @@
 //! Reads of the ledger's projection: balance and history. The operator may read any tenant; a
 //! tenant's own API keys may read that tenant only (others get 404).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::admin::{parse_id, require_tenant};
+use super::ids::{TenantId, require_tenant};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `GET /api/v1/tenants/{tenant_id}/balance`
 pub async fn balance(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = parse_id(&path, "tenant")?;
-    state.authorize_tenant_read(&req, tenant_id).await?;
-    require_tenant(&state, tenant_id).await?;
+    require_tenant(&state.pool, tenant_id).await?;
     let balance = tollgate_store::ledger::balance(&state.pool, tenant_id).await?;
     Ok(HttpResponse::Ok().json(balance))
 }
@@ -38,12 +35,9 @@ const MAX_LIMIT: i64 = 1000;
 /// `event_id` from the previous page).
 pub async fn history(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = parse_id(&path, "tenant")?;
-    state.authorize_tenant_read(&req, tenant_id).await?;
     let limit = super::params::parse_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let before = match &query.before {
         None => None,
@@ -55,7 +49,7 @@ pub async fn history(
             )
         })?),
     };
-    require_tenant(&state, tenant_id).await?;
+    require_tenant(&state.pool, tenant_id).await?;
     let entries = tollgate_store::ledger::entries(&state.pool, tenant_id, limit, before).await?;
     let next = (entries.len() as i64 == limit)
         .then(|| entries.last().map(|e| e.event_id))

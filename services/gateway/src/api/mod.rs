@@ -4,6 +4,7 @@ mod access;
 pub mod admin;
 pub mod alerts;
 pub mod analytics;
+pub mod ids;
 pub mod ledger;
 pub mod models;
 pub mod openapi;
@@ -16,7 +17,7 @@ use actix_web::http::Method;
 use actix_web::web;
 
 use crate::chat;
-pub use access::{Access, RouteSpec};
+pub use access::{Access, Principal, RouteSpec};
 
 macro_rules! route {
     ($method:ident $path:literal, $access:ident, $handler:path) => {
@@ -74,7 +75,7 @@ pub const ROUTES: &[RouteSpec] = &[
 /// Registers every route of [`ROUTES`].
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for spec in ROUTES {
-        cfg.route(spec.path, (spec.route)());
+        cfg.route(spec.path, spec.guarded());
     }
     cfg.default_service(web::to(not_found));
 }

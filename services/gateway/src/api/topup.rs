@@ -2,12 +2,13 @@
 //! (operator only). The ledger applies it: when a booking takes the balance below
 //! `threshold_usd`, it grants `amount_usd` (`credits.granted`, source `auto`).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::admin::{parse_id, parse_money, require_tenant};
+use super::ids::{TenantId, require_tenant};
+use super::params::parse_money;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,12 +25,9 @@ pub struct PutRule {
 /// `PUT /api/v1/tenants/{tenant_id}/auto-topup`
 pub async fn put(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
     body: web::Json<PutRule>,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let tenant_id = parse_id(&path, "tenant")?;
     let threshold = parse_money(&body.threshold_usd, "threshold_usd")?;
     let amount = parse_money(&body.amount_usd, "amount_usd")?;
     if threshold.is_sign_negative() {
@@ -49,7 +47,7 @@ pub async fn put(
             Some("amount_usd"),
         ));
     }
-    require_tenant(&state, tenant_id).await?;
+    require_tenant(&state.pool, tenant_id).await?;
     let rule = tollgate_store::topup::put(&state.pool, tenant_id, threshold, amount).await?;
     Ok(HttpResponse::Ok().json(rule))
 }
@@ -57,11 +55,8 @@ pub async fn put(
 /// `GET /api/v1/tenants/{tenant_id}/auto-topup`
 pub async fn get(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let tenant_id = parse_id(&path, "tenant")?;
     let rule = tollgate_store::topup::get(&state.pool, tenant_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no auto top-up rule", "not_found"))?;
@@ -71,11 +66,8 @@ pub async fn get(
 /// `DELETE /api/v1/tenants/{tenant_id}/auto-topup`
 pub async fn delete(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    TenantId(tenant_id): TenantId,
 ) -> Result<HttpResponse, ApiError> {
-    state.require_admin(&req)?;
-    let tenant_id = parse_id(&path, "tenant")?;
     if tollgate_store::topup::delete(&state.pool, tenant_id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

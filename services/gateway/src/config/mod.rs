@@ -276,7 +276,8 @@ fn normalize_nats(raw: RawNats, src: &str, env: &Env) -> Result<NatsConfig, Conf
         .cloned()
         .or(raw.url)
         .unwrap_or_else(|| tollgate_events::DEFAULT_NATS_URL.into());
-    tollgate_events::server_addrs(&url).map_err(|e| ConfigError::new(src, "nats.url", e))?;
+    tollgate_events::server_addrs(&url)
+        .map_err(|e| ConfigError::new(src, "nats.url", e.to_string()))?;
     let replicas = match env.get("TOLLGATE_STREAM_REPLICAS") {
         Some(v) => tollgate_events::parse_replicas(v),
         None => tollgate_events::check_replicas(raw.replicas.unwrap_or(1)),
