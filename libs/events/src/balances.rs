@@ -71,5 +71,5 @@ pub async fn balance_store(
         ..Default::default()
     })
     .await
-    .map_err(|e| EventsError::Stream(e.to_string()))
+    .map_err(EventsError::stream)
 }

@@ -20,7 +20,7 @@ pub async fn open_stream(
             crate::ensure_stream(js, settings).await?;
             js.get_stream(&settings.name)
                 .await
-                .map_err(|e| EventsError::Consumer(e.to_string()))
+                .map_err(EventsError::consumer)
         }
     }
 }
@@ -58,7 +58,7 @@ pub async fn durable_consumer(
             },
         )
         .await
-        .map_err(|e| EventsError::Consumer(e.to_string()))
+        .map_err(EventsError::consumer)
 }
 
 /// Runs `consume` until `stop` turns true, starting it again a second after it fails (a broken
@@ -104,7 +104,7 @@ impl Batches {
             .max_messages_per_batch(max)
             .messages()
             .await
-            .map_err(|e| EventsError::Consumer(e.to_string()))?;
+            .map_err(EventsError::consumer)?;
         Ok(Self {
             messages,
             max,
@@ -122,7 +122,7 @@ impl Batches {
             _ = stop.changed() => return Ok(None),
             next = self.messages.next() => match next {
                 Some(next) => next,
-                None => return Err(EventsError::Consumer("message stream ended".into())),
+                None => return Err(EventsError::SubscriptionEnded),
             },
         };
         let mut batch = vec![first];
@@ -180,7 +180,7 @@ impl DeadLetters {
             ..Default::default()
         })
         .await
-        .map_err(|e| EventsError::Stream(e.to_string()))?;
+        .map_err(EventsError::stream)?;
         Ok(Self {
             js: js.clone(),
             subject: format!("{}.dlq.{consumer}", settings.subject_prefix),
@@ -244,9 +244,9 @@ impl DeadLetters {
         self.js
             .publish_with_headers(self.subject.clone(), headers, message.payload.clone())
             .await
-            .map_err(|e| EventsError::Publish(e.to_string()))?
+            .map_err(EventsError::publish)?
             .await
-            .map_err(|e| EventsError::Publish(e.to_string()))?;
+            .map_err(EventsError::publish)?;
         if let Err(err) = message.ack_with(jetstream::AckKind::Term).await {
             tracing::warn!(error = %err, "could not terminate a dead-lettered event");
         }

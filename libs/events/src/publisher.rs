@@ -369,9 +369,29 @@ impl PublishFailure {
 }
 type AckFuture = Pin<Box<dyn Future<Output = (Outgoing, AckResult)> + Send>>;
 /// A spool append in progress: the events it holds and how it went.
-type SpoolWrite = JoinHandle<(Vec<Outgoing>, Result<(), String>)>;
+type SpoolWrite = JoinHandle<(Vec<Outgoing>, Result<(), crate::SpoolError>)>;
 /// A replay window in progress: the acknowledged (event id, sequence) pairs, or the error.
-type ReplayFuture = Pin<Box<dyn Future<Output = Result<Vec<(Uuid, u64)>, String>> + Send>>;
+type ReplayFuture = Pin<Box<dyn Future<Output = Result<Vec<(Uuid, u64)>, ReplayError>> + Send>>;
+
+/// Why a replay window of the spool stopped (it is tried again after a backoff).
+#[derive(Debug, thiserror::Error)]
+enum ReplayError {
+    /// The spool could not be read, set aside into or committed.
+    #[error("spool: {0}")]
+    Spool(#[from] crate::SpoolError),
+    /// A blocking spool task did not finish.
+    #[error("spool task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// JetStream took no publish within the ack timeout.
+    #[error("replay publish timed out")]
+    PublishTimeout,
+    /// JetStream acknowledged no publish within the ack timeout.
+    #[error("replay ack timed out")]
+    AckTimeout,
+    /// JetStream failed a publish (not a refusal of the message: that is set aside).
+    #[error("replay publish: {0}")]
+    Publish(#[from] jetstream::context::PublishError),
+}
 
 struct Worker {
     js: jetstream::Context,
@@ -626,14 +646,14 @@ impl Worker {
         let spool = spool.clone();
         f.spool_write = Some(tokio::task::spawn_blocking(move || {
             let records: Vec<SpooledEvent> = batch.iter().map(Outgoing::spooled).collect();
-            let result = spool.append(&records).map_err(|err| err.to_string());
+            let result = spool.append(&records);
             (batch, result)
         }));
     }
 
     fn on_spooled(
         &self,
-        written: Result<(Vec<Outgoing>, Result<(), String>), tokio::task::JoinError>,
+        written: Result<(Vec<Outgoing>, Result<(), crate::SpoolError>), tokio::task::JoinError>,
         f: &mut Flight,
     ) {
         match written {
@@ -644,6 +664,7 @@ impl Worker {
             }
             Ok((batch, Err(err))) => {
                 tracing::error!(error = %err, events = batch.len(), "spool append failed; events wait in memory");
+                let err = err.to_string();
                 for outgoing in batch {
                     self.schedule_retry(outgoing, &err, f);
                 }
@@ -671,7 +692,7 @@ impl Worker {
         )));
     }
 
-    fn on_replayed(&mut self, result: Result<Vec<(Uuid, u64)>, String>, f: &mut Flight) {
+    fn on_replayed(&mut self, result: Result<Vec<(Uuid, u64)>, ReplayError>, f: &mut Flight) {
         match result {
             Ok(acked) => {
                 if let Some(observer) = &self.observer {
@@ -733,12 +754,9 @@ async fn replay_window(
     max: usize,
     ack_timeout: Duration,
     metrics: PublisherMetrics,
-) -> Result<Vec<(Uuid, u64)>, String> {
+) -> Result<Vec<(Uuid, u64)>, ReplayError> {
     let reader = spool.clone();
-    let window = tokio::task::spawn_blocking(move || reader.read(max))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let window = tokio::task::spawn_blocking(move || reader.read(max)).await??;
     let mut acks = Vec::with_capacity(window.events.len());
     // Events JetStream refuses for good are set aside, so the rest of the spool drains.
     let mut refused = Vec::new();
@@ -749,12 +767,12 @@ async fn replay_window(
         let sent =
             tokio::time::timeout(ack_timeout, js.send_publish(event.subject.clone(), message))
                 .await
-                .map_err(|_| "replay publish timed out".to_owned())?;
+                .map_err(|_| ReplayError::PublishTimeout)?;
         match sent {
             Ok(ack) => acks.push((event, ack)),
             Err(err) => match PublishFailure::of(&err) {
                 failure if failure.refused => refused.push((event.clone(), failure.error)),
-                failure => return Err(failure.error),
+                _ => return Err(err.into()),
             },
         }
     }
@@ -762,12 +780,12 @@ async fn replay_window(
     for (event, ack) in acks {
         let ack = tokio::time::timeout(ack_timeout, ack)
             .await
-            .map_err(|_| "replay ack timed out".to_owned())?;
+            .map_err(|_| ReplayError::AckTimeout)?;
         match ack {
             Ok(ack) => acked.push((event.event_id, ack.sequence)),
             Err(err) => match PublishFailure::of(&err) {
                 failure if failure.refused => refused.push((event.clone(), failure.error)),
-                failure => return Err(failure.error),
+                _ => return Err(err.into()),
             },
         }
     }
@@ -780,20 +798,15 @@ async fn replay_window(
             }
             Ok::<(), crate::SpoolError>(())
         })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        .await??;
         metrics.set_aside.inc_by(set_aside as u64);
     }
     commit(spool, window.end, acked.len() + set_aside).await?;
     Ok(acked)
 }
 
-async fn commit(spool: Spool, end: Cursor, replayed: usize) -> Result<(), String> {
-    tokio::task::spawn_blocking(move || spool.commit(end, replayed))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+async fn commit(spool: Spool, end: Cursor, replayed: usize) -> Result<(), ReplayError> {
+    Ok(tokio::task::spawn_blocking(move || spool.commit(end, replayed)).await??)
 }
 
 fn slow_ack() -> async_nats::jetstream::context::PublishError {
@@ -804,14 +817,14 @@ fn slow_ack() -> async_nats::jetstream::context::PublishError {
 
 async fn join_opt(
     write: &mut Option<SpoolWrite>,
-) -> Result<(Vec<Outgoing>, Result<(), String>), tokio::task::JoinError> {
+) -> Result<(Vec<Outgoing>, Result<(), crate::SpoolError>), tokio::task::JoinError> {
     match write {
         Some(handle) => handle.await,
         None => std::future::pending().await,
     }
 }
 
-async fn poll_opt(replay: &mut Option<ReplayFuture>) -> Result<Vec<(Uuid, u64)>, String> {
+async fn poll_opt(replay: &mut Option<ReplayFuture>) -> Result<Vec<(Uuid, u64)>, ReplayError> {
     match replay {
         Some(future) => future.await,
         None => std::future::pending().await,

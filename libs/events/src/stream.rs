@@ -102,7 +102,7 @@ pub async fn ensure_stream(
                 tracing::warn!(stream = %settings.name, error = %err, "JetStream not answering yet; retrying stream set-up");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            outcome => return outcome.map_err(|err| EventsError::Stream(err.to_string())),
+            outcome => return outcome.map_err(EventsError::stream),
         }
     }
 }
@@ -158,9 +158,9 @@ pub async fn publish_confirmed(
     let ack = js
         .send_publish(subject, message)
         .await
-        .map_err(|e| EventsError::Publish(e.to_string()))?
+        .map_err(EventsError::publish)?
         .await
-        .map_err(|e| EventsError::Publish(e.to_string()))?;
+        .map_err(EventsError::publish)?;
     Ok(Confirmed {
         duplicate: ack.duplicate,
         sequence: ack.sequence,

@@ -18,10 +18,10 @@ pub use breaker::{BreakerSettings, BreakerState, CircuitBreaker};
 pub use deployment::{Attempt, Deployment, DeploymentSnapshot, Health, Tier};
 pub use ewma::PeakEwma;
 pub use keys::{KeyLimit, KeyRing};
-pub use retry::{Failure, RetryPolicy};
+pub use retry::{Exhausted, Failure, NextStep, RetryPolicy};
 pub use route::{Plan, RequestShape, Route};
 pub use strategy::Strategy;
-pub use table::{Router, RoutingTable};
+pub use table::{Router, RoutingTable, TableError};
 
 /// Milliseconds since the process-wide routing clock started (monotonic).
 pub fn now_ms() -> u64 {

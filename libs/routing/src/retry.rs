@@ -36,7 +36,73 @@ impl Default for RetryPolicy {
     }
 }
 
+/// A 429 without `Retry-After` is read as asking for this long.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Why no further attempt may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exhausted {
+    /// The route's `max_attempts` are used up.
+    Attempts,
+    /// Too little of the route's deadline is left for an attempt.
+    Deadline,
+}
+
+/// What follows a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// Nothing else can succeed (the request itself is wrong): answer this failure.
+    GiveUp,
+    /// Move on to the plan's next deployment.
+    NextDeployment,
+    /// Try the same deployment again after this wait.
+    RetryAfter(Duration),
+}
+
 impl RetryPolicy {
+    /// An attempt with less time left than this before the deadline is not started.
+    pub const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(5);
+
+    /// Whether another attempt may start after `made` attempts with `time_left` before the
+    /// deadline; if so, how long it may take.
+    pub fn next_attempt(&self, made: u32, time_left: Duration) -> Result<Duration, Exhausted> {
+        if made >= self.max_attempts {
+            return Err(Exhausted::Attempts);
+        }
+        if time_left < Self::MIN_ATTEMPT_TIME {
+            return Err(Exhausted::Deadline);
+        }
+        Ok(self.attempt_timeout.min(time_left))
+    }
+
+    /// What follows the `tries`-th failed attempt on a deployment (`last`: the plan has no
+    /// other), with `time_left` before the deadline. A rate-limited deployment is left for the
+    /// next one, or waited for as long as its `Retry-After` asks (up to `max_retry_after`) when
+    /// it is the last; other retryable failures are retried `retries_per_deployment` times
+    /// with backoff; a wait that would pass the deadline moves on instead.
+    pub fn after_failure(
+        &self,
+        failure: &Failure,
+        tries: u32,
+        last: bool,
+        time_left: Duration,
+    ) -> NextStep {
+        if !failure.fails_over() {
+            return NextStep::GiveUp;
+        }
+        let mut wait = self.backoff(tries);
+        if let Some(retry_after) = failure.cool_down() {
+            if !last || retry_after > self.max_retry_after {
+                return NextStep::NextDeployment;
+            }
+            wait = wait.max(retry_after);
+        }
+        if !failure.is_retryable() || tries > self.retries_per_deployment || wait >= time_left {
+            return NextStep::NextDeployment;
+        }
+        NextStep::RetryAfter(wait)
+    }
+
     /// Backoff before retry number `retry` (1-based): "equal jitter", uniformly within
     /// [half, full] of `base x 2^(retry-1)` capped at `backoff_max`.
     pub fn backoff(&self, retry: u32) -> Duration {
@@ -93,6 +159,14 @@ impl Failure {
         !matches!(self, Self::Client(_))
     }
 
+    /// How long the deployment should be left alone (a 429: its `Retry-After`, else 1 s).
+    pub fn cool_down(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after } => Some(retry_after.unwrap_or(DEFAULT_RETRY_AFTER)),
+            _ => None,
+        }
+    }
+
     /// Counts against the deployment's breaker and latency.
     pub fn is_deployment_fault(&self) -> bool {
         self.fails_over()
@@ -131,6 +205,88 @@ mod tests {
         let third = policy.backoff(3);
         assert!(third >= Duration::from_millis(150) && third <= Duration::from_millis(300));
         assert!(policy.backoff(40) <= Duration::from_millis(300));
+    }
+
+    #[test]
+    fn an_attempt_starts_only_within_the_attempt_budget_and_the_deadline() {
+        let policy = RetryPolicy {
+            max_attempts: 2,
+            attempt_timeout: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        };
+        assert_eq!(
+            policy.next_attempt(0, Duration::from_secs(5)),
+            Ok(Duration::from_secs(5))
+        );
+        assert_eq!(
+            policy.next_attempt(1, Duration::from_secs(500)),
+            Ok(Duration::from_secs(60))
+        );
+        assert_eq!(
+            policy.next_attempt(2, Duration::from_secs(5)),
+            Err(Exhausted::Attempts)
+        );
+        assert_eq!(
+            policy.next_attempt(0, Duration::from_millis(1)),
+            Err(Exhausted::Deadline)
+        );
+    }
+
+    #[test]
+    fn a_failure_is_retried_passed_on_or_answered() {
+        let policy = RetryPolicy {
+            retries_per_deployment: 1,
+            backoff_base: Duration::from_millis(10),
+            backoff_max: Duration::from_millis(10),
+            max_retry_after: Duration::from_secs(2),
+            ..RetryPolicy::default()
+        };
+        let plenty = Duration::from_secs(60);
+        let server = Failure::Server(503);
+        assert!(matches!(
+            policy.after_failure(&server, 1, false, plenty),
+            NextStep::RetryAfter(_)
+        ));
+        // Retries per deployment used up, or no time to wait: the next deployment.
+        assert_eq!(
+            policy.after_failure(&server, 2, false, plenty),
+            NextStep::NextDeployment
+        );
+        assert_eq!(
+            policy.after_failure(&server, 1, false, Duration::from_millis(1)),
+            NextStep::NextDeployment
+        );
+        // The client's own error is answered at once; the provider refusing us moves on.
+        assert_eq!(
+            policy.after_failure(&Failure::Client(400), 1, false, plenty),
+            NextStep::GiveUp
+        );
+        assert_eq!(
+            policy.after_failure(&Failure::Refused(401), 1, true, plenty),
+            NextStep::NextDeployment
+        );
+        // A 429: another deployment rather than waiting, unless it is the last one and its
+        // Retry-After is short; a long one is not waited for.
+        let limited = |secs| Failure::RateLimited {
+            retry_after: Some(Duration::from_secs(secs)),
+        };
+        assert_eq!(
+            policy.after_failure(&limited(1), 1, false, plenty),
+            NextStep::NextDeployment
+        );
+        assert_eq!(
+            policy.after_failure(&limited(1), 1, true, plenty),
+            NextStep::RetryAfter(Duration::from_secs(1))
+        );
+        assert_eq!(
+            policy.after_failure(&limited(30), 1, true, plenty),
+            NextStep::NextDeployment
+        );
+        assert_eq!(
+            Failure::RateLimited { retry_after: None }.cool_down(),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(server.cool_down(), None);
     }
 
     #[test]

@@ -7,6 +7,38 @@ use arc_swap::ArcSwap;
 
 use crate::route::Route;
 
+/// Why a set of routes does not form a table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    /// A route nothing can serve.
+    #[error("route '{0}' has no deployments")]
+    NoDeployments(String),
+    /// Two routes of one name.
+    #[error("route '{0}' defined twice")]
+    DuplicateRoute(String),
+    /// An alias that hides a route.
+    #[error("alias '{0}' is also a route name")]
+    AliasShadowsRoute(String),
+    /// An alias of nothing.
+    #[error("alias '{alias}' points at unknown route '{target}'")]
+    UnknownAliasTarget {
+        /// The alias.
+        alias: String,
+        /// The route it names.
+        target: String,
+    },
+    /// A scoped override of nothing.
+    #[error("override of '{model}' for '{scope}' points at unknown route '{target}'")]
+    UnknownOverrideTarget {
+        /// The scope (a tenant id).
+        scope: String,
+        /// The model overridden.
+        model: String,
+        /// The route it names.
+        target: String,
+    },
+}
+
 /// An immutable snapshot of everything routable.
 #[derive(Debug, Default)]
 pub struct RoutingTable {
@@ -23,32 +55,35 @@ impl RoutingTable {
         routes: impl IntoIterator<Item = Route>,
         aliases: HashMap<String, String>,
         overrides: HashMap<(String, String), String>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, TableError> {
         let mut by_name = HashMap::new();
         for route in routes {
             if route.deployments.is_empty() {
-                return Err(format!("route '{}' has no deployments", route.name));
+                return Err(TableError::NoDeployments(route.name));
             }
             let name = route.name.clone();
             if by_name.insert(name.clone(), Arc::new(route)).is_some() {
-                return Err(format!("route '{name}' defined twice"));
+                return Err(TableError::DuplicateRoute(name));
             }
         }
         for (alias, target) in &aliases {
             if by_name.contains_key(alias) {
-                return Err(format!("alias '{alias}' is also a route name"));
+                return Err(TableError::AliasShadowsRoute(alias.clone()));
             }
             if !by_name.contains_key(target) {
-                return Err(format!(
-                    "alias '{alias}' points at unknown route '{target}'"
-                ));
+                return Err(TableError::UnknownAliasTarget {
+                    alias: alias.clone(),
+                    target: target.clone(),
+                });
             }
         }
         for ((scope, model), target) in &overrides {
             if !by_name.contains_key(target) {
-                return Err(format!(
-                    "override of '{model}' for '{scope}' points at unknown route '{target}'"
-                ));
+                return Err(TableError::UnknownOverrideTarget {
+                    scope: scope.clone(),
+                    model: model.clone(),
+                    target: target.clone(),
+                });
             }
         }
         Ok(Self {

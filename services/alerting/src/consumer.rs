@@ -140,7 +140,7 @@ async fn watch_dead_letters(
         .js
         .get_stream(DeadLetters::stream_name(&config.stream))
         .await
-        .map_err(|e| EventsError::Consumer(e.to_string()))?;
+        .map_err(EventsError::consumer)?;
     let settings = ConsumerSettings {
         durable: format!("{}-dead-letters", config.durable),
         description: "tollgate alerting: dead-letter alerts".into(),

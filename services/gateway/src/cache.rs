@@ -21,6 +21,20 @@ use crate::request::{CacheServed, ChatRequest};
 /// The gateway's cache engine: Qdrant (embedded or server) and the embedder.
 type ResponseCache = SemanticCache<AnyStore>;
 
+/// Why the cache could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheOpenError {
+    /// The vector store (embedded or server).
+    #[error("vector store: {0}")]
+    Store(#[from] tollgate_semcache::StoreError),
+    /// The embedding model or its runtime.
+    #[error("embedder: {0}")]
+    Embedder(#[from] tollgate_semcache::EmbedError),
+    /// Opening the embedded store did not finish (its task panicked or was cancelled).
+    #[error("opening the embedded store: {0}")]
+    Interrupted(#[from] tokio::task::JoinError),
+}
+
 /// The cache as the request path uses it: the engine, the `[cache]` settings and the metrics
 /// its work is counted in. Clones share all three.
 #[derive(Clone)]
@@ -32,7 +46,10 @@ pub struct Cache {
 
 impl Cache {
     /// Opens the engine for `settings`.
-    pub async fn open(settings: &CacheSettings, metrics: GatewayMetrics) -> Result<Self, String> {
+    pub async fn open(
+        settings: &CacheSettings,
+        metrics: GatewayMetrics,
+    ) -> Result<Self, CacheOpenError> {
         Ok(Self {
             engine: open(settings).await?,
             settings: Arc::new(settings.clone()),
@@ -137,27 +154,22 @@ impl Cache {
 }
 
 /// Opens the store and starts the embedder (`models_dir` unset: the exact tier only).
-async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, String> {
+async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, CacheOpenError> {
     let store = match &settings.store {
         CacheStoreConfig::Edge { dir } => {
             let dir = dir.clone();
-            let store = tokio::task::spawn_blocking(move || EdgeStore::open(&dir))
-                .await
-                .map_err(|e| e.to_string())?;
-            AnyStore::Edge(store.map_err(|e| e.to_string())?)
+            AnyStore::Edge(tokio::task::spawn_blocking(move || EdgeStore::open(&dir)).await??)
         }
-        CacheStoreConfig::Server { url, collection } => AnyStore::Server(
-            ServerStore::connect(url, collection)
-                .await
-                .map_err(|e| e.to_string())?,
-        ),
+        CacheStoreConfig::Server { url, collection } => {
+            AnyStore::Server(ServerStore::connect(url, collection).await?)
+        }
     };
     let embedder = match &settings.models_dir {
         Some(root) => {
             let mut config = EmbedderConfig::from_models_root(root);
             config.threads = settings.embed_threads;
             config.queue = settings.embed_queue;
-            Some(Embedder::start(&config).map_err(|e| e.to_string())?)
+            Some(Embedder::start(&config)?)
         }
         None => {
             tracing::warn!(

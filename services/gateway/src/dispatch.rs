@@ -3,6 +3,7 @@
 //! the route's deadline. A stream is committed only once its first bytes arrived, so nothing
 //! is retried after the client saw a byte.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
@@ -11,7 +12,7 @@ use serde_json::{Map, Value};
 use tollgate_billing::Usage;
 use tollgate_events::UpstreamAttempt;
 use tollgate_providers::{Adapter, Call, adapter};
-use tollgate_routing::{Attempt, Failure, Plan, Route, now_ms};
+use tollgate_routing::{Attempt, Deployment, Exhausted, Failure, NextStep, Plan, Route, now_ms};
 use tracing::Instrument;
 use tracing::field::Empty;
 
@@ -20,9 +21,6 @@ use crate::request::RequestRecord;
 use crate::spans::{failed_with, stage_span};
 use crate::state::AppState;
 use crate::upstream::{status_error, transport_error};
-
-/// An attempt with less time left than this before the deadline is not started.
-const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(5);
 
 /// Longest wait for the body of an upstream error answer (only read for its message).
 const ERROR_BODY_WAIT: Duration = Duration::from_secs(2);
@@ -97,7 +95,8 @@ struct AttemptError {
     produced: Option<Produced>,
 }
 
-/// Tries the plan's deployments in order until one answers.
+/// Tries the plan's deployments in order until one answers; when to retry, fall over or give
+/// up is the route's [`RetryPolicy`](tollgate_routing::RetryPolicy).
 pub async fn dispatch(
     state: &AppState,
     route: &Route,
@@ -108,144 +107,58 @@ pub async fn dispatch(
 ) -> Result<Answer, Undelivered> {
     let policy = &route.retry;
     let deadline = record.started + policy.deadline;
+    let time_left = || deadline.saturating_duration_since(Instant::now());
     let mut last_error: Option<ApiError> = None;
     let plan_len = plan.len();
     'deployments: for (position, deployment) in plan.into_iter().enumerate() {
-        let is_last = position + 1 == plan_len;
+        let last = position + 1 == plan_len;
         let mut tries = 0u32;
         loop {
-            if record.attempts >= policy.max_attempts {
-                break 'deployments;
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining < MIN_ATTEMPT_TIME {
-                last_error = Some(ApiError::UpstreamTimeout(format!(
-                    "no provider answered within the route's {} ms deadline",
-                    policy.deadline.as_millis()
-                )));
-                break 'deployments;
-            }
-            let Some(mut attempt) = deployment.begin() else {
+            let time_for_attempt = match policy.next_attempt(record.attempts, time_left()) {
+                Ok(time) => time,
+                Err(Exhausted::Attempts) => break 'deployments,
+                Err(Exhausted::Deadline) => {
+                    last_error = Some(ApiError::UpstreamTimeout(format!(
+                        "no provider answered within the route's {} ms deadline",
+                        policy.deadline.as_millis()
+                    )));
+                    break 'deployments;
+                }
+            };
+            let Some(attempt) = deployment.begin() else {
                 break;
             };
             tries += 1;
-            record.attempts += 1;
-            record.provider.clone_from(&deployment.provider);
-            let provider = state.upstream.provider(&deployment);
-            let adapter = adapter(provider.kind);
-            body.insert(
-                "model".into(),
-                Value::String(deployment.upstream_model.clone()),
-            );
-            let call = state.upstream.call(
+            let failed = match attempt_once(
+                state,
                 &deployment,
-                attempt.key_index,
-                &record.request_id,
+                attempt,
+                &mut body,
                 stream,
-                state.config.default_max_tokens,
-                &body,
-            );
-            let timeout = policy.attempt_timeout.min(provider.timeout).min(remaining);
-            let span = stage_span!(
-                "upstream",
-                record.request_id,
-                otel.kind = "client",
-                attempt = record.attempts,
-                deployment = %deployment.name,
-                provider = %deployment.provider,
-                gen_ai.request.model = %deployment.upstream_model,
-                http.response.status_code = Empty
-            );
-            let started = Instant::now();
-            let tried = try_once(state, adapter, &call, stream, timeout, &provider.name)
-                .instrument(span.clone())
-                .await;
-            let latency = started.elapsed();
-            match &tried {
-                Ok((status, _)) => {
-                    span.record("http.response.status_code", status);
-                }
-                Err(err) => {
-                    if let Some(status) = err.status {
-                        span.record("http.response.status_code", status);
-                    }
-                    failed_with(&span, &err.failure.label());
-                }
+                time_for_attempt,
+                record,
+            )
+            .await
+            {
+                Ok(answer) => return Ok(answer),
+                Err(failed) => failed,
+            };
+            if let Some(cool_down) = failed.failure.cool_down() {
+                deployment.health.cool_down(now_ms(), cool_down);
             }
-            record.upstream_time += latency;
-            state.metrics.deployment_attempt(
-                &deployment.name,
-                tried
-                    .as_ref()
-                    .map_or_else(|e| !e.failure.is_deployment_fault(), |_| true),
-                latency,
-            );
-            match tried {
-                Ok((status, answer_body)) => {
-                    attempt.succeeded(latency);
-                    record.attempt_log.push(log_entry(
-                        &deployment.name,
-                        &deployment.provider,
-                        Some(status),
-                        None,
-                        latency,
-                    ));
-                    record.served = Some(deployment.clone());
-                    return Ok(Answer {
-                        attempt,
-                        adapter,
-                        body: answer_body,
+            match policy.after_failure(&failed.failure, tries, last, time_left()) {
+                NextStep::GiveUp => {
+                    return Err(Undelivered {
+                        error: failed.error,
+                        produced: failed.produced,
                     });
                 }
-                Err(AttemptError {
-                    status,
-                    failure,
-                    error,
-                    produced,
-                }) => {
-                    record.attempt_log.push(log_entry(
-                        &deployment.name,
-                        &deployment.provider,
-                        status,
-                        Some(failure.label()),
-                        latency,
-                    ));
-                    if failure.is_deployment_fault() {
-                        attempt.failed(latency);
-                    } else {
-                        attempt.succeeded(latency);
-                    }
-                    drop(attempt);
-                    span.in_scope(|| {
-                        tracing::warn!(
-                            deployment = %deployment.name,
-                            failure = %failure.label(),
-                            "upstream attempt failed"
-                        );
-                    });
-                    if produced.is_some() {
-                        record.served = Some(deployment.clone());
-                    }
-                    if !failure.fails_over() {
-                        return Err(Undelivered { error, produced });
-                    }
-                    last_error = Some(error);
-                    let mut wait = policy.backoff(tries);
-                    if let Failure::RateLimited { retry_after } = &failure {
-                        let retry_after = retry_after.unwrap_or(Duration::from_secs(1));
-                        deployment.health.cool_down(now_ms(), retry_after);
-                        // Another deployment can answer now: go there rather than wait.
-                        if !is_last || retry_after > policy.max_retry_after {
-                            break;
-                        }
-                        wait = wait.max(retry_after);
-                    }
-                    if !failure.is_retryable() || tries > policy.retries_per_deployment {
-                        break;
-                    }
-                    if Instant::now() + wait >= deadline {
-                        break;
-                    }
+                NextStep::NextDeployment => {
+                    last_error = Some(failed.error);
+                    break;
+                }
+                NextStep::RetryAfter(wait) => {
+                    last_error = Some(failed.error);
                     let slept = Instant::now();
                     tokio::time::sleep(wait).await;
                     record.upstream_time += slept.elapsed();
@@ -261,6 +174,107 @@ pub async fn dispatch(
             ))
         })
         .into())
+}
+
+/// One attempt on `deployment` within `time`: sent, traced, timed, counted against the
+/// deployment's health and logged on the request's record.
+async fn attempt_once(
+    state: &AppState,
+    deployment: &Arc<Deployment>,
+    mut attempt: Attempt,
+    body: &mut Map<String, Value>,
+    stream: bool,
+    time: Duration,
+    record: &mut RequestRecord,
+) -> Result<Answer, AttemptError> {
+    record.attempts += 1;
+    record.provider.clone_from(&deployment.provider);
+    let provider = state.upstream.provider(deployment);
+    let adapter = adapter(provider.kind);
+    body.insert(
+        "model".into(),
+        Value::String(deployment.upstream_model.clone()),
+    );
+    let call = state.upstream.call(
+        deployment,
+        attempt.key_index,
+        &record.request_id,
+        stream,
+        state.config.default_max_tokens,
+        body,
+    );
+    let span = stage_span!(
+        "upstream",
+        record.request_id,
+        otel.kind = "client",
+        attempt = record.attempts,
+        deployment = %deployment.name,
+        provider = %deployment.provider,
+        gen_ai.request.model = %deployment.upstream_model,
+        http.response.status_code = Empty
+    );
+    let started = Instant::now();
+    let tried = try_once(
+        state,
+        adapter,
+        &call,
+        stream,
+        time.min(provider.timeout),
+        &provider.name,
+    )
+    .instrument(span.clone())
+    .await;
+    let latency = started.elapsed();
+    record.upstream_time += latency;
+    let (status, failure) = match &tried {
+        Ok((status, _)) => (Some(*status), None),
+        Err(err) => (err.status, Some(&err.failure)),
+    };
+    if let Some(status) = status {
+        span.record("http.response.status_code", status);
+    }
+    state.metrics.deployment_attempt(
+        &deployment.name,
+        !failure.is_some_and(Failure::is_deployment_fault),
+        latency,
+    );
+    record.attempt_log.push(log_entry(
+        &deployment.name,
+        &deployment.provider,
+        status,
+        failure.map(Failure::label),
+        latency,
+    ));
+    match tried {
+        Ok((_, answer_body)) => {
+            attempt.succeeded(latency);
+            record.served = Some(deployment.clone());
+            Ok(Answer {
+                attempt,
+                adapter,
+                body: answer_body,
+            })
+        }
+        Err(err) => {
+            failed_with(&span, &err.failure.label());
+            if err.failure.is_deployment_fault() {
+                attempt.failed(latency);
+            } else {
+                attempt.succeeded(latency);
+            }
+            span.in_scope(|| {
+                tracing::warn!(
+                    deployment = %deployment.name,
+                    failure = %err.failure.label(),
+                    "upstream attempt failed"
+                );
+            });
+            if err.produced.is_some() {
+                record.served = Some(deployment.clone());
+            }
+            Err(err)
+        }
+    }
 }
 
 /// One upstream attempt: the answer, or why it failed (with the status if there was one).

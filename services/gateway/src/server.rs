@@ -42,23 +42,30 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     /// The routes do not form a valid routing table.
     #[error("routing: {0}")]
-    Routing(String),
+    Routing(#[from] tollgate_routing::TableError),
     /// The response cache (store or embedder) could not start.
     #[error("cache: {0}")]
-    Cache(String),
+    Cache(#[from] crate::cache::CacheOpenError),
     /// The event spool could not be opened (unwritable, or used by another gateway).
+    #[error("event spool {dir}: {source}")]
+    Spool {
+        /// The spool directory.
+        dir: std::path::PathBuf,
+        /// Why.
+        source: tollgate_events::SpoolError,
+    },
+    /// Opening the event spool did not finish (its task panicked or was cancelled).
     #[error("event spool: {0}")]
-    Spool(String),
+    SpoolInterrupted(#[from] tokio::task::JoinError),
 }
 
 /// Opens the event spool; what an earlier run left in it is replayed by the publisher.
 async fn open_spool(config: &GatewayConfig, metrics: SpoolMetrics) -> Result<Spool, StartError> {
     let spool = SpoolConfig::new(&config.events.spool_dir, config.events.spool_max_bytes);
-    let dir = spool.dir.display().to_string();
+    let dir = spool.dir.clone();
     let opened = tokio::task::spawn_blocking(move || Spool::open(spool, metrics))
-        .await
-        .map_err(|e| StartError::Spool(e.to_string()))?
-        .map_err(|e| StartError::Spool(format!("{dir}: {e}")))?;
+        .await?
+        .map_err(|source| StartError::Spool { dir, source })?;
     if opened.depth() > 0 {
         tracing::warn!(
             events = opened.depth(),
@@ -80,8 +87,7 @@ pub struct Gateway {
 impl Gateway {
     /// Connects to Postgres (and migrates), NATS (and ensures the stream), binds the listener.
     pub async fn bind(config: GatewayConfig) -> Result<Self, StartError> {
-        let router =
-            tollgate_routing::Router::new(routing_table(&config).map_err(StartError::Routing)?);
+        let router = tollgate_routing::Router::new(routing_table(&config)?);
         tollgate_runtime::install_crypto_provider();
 
         let pool = tollgate_store::connect(config.database_url.expose(), 16).await?;
@@ -150,11 +156,7 @@ impl Gateway {
             route.tokenizer.warm_up();
         }
         let cache = match &config.cache {
-            Some(settings) => Some(
-                crate::cache::Cache::open(settings, metrics.clone())
-                    .await
-                    .map_err(StartError::Cache)?,
-            ),
+            Some(settings) => Some(crate::cache::Cache::open(settings, metrics.clone()).await?),
             None => None,
         };
 

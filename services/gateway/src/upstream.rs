@@ -101,7 +101,7 @@ impl Upstream {
 }
 
 /// The routing table of `config`, every deployment with fresh health.
-pub fn routing_table(config: &GatewayConfig) -> Result<RoutingTable, String> {
+pub fn routing_table(config: &GatewayConfig) -> Result<RoutingTable, tollgate_routing::TableError> {
     let mut aliases = HashMap::new();
     let routes: Vec<Route> = config
         .routes

@@ -235,14 +235,13 @@ impl Admission {
         js: &jetstream::Context,
         stream: &str,
         replicas: usize,
-    ) -> Result<(), String> {
-        let store = balance_store(js, stream, replicas)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut watch = store.watch_all().await.map_err(|e| e.to_string())?;
+    ) -> Result<(), tollgate_events::EventsError> {
+        use tollgate_events::EventsError;
+        let store = balance_store(js, stream, replicas).await?;
+        let mut watch = store.watch_all().await.map_err(EventsError::consumer)?;
         self.feed_connected.store(true, Ordering::Relaxed);
         while let Some(entry) = watch.next().await {
-            let entry = entry.map_err(|e| e.to_string())?;
+            let entry = entry.map_err(EventsError::consumer)?;
             if let Some(id) = entry.key.strip_prefix("tenant.") {
                 if let (Ok(id), Ok(value)) = (
                     Uuid::parse_str(id),
@@ -261,7 +260,7 @@ impl Admission {
                 lock(&account).ledger_update(value.spent_usd, value.seq);
             }
         }
-        Err("feed watch ended".into())
+        Err(EventsError::SubscriptionEnded)
     }
 
     /// Recomputes whether the feed is stale (no feed, or an own charge uncovered for 10 s).
