@@ -38,6 +38,9 @@ pub enum EventsError {
     /// A consumer's message stream ended (the subscription is gone).
     #[error("JetStream consumer: message stream ended")]
     SubscriptionEnded,
+    /// A consumer that should have had messages got none for this long.
+    #[error("JetStream consumer: no message for {0:?}")]
+    Silent(std::time::Duration),
     /// The publisher has shut down and takes no more events.
     #[error("the event publisher is closed")]
     PublisherClosed,

@@ -27,91 +27,81 @@ pub async fn run(
 impl Projection for Engine {
     type Session = ();
 
-    async fn open(&self) {}
-
+    /// Handles one batch; false if asked to stop before it was committed. A usage event the
+    /// database refuses for good is isolated and parked on the dead-letter stream; the rest of the
+    /// batch is counted.
     async fn handle(
         &self,
         (): &(),
-        batch: Vec<jetstream::Message>,
+        messages: Vec<jetstream::Message>,
         dead_letters: &DeadLetters,
         stop: &tokio::sync::watch::Receiver<bool>,
     ) -> bool {
-        handle(self, batch, dead_letters, stop).await
-    }
-}
-
-/// Handles one batch; false if asked to stop before it was committed. A usage event the
-/// database refuses for good is isolated and parked on the dead-letter stream; the rest of the
-/// batch is counted.
-async fn handle(
-    engine: &Engine,
-    messages: Vec<jetstream::Message>,
-    dead_letters: &DeadLetters,
-    stop: &tokio::sync::watch::Receiver<bool>,
-) -> bool {
-    let mut facts = Vec::new();
-    // Index in `messages` of each fact.
-    let mut sources = Vec::new();
-    let mut breakers = Vec::new();
-    for (index, message) in messages.iter().enumerate() {
-        match Event::decode(&message.payload) {
-            Ok(Some(event)) => match event.body {
-                EventBody::UsageRecorded(usage) => {
-                    facts.push(WindowFact {
-                        event_id: event.event_id,
-                        tenant_id: event.tenant_id,
-                        occurred_at: event.occurred_at,
-                        error: usage.http_status >= 400,
-                        cost_usd: usage.cost_usd,
-                    });
-                    sources.push(index);
+        let engine = self;
+        let mut facts = Vec::new();
+        // Index in `messages` of each fact.
+        let mut sources = Vec::new();
+        let mut breakers = Vec::new();
+        for (index, message) in messages.iter().enumerate() {
+            match Event::decode(&message.payload) {
+                Ok(Some(event)) => match event.body {
+                    EventBody::UsageRecorded(usage) => {
+                        facts.push(WindowFact {
+                            event_id: event.event_id,
+                            tenant_id: event.tenant_id,
+                            occurred_at: event.occurred_at,
+                            error: usage.http_status >= 400,
+                            cost_usd: usage.cost_usd,
+                        });
+                        sources.push(index);
+                    }
+                    EventBody::BreakerChanged(change) => breakers.push(change),
+                    _ => {}
+                },
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(subject = %message.subject, error = %err, "undecodable event skipped")
                 }
-                EventBody::BreakerChanged(change) => breakers.push(change),
-                _ => {}
-            },
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(subject = %message.subject, error = %err, "undecodable event skipped")
             }
         }
+        let metrics = &engine.metrics;
+        let Some((counted, dead)) = isolate::apply_counted(
+            &sources,
+            |range| window::count(&engine.pool, &facts[range]),
+            tollgate_store::is_permanent,
+            (&metrics.failures, &engine.poison_streak),
+            "window counting",
+            stop,
+        )
+        .await
+        else {
+            return false;
+        };
+        metrics.counted.inc_by(counted.iter().sum::<usize>() as u64);
+        let tenants: BTreeSet<_> = facts
+            .iter()
+            .zip(&sources)
+            .filter(|(_, index)| !dead.contains_key(index))
+            .map(|(f, _)| f.tenant_id)
+            .collect();
+        for tenant in tenants {
+            window::evaluate_tenant(engine, tenant).await;
+        }
+        for change in breakers {
+            engine
+                .breaker(
+                    &change.deployment,
+                    &change.provider,
+                    change.state == "open",
+                    change.error_rate,
+                )
+                .await;
+        }
+        metrics
+            .dead_letters
+            .inc_by(dead_letters.settle(&messages, &dead).await);
+        true
     }
-    let metrics = &engine.metrics;
-    let Some((counted, dead)) = isolate::apply_counted(
-        &sources,
-        |range| window::count(&engine.pool, &facts[range]),
-        tollgate_store::is_permanent,
-        (&metrics.failures, &engine.poison_streak),
-        "window counting",
-        stop,
-    )
-    .await
-    else {
-        return false;
-    };
-    metrics.counted.inc_by(counted.iter().sum::<usize>() as u64);
-    let tenants: BTreeSet<_> = facts
-        .iter()
-        .zip(&sources)
-        .filter(|(_, index)| !dead.contains_key(index))
-        .map(|(f, _)| f.tenant_id)
-        .collect();
-    for tenant in tenants {
-        window::evaluate_tenant(engine, tenant).await;
-    }
-    for change in breakers {
-        engine
-            .breaker(
-                &change.deployment,
-                &change.provider,
-                change.state == "open",
-                change.error_rate,
-            )
-            .await;
-    }
-    metrics
-        .dead_letters
-        .inc_by(dead_letters.settle(&messages, &dead).await);
-    true
 }
 
 /// Watches the dead-letter stream (every projection's parked events) and raises the platform's
@@ -145,7 +135,7 @@ async fn watch_dead_letters(
         durable: format!("{}-dead-letters", config.durable),
         description: "tollgate alerting: dead-letter alerts".into(),
         filter_subject: DeadLetters::stream_subjects(&config.stream),
-        ack_wait: config.ack_wait,
+        ack_wait: Duration::from_secs(30),
     };
     let consumer = tollgate_events::durable_consumer(&stream, &settings).await?;
     let mut batches = Batches::open(&consumer, 100, Duration::from_millis(20)).await?;

@@ -15,6 +15,6 @@ pub mod signature;
 mod window;
 
 pub use config::AlertingConfig;
-pub use server::{Alerting, run};
+pub use server::Alerting;
 pub use tollgate_runtime::consumer::ServiceError;
 pub use tollgate_runtime::env::ConfigError;

@@ -98,11 +98,3 @@ async fn tick(
         }
     }
 }
-
-/// Binds and runs `config` until `shutdown` resolves.
-pub async fn run(
-    config: AlertingConfig,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ServiceError> {
-    Alerting::bind(config).await?.run(shutdown).await
-}

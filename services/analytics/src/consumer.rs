@@ -5,33 +5,28 @@ use async_nats::jetstream;
 use sqlx::PgPool;
 use tollgate_events::isolate;
 use tollgate_events::{DeadLetters, Event, EventBody};
-use tollgate_runtime::consumer::{Projection, consume};
+use tollgate_runtime::consumer::Projection;
 
-use crate::AnalyticsConfig;
 use crate::metrics::AnalyticsMetrics;
 use crate::rollup::{self, UsageFact};
 
-pub(crate) struct Consumer {
+/// The rollup projection: usage events counted into the minute, hour and day buckets.
+pub struct Consumer {
     pub pool: PgPool,
-    pub js: jetstream::Context,
-    pub config: AnalyticsConfig,
     pub metrics: AnalyticsMetrics,
     /// Poisonous events in a row (see `isolate::MAX_POISON_STREAK`).
     pub poison_streak: isolate::PoisonStreak,
 }
 
-impl Consumer {
-    /// Consumes until `stop` turns true (usage events only).
-    pub async fn run(self, stop: tokio::sync::watch::Receiver<bool>) {
-        let subscription = self.config.consumer.subscription("v1.*.usage.recorded");
-        consume(&self.js, &subscription, &self, stop).await;
-    }
+impl Projection for Consumer {
+    type Session = ();
 
     /// Counts one batch; returns false if asked to stop before it could be committed. An event
     /// the database refuses for good is isolated and parked on the dead-letter stream; the rest
     /// of the batch is counted.
-    async fn count_batch(
+    async fn handle(
         &self,
+        (): &(),
         messages: Vec<jetstream::Message>,
         dead_letters: &DeadLetters,
         stop: &tokio::sync::watch::Receiver<bool>,
@@ -95,21 +90,5 @@ impl Consumer {
             }
         }
         true
-    }
-}
-
-impl Projection for Consumer {
-    type Session = ();
-
-    async fn open(&self) {}
-
-    async fn handle(
-        &self,
-        (): &(),
-        batch: Vec<jetstream::Message>,
-        dead_letters: &DeadLetters,
-        stop: &tokio::sync::watch::Receiver<bool>,
-    ) -> bool {
-        self.count_batch(batch, dead_letters, stop).await
     }
 }

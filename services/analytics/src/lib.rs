@@ -10,6 +10,6 @@ pub mod rollup;
 mod server;
 
 pub use config::AnalyticsConfig;
-pub use server::{Analytics, run};
+pub use server::Analytics;
 pub use tollgate_runtime::consumer::ServiceError;
 pub use tollgate_runtime::env::ConfigError;

@@ -1,53 +1,43 @@
-//! Start-up wiring: the consumer skeleton of `tollgate_runtime` running the rollups.
+//! Start-up wiring: analytics is one projection of the stream, run by `tollgate_runtime`'s
+//! consumer skeleton.
 
-use std::net::SocketAddr;
-
-use tollgate_runtime::consumer::{ConsumerService, ServiceError};
+use prometheus_client::registry::Registry;
+use tollgate_runtime::consumer::{
+    ConsumerConfig, ConsumerService, ProjectionService, SingleProjection,
+};
 
 use crate::AnalyticsConfig;
 use crate::consumer::Consumer;
 use crate::metrics::AnalyticsMetrics;
 
-/// A started analytics service: connected and bound, consuming once [`Analytics::run`] is awaited.
-pub struct Analytics {
-    service: ConsumerService,
-    consumer: Consumer,
-}
+/// A started analytics service: connected and bound, consuming once `run` is awaited (the
+/// batch in hand is committed and acked before it returns).
+pub type Analytics = ProjectionService<Consumer>;
 
-impl Analytics {
-    /// Connects to Postgres (applying migrations) and NATS, binds the metrics listener.
-    pub async fn bind(config: AnalyticsConfig) -> Result<Self, ServiceError> {
-        let (service, metrics) =
-            ConsumerService::start(&config.consumer, 4, AnalyticsMetrics::new).await?;
-        let consumer = Consumer {
+impl SingleProjection for Consumer {
+    type Config = AnalyticsConfig;
+    type Metrics = AnalyticsMetrics;
+    const POOL_SIZE: u32 = 4;
+    /// Usage events only.
+    const SUBJECTS: &'static str = "v1.*.usage.recorded";
+
+    fn consumer_config(config: &AnalyticsConfig) -> &ConsumerConfig {
+        &config.consumer
+    }
+
+    fn register(registry: &mut Registry) -> AnalyticsMetrics {
+        AnalyticsMetrics::new(registry)
+    }
+
+    fn build(
+        _config: AnalyticsConfig,
+        service: &ConsumerService,
+        metrics: AnalyticsMetrics,
+    ) -> Self {
+        Self {
             pool: service.pool.clone(),
-            js: service.js.clone(),
-            config,
             metrics,
             poison_streak: Default::default(),
-        };
-        Ok(Self { service, consumer })
+        }
     }
-
-    /// Address of `/healthz` and `/metrics`.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.service.local_addr()
-    }
-
-    /// Consumes until `shutdown` resolves; the batch in hand is committed and acked first.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
-        let consumer = self.consumer;
-        self.service
-            .run(shutdown, |stop| vec![tokio::spawn(consumer.run(stop))])
-            .await;
-        Ok(())
-    }
-}
-
-/// Binds and runs `config` until `shutdown` resolves.
-pub async fn run(
-    config: AnalyticsConfig,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ServiceError> {
-    Analytics::bind(config).await?.run(shutdown).await
 }

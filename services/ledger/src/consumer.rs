@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::entry::LedgerEntry;
 use crate::metrics::LedgerMetrics;
 use crate::projection::{self, Applied};
-use tollgate_runtime::consumer::{Projection, consume};
+use tollgate_runtime::consumer::Projection;
 
 use crate::LedgerConfig;
 
@@ -27,7 +27,8 @@ pub async fn book(pool: &PgPool, entries: &[LedgerEntry]) -> Result<Applied, sql
     Ok(applied)
 }
 
-pub(crate) struct Consumer {
+/// The ledger projection: money events booked into entries, balances and spend.
+pub struct Consumer {
     pub pool: PgPool,
     pub js: jetstream::Context,
     pub config: LedgerConfig,
@@ -37,11 +38,6 @@ pub(crate) struct Consumer {
 }
 
 impl Consumer {
-    /// Consumes until `stop` turns true (every money event of the stream).
-    pub async fn run(self, stop: tokio::sync::watch::Receiver<bool>) {
-        let subscription = self.config.consumer.subscription("v1.>");
-        consume(&self.js, &subscription, &self, stop).await;
-    }
     /// Books one batch; returns false if asked to stop before it could be booked. An event the
     /// database refuses for good is isolated (see [`tollgate_events::isolate`]) and parked on
     /// the dead-letter stream; every other event of the batch is booked.

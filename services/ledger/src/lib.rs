@@ -13,7 +13,7 @@ mod server;
 
 pub use config::LedgerConfig;
 pub use consumer::book;
-pub use rebuild::{RebuildError, RebuildReport, rebuild};
-pub use server::{Ledger, run};
+pub use rebuild::{RebuildReport, rebuild};
+pub use server::Ledger;
 pub use tollgate_runtime::consumer::ServiceError;
 pub use tollgate_runtime::env::ConfigError;

@@ -1,53 +1,41 @@
-//! Start-up wiring: the consumer skeleton of `tollgate_runtime` running the ledger's booking.
+//! Start-up wiring: the ledger is one projection of the stream, run by `tollgate_runtime`'s
+//! consumer skeleton.
 
-use std::net::SocketAddr;
-
-use tollgate_runtime::consumer::{ConsumerService, ServiceError};
+use prometheus_client::registry::Registry;
+use tollgate_runtime::consumer::{
+    ConsumerConfig, ConsumerService, ProjectionService, SingleProjection,
+};
 
 use crate::LedgerConfig;
 use crate::consumer::Consumer;
 use crate::metrics::LedgerMetrics;
 
-/// A started ledger: connected and bound, consuming once [`Ledger::run`] is awaited.
-pub struct Ledger {
-    service: ConsumerService,
-    consumer: Consumer,
-}
+/// A started ledger: connected and bound, consuming once `run` is awaited (the batch in hand
+/// is booked and acked before it returns).
+pub type Ledger = ProjectionService<Consumer>;
 
-impl Ledger {
-    /// Connects to Postgres (applying migrations) and NATS, binds the metrics listener.
-    pub async fn bind(config: LedgerConfig) -> Result<Self, ServiceError> {
-        let (service, metrics) =
-            ConsumerService::start(&config.consumer, 8, LedgerMetrics::new).await?;
-        let consumer = Consumer {
+impl SingleProjection for Consumer {
+    type Config = LedgerConfig;
+    type Metrics = LedgerMetrics;
+    const POOL_SIZE: u32 = 8;
+    /// Every event: the money ones are booked, the rest acked.
+    const SUBJECTS: &'static str = "v1.>";
+
+    fn consumer_config(config: &LedgerConfig) -> &ConsumerConfig {
+        &config.consumer
+    }
+
+    fn register(registry: &mut Registry) -> LedgerMetrics {
+        LedgerMetrics::new(registry)
+    }
+
+    fn build(config: LedgerConfig, service: &ConsumerService, metrics: LedgerMetrics) -> Self {
+        Self {
             pool: service.pool.clone(),
             js: service.js.clone(),
             config,
             metrics,
             poison_streak: Default::default(),
-        };
-        Ok(Self { service, consumer })
+        }
     }
-
-    /// Address of `/healthz` and `/metrics`.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.service.local_addr()
-    }
-
-    /// Consumes until `shutdown` resolves; the batch in hand is booked and acked first.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
-        let consumer = self.consumer;
-        self.service
-            .run(shutdown, |stop| vec![tokio::spawn(consumer.run(stop))])
-            .await;
-        Ok(())
-    }
-}
-
-/// Binds and runs `config` until `shutdown` resolves.
-pub async fn run(
-    config: LedgerConfig,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ServiceError> {
-    Ledger::bind(config).await?.run(shutdown).await
 }

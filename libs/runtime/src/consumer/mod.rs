@@ -2,13 +2,16 @@
 //! and any added later): its settings ([`ConsumerConfig`]), its start-up and shutdown
 //! ([`ConsumerService`]: Postgres, NATS, the `/healthz` + `/metrics` listener) and the batch loop
 //! of its durable consumer ([`consume`]), restarted when the subscription breaks. A service
-//! supplies only what it does with a batch: a [`Projection`].
+//! supplies only what it does with a batch: a [`Projection`]; one that is a single projection
+//! (ledger, analytics) is a [`ProjectionService`] of it.
 
 mod config;
 mod ops;
+mod projection_service;
 mod service;
 
 pub use config::{ConsumerConfig, ConsumerDefaults};
+pub use projection_service::{ProjectionService, SingleProjection};
 pub use service::{ConsumerService, ServiceError};
 
 use std::time::Duration;
@@ -23,10 +26,12 @@ use tollgate_events::{
 /// What a consumer service does with its events; [`consume`] does the rest.
 pub trait Projection: Send + Sync {
     /// What a subscription uses besides its consumer, opened each time it is made (again).
-    type Session: Send + Sync;
+    type Session: Send + Sync + Default;
 
-    /// Opens the session of a new subscription.
-    fn open(&self) -> impl Future<Output = Self::Session> + Send;
+    /// Opens the session of a new subscription (by default: nothing to open).
+    fn open(&self) -> impl Future<Output = Self::Session> + Send {
+        async { Self::Session::default() }
+    }
 
     /// Handles one batch: commits it, then acks it and parks what the store refused for good
     /// on `dead_letters`. False if asked to stop before the batch was committed (it is then
