@@ -30,6 +30,8 @@ pub struct ApiKey {
     pub rpm: Option<i32>,
     /// Tokens per minute cap.
     pub tpm: Option<i32>,
+    /// Requests in flight at once cap.
+    pub max_concurrent: Option<i32>,
     /// Response cache mode: `off`, `exact` or `semantic`; `None`: the tenant's.
     #[sqlx(rename = "cache_mode")]
     #[serde(rename = "cache")]
@@ -73,6 +75,8 @@ pub struct NewApiKey {
     pub rpm: Option<i32>,
     /// Tokens per minute.
     pub tpm: Option<i32>,
+    /// Requests in flight at once.
+    pub max_concurrent: Option<i32>,
     /// Cache mode; `None`: the tenant's.
     pub cache: Option<String>,
     /// Cache similarity threshold.
@@ -84,15 +88,16 @@ pub struct NewApiKey {
 }
 
 const KEY_COLUMNS: &str = "id, tenant_id, name, key_prefix, tags, allowed_models, budget_usd, \
-                           rpm, tpm, cache_mode, cache_threshold, cache_ttl_seconds, \
+                           rpm, tpm, max_concurrent, cache_mode, cache_threshold, cache_ttl_seconds, \
                            cache_any_temperature, created_at, revoked_at";
 
 /// Stores a new key for `tenant_id`. Fails with a foreign-key violation if the tenant is unknown.
 pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<ApiKey, StoreError> {
     let sql = format!(
         "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, tags, allowed_models, \
-         budget_usd, rpm, tpm, cache_mode, cache_threshold, cache_ttl_seconds, cache_any_temperature) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         budget_usd, rpm, tpm, max_concurrent, cache_mode, cache_threshold, cache_ttl_seconds, \
+         cache_any_temperature) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          RETURNING {KEY_COLUMNS}"
     );
     let stored = sqlx::query_as::<_, ApiKey>(&sql)
@@ -106,6 +111,7 @@ pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<A
         .bind(key.budget_usd)
         .bind(key.rpm)
         .bind(key.tpm)
+        .bind(key.max_concurrent)
         .bind(&key.cache)
         .bind(key.cache_threshold)
         .bind(key.cache_ttl_seconds)
@@ -136,6 +142,8 @@ pub struct KeyByHash {
     pub tenant_cache_mode: String,
     /// The tenant's cache TTL in seconds.
     pub tenant_cache_ttl_seconds: Option<i32>,
+    /// The tenant's limits (all of its keys together).
+    pub tenant_limits: crate::tenants::Limits,
 }
 
 /// Looks a key up by its SHA-256 (revoked keys included; the caller checks `revoked_at`).
@@ -144,10 +152,11 @@ pub async fn find_by_hash(
     key_hash: &[u8; 32],
 ) -> Result<Option<KeyByHash>, StoreError> {
     let sql = format!(
-        "SELECT {KEY_COLUMNS}, key_hash, \
-         (SELECT cache_mode FROM tenants t WHERE t.id = tenant_id) AS tenant_cache_mode, \
-         (SELECT cache_ttl_seconds FROM tenants t WHERE t.id = tenant_id) AS tenant_cache_ttl_seconds \
-         FROM api_keys WHERE key_hash = $1"
+        "SELECT {KEY_COLUMNS}, key_hash, t.* FROM api_keys, LATERAL ( \
+           SELECT cache_mode AS tenant_cache_mode, cache_ttl_seconds AS tenant_cache_ttl_seconds, \
+                  rpm AS tenant_rpm, tpm AS tenant_tpm, max_concurrent AS tenant_max_concurrent \
+           FROM tenants WHERE tenants.id = api_keys.tenant_id) t \
+         WHERE api_keys.key_hash = $1"
     );
     let row = sqlx::query(&sql)
         .bind(key_hash.as_slice())
@@ -160,6 +169,11 @@ pub async fn find_by_hash(
         key_hash: row.try_get("key_hash")?,
         tenant_cache_mode: row.try_get("tenant_cache_mode")?,
         tenant_cache_ttl_seconds: row.try_get("tenant_cache_ttl_seconds")?,
+        tenant_limits: crate::tenants::Limits {
+            rpm: row.try_get("tenant_rpm")?,
+            tpm: row.try_get("tenant_tpm")?,
+            max_concurrent: row.try_get("tenant_max_concurrent")?,
+        },
     }))
 }
 
@@ -225,6 +239,12 @@ pub struct KeyUpdate {
     pub cache_ttl_seconds: Option<Option<i32>>,
     /// Semantic hits whatever the temperature.
     pub cache_any_temperature: Option<bool>,
+    /// Requests per minute.
+    pub rpm: Option<Option<i32>>,
+    /// Tokens per minute.
+    pub tpm: Option<Option<i32>>,
+    /// Requests in flight at once.
+    pub max_concurrent: Option<Option<i32>>,
 }
 
 /// What [`update`] found.
@@ -252,6 +272,9 @@ pub async fn update(
          cache_threshold = CASE WHEN $8 THEN $9 ELSE cache_threshold END, \
          cache_ttl_seconds = CASE WHEN $10 THEN $11 ELSE cache_ttl_seconds END, \
          cache_any_temperature = COALESCE($12, cache_any_temperature), \
+         rpm = CASE WHEN $13 THEN $14 ELSE rpm END, \
+         tpm = CASE WHEN $15 THEN $16 ELSE tpm END, \
+         max_concurrent = CASE WHEN $17 THEN $18 ELSE max_concurrent END, \
          settings_changed_at = now() \
          WHERE id = $1 AND revoked_at IS NULL RETURNING {KEY_COLUMNS}, key_hash"
     );
@@ -268,6 +291,12 @@ pub async fn update(
         .bind(update.cache_ttl_seconds.is_some())
         .bind(update.cache_ttl_seconds.flatten())
         .bind(update.cache_any_temperature)
+        .bind(update.rpm.is_some())
+        .bind(update.rpm.flatten())
+        .bind(update.tpm.is_some())
+        .bind(update.tpm.flatten())
+        .bind(update.max_concurrent.is_some())
+        .bind(update.max_concurrent.flatten())
         .fetch_optional(pool)
         .await?;
     use sqlx::{FromRow, Row};

@@ -20,11 +20,40 @@ pub struct Tenant {
     pub cache: String,
     /// Seconds cached answers are served (`None`: the gateway's default).
     pub cache_ttl_seconds: Option<i32>,
+    /// Limits of all of the tenant's keys together.
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub limits: Limits,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
 
-const TENANT_COLUMNS: &str = "id, name, cache_mode, cache_ttl_seconds, created_at";
+const TENANT_COLUMNS: &str =
+    "id, name, cache_mode, cache_ttl_seconds, rpm, tpm, max_concurrent, created_at";
+
+/// Rate limits (`None`: the gateway's default, else unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Limits {
+    /// Requests per minute.
+    pub rpm: Option<i32>,
+    /// Tokens per minute.
+    pub tpm: Option<i32>,
+    /// Requests in flight at once.
+    pub max_concurrent: Option<i32>,
+}
+
+/// Changes to a tenant's settings: each `Some` is set, `Some(None)` clears a limit.
+#[derive(Debug, Clone, Default)]
+pub struct TenantUpdate {
+    /// Cache settings (`None` fields unchanged).
+    pub cache: CacheSettings,
+    /// Requests per minute.
+    pub rpm: Option<Option<i32>>,
+    /// Tokens per minute.
+    pub tpm: Option<Option<i32>>,
+    /// Requests in flight at once.
+    pub max_concurrent: Option<Option<i32>>,
+}
 
 /// A tenant's cache settings.
 #[derive(Debug, Clone, Default)]
@@ -40,36 +69,51 @@ pub async fn create(
     pool: &PgPool,
     name: &str,
     cache: &CacheSettings,
+    limits: &Limits,
 ) -> Result<Tenant, StoreError> {
     let sql = format!(
-        "INSERT INTO tenants (id, name, cache_mode, cache_ttl_seconds) \
-         VALUES ($1, $2, COALESCE($3, 'off'), $4) RETURNING {TENANT_COLUMNS}"
+        "INSERT INTO tenants (id, name, cache_mode, cache_ttl_seconds, rpm, tpm, max_concurrent) \
+         VALUES ($1, $2, COALESCE($3, 'off'), $4, $5, $6, $7) RETURNING {TENANT_COLUMNS}"
     );
     let tenant = sqlx::query_as::<_, Tenant>(&sql)
         .bind(Uuid::now_v7())
         .bind(name)
         .bind(&cache.mode)
         .bind(cache.ttl_seconds)
+        .bind(limits.rpm)
+        .bind(limits.tpm)
+        .bind(limits.max_concurrent)
         .fetch_one(pool)
         .await?;
     Ok(tenant)
 }
 
-/// Changes the cache settings given in `cache`; the tenant, or `None` if there is none.
-pub async fn update_cache(
+/// Applies `update` and marks the tenant changed, for every gateway to reload its keys; the
+/// tenant, or `None` if there is none.
+pub async fn update(
     pool: &PgPool,
     id: Uuid,
-    cache: &CacheSettings,
+    update: &TenantUpdate,
 ) -> Result<Option<Tenant>, StoreError> {
     let sql = format!(
         "UPDATE tenants SET cache_mode = COALESCE($2, cache_mode), \
-         cache_ttl_seconds = COALESCE($3, cache_ttl_seconds), settings_changed_at = now() \
+         cache_ttl_seconds = COALESCE($3, cache_ttl_seconds), \
+         rpm = CASE WHEN $4 THEN $5 ELSE rpm END, \
+         tpm = CASE WHEN $6 THEN $7 ELSE tpm END, \
+         max_concurrent = CASE WHEN $8 THEN $9 ELSE max_concurrent END, \
+         settings_changed_at = now() \
          WHERE id = $1 RETURNING {TENANT_COLUMNS}"
     );
     Ok(sqlx::query_as::<_, Tenant>(&sql)
         .bind(id)
-        .bind(&cache.mode)
-        .bind(cache.ttl_seconds)
+        .bind(&update.cache.mode)
+        .bind(update.cache.ttl_seconds)
+        .bind(update.rpm.is_some())
+        .bind(update.rpm.flatten())
+        .bind(update.tpm.is_some())
+        .bind(update.tpm.flatten())
+        .bind(update.max_concurrent.is_some())
+        .bind(update.max_concurrent.flatten())
         .fetch_optional(pool)
         .await?)
 }

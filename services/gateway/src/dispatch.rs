@@ -412,7 +412,7 @@ async fn try_once(
                 ..fail(
                     Some(status),
                     Failure::Client(502),
-                    ApiError::UpstreamFailed(format!(
+                    ApiError::UpstreamOversized(format!(
                         "provider '{provider}' answered with more than {limit} bytes \
                          (upstream_body_too_large)"
                     )),

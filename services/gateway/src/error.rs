@@ -59,12 +59,20 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A rate limit of the caller's key or tenant refused the request (429, with
+    /// `Retry-After` and the `x-ratelimit-*` headers of the limit).
+    #[error("{}", .0.message())]
+    LimitReached(Box<crate::limits::Limited>),
     /// The upstream rate-limited us (429).
     #[error("{0}")]
     RateLimited(String),
     /// The upstream failed or answered badly (502).
     #[error("{0}")]
     UpstreamFailed(String),
+    /// The upstream answered with more than the gateway reads (502); the same request would
+    /// get the same answer, so a retry cannot help.
+    #[error("{0}")]
+    UpstreamOversized(String),
     /// The upstream did not answer in time (504).
     #[error("{0}")]
     UpstreamTimeout(String),
@@ -121,10 +129,11 @@ impl ApiError {
             Self::NotFound { .. } => "not_found",
             Self::Conflict { .. } => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::RateLimited(_) => "rate_limit_exceeded",
-            Self::UpstreamFailed(_) | Self::UpstreamTimeout(_) | Self::Unavailable(_) => {
-                "upstream_error"
-            }
+            Self::RateLimited(_) | Self::LimitReached(_) => "rate_limit_exceeded",
+            Self::UpstreamFailed(_)
+            | Self::UpstreamOversized(_)
+            | Self::UpstreamTimeout(_)
+            | Self::Unavailable(_) => "upstream_error",
             Self::Internal(_) => "internal_error",
             Self::Store(err) if err.is_invalid_data() => "invalid_request_error",
             Self::Store(_) => "upstream_error",
@@ -141,8 +150,8 @@ impl ApiError {
             | Self::Conflict { code, .. } => code,
             Self::Unauthenticated(_) => "invalid_api_key",
             Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::RateLimited(_) => "rate_limit_exceeded",
-            Self::UpstreamFailed(_) => "upstream_failed",
+            Self::RateLimited(_) | Self::LimitReached(_) => "rate_limit_exceeded",
+            Self::UpstreamFailed(_) | Self::UpstreamOversized(_) => "upstream_failed",
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
@@ -168,6 +177,8 @@ impl ApiError {
             | Self::UpstreamTimeout(_)
             | Self::Unavailable(_) => true,
             Self::Store(err) => !err.is_invalid_data(),
+            // A request larger than the whole limit never passes.
+            Self::LimitReached(limited) => limited.retry_after.is_some(),
             _ => false,
         }
     }
@@ -191,12 +202,24 @@ impl ApiError {
             Self::Store(err) => tracing::error!(error = %err, "database error"),
             _ => {}
         }
-        HttpResponse::build(self.status_code())
-            .insert_header((
-                "x-should-retry",
-                if self.retryable() { "true" } else { "false" },
-            ))
-            .json(body)
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((
+            "x-should-retry",
+            if self.retryable() { "true" } else { "false" },
+        ));
+        if let Self::LimitReached(limited) = self
+            && let Some(wait) = limited.retry_after
+        {
+            // Whole seconds, rounded up: a client that waits this long passes.
+            let seconds = wait.as_millis().div_ceil(1_000).max(1);
+            response.insert_header(("retry-after", seconds.to_string()));
+            response.insert_header(("retry-after-ms", wait.as_millis().max(1).to_string()));
+        }
+        let mut response = response.json(body);
+        if let Self::LimitReached(limited) = self {
+            limited.headers.apply(response.headers_mut());
+        }
+        response
     }
 
     /// The public message (internal details are never shown).
@@ -215,8 +238,8 @@ impl ResponseError for ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::RateLimited(_) | Self::LimitReached(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::UpstreamFailed(_) | Self::UpstreamOversized(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -42,6 +42,8 @@ pub struct DataPlaneMeta {
     pub cache: &'static str,
     /// Provider that answered, or `none`.
     pub provider: String,
+    /// The `x-ratelimit-*` headers of the limits the request passed.
+    pub rate_limits: crate::limits::RateHeaders,
 }
 
 impl DataPlaneMeta {
@@ -52,6 +54,7 @@ impl DataPlaneMeta {
             cost: Decimal::ZERO,
             cache: "miss",
             provider: "none".into(),
+            rate_limits: crate::limits::RateHeaders::default(),
         }
     }
 
@@ -67,6 +70,7 @@ impl DataPlaneMeta {
         set("x-tollgate-cost", &self.cost.normalize().to_string());
         set("x-tollgate-cache", self.cache);
         set("x-tollgate-provider", &self.provider);
+        self.rate_limits.apply(headers);
     }
 
     /// The OpenAI-shaped error response with these headers.

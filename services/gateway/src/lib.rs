@@ -13,6 +13,7 @@ pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod headers;
+pub mod limits;
 pub mod messages;
 pub mod metrics;
 mod probe;

@@ -160,8 +160,20 @@ impl Gateway {
             None => None,
         };
 
+        let limiter = crate::limits::Limiter::new(config.limits.key, config.limits.tenant);
+        let limiter_upkeep = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    limiter.forget_idle();
+                }
+            })
+        };
         let state = web::Data::new(AppState {
             upstream: Upstream::new(&config)?,
+            limiter,
             router,
             admin: AdminToken::new(config.admin_token.expose()),
             pool,
@@ -210,18 +222,23 @@ impl Gateway {
             server: server.run(),
             addr,
             publisher: publisher_handle,
-            background: [key_change_watch, balance_feed, staleness_watch]
-                .into_iter()
-                .chain(peer_tasks)
-                .chain(probes)
-                .chain(
-                    state
-                        .cache
-                        .as_ref()
-                        .map(crate::cache::Cache::spawn_maintenance),
-                )
-                .chain([crate::breaker_watch::spawn(state.clone())])
-                .collect(),
+            background: [
+                key_change_watch,
+                balance_feed,
+                staleness_watch,
+                limiter_upkeep,
+            ]
+            .into_iter()
+            .chain(peer_tasks)
+            .chain(probes)
+            .chain(
+                state
+                    .cache
+                    .as_ref()
+                    .map(crate::cache::Cache::spawn_maintenance),
+            )
+            .chain([crate::breaker_watch::spawn(state.clone())])
+            .collect(),
             state,
         })
     }

@@ -48,6 +48,8 @@ pub struct AppState {
     pub registry: Registry,
     /// The response cache (`None`: no `[cache]` section).
     pub cache: Option<crate::cache::Cache>,
+    /// Rate limits of keys and tenants.
+    pub limiter: Arc<crate::limits::Limiter>,
 }
 
 impl AppState {
@@ -155,7 +157,15 @@ fn publish_span(record: &RequestRecord) -> tracing::Span {
 
 /// The usage event of a finished request, its reservation settled to the event's exact cost
 /// (before publishing, so the publish ack finds the charge).
-fn settled_event(record: RequestRecord, ending: Ending, reservation: Option<Reservation>) -> Event {
+fn settled_event(
+    mut record: RequestRecord,
+    ending: Ending,
+    reservation: Option<Reservation>,
+) -> Event {
+    if let Some(permit) = record.limit_permit.take() {
+        let usage = ending.usage;
+        permit.settle(u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens));
+    }
     let cost = record.cost(ending.usage);
     let event = record.into_event(ending);
     if let Some(reservation) = reservation {

@@ -615,6 +615,8 @@ async fn an_upstream_answer_over_the_limit_is_a_clear_502_billed_for_the_provide
         )
         .await;
     assert_eq!(response.status(), 502);
+    // The same request would get the same answer: the client's SDK is told not to retry.
+    assert_eq!(header(&response, "x-should-retry"), "false");
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["type"], "upstream_error", "{error}");
     assert!(

@@ -128,6 +128,23 @@ async fn no_tenant_reaches_another_tenants_data_and_no_secret_is_logged() {
     stack.stop().await;
 }
 
+/// A route that names a tenant in its path is that tenant's or the operator's: the guard
+/// checks the path's tenant for exactly these two access levels.
+#[test]
+fn every_route_naming_a_tenant_is_guarded_for_that_tenant() {
+    for route in ROUTES {
+        if route.path.contains("{tenant_id}") {
+            assert!(
+                matches!(route.access, Access::TenantInPath | Access::Operator),
+                "{} {} names a tenant but is {:?}",
+                route.method,
+                route.path,
+                route.access
+            );
+        }
+    }
+}
+
 /// The route table's guard runs before anything else of a management route: without
 /// credentials every one is a 401 (whatever its path ids or body), and a refusal tells the
 /// client's SDK not to retry.

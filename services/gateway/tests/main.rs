@@ -16,6 +16,7 @@ mod limits;
 mod management;
 mod openai_sdk;
 mod poison;
+mod rate_limits;
 mod routing;
 mod spool;
 mod support;

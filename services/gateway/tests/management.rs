@@ -356,7 +356,7 @@ async fn patching_a_key_changes_its_budget_and_models_at_once() {
         json!({"budget_usd": 3}),
         json!({"budget_usd": "-1"}),
         json!({"allowed_models": ["gpt-nonexistent"]}),
-        json!({"rpm": 5}),
+        json!({"rpm": 0}),
     ] {
         let response = patch(body.clone()).await.unwrap();
         assert_eq!(response.status(), 400, "{body}");

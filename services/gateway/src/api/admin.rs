@@ -51,6 +51,12 @@ pub struct CreateTenant {
     name: String,
     cache: Option<String>,
     cache_ttl_seconds: Option<i32>,
+    /// Requests per minute of all the tenant's keys together (absent: the gateway's default).
+    rpm: Option<i32>,
+    /// Tokens per minute of all its keys together.
+    tpm: Option<i32>,
+    /// Requests in flight at once, all its keys together.
+    max_concurrent: Option<i32>,
 }
 
 /// Body of `PATCH /api/v1/tenants/{id}`: the settings to change.
@@ -59,6 +65,15 @@ pub struct CreateTenant {
 pub struct UpdateTenant {
     cache: Option<String>,
     cache_ttl_seconds: Option<i32>,
+    /// Requests per minute of all its keys together; `null`: the gateway's default.
+    #[serde(default, deserialize_with = "present")]
+    rpm: Option<Option<i32>>,
+    /// Tokens per minute of all its keys together; `null`: the gateway's default.
+    #[serde(default, deserialize_with = "present")]
+    tpm: Option<Option<i32>>,
+    /// Requests in flight at once, all its keys together; `null`: the gateway's default.
+    #[serde(default, deserialize_with = "present")]
+    max_concurrent: Option<Option<i32>>,
 }
 
 /// Validates a cache mode (`off`, `exact`, `semantic`) and TTL.
@@ -89,7 +104,13 @@ pub async fn create_tenant(
     let body = body.into_inner();
     text(&body.name, "name")?;
     let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
-    let tenant = tollgate_store::tenants::create(&state.pool, body.name.trim(), &cache).await?;
+    let limits = tollgate_store::tenants::Limits {
+        rpm: positive_limit(body.rpm, "rpm")?,
+        tpm: positive_limit(body.tpm, "tpm")?,
+        max_concurrent: positive_limit(body.max_concurrent, "max_concurrent")?,
+    };
+    let tenant =
+        tollgate_store::tenants::create(&state.pool, body.name.trim(), &cache, &limits).await?;
     Ok(HttpResponse::Created().json(tenant))
 }
 
@@ -101,8 +122,13 @@ pub async fn update_tenant(
     body: web::Json<UpdateTenant>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
-    let tenant = tollgate_store::tenants::update_cache(&state.pool, tenant_id, &cache)
+    let update = tollgate_store::tenants::TenantUpdate {
+        cache: cache_settings(body.cache, body.cache_ttl_seconds)?,
+        rpm: changed_limit(body.rpm, "rpm")?,
+        tpm: changed_limit(body.tpm, "tpm")?,
+        max_concurrent: changed_limit(body.max_concurrent, "max_concurrent")?,
+    };
+    let tenant = tollgate_store::tenants::update(&state.pool, tenant_id, &update)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant not found", "tenant_not_found"))?;
     state.keys.forget_tenant(tenant_id);
@@ -148,6 +174,8 @@ pub struct CreateKey {
     budget_usd: Option<Value>,
     rpm: Option<i32>,
     tpm: Option<i32>,
+    /// Requests in flight at once (absent: the gateway's default).
+    max_concurrent: Option<i32>,
     cache: Option<String>,
     cache_threshold: Option<f32>,
     cache_ttl_seconds: Option<i32>,
@@ -180,15 +208,9 @@ pub async fn create_key(
         None | Some(Value::Null) => None,
         Some(value) => Some(parse_budget(value)?),
     };
-    for (limit, field) in [(body.rpm, "rpm"), (body.tpm, "tpm")] {
-        if limit.is_some_and(|l| l <= 0) {
-            return Err(ApiError::invalid(
-                format!("'{field}' must be a positive integer"),
-                "invalid_request",
-                Some(if field == "rpm" { "rpm" } else { "tpm" }),
-            ));
-        }
-    }
+    let rpm = positive_limit(body.rpm, "rpm")?;
+    let tpm = positive_limit(body.tpm, "tpm")?;
+    let max_concurrent = positive_limit(body.max_concurrent, "max_concurrent")?;
     let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
     if let Some(threshold) = body.cache_threshold {
         check_threshold(threshold)?;
@@ -204,8 +226,9 @@ pub async fn create_key(
         tags: body.tags,
         allowed_models: body.allowed_models,
         budget_usd,
-        rpm: body.rpm,
-        tpm: body.tpm,
+        rpm,
+        tpm,
+        max_concurrent,
         cache: cache.mode,
         cache_threshold: body.cache_threshold,
         cache_ttl_seconds: cache.ttl_seconds,
@@ -216,6 +239,26 @@ pub async fn create_key(
         serde_json::to_value(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
     answer["key"] = Value::String(secret);
     Ok(HttpResponse::Created().json(answer))
+}
+
+/// A rate limit as given: absent, or a positive integer (400 otherwise).
+fn positive_limit(limit: Option<i32>, field: &'static str) -> Result<Option<i32>, ApiError> {
+    match limit {
+        Some(value) if value <= 0 => Err(ApiError::invalid(
+            format!("'{field}' must be a positive integer (leave it out for the default)"),
+            "invalid_request",
+            Some(field),
+        )),
+        limit => Ok(limit),
+    }
+}
+
+/// A rate limit in a `PATCH`: absent (kept), `null` (the default again) or positive.
+fn changed_limit(
+    limit: Option<Option<i32>>,
+    field: &'static str,
+) -> Result<Option<Option<i32>>, ApiError> {
+    limit.map(|value| positive_limit(value, field)).transpose()
 }
 
 /// Refuses a model the gateway does not serve (400).
@@ -281,6 +324,15 @@ pub struct UpdateKey {
     #[serde(default, deserialize_with = "present")]
     cache_ttl_seconds: Option<Option<i32>>,
     cache_any_temperature: Option<bool>,
+    /// Requests per minute; `null`: the gateway's default.
+    #[serde(default, deserialize_with = "present")]
+    rpm: Option<Option<i32>>,
+    /// Tokens per minute; `null`: the gateway's default.
+    #[serde(default, deserialize_with = "present")]
+    tpm: Option<Option<i32>>,
+    /// Requests in flight at once; `null`: the gateway's default.
+    #[serde(default, deserialize_with = "present")]
+    max_concurrent: Option<Option<i32>>,
 }
 
 impl UpdateKey {
@@ -307,17 +359,24 @@ impl UpdateKey {
             cache_threshold: self.cache_threshold,
             cache_ttl_seconds: self.cache_ttl_seconds,
             cache_any_temperature: self.cache_any_temperature,
+            rpm: changed_limit(self.rpm, "rpm")?,
+            tpm: changed_limit(self.tpm, "tpm")?,
+            max_concurrent: changed_limit(self.max_concurrent, "max_concurrent")?,
         };
         let nothing = update.budget_usd.is_none()
             && update.allowed_models.is_none()
             && update.cache.is_none()
             && update.cache_threshold.is_none()
             && update.cache_ttl_seconds.is_none()
-            && update.cache_any_temperature.is_none();
+            && update.cache_any_temperature.is_none()
+            && update.rpm.is_none()
+            && update.tpm.is_none()
+            && update.max_concurrent.is_none();
         if nothing {
             return Err(ApiError::invalid(
                 "nothing to change: give at least one of budget_usd, allowed_models, cache, \
-                 cache_threshold, cache_ttl_seconds, cache_any_temperature",
+                 cache_threshold, cache_ttl_seconds, cache_any_temperature, rpm, tpm, \
+                 max_concurrent",
                 "invalid_request",
                 None,
             ));

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::secret::{hash_key, looks_like_key};
 use crate::error::ApiError;
+use crate::limits::LimitSettings;
 
 /// What the request path needs to know about a valid key.
 #[derive(Debug, Clone)]
@@ -31,6 +32,10 @@ pub struct AuthenticatedKey {
     pub budget_usd: Option<Decimal>,
     /// How the key may use the response cache.
     pub cache: KeyCachePolicy,
+    /// The key's own rate limits (unset ones: the gateway's key defaults).
+    pub limits: LimitSettings,
+    /// Its tenant's rate limits, all keys together (unset: the tenant defaults).
+    pub tenant_limits: LimitSettings,
 }
 
 /// A key's cache settings, its tenant's filled in where the key sets none.
@@ -64,6 +69,21 @@ impl KeyCachePolicy {
                 .map(seconds),
             any_temperature: key.cache_any_temperature,
         }
+    }
+}
+
+/// Stored limits as the limiter takes them (the store only holds positive values).
+fn limit_settings(
+    rpm: Option<i32>,
+    tpm: Option<i32>,
+    max_concurrent: Option<i32>,
+) -> LimitSettings {
+    let positive =
+        |value: Option<i32>| value.and_then(|v| u32::try_from(v).ok()).filter(|v| *v > 0);
+    LimitSettings {
+        rpm: positive(rpm),
+        tpm: positive(tpm),
+        max_concurrent: positive(max_concurrent),
     }
 }
 
@@ -161,6 +181,8 @@ impl KeyCache {
         match valid {
             Some((found, stored_hash)) => {
                 let cache = KeyCachePolicy::of(&found);
+                let tenant = found.tenant_limits;
+                let tenant_limits = limit_settings(tenant.rpm, tenant.tpm, tenant.max_concurrent);
                 let key = found.key;
                 let key = Arc::new(AuthenticatedKey {
                     key_id: key.id,
@@ -168,6 +190,8 @@ impl KeyCache {
                     allowed_models: key.allowed_models,
                     budget_usd: key.budget_usd,
                     cache,
+                    limits: limit_settings(key.rpm, key.tpm, key.max_concurrent),
+                    tenant_limits,
                 });
                 self.entries.insert(
                     hash,
@@ -231,7 +255,10 @@ impl KeyCache {
 
     /// Evicts what changed (on any gateway) within the last `window`: revoked keys, and keys
     /// cached before their own or their tenant's settings changed. Returns how many were evicted.
-    pub async fn evict_recently_changed(&self, window: Duration) -> Result<usize, ApiError> {
+    pub async fn evict_recently_changed(
+        &self,
+        window: Duration,
+    ) -> Result<usize, tollgate_store::StoreError> {
         let seconds = window.as_secs_f64();
         let keys = tollgate_store::keys::changed_within(&self.pool, seconds).await?;
         let tenants = tollgate_store::tenants::changed_within(&self.pool, seconds).await?;

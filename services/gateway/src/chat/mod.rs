@@ -174,8 +174,10 @@ async fn serve_and_bill(
         Err(Failed { error: err, owed }) => {
             meta.provider.clone_from(&record.provider);
             let status = err_status(&err);
-            if let ApiError::InsufficientQuota { code, .. } = &err {
-                state.metrics.admission_rejected(code);
+            match &err {
+                ApiError::InsufficientQuota { code, .. } => state.metrics.admission_rejected(code),
+                ApiError::LimitReached(_) => state.metrics.admission_rejected(err.code()),
+                _ => {}
             }
             let outcome = if record.attempts > 0 {
                 UsageOutcome::UpstreamError
@@ -291,6 +293,19 @@ async fn serve(
         route.admission_price.tokenizer,
         state.config.default_max_tokens,
     );
+    let key = &record.key;
+    let permit = admission_span
+        .in_scope(|| {
+            state.limiter.admit(
+                (key.key_id, key.limits),
+                (key.tenant_id, key.tenant_limits),
+                || estimate.counted_tokens(),
+            )
+        })
+        .map_err(|limited| ApiError::LimitReached(Box::new(limited)))
+        .inspect_err(|err| failed(&admission_span, err))?;
+    meta.rate_limits = permit.headers;
+    record.limit_permit = Some(std::sync::Arc::new(permit));
     let reservation = async {
         state.ensure_billable()?;
         state

@@ -5,6 +5,7 @@ mod base;
 mod cache;
 mod events;
 mod http;
+mod limits;
 mod routes;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ pub use base::{ConfigError, Env, ProviderConfig, Secret};
 pub use cache::{CacheSettings, CacheStoreConfig};
 pub use events::{Durability, EventsSettings};
 pub use http::HttpSettings;
+pub use limits::LimitDefaults;
 pub use routes::{DeploymentConfig, RouteConfig, RoutingConfig};
 use routes::{RawModel, RawRouting, RawTenantRoute};
 
@@ -51,6 +53,8 @@ struct RawConfig {
     events: events::RawEvents,
     #[serde(default)]
     http: http::RawHttp,
+    #[serde(default)]
+    limits: limits::RawLimits,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +133,8 @@ pub struct GatewayConfig {
     pub events: EventsSettings,
     /// Client timeouts and the connection cap.
     pub http: HttpSettings,
+    /// Rate limits of keys and tenants that set none.
+    pub limits: LimitDefaults,
 }
 
 impl GatewayConfig {
@@ -222,6 +228,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
     let cache = cache::normalize_cache(raw.cache, src, env)?;
     let events = events::normalize_events(raw.events, src, env)?;
     let http = http::normalize_http(raw.http, src, env)?;
+    let limits = limits::normalize_limits(raw.limits, src, env)?;
 
     Ok(GatewayConfig {
         listen,
@@ -240,6 +247,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         cache,
         events,
         http,
+        limits,
     })
 }
 

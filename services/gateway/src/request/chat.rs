@@ -8,6 +8,14 @@ use tollgate_billing::ChatMessageText;
 
 use crate::error::ApiError;
 
+/// Most choices (`n`) a request may ask for (OpenAI's own limit).
+pub const MAX_CHOICES: u64 = 128;
+
+/// Tokens one image in a prompt is taken to cost at most, whatever its size: above OpenAI's
+/// largest high-detail image (8 tiles x 170 + 85 = 1,445) and Anthropic's (about 1,600 for
+/// 1.15 megapixels at 750 pixels a token).
+pub const IMAGE_TOKEN_BOUND: u32 = 1_600;
+
 const ROLES: [&str; 6] = [
     "system",
     "developer",
@@ -151,12 +159,57 @@ impl ChatRequest {
                 }
             }
         }
+        match body.get("n") {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n))
+                if n.as_u64().is_some_and(|n| (1..=MAX_CHOICES).contains(&n)) => {}
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    format!("'n' must be an integer from 1 to {MAX_CHOICES}"),
+                    "invalid_request",
+                    Some("n"),
+                ));
+            }
+        }
         Ok(Self {
             body,
             model,
             stream,
             include_usage,
         })
+    }
+
+    /// What the prompt holds besides the messages' text, as the provider reads it: the tools
+    /// and functions offered, the response format, the tool choice and the tool calls in the
+    /// history (as JSON text), and the number of images.
+    pub fn prompt_extras(&self) -> (String, u32) {
+        let mut json = String::new();
+        for field in ["tools", "functions", "response_format", "tool_choice"] {
+            if let Some(value) = self.body.get(field).filter(|v| !v.is_null()) {
+                json.push_str(&value.to_string());
+            }
+        }
+        let mut images = 0u32;
+        if let Some(Value::Array(messages)) = self.body.get("messages") {
+            for message in messages {
+                for field in ["tool_calls", "function_call"] {
+                    if let Some(value) = message.get(field).filter(|v| !v.is_null()) {
+                        json.push_str(&value.to_string());
+                    }
+                }
+                if let Some(Value::Array(parts)) = message.get("content") {
+                    let is_image = |part: &&Value| {
+                        matches!(
+                            part.get("type").and_then(Value::as_str),
+                            Some("image_url" | "image" | "input_image")
+                        )
+                    };
+                    let count = parts.iter().filter(is_image).count();
+                    images = images.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
+                }
+            }
+        }
+        (json, images)
     }
 
     /// Text of every message, for counting prompt tokens.
@@ -186,11 +239,15 @@ impl ChatRequest {
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    /// The prompt's tokens, counted with `tokenizer` (every message's text, OpenAI's chat
-    /// formula).
+    /// The prompt's tokens, counted with `tokenizer`: every message's text (OpenAI's chat
+    /// formula), the JSON of [`ChatRequest::prompt_extras`] and [`IMAGE_TOKEN_BOUND`] per image.
     pub fn prompt_tokens(&self, tokenizer: tollgate_billing::Tokenizer) -> u32 {
         let texts = self.message_texts();
-        tokenizer.count_chat_prompt(texts.iter().map(MessageText::as_chat_text))
+        let messages = tokenizer.count_chat_prompt(texts.iter().map(MessageText::as_chat_text));
+        let (json, images) = self.prompt_extras();
+        messages
+            .saturating_add(tokenizer.count_text(&json))
+            .saturating_add(images.saturating_mul(IMAGE_TOKEN_BOUND))
     }
 
     /// The output tokens admission reserves and an unreported answer is billed at: the
@@ -224,7 +281,10 @@ impl ChatRequest {
                 4 + text("role") + text("content") + text("name")
             })
             .sum();
-        u32::try_from(bytes + 3).unwrap_or(u32::MAX)
+        let (json, images) = self.prompt_extras();
+        u32::try_from(bytes + 3 + json.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(images.saturating_mul(IMAGE_TOKEN_BOUND))
     }
 
     /// Deployment or provider names the client narrowed the route to (`provider_preference`,
@@ -402,6 +462,48 @@ mod tests {
                 other => unreachable!("{body} gave {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn tools_response_format_tool_calls_and_images_count_in_the_prompt() -> Result<(), ApiError> {
+        let tokenizer = tollgate_billing::Tokenizer::default();
+        let plain = parse(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)?;
+        let tools = r#"[{"type":"function","function":{"name":"lookup","description":"Looks a word up in a very long dictionary","parameters":{"type":"object","properties":{"word":{"type":"string"}}}}}]"#;
+        let heavy = parse(&format!(
+            r#"{{"model":"m","tools":{tools},"response_format":{{"type":"json_object"}},"messages":[
+                {{"role":"user","content":[{{"type":"text","text":"hi"}},{{"type":"image_url","image_url":{{"url":"https://x/a.png"}}}}]}},
+                {{"role":"assistant","content":null,"tool_calls":[{{"id":"c1","type":"function","function":{{"name":"lookup","arguments":"{{\"word\":\"hi\"}}"}}}}]}}]}}"#
+        ))?;
+        let (json, images) = heavy.prompt_extras();
+        assert!(json.contains("dictionary") && json.contains("json_object") && json.contains("c1"));
+        assert_eq!(images, 1);
+        let counted = heavy.prompt_tokens(tokenizer);
+        assert!(
+            counted
+                > plain.prompt_tokens(tokenizer)
+                    + IMAGE_TOKEN_BOUND
+                    + tokenizer.count_text(tools) / 2,
+            "{counted}"
+        );
+        // The cheap bound stays an upper bound of the count.
+        assert!(heavy.prompt_token_upper_bound() >= counted);
+        Ok(())
+    }
+
+    #[test]
+    fn n_is_a_whole_number_of_choices_within_the_limit() {
+        for n in ["-3", "0", "129", "1.5", "\"x\"", "true"] {
+            let err = parse(&format!(
+                r#"{{"model":"m","n":{n},"messages":[{{"role":"user","content":"x"}}]}}"#
+            ))
+            .expect_err(n);
+            assert!(err.to_string().contains("'n'"), "{n}: {err}");
+        }
+        let eight = parse(
+            r#"{"model":"m","n":8,"max_tokens":10,"messages":[{"role":"user","content":"x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(eight.output_reserve(1024), 80);
     }
 
     #[test]

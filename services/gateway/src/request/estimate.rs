@@ -40,6 +40,12 @@ impl<'a> Estimate<'a> {
         self.usage(self.request.prompt_tokens(self.tokenizer))
     }
 
+    /// The tokens of [`Estimate::counted_usage`] together (what a token rate limit reserves).
+    pub fn counted_tokens(&self) -> u64 {
+        let usage = self.counted_usage();
+        u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens)
+    }
+
     fn usage(&self, prompt_tokens: u32) -> Usage {
         Usage {
             prompt_tokens,

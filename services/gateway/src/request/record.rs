@@ -49,6 +49,10 @@ pub struct RequestRecord {
     /// Set when the client disconnected before its answer was complete (the work went on in
     /// its own task and is billed; the event says `client_closed`).
     pub client_gone: Arc<AtomicBool>,
+    /// The request's place in its key's and tenant's rate limits, held by every copy of the
+    /// record until the last is gone (a stream's ends with the stream) and trued up to the
+    /// tokens used when the request is billed.
+    pub limit_permit: Option<Arc<crate::limits::Permit>>,
 }
 
 /// How the request ended, from the client's point of view.
@@ -120,6 +124,7 @@ impl RequestRecord {
             attempt_log: Vec::new(),
             cache: None,
             client_gone: Arc::new(AtomicBool::new(false)),
+            limit_permit: None,
         }
     }
 

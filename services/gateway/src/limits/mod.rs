@@ -1,0 +1,489 @@
+//! Rate limits of the data plane: requests per minute, tokens per minute (prompt plus reserved
+//! output, trued up to the actual usage when the answer ends) and concurrent requests, per key
+//! and per tenant. Each limit is a [`gcra::Gcra`] held in this gateway's memory, so a decision
+//! costs two short locks and no round trip.
+
+pub mod gcra;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use uuid::Uuid;
+
+use self::gcra::{Gcra, Rate, Refused, Window};
+
+/// The limits of one key or tenant (`None`: unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Requests per minute.
+    pub rpm: Option<u32>,
+    /// Tokens per minute (prompt plus reserved output).
+    pub tpm: Option<u32>,
+    /// Requests in flight at once (streams included).
+    pub max_concurrent: Option<u32>,
+}
+
+impl LimitSettings {
+    /// These settings, each unset one taken from `defaults`.
+    pub fn or(self, defaults: Self) -> Self {
+        Self {
+            rpm: self.rpm.or(defaults.rpm),
+            tpm: self.tpm.or(defaults.tpm),
+            max_concurrent: self.max_concurrent.or(defaults.max_concurrent),
+        }
+    }
+
+    fn is_unlimited(&self) -> bool {
+        self.rpm.is_none() && self.tpm.is_none() && self.max_concurrent.is_none()
+    }
+}
+
+/// Who a limit belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// An API key.
+    Key,
+    /// A tenant (all of its keys together).
+    Tenant,
+}
+
+impl Holder {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::Tenant => "tenant",
+        }
+    }
+}
+
+/// Which limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Requests per minute.
+    Requests,
+    /// Tokens per minute.
+    Tokens,
+    /// Requests in flight.
+    Concurrency,
+}
+
+/// Why a request was refused, and what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limited {
+    /// Whose limit.
+    pub holder: Holder,
+    /// Which limit.
+    pub kind: Kind,
+    /// The limit's value.
+    pub limit: u64,
+    /// When the request could pass (`None`: never, it is larger than the limit).
+    pub retry_after: Option<Duration>,
+    /// The headers' view of the limits at the refusal.
+    pub headers: RateHeaders,
+}
+
+impl Limited {
+    /// The message of the 429.
+    pub fn message(&self) -> String {
+        let holder = self.holder.name();
+        match (self.kind, self.retry_after) {
+            (Kind::Requests, _) => format!(
+                "rate limit reached: the {holder}'s limit of {} requests per minute; retry after the time in Retry-After",
+                self.limit
+            ),
+            (Kind::Tokens, Some(_)) => format!(
+                "rate limit reached: the {holder}'s limit of {} tokens per minute (prompt plus requested output); retry after the time in Retry-After",
+                self.limit
+            ),
+            (Kind::Tokens, None) => format!(
+                "request too large: it needs more tokens (prompt plus requested output) than the {holder}'s limit of {} tokens per minute; lower max_tokens or shorten the prompt",
+                self.limit
+            ),
+            (Kind::Concurrency, _) => format!(
+                "too many requests in flight: the {holder}'s limit is {} at once",
+                self.limit
+            ),
+        }
+    }
+}
+
+/// What `x-ratelimit-*` report: the tightest requests and tokens limit that applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    /// `x-ratelimit-{limit,remaining,reset}-requests`.
+    pub requests: Option<Window>,
+    /// `x-ratelimit-{limit,remaining,reset}-tokens`.
+    pub tokens: Option<Window>,
+}
+
+impl RateHeaders {
+    /// Writes the `x-ratelimit-*` headers of the limits that applied.
+    pub fn apply(&self, headers: &mut actix_web::http::header::HeaderMap) {
+        use actix_web::http::header::{HeaderName, HeaderValue};
+        let trio = [
+            (
+                self.requests,
+                [
+                    "x-ratelimit-limit-requests",
+                    "x-ratelimit-remaining-requests",
+                    "x-ratelimit-reset-requests",
+                ],
+            ),
+            (
+                self.tokens,
+                [
+                    "x-ratelimit-limit-tokens",
+                    "x-ratelimit-remaining-tokens",
+                    "x-ratelimit-reset-tokens",
+                ],
+            ),
+        ];
+        for (window, [limit, remaining, reset]) in trio {
+            let Some(window) = window else { continue };
+            for (name, value) in [
+                (limit, window.limit.to_string()),
+                (remaining, window.remaining.to_string()),
+                (reset, reset_text(window.reset)),
+            ] {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(HeaderName::from_static(name), value);
+                }
+            }
+        }
+    }
+
+    fn tighten(&mut self, requests: Option<Window>, tokens: Option<Window>) {
+        let tighter = |mine: Option<Window>, other: Option<Window>| match (mine, other) {
+            (Some(a), Some(b)) if b.remaining < a.remaining => Some(b),
+            (None, other) => other,
+            (mine, _) => mine,
+        };
+        self.requests = tighter(self.requests, requests);
+        self.tokens = tighter(self.tokens, tokens);
+    }
+}
+
+/// A reset time as OpenAI writes it: `6m0s`, `1.5s`, `20ms`.
+fn reset_text(reset: Duration) -> String {
+    let millis = reset.as_millis();
+    if millis < 1_000 {
+        return format!("{millis}ms");
+    }
+    let minutes = millis / 60_000;
+    let seconds = (millis % 60_000) as f64 / 1_000.0;
+    if minutes > 0 {
+        format!("{minutes}m{seconds}s")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// One holder's limit state.
+#[derive(Debug, Default)]
+struct Meter {
+    requests: Gcra,
+    tokens: Gcra,
+    in_flight: u32,
+}
+
+type Shared = Arc<Mutex<Meter>>;
+
+/// The limits of every key and tenant seen by this gateway.
+pub struct Limiter {
+    clock: Instant,
+    keys: DashMap<Uuid, Shared>,
+    tenants: DashMap<Uuid, Shared>,
+    key_defaults: LimitSettings,
+    tenant_defaults: LimitSettings,
+}
+
+/// A request's place in its key's and tenant's limits: held until the request ends (its
+/// concurrency slots are then freed) and trued up to the tokens it used.
+pub struct Permit {
+    limiter: Arc<Limiter>,
+    held: Vec<(Shared, LimitSettings)>,
+    reserved_tokens: u64,
+    /// What the answer's `x-ratelimit-*` headers say.
+    pub headers: RateHeaders,
+}
+
+impl Limiter {
+    /// A limiter applying `key_defaults` and `tenant_defaults` where a key or tenant sets
+    /// nothing.
+    pub fn new(key_defaults: LimitSettings, tenant_defaults: LimitSettings) -> Arc<Self> {
+        Arc::new(Self {
+            clock: Instant::now(),
+            keys: DashMap::new(),
+            tenants: DashMap::new(),
+            key_defaults,
+            tenant_defaults,
+        })
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.clock.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Admits a request by `key` of `tenant` whose size (prompt plus reserved output) is
+    /// `tokens()`, asked only when a token limit applies; or says which limit refuses it.
+    /// Nothing is taken from any limit when one refuses.
+    pub fn admit(
+        self: &Arc<Self>,
+        key: (Uuid, LimitSettings),
+        tenant: (Uuid, LimitSettings),
+        tokens: impl FnOnce() -> u64,
+    ) -> Result<Permit, Limited> {
+        let holders = [
+            (Holder::Key, key.1.or(self.key_defaults), &self.keys, key.0),
+            (
+                Holder::Tenant,
+                tenant.1.or(self.tenant_defaults),
+                &self.tenants,
+                tenant.0,
+            ),
+        ];
+        let mut held: Vec<(Shared, LimitSettings)> = Vec::with_capacity(2);
+        for (_, settings, meters, id) in &holders {
+            if !settings.is_unlimited() {
+                let meter = meters.entry(*id).or_default().clone();
+                held.push((meter, *settings));
+            }
+        }
+        let tokens = if held.iter().any(|(_, settings)| settings.tpm.is_some()) {
+            tokens()
+        } else {
+            0
+        };
+        let now = self.now();
+        // Always key first, then tenant: two requests never wait on each other's locks.
+        let mut guards: Vec<_> = held
+            .iter()
+            .map(|(meter, _)| meter.lock().unwrap_or_else(PoisonError::into_inner))
+            .collect();
+        let holder_of = |index: usize| {
+            holders
+                .iter()
+                .filter(|(_, settings, ..)| !settings.is_unlimited())
+                .nth(index)
+                .map_or(Holder::Key, |(holder, ..)| *holder)
+        };
+        let mut headers = RateHeaders::default();
+        for (index, ((_, settings), meter)) in held.iter().zip(guards.iter()).enumerate() {
+            let refuse = |kind, limit: u64, refused: Option<Refused>| Limited {
+                holder: holder_of(index),
+                kind,
+                limit,
+                retry_after: refused.map_or(Some(Duration::from_secs(1)), |r| r.retry_after),
+                headers: RateHeaders::default(),
+            };
+            if let Some(max) = settings.max_concurrent
+                && meter.in_flight >= max
+            {
+                return Err(refuse(Kind::Concurrency, u64::from(max), None));
+            }
+            let requests = settings.rpm.map(Rate::per_minute);
+            let token_rate = settings.tpm.map(Rate::per_minute);
+            if let Some(rate) = requests
+                && let Err(refused) = meter.requests.check(rate, 1, now)
+            {
+                let mut limited = refuse(Kind::Requests, rate.limit(), Some(refused));
+                limited.headers.requests = Some(refused.window);
+                return Err(limited);
+            }
+            if let Some(rate) = token_rate
+                && let Err(refused) = meter.tokens.check(rate, tokens, now)
+            {
+                let mut limited = refuse(Kind::Tokens, rate.limit(), Some(refused));
+                limited.headers.tokens = Some(refused.window);
+                return Err(limited);
+            }
+        }
+        for ((_, settings), meter) in held.iter().zip(guards.iter_mut()) {
+            meter.in_flight += 1;
+            let requests = settings.rpm.map(|rpm| {
+                let rate = Rate::per_minute(rpm);
+                meter.requests.take(rate, 1, now);
+                meter.requests.window(rate, now)
+            });
+            let tokens_window = settings.tpm.map(|tpm| {
+                let rate = Rate::per_minute(tpm);
+                meter.tokens.take(rate, tokens, now);
+                meter.tokens.window(rate, now)
+            });
+            headers.tighten(requests, tokens_window);
+        }
+        drop(guards);
+        Ok(Permit {
+            limiter: self.clone(),
+            held,
+            reserved_tokens: tokens,
+            headers,
+        })
+    }
+
+    /// Forgets the meters of keys and tenants idle for a whole window (their limits are whole
+    /// again), so memory follows the active holders only.
+    pub fn forget_idle(&self) {
+        let now = self.now();
+        let idle = |meter: &Shared| {
+            let meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
+            meter.in_flight == 0 && meter.requests.is_whole(now) && meter.tokens.is_whole(now)
+        };
+        self.keys
+            .retain(|_, meter| Arc::strong_count(meter) > 1 || !idle(meter));
+        self.tenants
+            .retain(|_, meter| Arc::strong_count(meter) > 1 || !idle(meter));
+    }
+}
+
+impl std::fmt::Debug for Permit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permit")
+            .field("limits", &self.held.len())
+            .field("reserved_tokens", &self.reserved_tokens)
+            .finish()
+    }
+}
+
+impl Permit {
+    /// Trues the token limits up to the `used` tokens of the finished request: the unused part
+    /// of the reservation comes back, a use beyond it is taken (the holder waits it off).
+    pub fn settle(&self, used: u64) {
+        let now = self.limiter.now();
+        for (meter, settings) in &self.held {
+            let Some(tpm) = settings.tpm else { continue };
+            let rate = Rate::per_minute(tpm);
+            let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
+            if used < self.reserved_tokens {
+                meter
+                    .tokens
+                    .give_back(rate, self.reserved_tokens - used, now);
+            } else {
+                meter.tokens.take(rate, used - self.reserved_tokens, now);
+            }
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        for (meter, _) in &self.held {
+            let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
+            meter.in_flight = meter.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(rpm: Option<u32>, tpm: Option<u32>, max_concurrent: Option<u32>) -> LimitSettings {
+        LimitSettings {
+            rpm,
+            tpm,
+            max_concurrent,
+        }
+    }
+
+    #[test]
+    fn a_refused_request_takes_nothing_from_any_limit() {
+        let limiter = Limiter::new(LimitSettings::default(), LimitSettings::default());
+        let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
+        let key_limits = limits(Some(10), None, None);
+        let tenant_limits = limits(Some(1), None, None);
+        let first = limiter
+            .admit((key, key_limits), (tenant, tenant_limits), || 0)
+            .unwrap();
+        // The tenant's limit refuses; the key's is not charged for the refusal.
+        let refused = limiter
+            .admit((key, key_limits), (tenant, tenant_limits), || 0)
+            .unwrap_err();
+        assert_eq!(
+            (refused.holder, refused.kind),
+            (Holder::Tenant, Kind::Requests)
+        );
+        assert_eq!(first.headers.requests.unwrap().remaining, 0);
+        let other_tenant = limiter
+            .admit(
+                (key, key_limits),
+                (Uuid::now_v7(), LimitSettings::default()),
+                || 0,
+            )
+            .unwrap();
+        assert_eq!(other_tenant.headers.requests.unwrap().remaining, 8);
+    }
+
+    #[test]
+    fn concurrency_is_held_until_the_permit_goes_and_tokens_are_asked_only_when_limited() {
+        let limiter = Limiter::new(limits(None, None, Some(2)), LimitSettings::default());
+        let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
+        let unlimited = LimitSettings::default();
+        let asked = std::cell::Cell::new(0);
+        let count = || {
+            asked.set(asked.get() + 1);
+            5
+        };
+        let a = limiter
+            .admit((key, unlimited), (tenant, unlimited), count)
+            .unwrap();
+        let b = limiter
+            .admit((key, unlimited), (tenant, unlimited), count)
+            .unwrap();
+        let refused = limiter
+            .admit((key, unlimited), (tenant, unlimited), count)
+            .unwrap_err();
+        assert_eq!(
+            (refused.holder, refused.kind),
+            (Holder::Key, Kind::Concurrency)
+        );
+        assert_eq!(
+            asked.get(),
+            0,
+            "no token limit: the prompt is never counted"
+        );
+        drop(a);
+        let c = limiter
+            .admit((key, unlimited), (tenant, unlimited), count)
+            .unwrap();
+        drop((b, c));
+        limiter.forget_idle();
+        assert!(limiter.keys.is_empty(), "an idle meter is forgotten");
+    }
+
+    #[test]
+    fn the_token_reservation_is_trued_up_by_the_permit() {
+        let limiter = Limiter::new(LimitSettings::default(), LimitSettings::default());
+        let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
+        let tight = limits(None, Some(100), None);
+        let unlimited = LimitSettings::default();
+        let first = limiter
+            .admit((key, tight), (tenant, unlimited), || 70)
+            .unwrap();
+        assert_eq!(first.headers.tokens.unwrap().remaining, 30);
+        assert!(
+            limiter
+                .admit((key, tight), (tenant, unlimited), || 70)
+                .is_err()
+        );
+        first.settle(20);
+        let second = limiter
+            .admit((key, tight), (tenant, unlimited), || 70)
+            .unwrap();
+        assert!(second.headers.tokens.unwrap().remaining <= 10);
+        let too_large = limiter
+            .admit((key, tight), (tenant, unlimited), || 101)
+            .unwrap_err();
+        assert_eq!(too_large.retry_after, None);
+        assert!(too_large.message().starts_with("request too large"));
+    }
+
+    #[test]
+    fn reset_times_are_written_as_openai_does() {
+        assert_eq!(reset_text(Duration::from_millis(20)), "20ms");
+        assert_eq!(reset_text(Duration::from_millis(1_500)), "1.5s");
+        assert_eq!(reset_text(Duration::from_secs(360)), "6m0s");
+    }
+}

@@ -1,0 +1,260 @@
+//! Rate limits through real HTTP on a real stack: requests and tokens per minute and requests in
+//! flight, per key and per tenant. A limited request is a 429 in the route's dialect with
+//! `Retry-After` and the `x-ratelimit-*` headers; it is never charged, and nobody else is
+//! slowed by it.
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tollgate_mock_upstream::MockConfig;
+use tollgate_testkit::Stack;
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn small(max_tokens: u32) -> Value {
+    json!({
+        "model": "demo-small",
+        "max_tokens": max_tokens,
+        "messages": [{"role": "user", "content": "x"}],
+    })
+}
+
+fn cost(response: &reqwest::Response) -> Decimal {
+    header(response, "x-tollgate-cost").parse().unwrap()
+}
+
+/// Waits until the tenant's spend is `expected` (the ledger is asynchronous), then checks it
+/// stays there.
+async fn assert_spent(stack: &Stack, tenant_id: uuid::Uuid, expected: Decimal) {
+    let spent =
+        |balance: &Value| -> Decimal { balance["spent_usd"].as_str().unwrap().parse().unwrap() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let balance = stack.balance(tenant_id).await;
+        if spent(&balance) == expected {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "spent {} instead of {expected}: {balance}",
+            spent(&balance)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(spent(&stack.balance(tenant_id).await), expected);
+}
+
+async fn patch(stack: &Stack, path: &str, body: Value) -> Value {
+    let response = stack
+        .admin(reqwest::Method::PATCH, path)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_requests_per_minute_are_enforced_exactly_and_a_429_is_not_charged() {
+    let stack = Stack::start().await;
+    let limited = stack.funded_tenant(json!({"rpm": 3})).await;
+    let other = stack.funded_tenant(json!({})).await;
+
+    let mut charged = Decimal::ZERO;
+    for remaining in ["2", "1", "0"] {
+        let response = stack.chat(&limited.key, &small(5)).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "x-ratelimit-limit-requests"), "3");
+        assert_eq!(
+            header(&response, "x-ratelimit-remaining-requests"),
+            remaining
+        );
+        assert!(!header(&response, "x-ratelimit-reset-requests").is_empty());
+        charged += cost(&response);
+    }
+    let refused = stack.chat(&limited.key, &small(5)).await;
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = header(&refused, "retry-after")
+        .parse()
+        .unwrap_or_else(|_| panic!("{:?}", refused.headers()));
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    assert_eq!(header(&refused, "x-should-retry"), "true");
+    assert_eq!(header(&refused, "x-ratelimit-remaining-requests"), "0");
+    assert_eq!(header(&refused, "x-tollgate-cost"), "0");
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "rate_limit_exceeded", "{error}");
+    assert_eq!(error["error"]["code"], "rate_limit_exceeded", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("key's limit of 3 requests per minute"),
+        "{error}"
+    );
+
+    // Another tenant is untouched, and the limited one paid for three answers only.
+    let response = stack.chat(&other.key, &small(5)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-ratelimit-limit-requests"), "");
+    assert_spent(&stack, limited.tenant_id, charged).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_limit_holds_across_its_keys_and_changes_take_effect_at_once() {
+    let stack = Stack::start().await;
+    let first = stack.funded_tenant(json!({})).await;
+    let tenant_path = format!("/api/v1/tenants/{}", first.tenant_id);
+    let tenant = patch(&stack, &tenant_path, json!({"rpm": 2})).await;
+    assert_eq!(tenant["rpm"], 2, "{tenant}");
+    let second: Value = stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{}/keys", first.tenant_id),
+        )
+        .json(&json!({"name": "second"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second = second["key"].as_str().unwrap().to_owned();
+
+    assert_eq!(stack.chat(&first.key, &small(5)).await.status(), 200);
+    assert_eq!(stack.chat(&second, &small(5)).await.status(), 200);
+    let refused = stack.chat(&first.key, &small(5)).await;
+    assert_eq!(refused.status(), 429);
+    let error: Value = refused.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tenant's limit of 2 requests per minute"),
+        "{error}"
+    );
+
+    // Cleared: the gateway's default (none) applies again, at once.
+    let tenant = patch(&stack, &tenant_path, json!({"rpm": null})).await;
+    assert!(tenant["rpm"].is_null(), "{tenant}");
+    assert_eq!(stack.chat(&second, &small(5)).await.status(), 200);
+
+    // A key's own limit set by PATCH applies at once too; a non-positive one is a 400.
+    let key_path = format!("/api/v1/keys/{}", first.key_id);
+    let key = patch(&stack, &key_path, json!({"max_concurrent": 4, "tpm": 1000})).await;
+    assert_eq!(key["max_concurrent"], 4, "{key}");
+    let response = stack.chat(&first.key, &small(5)).await;
+    assert_eq!(header(&response, "x-ratelimit-limit-tokens"), "1000");
+    for bad in [
+        json!({"rpm": 0}),
+        json!({"tpm": -5}),
+        json!({"max_concurrent": 0}),
+    ] {
+        let response = stack
+            .admin(reqwest::Method::PATCH, &key_path)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_per_minute_reserve_the_output_and_are_trued_up_when_the_answer_ends() {
+    let stack = Stack::start().await;
+    let tenant = stack.funded_tenant(json!({"tpm": 100})).await;
+
+    // Larger than the whole limit: never passes, and the client is told so.
+    let refused = stack.chat(&tenant.key, &small(200)).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(header(&refused, "retry-after"), "");
+    assert_eq!(header(&refused, "x-should-retry"), "false");
+    let error: Value = refused.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("request too large"),
+        "{error}"
+    );
+
+    // Two requests that each reserve about 70 tokens but use about 30: the second passes only
+    // because the first gave back what it did not use.
+    let first = stack.chat(&tenant.key, &small(60)).await;
+    assert_eq!(first.status(), 200);
+    let remaining: u64 = header(&first, "x-ratelimit-remaining-tokens")
+        .parse()
+        .unwrap();
+    assert!(remaining <= 40, "reserved the output too: {remaining} left");
+    let second = stack.chat(&tenant.key, &small(60)).await;
+    assert_eq!(second.status(), 200, "{:?}", second.text().await);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_are_capped_and_the_anthropic_dialect_gets_its_own_429() {
+    let mock = MockConfig {
+        latency_ms: 600,
+        ..MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |_| {}).await;
+    let tenant = stack.funded_tenant(json!({"max_concurrent": 1})).await;
+    let other = stack.funded_tenant(json!({"max_concurrent": 1})).await;
+
+    let slow = {
+        let http = stack.http.clone();
+        let url = format!("{}/v1/chat/completions", stack.url);
+        let key = tenant.key.clone();
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(key)
+                .json(&small(5))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = stack.chat(&tenant.key, &small(5)).await;
+    assert_eq!(refused.status(), 429);
+    let error: Value = refused.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the key's limit is 1 at once"),
+        "{error}"
+    );
+    let refused = stack
+        .http
+        .post(format!("{}/v1/messages", stack.url))
+        .header("x-api-key", &tenant.key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&small(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["error"]["type"], "rate_limit_error", "{error}");
+    // Another tenant with the same cap is served meanwhile.
+    assert_eq!(stack.chat(&other.key, &small(5)).await.status(), 200);
+
+    assert_eq!(slow.await.unwrap(), 200);
+    assert_eq!(stack.chat(&tenant.key, &small(5)).await.status(), 200);
+    stack.stop().await;
+}
