@@ -471,22 +471,19 @@ pub async fn grant_credits(
         text(note, "note")?;
     }
     require_tenant(&state.pool, tenant_id).await?;
-
-    let event_id = Uuid::new_v5(
-        &CREDIT_EVENT_NAMESPACE,
-        format!("{tenant_id}:{}", body.idempotency_key).as_bytes(),
-    );
-    let event = Event::with_id(
-        event_id,
-        tenant_id,
-        EventBody::CreditsGranted(CreditsGranted {
-            amount_usd: amount,
-            idempotency_key: body.idempotency_key.clone(),
-            note: body.note.clone(),
-            source: CreditSource::Api,
-        }),
-    );
-    publish_money_event(&state, &event, amount).await?;
+    let grant = CreditsGranted {
+        amount_usd: amount,
+        idempotency_key: body.idempotency_key.clone(),
+        note: body.note.clone(),
+        source: CreditSource::Api,
+    };
+    let event_id = publish_money_event(
+        &state,
+        (tenant_id, &CREDIT_EVENT_NAMESPACE, &body.idempotency_key),
+        EventBody::CreditsGranted(grant),
+        amount,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(json!({
         "event_id": event_id,
         "tenant_id": tenant_id,
@@ -497,16 +494,24 @@ pub async fn grant_credits(
     })))
 }
 
-/// Refuses an idempotency key already booked with another amount (409), then publishes and
-/// waits for JetStream's ack; a duplicate ack (the key was published earlier and is not booked
-/// yet) is checked against the earlier event's amount too. Republishing a booked event is
-/// harmless: the ledger books each event id once, however late the retry (also past
-/// JetStream's duplicate window).
+/// Publishes a credit or adjustment of `amount` for `(tenant, namespace, idempotency key)`,
+/// its event id `UUIDv5(namespace, "<tenant>:<key>")`, and returns the id. Refuses an
+/// idempotency key already booked with another amount (409), then publishes and waits for
+/// JetStream's ack; a duplicate ack (the key was published earlier and is not booked yet) is
+/// checked against the earlier event's amount too. Republishing a booked event is harmless: the
+/// ledger books each event id once, however late the retry (also past JetStream's duplicate
+/// window).
 async fn publish_money_event(
     state: &AppState,
-    event: &Event,
+    (tenant_id, namespace, idempotency_key): (Uuid, &Uuid, &str),
+    body: EventBody,
     amount: Decimal,
-) -> Result<(), ApiError> {
+) -> Result<Uuid, ApiError> {
+    let event_id = Uuid::new_v5(
+        namespace,
+        format!("{tenant_id}:{idempotency_key}").as_bytes(),
+    );
+    let event = &Event::with_id(event_id, tenant_id, body);
     let booked =
         tollgate_store::ledger::entry(&state.pool, event.tenant_id, event.event_id).await?;
     if let Some(booked) = booked
@@ -534,7 +539,7 @@ async fn publish_money_event(
     .await
     .map_err(|e| unavailable(&e))?;
     if !confirmed.duplicate {
-        return Ok(());
+        return Ok(event_id);
     }
     // The stream already holds this event id, not yet booked: the earlier publish decides.
     let stream = state
@@ -555,7 +560,7 @@ async fn publish_money_event(
             body: EventBody::CreditsAdjusted(CreditsAdjusted { amount_usd, .. }),
             ..
         })) => amount_usd,
-        _ => return Ok(()),
+        _ => return Ok(event_id),
     };
     if earlier_amount != amount {
         return Err(ApiError::Conflict {
@@ -566,7 +571,7 @@ async fn publish_money_event(
             code: "idempotency_conflict",
         });
     }
-    Ok(())
+    Ok(event_id)
 }
 
 /// Body of `POST /api/v1/tenants/{id}/adjustments`.
@@ -601,20 +606,22 @@ pub async fn adjust_credits(
     text(&body.reason, "reason")?;
     text(&body.idempotency_key, "idempotency_key")?;
     require_tenant(&state.pool, tenant_id).await?;
-    let event_id = Uuid::new_v5(
-        &ADJUSTMENT_EVENT_NAMESPACE,
-        format!("{tenant_id}:{}", body.idempotency_key).as_bytes(),
-    );
-    let event = Event::with_id(
-        event_id,
-        tenant_id,
-        EventBody::CreditsAdjusted(CreditsAdjusted {
-            amount_usd: amount,
-            reason: body.reason.clone(),
-            idempotency_key: body.idempotency_key.clone(),
-        }),
-    );
-    publish_money_event(&state, &event, amount).await?;
+    let adjustment = CreditsAdjusted {
+        amount_usd: amount,
+        reason: body.reason.clone(),
+        idempotency_key: body.idempotency_key.clone(),
+    };
+    let event_id = publish_money_event(
+        &state,
+        (
+            tenant_id,
+            &ADJUSTMENT_EVENT_NAMESPACE,
+            &body.idempotency_key,
+        ),
+        EventBody::CreditsAdjusted(adjustment),
+        amount,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(json!({
         "event_id": event_id,
         "tenant_id": tenant_id,
