@@ -1,6 +1,6 @@
 //! The routing table (routes, aliases, scoped overrides) and the atomically swapped holder.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -45,6 +45,8 @@ pub struct RoutingTable {
     routes: HashMap<String, Arc<Route>>,
     aliases: HashMap<String, String>,
     overrides: HashMap<(String, String), String>,
+    /// Routes served only through an override.
+    private: HashSet<String>,
 }
 
 impl RoutingTable {
@@ -90,7 +92,15 @@ impl RoutingTable {
             routes: by_name,
             aliases,
             overrides,
+            private: HashSet::new(),
         })
+    }
+
+    /// This table with the routes named in `private` served only through overrides: asking
+    /// for one by its own name or an alias finds nothing.
+    pub fn with_private(mut self, private: HashSet<String>) -> Self {
+        self.private = private;
+        self
     }
 
     /// The route serving `model` (a route name or alias) for `scope`.
@@ -103,6 +113,9 @@ impl RoutingTable {
                 .or_else(|| self.overrides.get(&(scope.to_owned(), model.to_owned())))
         {
             return self.routes.get(target);
+        }
+        if self.private.contains(canonical) {
+            return None;
         }
         self.routes.get(canonical)
     }
@@ -117,15 +130,27 @@ impl RoutingTable {
         self.routes.values()
     }
 
-    /// Every model name clients may ask for (routes and aliases), sorted.
-    pub fn model_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self
+    /// Every model name a client of `scope` may ask for, sorted: the routes and aliases that
+    /// are not private, and the models `scope`'s overrides serve.
+    pub fn model_names(&self, scope: Option<&str>) -> Vec<&str> {
+        let public = self
             .routes
             .keys()
-            .chain(self.aliases.keys())
-            .map(String::as_str)
-            .collect();
+            .filter(|name| !self.private.contains(*name))
+            .chain(
+                self.aliases
+                    .iter()
+                    .filter(|(_, target)| !self.private.contains(*target))
+                    .map(|(alias, _)| alias),
+            );
+        let overridden = self
+            .overrides
+            .keys()
+            .filter(|(owner, _)| Some(owner.as_str()) == scope)
+            .map(|(_, model)| model);
+        let mut names: Vec<&str> = public.chain(overridden).map(String::as_str).collect();
         names.sort_unstable();
+        names.dedup();
         names
     }
 }

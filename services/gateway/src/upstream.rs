@@ -146,7 +146,13 @@ pub fn routing_table(config: &GatewayConfig) -> Result<RoutingTable, tollgate_ro
         .iter()
         .map(|((tenant, model), route)| ((tenant.to_string(), model.clone()), route.clone()))
         .collect();
-    RoutingTable::new(routes, aliases, overrides)
+    let private = config
+        .routes
+        .iter()
+        .filter(|r| r.private)
+        .map(|r| r.name.clone())
+        .collect();
+    Ok(RoutingTable::new(routes, aliases, overrides)?.with_private(private))
 }
 
 /// Maps a transport failure to a client-facing error.

@@ -553,6 +553,69 @@ async fn aliases_and_per_tenant_overrides_resolve_to_their_routes() {
     stack.stop().await;
 }
 
+/// The model names a key's `/v1/models` lists on the gateway at `url`.
+async fn listed_models(stack: &Stack, url: &str, key: &str) -> Vec<String> {
+    let models: Value = stack
+        .http
+        .get(format!("{url}/v1/models"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_route_serves_only_the_tenant_it_overrides_for() {
+    let mut stack = Stack::start_routed(MockConfig::default(), &two_deployments("", "")).await;
+    let owner = funded(&stack).await;
+    let other = funded(&stack).await;
+    let mut config = stack.config.clone();
+    config
+        .routing
+        .tenant_routes
+        .insert((owner.tenant_id, "owner-model".into()), "routed".into());
+    for route in &mut config.routes {
+        route.private = route.name == "routed";
+    }
+    let url = stack.start_gateway(config).await;
+
+    // The owner reaches it under the overridden name, and sees that name listed.
+    let answered = chat_via(&stack, &url, &owner.key, &ask("owner-model"), None).await;
+    assert_eq!(answered.status(), 200);
+    assert_eq!(stack.mock.requests_for("mock-a"), 1);
+    let owners = listed_models(&stack, &url, &owner.key).await;
+    assert!(owners.contains(&"owner-model".to_owned()), "{owners:?}");
+
+    // Nobody reaches it by its own name or alias, and nobody else sees it or the override.
+    for (key, model) in [
+        (&other.key, "routed"),
+        (&other.key, "routed-alias"),
+        (&other.key, "owner-model"),
+        (&owner.key, "routed"),
+    ] {
+        let refused = chat_via(&stack, &url, key, &ask(model), None).await;
+        assert_eq!(refused.status(), 404, "{model}");
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "model_not_found", "{error}");
+    }
+    assert_eq!(stack.mock.requests_for("mock-a"), 1);
+    let others = listed_models(&stack, &url, &other.key).await;
+    for hidden in ["routed", "routed-alias", "owner-model"] {
+        assert!(!others.iter().any(|m| m == hidden), "{others:?}");
+    }
+    assert!(others.contains(&"demo-small".to_owned()), "{others:?}");
+    stack.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_keys_rotate_and_a_capped_key_sends_traffic_to_the_fallback() {
     let extra = r#"

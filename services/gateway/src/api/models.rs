@@ -14,8 +14,9 @@ pub async fn list_models(state: web::Data<AppState>, req: HttpRequest) -> HttpRe
         Err(err) => return meta.error(&err),
     };
     let table = state.router.table();
+    let tenant = key.tenant_id.to_string();
     let names: Vec<&str> = table
-        .model_names()
+        .model_names(Some(&tenant))
         .into_iter()
         .filter(|name| key.may_use(name))
         .collect();

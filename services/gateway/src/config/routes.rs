@@ -62,6 +62,9 @@ pub(super) struct RawModel {
     timeout_ms: Option<u64>,
     attempt_timeout_ms: Option<u64>,
     max_retry_after_ms: Option<u64>,
+    /// Served only through `tenant_routes` (its own name and aliases are nobody's).
+    #[serde(default)]
+    private: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +138,9 @@ pub struct RouteConfig {
     pub retry: RetryPolicy,
     /// Deployments.
     pub deployments: Vec<DeploymentConfig>,
+    /// Served only as a tenant's override (`tenant_routes`): nobody can ask for it by its own
+    /// name or aliases, and `/v1/models` lists it only under the overridden model's name.
+    pub private: bool,
 }
 
 /// Routing-wide settings.
@@ -393,6 +399,7 @@ pub(super) fn normalize_routes(
             tokenizer,
             retry,
             deployments,
+            private: model.private,
         });
     }
     let book =
