@@ -302,3 +302,73 @@ async fn with_the_ledger_down_the_gateway_keeps_enforcing_and_reports_a_stale_fe
     );
     stack.stop().await;
 }
+
+/// A tenant with one cent fires 50 requests at once that could each cost far more: `n = 8`,
+/// ten kilobytes of tools, or no output limit against a provider that writes 3,000 tokens when
+/// let. Admission reserves the true upper bound (tools and every choice counted, the default
+/// output limit sent upstream), so the balance never goes below zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cent_cannot_buy_more_than_a_cent_whatever_the_request_asks_for() {
+    let mock = tollgate_mock_upstream::MockConfig {
+        completion_words: 3_000,
+        ..tollgate_mock_upstream::MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |_| {}).await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    stack.credit(tenant.tenant_id, "0.01", "one-cent").await;
+    stack.wait_for_entries(tenant.tenant_id, 1).await;
+
+    let tools: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({"type": "function", "function": {
+                "name": format!("tool_{i}"),
+                "description": "Looks things up in a catalogue that is described at length here. ".repeat(4),
+                "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+            }})
+        })
+        .collect();
+    let bodies: Vec<Value> = (0..50)
+        .map(|i| {
+            let messages = json!([{"role": "user", "content": "Tell me everything."}]);
+            match i % 3 {
+                0 => json!({"model": "demo-small", "n": 8, "messages": messages}),
+                1 => json!({"model": "demo-small", "tools": tools, "messages": messages}),
+                _ => json!({"model": "demo-small", "messages": messages}),
+            }
+        })
+        .collect();
+    let answers = join_all(bodies.iter().map(|body| stack.chat(&tenant.key, body))).await;
+    let mut charged = Decimal::ZERO;
+    let mut served = 0;
+    for answer in &answers {
+        let status = answer.status().as_u16();
+        assert!(status == 200 || status == 402, "{status}");
+        served += usize::from(status == 200);
+        charged += answer.headers()["x-tollgate-cost"]
+            .to_str()
+            .unwrap()
+            .parse::<Decimal>()
+            .unwrap();
+    }
+    assert!(served >= 1, "the cent buys something");
+    assert!(served < 50, "but not everything");
+
+    // Once the ledger has booked every answer, the balance is what was credited minus what the
+    // answers said they cost, and not below zero.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let balance = loop {
+        let balance = stack.balance(tenant.tenant_id).await;
+        let spent: Decimal = balance["spent_usd"].as_str().unwrap().parse().unwrap();
+        if spent == charged {
+            break balance;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "spent {spent} of {charged}: {balance}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let left: Decimal = balance["balance_usd"].as_str().unwrap().parse().unwrap();
+    assert!(left >= Decimal::ZERO, "overspent: {balance}");
+    stack.stop().await;
+}

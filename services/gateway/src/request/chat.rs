@@ -312,12 +312,24 @@ impl ChatRequest {
     }
 
     /// The body sent upstream: the client's body with the upstream model name, without the
-    /// gateway's own fields, and for streams `include_usage` on (so the provider reports usage
-    /// we can bill).
-    pub fn upstream_body(&self, upstream_model: &str) -> Map<String, Value> {
+    /// gateway's own fields, for streams `include_usage` on (so the provider reports usage we
+    /// can bill), and capped at `default_max_tokens` per choice when the client set no limit
+    /// (`max_completion_tokens`, which OpenAI takes for every model and the other adapters
+    /// translate), so no provider writes more than admission reserved.
+    pub fn upstream_body(
+        &self,
+        upstream_model: &str,
+        default_max_tokens: u32,
+    ) -> Map<String, Value> {
         let mut body = self.body.clone();
         body.remove("provider_preference");
         body.insert("model".into(), Value::String(upstream_model.to_owned()));
+        if self.max_output_tokens().is_none() {
+            body.insert(
+                "max_completion_tokens".into(),
+                Value::from(default_max_tokens),
+            );
+        }
         if self.stream {
             let options = body
                 .entry("stream_options")
@@ -388,11 +400,18 @@ mod tests {
         )?;
         assert_eq!(r.model, "demo-small");
         assert!(!r.stream);
-        let upstream = Value::Object(r.upstream_body("mock-small"));
+        let upstream = Value::Object(r.upstream_body("mock-small", 64));
         assert_eq!(upstream["model"], "mock-small");
         assert_eq!(upstream["temperature"], 0.2);
         assert_eq!(upstream["x_vendor"]["a"], 1);
         assert!(upstream.get("stream_options").is_none());
+        // No limit from the client: the default caps what the provider writes.
+        assert_eq!(upstream["max_completion_tokens"], 64);
+        let capped =
+            parse(r#"{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}"#)?;
+        let upstream = capped.upstream_body("m", 64);
+        assert_eq!(upstream["max_tokens"], 9);
+        assert!(upstream.get("max_completion_tokens").is_none());
         Ok(())
     }
 
@@ -401,7 +420,7 @@ mod tests {
         let r =
             parse(r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#)?;
         assert!(r.stream && !r.include_usage);
-        let upstream = Value::Object(r.upstream_body("m"));
+        let upstream = Value::Object(r.upstream_body("m", 64));
         assert_eq!(upstream["stream_options"]["include_usage"], true);
         Ok(())
     }
@@ -412,7 +431,11 @@ mod tests {
             r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"provider_preference":["a","b"]}"#,
         )?;
         assert_eq!(r.provider_preference()?, ["a", "b"]);
-        assert!(r.upstream_body("m").get("provider_preference").is_none());
+        assert!(
+            r.upstream_body("m", 64)
+                .get("provider_preference")
+                .is_none()
+        );
         let bad = parse(
             r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"provider_preference":[1]}"#,
         )?;
