@@ -52,6 +52,7 @@ fn route(strategy: Strategy) -> Route {
         admission_price: deployments[2].price.clone(),
         deployments,
         retry: RetryPolicy::default(),
+        output_limit_field: "max_tokens",
     }
 }
 

@@ -32,6 +32,10 @@ pub struct Route {
     /// The dearest price of any deployment, component by component: what admission reserves
     /// so that whichever deployment answers, the estimate covers it.
     pub admission_price: ModelPrice,
+    /// The request field its upstreams read as the output limit (`max_tokens`, or
+    /// `max_completion_tokens` for OpenAI's reasoning models), set to the gateway's default
+    /// when a request has none.
+    pub output_limit_field: &'static str,
 }
 
 /// The deployments to try for one request, in order.
@@ -115,6 +119,7 @@ mod tests {
             admission_price: deployments[0].price.clone(),
             deployments,
             retry: RetryPolicy::default(),
+            output_limit_field: "max_tokens",
         }
     }
 

@@ -185,6 +185,17 @@ pub async fn create_rule(pool: &PgPool, rule: &NewAlertRule) -> Result<AlertRule
     Ok(rule_of(&row)?.rule)
 }
 
+/// How many live alert rules the tenant has.
+pub async fn count_rules(pool: &PgPool, tenant_id: Uuid) -> Result<i64, StoreError> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM alert_rules WHERE tenant_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(tenant_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(count)
+}
+
 /// Live rules of `tenant` (`None`: the platform-wide ones), newest first.
 pub async fn rules(pool: &PgPool, tenant: Option<Uuid>) -> Result<Vec<AlertRule>, StoreError> {
     Ok(rules_with_secrets(pool, tenant)

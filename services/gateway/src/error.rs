@@ -211,9 +211,10 @@ impl ApiError {
             && let Some(wait) = limited.retry_after
         {
             // Whole seconds, rounded up: a client that waits this long passes.
-            let seconds = wait.as_millis().div_ceil(1_000).max(1);
+            let seconds = wait.as_nanos().div_ceil(1_000_000_000).max(1);
+            let millis = wait.as_nanos().div_ceil(1_000_000).max(1);
             response.insert_header(("retry-after", seconds.to_string()));
-            response.insert_header(("retry-after-ms", wait.as_millis().max(1).to_string()));
+            response.insert_header(("retry-after-ms", millis.to_string()));
         }
         let mut response = response.json(body);
         if let Self::LimitReached(limited) = self {

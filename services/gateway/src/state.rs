@@ -55,10 +55,33 @@ pub struct AppState {
 impl AppState {
     /// Authenticates a tenant API key.
     pub async fn authenticate(&self, req: &HttpRequest) -> Result<Arc<AuthenticatedKey>, ApiError> {
-        let presented = presented_credential(req).ok_or(ApiError::Unauthenticated(
-            "missing API key: send 'Authorization: Bearer <key>'",
-        ))?;
-        self.keys.authenticate(presented).await
+        self.throttled(req, async {
+            let presented = presented_credential(req).ok_or(ApiError::Unauthenticated(
+                "missing API key: send 'Authorization: Bearer <key>'",
+            ))?;
+            self.keys.authenticate(presented).await
+        })
+        .await
+    }
+
+    /// Runs the credential check `check` for `req`'s source address: refused (429) before any
+    /// lookup once the address failed too often lately, and its failure counted.
+    pub async fn throttled<T>(
+        &self,
+        req: &HttpRequest,
+        check: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let address = req.peer_addr().map(|peer| peer.ip());
+        if let Some(address) = address {
+            self.limiter
+                .may_authenticate(address)
+                .map_err(|limited| ApiError::LimitReached(Box::new(limited)))?;
+        }
+        let checked = check.await;
+        if let (Err(ApiError::Unauthenticated(_)), Some(address)) = (&checked, address) {
+            self.limiter.failed_authentication(address);
+        }
+        checked
     }
 
     /// Records upstream latency and the gateway's overhead for a finished request.

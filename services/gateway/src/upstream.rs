@@ -115,6 +115,7 @@ pub fn routing_table(config: &GatewayConfig) -> Result<RoutingTable, tollgate_ro
                 strategy: r.strategy,
                 retry: r.retry.clone(),
                 admission_price: r.admission_price(),
+                output_limit_field: r.output_limit_field,
                 deployments: r
                     .deployments
                     .iter()

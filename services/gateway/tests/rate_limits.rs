@@ -206,7 +206,7 @@ async fn tokens_per_minute_reserve_the_output_and_are_trued_up_when_the_answer_e
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_are_capped_and_the_anthropic_dialect_gets_its_own_429() {
     let mock = MockConfig {
-        latency_ms: 600,
+        latency_ms: 3_000,
         ..MockConfig::default()
     };
     let stack = Stack::start_with(mock, |_| {}).await;
@@ -227,7 +227,8 @@ async fn concurrent_requests_are_capped_and_the_anthropic_dialect_gets_its_own_4
                 .status()
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A second is ample for the first request to be admitted; the mock holds it for three.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
     let refused = stack.chat(&tenant.key, &small(5)).await;
     assert_eq!(refused.status(), 429);
     let error: Value = refused.json().await.unwrap();
@@ -256,5 +257,138 @@ async fn concurrent_requests_are_capped_and_the_anthropic_dialect_gets_its_own_4
 
     assert_eq!(slow.await.unwrap(), 200);
     assert_eq!(stack.chat(&tenant.key, &small(5)).await.status(), 200);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentications_are_throttled_per_source_address() {
+    let stack = Stack::start_with(MockConfig::default(), |config| {
+        config.limits.auth_failures_per_minute = 5;
+    })
+    .await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    for _ in 0..5 {
+        let refused = stack.chat("tg-not-a-key-at-all-000000", &small(5)).await;
+        assert_eq!(refused.status(), 401);
+    }
+    // Now even a good key from this address waits, and nothing is looked up for it.
+    let throttled = stack.chat(&tenant.key, &small(5)).await;
+    assert_eq!(throttled.status(), 429);
+    assert!(!header(&throttled, "retry-after").is_empty());
+    let error: Value = throttled.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed authentications from this address"),
+        "{error}"
+    );
+    // The management API is behind the same throttle, the operator's token too.
+    let operator = stack
+        .admin(reqwest::Method::GET, "/api/v1/providers/health")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(operator.status(), 429);
+
+    // Another source address is served as usual.
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let served = elsewhere
+        .post(format!("{}/v1/chat/completions", stack.url))
+        .bearer_auth(&tenant.key)
+        .json(&small(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn management_requests_keys_and_alert_rules_per_tenant_are_capped() {
+    let stack = Stack::start_with(MockConfig::default(), |config| {
+        config.limits.management_rpm = 3;
+        config.limits.max_keys_per_tenant = 2;
+        config.limits.max_alert_rules_per_tenant = 1;
+    })
+    .await;
+    let tenant = stack.funded_tenant(json!({})).await;
+    let other = stack.funded_tenant(json!({})).await;
+
+    // A tenant key's management requests are limited; the operator's and other tenants' are not.
+    let balance = |key: &str, tenant_id: uuid::Uuid| {
+        stack
+            .http
+            .get(format!("{}/api/v1/tenants/{tenant_id}/balance", stack.url))
+            .bearer_auth(key.to_owned())
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            balance(&tenant.key, tenant.tenant_id)
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    let refused = balance(&tenant.key, tenant.tenant_id).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(!header(&refused, "retry-after").is_empty());
+    assert_eq!(
+        balance(&other.key, other.tenant_id).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        stack.balance(tenant.tenant_id).await["tenant_id"],
+        tenant.tenant_id.to_string()
+    );
+
+    // Keys: the tenant holds one; a second is created, a third is refused until one is revoked.
+    let create_key = || {
+        stack
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/v1/tenants/{}/keys", tenant.tenant_id),
+            )
+            .json(&json!({"name": "extra"}))
+            .send()
+    };
+    let second = create_key().await.unwrap();
+    assert_eq!(second.status(), 201);
+    let second: Value = second.json().await.unwrap();
+    let refused = create_key().await.unwrap();
+    assert_eq!(refused.status(), 409);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "too_many_keys", "{error}");
+    let revoked = stack
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/keys/{}", second["id"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(create_key().await.unwrap().status(), 201);
+
+    // Alert rules: one, then 409.
+    let create_rule = || {
+        stack
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/v1/tenants/{}/alert-rules", tenant.tenant_id),
+            )
+            .json(&json!({"kind": "balance_below", "threshold_usd": "5"}))
+            .send()
+    };
+    assert_eq!(create_rule().await.unwrap().status(), 201);
+    let refused = create_rule().await.unwrap();
+    assert_eq!(refused.status(), 409);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "too_many_alert_rules", "{error}");
     stack.stop().await;
 }

@@ -81,7 +81,9 @@ pub fn chat_request(data: &[u8]) {
     );
     let _ = request.max_output_tokens();
     let _ = request.provider_preference();
-    let upstream = Value::Object(request.upstream_body("fuzz-upstream-model", 1024)).to_string();
+    let upstream =
+        Value::Object(request.upstream_body("fuzz-upstream-model", ("max_tokens", 1024)))
+            .to_string();
     let again = ChatRequest::parse(upstream.as_bytes());
     assert!(
         again.is_ok(),
@@ -204,7 +206,7 @@ pub fn gemini_upstream(data: &[u8]) {
 fn provider_upstream(kind: ProviderKind, data: &[u8]) {
     let provider = adapter(kind);
     if let Ok(request) = ChatRequest::parse(data) {
-        let body = request.upstream_body("fuzz-upstream-model", 1024);
+        let body = request.upstream_body("fuzz-upstream-model", ("max_tokens", 1024));
         let call = Call {
             base_url: "http://127.0.0.1:9",
             upstream_model: "fuzz-upstream-model",

@@ -103,7 +103,7 @@ async fn guard(
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
     let admitted = match req.app_data::<web::Data<AppState>>() {
-        Some(state) => caller(access, state, req.request()).await,
+        Some(state) => admit(access, state, req.request()).await,
         None => Err(ApiError::Internal("no gateway state".into())),
     };
     match admitted {
@@ -113,6 +113,19 @@ async fn guard(
         }
         Err(refused) => Ok(req.error_response(refused).map_into_right_body()),
     }
+}
+
+/// The caller of a route of `access`, its credential checked under its address's throttle
+/// and a tenant's management requests counted.
+async fn admit(access: Access, state: &AppState, req: &HttpRequest) -> Result<Principal, ApiError> {
+    let principal = state.throttled(req, caller(access, state, req)).await?;
+    if let Principal::Tenant(tenant) = principal {
+        state
+            .limiter
+            .management_request(tenant)
+            .map_err(|limited| ApiError::LimitReached(Box::new(limited)))?;
+    }
+    Ok(principal)
 }
 
 /// Who is calling a route of `access`, or why they may not.

@@ -216,6 +216,15 @@ pub async fn create_key(
         check_threshold(threshold)?;
     }
     require_tenant(&state.pool, tenant_id).await?;
+    let cap = state.config.limits.max_keys_per_tenant;
+    if tollgate_store::keys::count_live(&state.pool, tenant_id).await? >= i64::from(cap) {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "the tenant already has {cap} live keys, the most it may hold; revoke one first"
+            ),
+            code: "too_many_keys",
+        });
+    }
 
     let secret =
         generate_api_key().map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;

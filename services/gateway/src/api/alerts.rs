@@ -237,6 +237,15 @@ pub async fn create_tenant_rule(
     body: web::Json<CreateRule>,
 ) -> Result<HttpResponse, ApiError> {
     require_tenant(&state.pool, tenant_id).await?;
+    let cap = state.config.limits.max_alert_rules_per_tenant;
+    if tollgate_store::alerts::count_rules(&state.pool, tenant_id).await? >= i64::from(cap) {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "the tenant already has {cap} alert rules, the most it may hold; delete one first"
+            ),
+            code: "too_many_alert_rules",
+        });
+    }
     create(&state, Some(tenant_id), body.into_inner()).await
 }
 

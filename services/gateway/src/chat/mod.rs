@@ -339,7 +339,10 @@ async fn serve(
             None => tracing::warn!(entry = %entry.id, "unreadable cache entry; going upstream"),
         }
     }
-    let upstream_body = request.upstream_body(&route.name, state.config.default_max_tokens);
+    let upstream_body = request.upstream_body(
+        &route.name,
+        (route.output_limit_field, state.config.default_max_tokens),
+    );
     let answer = match dispatch(state, &route, plan, upstream_body, request.stream, record).await {
         Ok(answer) => answer,
         Err(Undelivered { error, produced }) => {

@@ -12,16 +12,43 @@ pub(super) struct RawLimits {
     key: LimitSettings,
     #[serde(default)]
     tenant: LimitSettings,
+    auth_failures_per_minute: Option<u32>,
+    management_rpm: Option<u32>,
+    max_keys_per_tenant: Option<u32>,
+    max_alert_rules_per_tenant: Option<u32>,
 }
 
 /// The validated `[limits]` section: `[limits.key]` and `[limits.tenant]`, each with `rpm`,
-/// `tpm` and `max_concurrent` (absent: unlimited).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// `tpm` and `max_concurrent` (absent: unlimited), and the caps on cheap abuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitDefaults {
     /// What a key without its own limits gets.
     pub key: LimitSettings,
     /// What a tenant without its own limits gets.
     pub tenant: LimitSettings,
+    /// Failed authentications one source address may make per minute; beyond, its requests
+    /// get 429 before any credential is looked up.
+    pub auth_failures_per_minute: u32,
+    /// Management requests per minute of one tenant's keys together (the operator is not
+    /// limited).
+    pub management_rpm: u32,
+    /// Live keys one tenant may hold.
+    pub max_keys_per_tenant: u32,
+    /// Alert rules one tenant may hold.
+    pub max_alert_rules_per_tenant: u32,
+}
+
+impl Default for LimitDefaults {
+    fn default() -> Self {
+        Self {
+            key: LimitSettings::default(),
+            tenant: LimitSettings::default(),
+            auth_failures_per_minute: 600,
+            management_rpm: 600,
+            max_keys_per_tenant: 1_000,
+            max_alert_rules_per_tenant: 100,
+        }
+    }
 }
 
 /// Validates `[limits]`; `TOLLGATE_LIMITS_{KEY,TENANT}_{RPM,TPM,MAX_CONCURRENT}` override it.
@@ -61,8 +88,40 @@ pub(super) fn normalize_limits(
             max_concurrent: value("max_concurrent", settings.max_concurrent)?,
         })
     };
+    let defaults = LimitDefaults::default();
+    let cap = |configured: Option<u32>, field: &str, default: u32| -> Result<u32, ConfigError> {
+        match configured {
+            Some(0) => Err(ConfigError::new(
+                src,
+                format!("limits.{field}"),
+                "must be at least 1",
+            )),
+            Some(value) => Ok(value),
+            None => Ok(default),
+        }
+    };
     Ok(LimitDefaults {
         key: holder(raw.key, "key")?,
         tenant: holder(raw.tenant, "tenant")?,
+        auth_failures_per_minute: cap(
+            raw.auth_failures_per_minute,
+            "auth_failures_per_minute",
+            defaults.auth_failures_per_minute,
+        )?,
+        management_rpm: cap(
+            raw.management_rpm,
+            "management_rpm",
+            defaults.management_rpm,
+        )?,
+        max_keys_per_tenant: cap(
+            raw.max_keys_per_tenant,
+            "max_keys_per_tenant",
+            defaults.max_keys_per_tenant,
+        )?,
+        max_alert_rules_per_tenant: cap(
+            raw.max_alert_rules_per_tenant,
+            "max_alert_rules_per_tenant",
+            defaults.max_alert_rules_per_tenant,
+        )?,
     })
 }

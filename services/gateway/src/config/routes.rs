@@ -65,6 +65,8 @@ pub(super) struct RawModel {
     /// Served only through `tenant_routes` (its own name and aliases are nobody's).
     #[serde(default)]
     private: bool,
+    /// `max_tokens` (default) or `max_completion_tokens`.
+    output_limit_field: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +143,8 @@ pub struct RouteConfig {
     /// Served only as a tenant's override (`tenant_routes`): nobody can ask for it by its own
     /// name or aliases, and `/v1/models` lists it only under the overridden model's name.
     pub private: bool,
+    /// The field a request without an output limit is sent upstream with.
+    pub output_limit_field: &'static str,
 }
 
 /// Routing-wide settings.
@@ -392,6 +396,17 @@ pub(super) fn normalize_routes(
             max_retry_after: ms(model.max_retry_after_ms, defaults.max_retry_after),
             attempt_timeout: ms(model.attempt_timeout_ms, deadline),
         };
+        let output_limit_field = match model.output_limit_field.as_deref() {
+            None | Some("max_tokens") => "max_tokens",
+            Some("max_completion_tokens") => "max_completion_tokens",
+            Some(other) => {
+                return Err(ConfigError::new(
+                    src,
+                    format!("models.{}.output_limit_field", model.name),
+                    format!("'{other}' is neither max_tokens nor max_completion_tokens"),
+                ));
+            }
+        };
         routes.push(RouteConfig {
             name: model.name,
             aliases: model.aliases,
@@ -400,6 +415,7 @@ pub(super) fn normalize_routes(
             retry,
             deployments,
             private: model.private,
+            output_limit_field,
         });
     }
     let book =

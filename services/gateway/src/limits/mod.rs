@@ -47,6 +47,8 @@ pub enum Holder {
     Key,
     /// A tenant (all of its keys together).
     Tenant,
+    /// A source address.
+    Address,
 }
 
 impl Holder {
@@ -54,6 +56,7 @@ impl Holder {
         match self {
             Self::Key => "key",
             Self::Tenant => "tenant",
+            Self::Address => "address",
         }
     }
 }
@@ -67,6 +70,10 @@ pub enum Kind {
     Tokens,
     /// Requests in flight.
     Concurrency,
+    /// Failed authentications per minute.
+    FailedAuthentications,
+    /// Management API requests per minute.
+    ManagementRequests,
 }
 
 /// Why a request was refused, and what the client is told.
@@ -103,6 +110,14 @@ impl Limited {
             ),
             (Kind::Concurrency, _) => format!(
                 "too many requests in flight: the {holder}'s limit is {} at once",
+                self.limit
+            ),
+            (Kind::FailedAuthentications, _) => format!(
+                "too many failed authentications from this address (limit {} per minute); retry after the time in Retry-After",
+                self.limit
+            ),
+            (Kind::ManagementRequests, _) => format!(
+                "rate limit reached: the tenant's limit of {} management API requests per minute; retry after the time in Retry-After",
                 self.limit
             ),
         }
@@ -197,6 +212,22 @@ pub struct Limiter {
     tenants: DashMap<Uuid, Shared>,
     key_defaults: LimitSettings,
     tenant_defaults: LimitSettings,
+    /// Failed authentications by source address.
+    addresses: DashMap<std::net::IpAddr, Gcra>,
+    auth_failures: Rate,
+    /// Management requests by tenant.
+    management: DashMap<Uuid, Gcra>,
+    management_rate: Rate,
+}
+
+/// The limits that bound cheap abuse: failed authentications per source address and
+/// management requests per tenant, per minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttles {
+    /// Failed authentications one source address may make per minute.
+    pub auth_failures_per_minute: u32,
+    /// Management requests one tenant's keys may make per minute.
+    pub management_rpm: u32,
 }
 
 /// A request's place in its key's and tenant's limits: held until the request ends (its
@@ -205,21 +236,61 @@ pub struct Permit {
     limiter: Arc<Limiter>,
     held: Vec<(Shared, LimitSettings)>,
     reserved_tokens: u64,
+    /// Set once trued up (a request is billed once; a second true-up would give back twice).
+    settled: std::sync::atomic::AtomicBool,
     /// What the answer's `x-ratelimit-*` headers say.
     pub headers: RateHeaders,
 }
 
 impl Limiter {
     /// A limiter applying `key_defaults` and `tenant_defaults` where a key or tenant sets
-    /// nothing.
-    pub fn new(key_defaults: LimitSettings, tenant_defaults: LimitSettings) -> Arc<Self> {
+    /// nothing, and `throttles`.
+    pub fn new(
+        key_defaults: LimitSettings,
+        tenant_defaults: LimitSettings,
+        throttles: Throttles,
+    ) -> Arc<Self> {
         Arc::new(Self {
             clock: Instant::now(),
             keys: DashMap::new(),
             tenants: DashMap::new(),
             key_defaults,
             tenant_defaults,
+            addresses: DashMap::new(),
+            auth_failures: Rate::per_minute(throttles.auth_failures_per_minute),
+            management: DashMap::new(),
+            management_rate: Rate::per_minute(throttles.management_rpm),
         })
+    }
+
+    /// Whether `address` may try to authenticate: refused once it failed too often lately.
+    pub fn may_authenticate(&self, address: std::net::IpAddr) -> Result<(), Limited> {
+        let Some(meter) = self.addresses.get(&address) else {
+            return Ok(());
+        };
+        meter
+            .check(self.auth_failures, 1, self.now())
+            .map_err(|refused| single(Holder::Address, Kind::FailedAuthentications, refused))
+    }
+
+    /// Counts a failed authentication from `address`.
+    pub fn failed_authentication(&self, address: std::net::IpAddr) {
+        let now = self.now();
+        self.addresses
+            .entry(address)
+            .or_default()
+            .take(self.auth_failures, 1, now);
+    }
+
+    /// Takes one management request of `tenant`, or says when one fits again.
+    pub fn management_request(&self, tenant: Uuid) -> Result<(), Limited> {
+        let now = self.now();
+        let mut meter = self.management.entry(tenant).or_default();
+        meter
+            .check(self.management_rate, 1, now)
+            .map_err(|refused| single(Holder::Tenant, Kind::ManagementRequests, refused))?;
+        meter.take(self.management_rate, 1, now);
+        Ok(())
     }
 
     fn now(&self) -> u64 {
@@ -251,11 +322,6 @@ impl Limiter {
                 held.push((meter, *settings));
             }
         }
-        let tokens = if held.iter().any(|(_, settings)| settings.tpm.is_some()) {
-            tokens()
-        } else {
-            0
-        };
         let now = self.now();
         // Always key first, then tenant: two requests never wait on each other's locks.
         let mut guards: Vec<_> = held
@@ -269,37 +335,43 @@ impl Limiter {
                 .nth(index)
                 .map_or(Holder::Key, |(holder, ..)| *holder)
         };
-        let mut headers = RateHeaders::default();
+        let refuse = |index: usize, kind, limit: u64, refused: Option<Refused>| Limited {
+            holder: holder_of(index),
+            kind,
+            limit,
+            retry_after: refused.map_or(Some(Duration::from_secs(1)), |r| r.retry_after),
+            headers: RateHeaders::default(),
+        };
+        // Concurrency and requests first: a request they refuse is never tokenized.
         for (index, ((_, settings), meter)) in held.iter().zip(guards.iter()).enumerate() {
-            let refuse = |kind, limit: u64, refused: Option<Refused>| Limited {
-                holder: holder_of(index),
-                kind,
-                limit,
-                retry_after: refused.map_or(Some(Duration::from_secs(1)), |r| r.retry_after),
-                headers: RateHeaders::default(),
-            };
             if let Some(max) = settings.max_concurrent
                 && meter.in_flight >= max
             {
-                return Err(refuse(Kind::Concurrency, u64::from(max), None));
+                return Err(refuse(index, Kind::Concurrency, u64::from(max), None));
             }
-            let requests = settings.rpm.map(Rate::per_minute);
-            let token_rate = settings.tpm.map(Rate::per_minute);
-            if let Some(rate) = requests
+            if let Some(rate) = settings.rpm.map(Rate::per_minute)
                 && let Err(refused) = meter.requests.check(rate, 1, now)
             {
-                let mut limited = refuse(Kind::Requests, rate.limit(), Some(refused));
+                let mut limited = refuse(index, Kind::Requests, rate.limit(), Some(refused));
                 limited.headers.requests = Some(refused.window);
                 return Err(limited);
             }
-            if let Some(rate) = token_rate
+        }
+        let tokens = if held.iter().any(|(_, settings)| settings.tpm.is_some()) {
+            tokens()
+        } else {
+            0
+        };
+        for (index, ((_, settings), meter)) in held.iter().zip(guards.iter()).enumerate() {
+            if let Some(rate) = settings.tpm.map(Rate::per_minute)
                 && let Err(refused) = meter.tokens.check(rate, tokens, now)
             {
-                let mut limited = refuse(Kind::Tokens, rate.limit(), Some(refused));
+                let mut limited = refuse(index, Kind::Tokens, rate.limit(), Some(refused));
                 limited.headers.tokens = Some(refused.window);
                 return Err(limited);
             }
         }
+        let mut headers = RateHeaders::default();
         for ((_, settings), meter) in held.iter().zip(guards.iter_mut()) {
             meter.in_flight += 1;
             let requests = settings.rpm.map(|rpm| {
@@ -319,6 +391,7 @@ impl Limiter {
             limiter: self.clone(),
             held,
             reserved_tokens: tokens,
+            settled: std::sync::atomic::AtomicBool::new(false),
             headers,
         })
     }
@@ -335,6 +408,19 @@ impl Limiter {
             .retain(|_, meter| Arc::strong_count(meter) > 1 || !idle(meter));
         self.tenants
             .retain(|_, meter| Arc::strong_count(meter) > 1 || !idle(meter));
+        self.addresses.retain(|_, meter| !meter.is_whole(now));
+        self.management.retain(|_, meter| !meter.is_whole(now));
+    }
+}
+
+/// A refusal by one per-minute limit.
+fn single(holder: Holder, kind: Kind, refused: Refused) -> Limited {
+    Limited {
+        holder,
+        kind,
+        limit: refused.window.limit,
+        retry_after: refused.retry_after,
+        headers: RateHeaders::default(),
     }
 }
 
@@ -351,6 +437,9 @@ impl Permit {
     /// Trues the token limits up to the `used` tokens of the finished request: the unused part
     /// of the reservation comes back, a use beyond it is taken (the holder waits it off).
     pub fn settle(&self, used: u64) {
+        if self.settled.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
         let now = self.limiter.now();
         for (meter, settings) in &self.held {
             let Some(tpm) = settings.tpm else { continue };
@@ -380,6 +469,47 @@ impl Drop for Permit {
 mod tests {
     use super::*;
 
+    const THROTTLES: Throttles = Throttles {
+        auth_failures_per_minute: 3,
+        management_rpm: 2,
+    };
+
+    #[test]
+    fn failed_authentications_and_management_requests_are_throttled() {
+        let limiter = Limiter::new(
+            LimitSettings::default(),
+            LimitSettings::default(),
+            THROTTLES,
+        );
+        let address: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        for _ in 0..3 {
+            limiter.may_authenticate(address).unwrap();
+            limiter.failed_authentication(address);
+        }
+        let refused = limiter.may_authenticate(address).unwrap_err();
+        assert_eq!(refused.kind, Kind::FailedAuthentications);
+        let wait = refused.retry_after.unwrap();
+        assert!(
+            wait > Duration::from_secs(19) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
+        // Another address is not touched.
+        limiter
+            .may_authenticate("192.0.2.8".parse().unwrap())
+            .unwrap();
+
+        let tenant = Uuid::now_v7();
+        limiter.management_request(tenant).unwrap();
+        limiter.management_request(tenant).unwrap();
+        let refused = limiter.management_request(tenant).unwrap_err();
+        assert!(
+            refused.message().contains("2 management API requests"),
+            "{}",
+            refused.message()
+        );
+        limiter.management_request(Uuid::now_v7()).unwrap();
+    }
+
     fn limits(rpm: Option<u32>, tpm: Option<u32>, max_concurrent: Option<u32>) -> LimitSettings {
         LimitSettings {
             rpm,
@@ -390,7 +520,11 @@ mod tests {
 
     #[test]
     fn a_refused_request_takes_nothing_from_any_limit() {
-        let limiter = Limiter::new(LimitSettings::default(), LimitSettings::default());
+        let limiter = Limiter::new(
+            LimitSettings::default(),
+            LimitSettings::default(),
+            THROTTLES,
+        );
         let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
         let key_limits = limits(Some(10), None, None);
         let tenant_limits = limits(Some(1), None, None);
@@ -418,7 +552,11 @@ mod tests {
 
     #[test]
     fn concurrency_is_held_until_the_permit_goes_and_tokens_are_asked_only_when_limited() {
-        let limiter = Limiter::new(limits(None, None, Some(2)), LimitSettings::default());
+        let limiter = Limiter::new(
+            limits(None, None, Some(2)),
+            LimitSettings::default(),
+            THROTTLES,
+        );
         let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
         let unlimited = LimitSettings::default();
         let asked = std::cell::Cell::new(0);
@@ -455,7 +593,11 @@ mod tests {
 
     #[test]
     fn the_token_reservation_is_trued_up_by_the_permit() {
-        let limiter = Limiter::new(LimitSettings::default(), LimitSettings::default());
+        let limiter = Limiter::new(
+            LimitSettings::default(),
+            LimitSettings::default(),
+            THROTTLES,
+        );
         let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
         let tight = limits(None, Some(100), None);
         let unlimited = LimitSettings::default();
@@ -469,6 +611,8 @@ mod tests {
                 .is_err()
         );
         first.settle(20);
+        // A second true-up (a request billed twice by mistake) gives nothing back again.
+        first.settle(0);
         let second = limiter
             .admit((key, tight), (tenant, unlimited), || 70)
             .unwrap();

@@ -180,8 +180,9 @@ impl ChatRequest {
     }
 
     /// What the prompt holds besides the messages' text, as the provider reads it: the tools
-    /// and functions offered, the response format, the tool choice and the tool calls in the
-    /// history (as JSON text), and the number of images.
+    /// and functions offered, the response format, the tool choice, the tool calls in the
+    /// history and every content part that is neither text nor an image (files, audio: data
+    /// included), as JSON text; and the number of images.
     pub fn prompt_extras(&self) -> (String, u32) {
         let mut json = String::new();
         for field in ["tools", "functions", "response_format", "tool_choice"] {
@@ -198,14 +199,16 @@ impl ChatRequest {
                     }
                 }
                 if let Some(Value::Array(parts)) = message.get("content") {
-                    let is_image = |part: &&Value| {
-                        matches!(
-                            part.get("type").and_then(Value::as_str),
-                            Some("image_url" | "image" | "input_image")
-                        )
-                    };
-                    let count = parts.iter().filter(is_image).count();
-                    images = images.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
+                    for part in parts {
+                        match part.get("type").and_then(Value::as_str) {
+                            Some("text") => {}
+                            Some("image_url" | "image" | "input_image") => {
+                                images = images.saturating_add(1);
+                            }
+                            // Files, audio and whatever else: their JSON, data included.
+                            _ => json.push_str(&part.to_string()),
+                        }
+                    }
                 }
             }
         }
@@ -313,22 +316,20 @@ impl ChatRequest {
 
     /// The body sent upstream: the client's body with the upstream model name, without the
     /// gateway's own fields, for streams `include_usage` on (so the provider reports usage we
-    /// can bill), and capped at `default_max_tokens` per choice when the client set no limit
-    /// (`max_completion_tokens`, which OpenAI takes for every model and the other adapters
-    /// translate), so no provider writes more than admission reserved.
+    /// can bill), and capped at `default_max_tokens` per choice in `limit_field` (the route's
+    /// `max_tokens` or `max_completion_tokens`; the Anthropic and Gemini adapters translate
+    /// either) when the client set no limit, so no provider writes more than admission
+    /// reserved.
     pub fn upstream_body(
         &self,
         upstream_model: &str,
-        default_max_tokens: u32,
+        (limit_field, default_max_tokens): (&'static str, u32),
     ) -> Map<String, Value> {
         let mut body = self.body.clone();
         body.remove("provider_preference");
         body.insert("model".into(), Value::String(upstream_model.to_owned()));
         if self.max_output_tokens().is_none() {
-            body.insert(
-                "max_completion_tokens".into(),
-                Value::from(default_max_tokens),
-            );
+            body.insert(limit_field.into(), Value::from(default_max_tokens));
         }
         if self.stream {
             let options = body
@@ -400,7 +401,7 @@ mod tests {
         )?;
         assert_eq!(r.model, "demo-small");
         assert!(!r.stream);
-        let upstream = Value::Object(r.upstream_body("mock-small", 64));
+        let upstream = Value::Object(r.upstream_body("mock-small", ("max_completion_tokens", 64)));
         assert_eq!(upstream["model"], "mock-small");
         assert_eq!(upstream["temperature"], 0.2);
         assert_eq!(upstream["x_vendor"]["a"], 1);
@@ -409,7 +410,7 @@ mod tests {
         assert_eq!(upstream["max_completion_tokens"], 64);
         let capped =
             parse(r#"{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}"#)?;
-        let upstream = capped.upstream_body("m", 64);
+        let upstream = capped.upstream_body("m", ("max_completion_tokens", 64));
         assert_eq!(upstream["max_tokens"], 9);
         assert!(upstream.get("max_completion_tokens").is_none());
         Ok(())
@@ -420,7 +421,7 @@ mod tests {
         let r =
             parse(r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#)?;
         assert!(r.stream && !r.include_usage);
-        let upstream = Value::Object(r.upstream_body("m", 64));
+        let upstream = Value::Object(r.upstream_body("m", ("max_tokens", 64)));
         assert_eq!(upstream["stream_options"]["include_usage"], true);
         Ok(())
     }
@@ -432,7 +433,7 @@ mod tests {
         )?;
         assert_eq!(r.provider_preference()?, ["a", "b"]);
         assert!(
-            r.upstream_body("m", 64)
+            r.upstream_body("m", ("max_tokens", 64))
                 .get("provider_preference")
                 .is_none()
         );
