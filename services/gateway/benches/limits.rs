@@ -33,7 +33,7 @@ fn limits(c: &mut Criterion) {
                     .expect("admitted");
                 std::hint::black_box(permit.headers);
                 // The whole reservation comes back, so the loop never reaches the limit.
-            permit.settle(0);
+                permit.settle(0);
             });
         },
     );
