@@ -36,6 +36,9 @@ pub struct Route {
     /// `max_completion_tokens` for OpenAI's reasoning models), set to the gateway's default
     /// when a request has none.
     pub output_limit_field: &'static str,
+    /// Most output tokens one request may ask for, all choices together (`max_tokens x n`);
+    /// `None`: no ceiling.
+    pub max_output_tokens: Option<u32>,
 }
 
 /// The deployments to try for one request, in order.
@@ -120,6 +123,7 @@ mod tests {
             deployments,
             retry: RetryPolicy::default(),
             output_limit_field: "max_tokens",
+            max_output_tokens: None,
         }
     }
 

@@ -866,3 +866,39 @@ async fn the_route_deadline_bounds_retries_and_answers_504() {
     assert_eq!(e.attempt_log[0].error.as_deref(), Some("timeout"));
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routes_output_ceiling_refuses_max_tokens_times_n_beyond_it() {
+    let extra = r#"
+[[models]]
+name = "ceilinged"
+provider = "mock"
+upstream_model = "mock-ceiling"
+input_per_million = "1"
+output_per_million = "1"
+max_output_tokens = 100
+"#;
+    let stack = Stack::start_routed(MockConfig::default(), extra).await;
+    let tenant = funded(&stack).await;
+    let body = |max_tokens: Option<u32>, n: u32| {
+        let mut body =
+            json!({"model": "ceilinged", "n": n, "messages": [{"role": "user", "content": "x"}]});
+        if let Some(max) = max_tokens {
+            body["max_tokens"] = json!(max);
+        }
+        body
+    };
+    assert_eq!(
+        stack.chat(&tenant.key, &body(Some(100), 1)).await.status(),
+        200
+    );
+    for (max_tokens, n) in [(Some(60), 2), (Some(101), 1), (None, 1)] {
+        let refused = stack.chat(&tenant.key, &body(max_tokens, n)).await;
+        assert_eq!(refused.status(), 400, "{max_tokens:?} x {n}");
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "output_too_large", "{error}");
+        assert_eq!(error["error"]["param"], "max_tokens", "{error}");
+    }
+    assert_eq!(stack.mock.requests_for("mock-ceiling"), 1);
+    stack.stop().await;
+}

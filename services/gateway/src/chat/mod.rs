@@ -452,6 +452,19 @@ fn choose_route(
             code: "model_not_allowed",
         });
     }
+    let asked = request.output_reserve(state.config.default_max_tokens);
+    if let Some(ceiling) = route.max_output_tokens
+        && asked > ceiling
+    {
+        return Err(ApiError::invalid(
+            format!(
+                "the request asks for up to {asked} output tokens (max_tokens x n), more than the {ceiling} the model '{}' allows in one request",
+                request.model
+            ),
+            "output_too_large",
+            Some("max_tokens"),
+        ));
+    }
     record.tokenizer = route.admission_price.tokenizer;
     let cache_plan = CachePlan::of(state.cache.as_ref(), req, &record.key, request, &route.name)?;
     let preference = RoutePreference::of(req, request)?;

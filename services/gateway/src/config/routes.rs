@@ -67,6 +67,8 @@ pub(super) struct RawModel {
     private: bool,
     /// `max_tokens` (default) or `max_completion_tokens`.
     output_limit_field: Option<String>,
+    /// Ceiling on `max_tokens x n` of one request.
+    max_output_tokens: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +147,8 @@ pub struct RouteConfig {
     pub private: bool,
     /// The field a request without an output limit is sent upstream with.
     pub output_limit_field: &'static str,
+    /// Most output tokens one request may ask for, all choices together (a 400 beyond).
+    pub max_output_tokens: Option<u32>,
 }
 
 /// Routing-wide settings.
@@ -416,6 +420,7 @@ pub(super) fn normalize_routes(
             deployments,
             private: model.private,
             output_limit_field,
+            max_output_tokens: model.max_output_tokens.filter(|max| *max > 0),
         });
     }
     let book =
