@@ -82,6 +82,17 @@ impl Gcra {
             .saturating_add(weight.saturating_mul(rate.interval_ns));
     }
 
+    /// Keeps what is taken as the same share of the window when the rate changes `from` one
+    /// `to` another (a raised limit frees room at once, a lowered one leaves less).
+    pub fn rescale(&mut self, from: Rate, to: Rate, now: u64) {
+        if from == to || self.tat <= now {
+            return;
+        }
+        let used = u128::from(self.tat - now) * u128::from(to.interval_ns)
+            / u128::from(from.interval_ns.max(1));
+        self.tat = now.saturating_add(u64::try_from(used).unwrap_or(u64::MAX));
+    }
+
     /// Gives back `weight` units taken earlier (a reservation larger than the use).
     pub fn give_back(&mut self, rate: Rate, weight: u64, now: u64) {
         self.tat = self
@@ -152,6 +163,22 @@ mod tests {
         assert_eq!(refused.retry_after, Some(Duration::from_secs(6)));
         let never = take(&mut gcra, rate, 1_001, now).unwrap_err();
         assert_eq!(never.retry_after, None);
+    }
+
+    #[test]
+    fn a_raised_limit_frees_room_at_once() {
+        let (low, high) = (Rate::per_minute(10), Rate::per_minute(100));
+        let mut gcra = Gcra::default();
+        let now = 5 * SECOND;
+        for _ in 0..10 {
+            take(&mut gcra, low, 1, now).unwrap();
+        }
+        assert!(gcra.check(low, 1, now).is_err());
+        // Ten of ten taken is ten of a hundred at the new rate.
+        gcra.rescale(low, high, now);
+        assert_eq!(gcra.window(high, now).remaining, 90);
+        gcra.rescale(high, low, now);
+        assert_eq!(gcra.window(low, now).remaining, 0);
     }
 
     #[test]

@@ -201,6 +201,26 @@ struct Meter {
     requests: Gcra,
     tokens: Gcra,
     in_flight: u32,
+    /// The rates `requests` and `tokens` were last kept at (a changed limit rescales them).
+    rates: (Option<Rate>, Option<Rate>),
+}
+
+impl Meter {
+    /// Keeps the meter at `settings`' rates: what is taken stays the same share of the window
+    /// when a limit changes, so raising a limit frees a holder at once.
+    fn follow(&mut self, settings: &LimitSettings, now: u64) {
+        let rates = (
+            settings.rpm.map(Rate::per_minute),
+            settings.tpm.map(Rate::per_minute),
+        );
+        if let (Some(from), Some(to)) = (self.rates.0, rates.0) {
+            self.requests.rescale(from, to, now);
+        }
+        if let (Some(from), Some(to)) = (self.rates.1, rates.1) {
+            self.tokens.rescale(from, to, now);
+        }
+        self.rates = rates;
+    }
 }
 
 type Shared = Arc<Mutex<Meter>>;
@@ -328,6 +348,9 @@ impl Limiter {
             .iter()
             .map(|(meter, _)| meter.lock().unwrap_or_else(PoisonError::into_inner))
             .collect();
+        for ((_, settings), meter) in held.iter().zip(guards.iter_mut()) {
+            meter.follow(settings, now);
+        }
         let holder_of = |index: usize| {
             holders
                 .iter()
@@ -622,6 +645,33 @@ mod tests {
             .unwrap_err();
         assert_eq!(too_large.retry_after, None);
         assert!(too_large.message().starts_with("request too large"));
+    }
+
+    #[test]
+    fn raising_a_limit_admits_a_holder_at_once() {
+        let limiter = Limiter::new(
+            LimitSettings::default(),
+            LimitSettings::default(),
+            THROTTLES,
+        );
+        let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
+        let unlimited = LimitSettings::default();
+        let one = limits(Some(1), None, None);
+        drop(
+            limiter
+                .admit((key, one), (tenant, unlimited), || 0)
+                .unwrap(),
+        );
+        assert!(
+            limiter
+                .admit((key, one), (tenant, unlimited), || 0)
+                .is_err()
+        );
+        let ten = limits(Some(10), None, None);
+        let admitted = limiter
+            .admit((key, ten), (tenant, unlimited), || 0)
+            .unwrap();
+        assert_eq!(admitted.headers.requests.unwrap().remaining, 8);
     }
 
     #[test]
