@@ -19,6 +19,20 @@ fn header(response: &reqwest::Response, name: &str) -> String {
         .to_owned()
 }
 
+/// Checks that the OpenAI-shaped error of `response` says `text` in its message.
+async fn error_saying(response: reqwest::Response, text: &str) {
+    let error: Value = response.json().await.unwrap();
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(text), "{error}");
+}
+
+/// Checks that the OpenAI-shaped error of `response` starts its message with `text`.
+async fn error_starting(response: reqwest::Response, text: &str) {
+    let error: Value = response.json().await.unwrap();
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with(text), "{error}");
+}
+
 fn small(max_tokens: u32) -> Value {
     json!({
         "model": "demo-small",
@@ -135,14 +149,7 @@ async fn a_tenants_limit_holds_across_its_keys_and_changes_take_effect_at_once()
     assert_eq!(stack.chat(&second, &small(5)).await.status(), 200);
     let refused = stack.chat(&first.key, &small(5)).await;
     assert_eq!(refused.status(), 429);
-    let error: Value = refused.json().await.unwrap();
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("tenant's limit of 2 requests per minute"),
-        "{error}"
-    );
+    error_saying(refused, "tenant's limit of 2 requests per minute").await;
 
     // Cleared: the gateway's default (none) applies again, at once.
     let tenant = patch(&stack, &tenant_path, json!({"rpm": null})).await;
@@ -181,14 +188,7 @@ async fn tokens_per_minute_reserve_the_output_and_are_trued_up_when_the_answer_e
     assert_eq!(refused.status(), 429);
     assert_eq!(header(&refused, "retry-after"), "");
     assert_eq!(header(&refused, "x-should-retry"), "false");
-    let error: Value = refused.json().await.unwrap();
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("request too large"),
-        "{error}"
-    );
+    error_starting(refused, "request too large").await;
 
     // Two requests that each reserve about 70 tokens but use about 30: the second passes only
     // because the first gave back what it did not use.
@@ -231,14 +231,7 @@ async fn concurrent_requests_are_capped_and_the_anthropic_dialect_gets_its_own_4
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     let refused = stack.chat(&tenant.key, &small(5)).await;
     assert_eq!(refused.status(), 429);
-    let error: Value = refused.json().await.unwrap();
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("the key's limit is 1 at once"),
-        "{error}"
-    );
+    error_saying(refused, "the key's limit is 1 at once").await;
     let refused = stack
         .http
         .post(format!("{}/v1/messages", stack.url))
@@ -275,14 +268,7 @@ async fn failed_authentications_are_throttled_per_source_address() {
     let throttled = stack.chat(&tenant.key, &small(5)).await;
     assert_eq!(throttled.status(), 429);
     assert!(!header(&throttled, "retry-after").is_empty());
-    let error: Value = throttled.json().await.unwrap();
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("failed authentications from this address"),
-        "{error}"
-    );
+    error_saying(throttled, "failed authentications from this address").await;
     // The management API is behind the same throttle, the operator's token too.
     let operator = stack
         .admin(reqwest::Method::GET, "/api/v1/providers/health")

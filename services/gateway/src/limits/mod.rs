@@ -336,10 +336,13 @@ impl Limiter {
             ),
         ];
         let mut held: Vec<(Shared, LimitSettings)> = Vec::with_capacity(2);
-        for (_, settings, meters, id) in &holders {
+        // Whose each held meter is, in the same order.
+        let mut whose = Vec::with_capacity(2);
+        for (holder, settings, meters, id) in &holders {
             if !settings.is_unlimited() {
                 let meter = meters.entry(*id).or_default().clone();
                 held.push((meter, *settings));
+                whose.push(*holder);
             }
         }
         let now = self.now();
@@ -351,15 +354,8 @@ impl Limiter {
         for ((_, settings), meter) in held.iter().zip(guards.iter_mut()) {
             meter.follow(settings, now);
         }
-        let holder_of = |index: usize| {
-            holders
-                .iter()
-                .filter(|(_, settings, ..)| !settings.is_unlimited())
-                .nth(index)
-                .map_or(Holder::Key, |(holder, ..)| *holder)
-        };
         let refuse = |index: usize, kind, limit: u64, refused: Option<Refused>| Limited {
-            holder: holder_of(index),
+            holder: whose[index],
             kind,
             limit,
             retry_after: refused.map_or(Some(Duration::from_secs(1)), |r| r.retry_after),

@@ -35,6 +35,9 @@ pub struct ChatRequest {
     pub stream: bool,
     /// Whether the client asked for the final usage chunk.
     pub include_usage: bool,
+    /// [`ChatRequest::prompt_extras`], gathered once (admission, the token limit and the
+    /// fallback bill all read it).
+    extras: std::sync::OnceLock<(String, u32)>,
 }
 
 /// One message's text, for token counting.
@@ -176,6 +179,7 @@ impl ChatRequest {
             model,
             stream,
             include_usage,
+            extras: std::sync::OnceLock::new(),
         })
     }
 
@@ -183,7 +187,12 @@ impl ChatRequest {
     /// and functions offered, the response format, the tool choice, the tool calls in the
     /// history and every content part that is neither text nor an image (files, audio: data
     /// included), as JSON text; and the number of images.
-    pub fn prompt_extras(&self) -> (String, u32) {
+    pub fn prompt_extras(&self) -> (&str, u32) {
+        let (json, images) = self.extras.get_or_init(|| self.gather_extras());
+        (json, *images)
+    }
+
+    fn gather_extras(&self) -> (String, u32) {
         let mut json = String::new();
         for field in ["tools", "functions", "response_format", "tool_choice"] {
             if let Some(value) = self.body.get(field).filter(|v| !v.is_null()) {
@@ -249,7 +258,7 @@ impl ChatRequest {
         let messages = tokenizer.count_chat_prompt(texts.iter().map(MessageText::as_chat_text));
         let (json, images) = self.prompt_extras();
         messages
-            .saturating_add(tokenizer.count_text(&json))
+            .saturating_add(tokenizer.count_text(json))
             .saturating_add(images.saturating_mul(IMAGE_TOKEN_BOUND))
     }
 
