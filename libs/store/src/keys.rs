@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::budget::BudgetPeriod;
 
 /// A key's metadata as listed (never the secret, never the hash).
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -23,9 +24,12 @@ pub struct ApiKey {
     pub tags: Vec<String>,
     /// Models this key may use; `None`: all.
     pub allowed_models: Option<Vec<String>>,
-    /// Spending cap for this key in USD.
+    /// Spending cap for this key in USD, per `budget_period`.
     #[serde(serialize_with = "money_option")]
     pub budget_usd: Option<Decimal>,
+    /// The period the budget covers (it resets at the period's end).
+    #[sqlx(try_from = "String")]
+    pub budget_period: BudgetPeriod,
     /// Requests per minute cap.
     pub rpm: Option<i32>,
     /// Tokens per minute cap.
@@ -71,6 +75,8 @@ pub struct NewApiKey {
     pub allowed_models: Option<Vec<String>>,
     /// Budget in USD.
     pub budget_usd: Option<Decimal>,
+    /// The period the budget covers.
+    pub budget_period: BudgetPeriod,
     /// Requests per minute.
     pub rpm: Option<i32>,
     /// Tokens per minute.
@@ -88,7 +94,7 @@ pub struct NewApiKey {
 }
 
 const KEY_COLUMNS: &str = "id, tenant_id, name, key_prefix, tags, allowed_models, budget_usd, \
-                           rpm, tpm, max_concurrent, cache_mode, cache_threshold, cache_ttl_seconds, \
+                           budget_period, rpm, tpm, max_concurrent, cache_mode, cache_threshold, cache_ttl_seconds, \
                            cache_any_temperature, created_at, revoked_at";
 
 /// Stores a new key for `tenant_id`. Fails with a foreign-key violation if the tenant is unknown.
@@ -96,8 +102,8 @@ pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<A
     let sql = format!(
         "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, tags, allowed_models, \
          budget_usd, rpm, tpm, max_concurrent, cache_mode, cache_threshold, cache_ttl_seconds, \
-         cache_any_temperature) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         cache_any_temperature, budget_period) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          RETURNING {KEY_COLUMNS}"
     );
     let stored = sqlx::query_as::<_, ApiKey>(&sql)
@@ -116,6 +122,7 @@ pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<A
         .bind(key.cache_threshold)
         .bind(key.cache_ttl_seconds)
         .bind(key.cache_any_temperature)
+        .bind(key.budget_period.as_str())
         .fetch_one(pool)
         .await?;
     Ok(stored)
@@ -154,6 +161,8 @@ pub struct KeyByHash {
     pub tenant_cache_ttl_seconds: Option<i32>,
     /// The tenant's limits (all of its keys together).
     pub tenant_limits: crate::tenants::Limits,
+    /// The tenant's budget (all of its keys together), if it has one.
+    pub tenant_budget: Option<(Decimal, BudgetPeriod)>,
 }
 
 /// Looks a key up by its SHA-256 (revoked keys included; the caller checks `revoked_at`).
@@ -164,7 +173,8 @@ pub async fn find_by_hash(
     let sql = format!(
         "SELECT {KEY_COLUMNS}, key_hash, t.* FROM api_keys, LATERAL ( \
            SELECT cache_mode AS tenant_cache_mode, cache_ttl_seconds AS tenant_cache_ttl_seconds, \
-                  rpm AS tenant_rpm, tpm AS tenant_tpm, max_concurrent AS tenant_max_concurrent \
+                  rpm AS tenant_rpm, tpm AS tenant_tpm, max_concurrent AS tenant_max_concurrent, \
+                  budget_usd AS tenant_budget_usd, budget_period AS tenant_budget_period \
            FROM tenants WHERE tenants.id = api_keys.tenant_id) t \
          WHERE api_keys.key_hash = $1"
     );
@@ -184,7 +194,21 @@ pub async fn find_by_hash(
             tpm: row.try_get("tenant_tpm")?,
             max_concurrent: row.try_get("tenant_max_concurrent")?,
         },
+        tenant_budget: match row.try_get::<Option<Decimal>, _>("tenant_budget_usd")? {
+            Some(budget) => Some((budget, period_column(&row, "tenant_budget_period")?)),
+            None => None,
+        },
     }))
+}
+
+/// A `budget_period` column as its enum (the table's CHECK admits only the four names).
+fn period_column(row: &sqlx::postgres::PgRow, column: &str) -> Result<BudgetPeriod, sqlx::Error> {
+    use sqlx::Row;
+    let name: String = row.try_get(column)?;
+    name.parse().map_err(|e: String| sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: e.into(),
+    })
 }
 
 /// Revokes a key. Returns its hash if it existed and was live, so caches can evict it.
@@ -239,6 +263,8 @@ pub async fn changed_within(pool: &PgPool, seconds: f64) -> Result<Vec<KeyChange
 pub struct KeyUpdate {
     /// Spending cap in USD.
     pub budget_usd: Option<Option<Decimal>>,
+    /// The period the budget covers.
+    pub budget_period: Option<BudgetPeriod>,
     /// Allowed models.
     pub allowed_models: Option<Option<Vec<String>>>,
     /// Cache mode.
@@ -285,6 +311,7 @@ pub async fn update(
          rpm = CASE WHEN $13 THEN $14 ELSE rpm END, \
          tpm = CASE WHEN $15 THEN $16 ELSE tpm END, \
          max_concurrent = CASE WHEN $17 THEN $18 ELSE max_concurrent END, \
+         budget_period = COALESCE($19, budget_period), \
          settings_changed_at = now() \
          WHERE id = $1 AND revoked_at IS NULL RETURNING {KEY_COLUMNS}, key_hash"
     );
@@ -307,6 +334,7 @@ pub async fn update(
         .bind(update.tpm.flatten())
         .bind(update.max_concurrent.is_some())
         .bind(update.max_concurrent.flatten())
+        .bind(update.budget_period.map(BudgetPeriod::as_str))
         .fetch_optional(pool)
         .await?;
     use sqlx::{FromRow, Row};
@@ -320,12 +348,19 @@ pub async fn update(
     }
 }
 
-/// A live key's budget in USD (`None`: no budget, revoked or unknown).
-pub async fn budget(pool: &PgPool, key_id: Uuid) -> Result<Option<Decimal>, StoreError> {
-    let found: Option<(Option<Decimal>,)> =
-        sqlx::query_as("SELECT budget_usd FROM api_keys WHERE id = $1 AND revoked_at IS NULL")
-            .bind(key_id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(found.and_then(|(budget,)| budget))
+/// A live key's budget in USD and its period (`None`: no budget, revoked or unknown).
+pub async fn budget(
+    pool: &PgPool,
+    key_id: Uuid,
+) -> Result<Option<(Decimal, BudgetPeriod)>, StoreError> {
+    let found: Option<(Option<Decimal>, String)> = sqlx::query_as(
+        "SELECT budget_usd, budget_period FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(key_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match found {
+        Some((Some(budget), period)) => Some((budget, period.parse().unwrap_or_default())),
+        _ => None,
+    })
 }

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod budget;
 mod error;
 pub mod keys;
 pub mod ledger;

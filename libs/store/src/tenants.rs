@@ -1,11 +1,13 @@
 //! Tenants (organizations).
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::budget::BudgetPeriod;
 
 /// A tenant as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -24,12 +26,35 @@ pub struct Tenant {
     #[sqlx(flatten)]
     #[serde(flatten)]
     pub limits: Limits,
+    /// Spending cap of all of its keys together in USD, per `budget_period` (`None`: only its
+    /// credit limits it).
+    #[serde(serialize_with = "money_option")]
+    pub budget_usd: Option<Decimal>,
+    /// The period the budget covers (it resets at the period's end).
+    #[sqlx(try_from = "String")]
+    pub budget_period: BudgetPeriod,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
 
-const TENANT_COLUMNS: &str =
-    "id, name, cache_mode, cache_ttl_seconds, rpm, tpm, max_concurrent, created_at";
+const TENANT_COLUMNS: &str = "id, name, cache_mode, cache_ttl_seconds, rpm, tpm, max_concurrent, \
+                              budget_usd, budget_period, created_at";
+
+fn money_option<S: serde::Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(d) => s.serialize_str(&d.normalize().to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// A spending cap and the period it covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// USD per period (`None`: no cap).
+    pub usd: Option<Decimal>,
+    /// The period.
+    pub period: BudgetPeriod,
+}
 
 /// Rate limits (`None`: the gateway's default, else unlimited).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -53,6 +78,10 @@ pub struct TenantUpdate {
     pub tpm: Option<Option<i32>>,
     /// Requests in flight at once.
     pub max_concurrent: Option<Option<i32>>,
+    /// Budget in USD (`Some(None)` removes it).
+    pub budget_usd: Option<Option<Decimal>>,
+    /// The period the budget covers.
+    pub budget_period: Option<BudgetPeriod>,
 }
 
 /// A tenant's cache settings.
@@ -70,10 +99,12 @@ pub async fn create(
     name: &str,
     cache: &CacheSettings,
     limits: &Limits,
+    budget: &Budget,
 ) -> Result<Tenant, StoreError> {
     let sql = format!(
-        "INSERT INTO tenants (id, name, cache_mode, cache_ttl_seconds, rpm, tpm, max_concurrent) \
-         VALUES ($1, $2, COALESCE($3, 'off'), $4, $5, $6, $7) RETURNING {TENANT_COLUMNS}"
+        "INSERT INTO tenants (id, name, cache_mode, cache_ttl_seconds, rpm, tpm, max_concurrent, \
+         budget_usd, budget_period) \
+         VALUES ($1, $2, COALESCE($3, 'off'), $4, $5, $6, $7, $8, $9) RETURNING {TENANT_COLUMNS}"
     );
     let tenant = sqlx::query_as::<_, Tenant>(&sql)
         .bind(Uuid::now_v7())
@@ -83,6 +114,8 @@ pub async fn create(
         .bind(limits.rpm)
         .bind(limits.tpm)
         .bind(limits.max_concurrent)
+        .bind(budget.usd)
+        .bind(budget.period.as_str())
         .fetch_one(pool)
         .await?;
     Ok(tenant)
@@ -101,6 +134,8 @@ pub async fn update(
          rpm = CASE WHEN $4 THEN $5 ELSE rpm END, \
          tpm = CASE WHEN $6 THEN $7 ELSE tpm END, \
          max_concurrent = CASE WHEN $8 THEN $9 ELSE max_concurrent END, \
+         budget_usd = CASE WHEN $10 THEN $11 ELSE budget_usd END, \
+         budget_period = COALESCE($12, budget_period), \
          settings_changed_at = now() \
          WHERE id = $1 RETURNING {TENANT_COLUMNS}"
     );
@@ -114,6 +149,9 @@ pub async fn update(
         .bind(update.tpm.flatten())
         .bind(update.max_concurrent.is_some())
         .bind(update.max_concurrent.flatten())
+        .bind(update.budget_usd.is_some())
+        .bind(update.budget_usd.flatten())
+        .bind(update.budget_period.map(BudgetPeriod::as_str))
         .fetch_optional(pool)
         .await?)
 }

@@ -238,8 +238,18 @@ impl Engine {
         .await;
     }
 
-    /// Evaluates the tenant's `key_budget` rules against a key's booked spend and budget.
-    pub async fn key_spend(&self, tenant: Uuid, key: Uuid, spent: Decimal, budget: Decimal) {
+    /// Evaluates the tenant's `key_budget` rules against a key's booked spend of its budget's
+    /// period (begun at `period_start`; `None`: all time) and the budget. Each period is a
+    /// subject of its own, so a budget that resets alerts again in its next period.
+    pub async fn key_spend(
+        &self,
+        tenant: Uuid,
+        key: Uuid,
+        spent: Decimal,
+        budget: Decimal,
+        period_start: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        let period = period_start.map_or(String::new(), |at| format!(":{}", at.date_naive()));
         self.evaluate(Some(tenant), RuleKind::KeyBudget, |rule| {
             if rule.rule.api_key_id.is_some_and(|k| k != key) || budget <= Decimal::ZERO {
                 return None;
@@ -251,7 +261,7 @@ impl Engine {
                     .iter()
                     .flatten()
                     .map(|percent| Observation {
-                        subject: format!("{key}:{percent}"),
+                        subject: format!("{key}:{percent}{period}"),
                         holds: used >= Decimal::from(*percent),
                         value: format!("{used}%"),
                         threshold: format!("{percent}%"),

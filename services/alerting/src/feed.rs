@@ -60,9 +60,28 @@ async fn watch(engine: &Engine, stream: &str, replicas: usize) -> String {
     "the watch closed".into()
 }
 
+/// Evaluates a key's budget rules on its spend of the budget's current period.
 async fn key_spend(engine: &Engine, tenant: Uuid, key: Uuid, spend: KeySpendSnapshot) {
-    match tollgate_store::keys::budget(&engine.pool, key).await {
-        Ok(Some(budget)) => engine.key_spend(tenant, key, spend.spent_usd, budget).await,
+    use tollgate_store::budget::{BudgetPeriod, SpendOwner, period_spend};
+    let found = match tollgate_store::keys::budget(&engine.pool, key).await {
+        Ok(Some((budget, BudgetPeriod::Total))) => Ok(Some((budget, spend.spent_usd, None))),
+        Ok(Some((budget, period))) => period_spend(
+            &engine.pool,
+            SpendOwner::Key(key),
+            period,
+            chrono::Utc::now(),
+        )
+        .await
+        .map(|p| Some((budget, p.period_spent_usd, p.period_started_at))),
+        Ok(None) => Ok(None),
+        Err(err) => Err(err),
+    };
+    match found {
+        Ok(Some((budget, spent, period_start))) => {
+            engine
+                .key_spend(tenant, key, spent, budget, period_start)
+                .await
+        }
         Ok(None) => {}
         Err(err) => {
             engine.metrics.failures.inc();

@@ -34,7 +34,7 @@ pub enum ApiError {
     InsufficientQuota {
         /// What ran out.
         message: String,
-        /// `insufficient_quota` or `key_budget_exceeded`.
+        /// `insufficient_quota` or `budget_exceeded`.
         code: &'static str,
     },
     /// Unknown resource (404).

@@ -112,7 +112,7 @@ async fn concurrent_requests_on_one_gateway_cannot_overspend() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_key_budget_is_enforced_with_key_budget_exceeded() {
+async fn a_key_budget_is_enforced_with_budget_exceeded() {
     let stack = Stack::start().await;
     let tenant = stack.funded_tenant(json!({"budget_usd": "0.0004"})).await;
     let mut refused = None;
@@ -128,7 +128,7 @@ async fn a_key_budget_is_enforced_with_key_budget_exceeded() {
     }
     let error = refused.expect("the key's budget ran out");
     assert_eq!(error["error"]["type"], "insufficient_quota");
-    assert_eq!(error["error"]["code"], "key_budget_exceeded");
+    assert_eq!(error["error"]["code"], "budget_exceeded");
     assert!(served >= 2);
 
     // The tenant still has credit: another key of the same tenant keeps working.

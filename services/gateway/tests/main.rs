@@ -8,6 +8,7 @@ mod admission;
 mod anthropic;
 mod anthropic_sdk;
 mod auth;
+mod budgets;
 mod cache;
 mod chat;
 mod gemini;

@@ -318,7 +318,7 @@ async fn patching_a_key_changes_its_budget_and_models_at_once() {
     let refused = stack.chat(&t.key, &ask("demo-small")).await;
     assert_eq!(refused.status(), 402);
     let error: Value = refused.json().await.unwrap();
-    assert_eq!(error["error"]["code"], "key_budget_exceeded");
+    assert_eq!(error["error"]["code"], "budget_exceeded");
 
     let cleared: Value = patch(json!({"budget_usd": null, "allowed_models": ["demo-large"]}))
         .await

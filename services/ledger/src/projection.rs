@@ -1,7 +1,7 @@
 //! Applying a batch of entries to the money tables in one transaction.
 //!
 //! Entries are inserted keyed by `event_id` (`ON CONFLICT DO NOTHING`); only the rows that were
-//! actually inserted are added to balances, per-key spend and monthly spend. A redelivered or
+//! actually inserted are added to balances, per-key spend and daily and monthly spend. A redelivered or
 //! republished event therefore changes nothing.
 
 use std::collections::{BTreeMap, HashSet};
@@ -84,6 +84,7 @@ pub async fn apply(
     let mut tenants: BTreeMap<Uuid, TenantDelta> = BTreeMap::new();
     let mut keys: BTreeMap<Uuid, (Uuid, SpendDelta)> = BTreeMap::new();
     let mut months: BTreeMap<(Uuid, Uuid, NaiveDate), SpendDelta> = BTreeMap::new();
+    let mut days: BTreeMap<(Uuid, Uuid, NaiveDate), SpendDelta> = BTreeMap::new();
     for entry in &new {
         let tenant = tenants.entry(entry.tenant_id).or_default();
         tenant.entries += 1;
@@ -103,9 +104,14 @@ pub async fn apply(
             let month =
                 NaiveDate::from_ymd_opt(entry.occurred_at.year(), entry.occurred_at.month(), 1)
                     .unwrap_or_default();
-            let monthly = months.entry((entry.tenant_id, key, month)).or_default();
-            monthly.spent -= entry.amount_usd;
-            monthly.requests += 1;
+            let day = entry.occurred_at.date_naive();
+            for bucket in [
+                months.entry((entry.tenant_id, key, month)).or_default(),
+                days.entry((entry.tenant_id, key, day)).or_default(),
+            ] {
+                bucket.spent -= entry.amount_usd;
+                bucket.requests += 1;
+            }
         }
     }
     let balance_changes = tenants
@@ -114,7 +120,8 @@ pub async fn apply(
         .collect();
     let tenants = upsert_tenants(tx, &tenants).await?;
     let keys = upsert_keys(tx, &keys).await?;
-    upsert_months(tx, &months).await?;
+    upsert_calendar(tx, Calendar::Months, &months).await?;
+    upsert_calendar(tx, Calendar::Days, &days).await?;
     Ok(Applied {
         booked: new.len(),
         duplicates: entries.len() - new.len(),
@@ -232,26 +239,45 @@ async fn upsert_keys(
         .collect())
 }
 
-async fn upsert_months(
+/// The calendar tables of spend per tenant, key and period.
+#[derive(Clone, Copy)]
+enum Calendar {
+    /// `monthly_spend` (analytics and reports).
+    Months,
+    /// `daily_spend` (budgets that reset: any period is a sum of days).
+    Days,
+}
+
+async fn upsert_calendar(
     tx: &mut Transaction<'_, Postgres>,
-    months: &BTreeMap<(Uuid, Uuid, NaiveDate), SpendDelta>,
+    calendar: Calendar,
+    buckets: &BTreeMap<(Uuid, Uuid, NaiveDate), SpendDelta>,
 ) -> Result<(), sqlx::Error> {
-    if months.is_empty() {
+    if buckets.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO monthly_spend AS m (tenant_id, api_key_id, month, spent_usd, requests) \
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::numeric[], $5::bigint[]) ORDER BY 1, 2, 3 \
-         ON CONFLICT (tenant_id, api_key_id, month) DO UPDATE SET \
-           spent_usd = m.spent_usd + EXCLUDED.spent_usd, requests = m.requests + EXCLUDED.requests",
-    )
-    .bind(months.keys().map(|(t, _, _)| *t).collect::<Vec<_>>())
-    .bind(months.keys().map(|(_, k, _)| *k).collect::<Vec<_>>())
-    .bind(months.keys().map(|(_, _, m)| *m).collect::<Vec<_>>())
-    .bind(months.values().map(|d| d.spent).collect::<Vec<_>>())
-    .bind(months.values().map(|d| d.requests).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
+    let sql = match calendar {
+        Calendar::Months => {
+            "INSERT INTO monthly_spend AS m (tenant_id, api_key_id, month, spent_usd, requests) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::numeric[], $5::bigint[]) ORDER BY 1, 2, 3 \
+             ON CONFLICT (tenant_id, api_key_id, month) DO UPDATE SET \
+               spent_usd = m.spent_usd + EXCLUDED.spent_usd, requests = m.requests + EXCLUDED.requests"
+        }
+        Calendar::Days => {
+            "INSERT INTO daily_spend AS m (tenant_id, api_key_id, day, spent_usd, requests) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::numeric[], $5::bigint[]) ORDER BY 1, 2, 3 \
+             ON CONFLICT (tenant_id, api_key_id, day) DO UPDATE SET \
+               spent_usd = m.spent_usd + EXCLUDED.spent_usd, requests = m.requests + EXCLUDED.requests"
+        }
+    };
+    sqlx::query(sql)
+        .bind(buckets.keys().map(|(t, _, _)| *t).collect::<Vec<_>>())
+        .bind(buckets.keys().map(|(_, k, _)| *k).collect::<Vec<_>>())
+        .bind(buckets.keys().map(|(_, _, m)| *m).collect::<Vec<_>>())
+        .bind(buckets.values().map(|d| d.spent).collect::<Vec<_>>())
+        .bind(buckets.values().map(|d| d.requests).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -15,11 +15,12 @@ use uuid::Uuid;
 use crate::entry::LedgerEntry;
 use crate::{LedgerConfig, projection};
 
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 5] = [
     "ledger_entries",
     "tenant_balances",
     "key_spend",
     "monthly_spend",
+    "daily_spend",
 ];
 
 /// How long the replay waits for the next message before it gives up.
@@ -36,7 +37,8 @@ pub struct RebuildReport {
     pub dead_letters: u64,
     /// Tenants in the rebuilt projection.
     pub tenants: u64,
-    /// Tenants whose live balance, credit, adjustments, spend or entry count differ.
+    /// Tenants whose live balance, credit, adjustments, spend, entry count or daily spend of a
+    /// key differ.
     pub mismatched: Vec<Uuid>,
     /// Whether the rebuilt projection equals the live one.
     pub matches: bool,
@@ -139,11 +141,17 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
     }
 
     wait_for_live_ledger(&stream, config, end).await?;
+    // A tenant mismatches when its balance figures, or any key's spend of any day (and so of
+    // any budget period), differ.
     let mismatched: Vec<(Uuid,)> = sqlx::query_as(&format!(
         "SELECT r.tenant_id FROM {schema}.tenant_balances r \
          LEFT JOIN public.tenant_balances l USING (tenant_id) \
          WHERE l.tenant_id IS NULL OR (r.credited_usd, r.adjusted_usd, r.spent_usd, r.balance_usd, r.entries) \
                IS DISTINCT FROM (l.credited_usd, l.adjusted_usd, l.spent_usd, l.balance_usd, l.entries) \
+         UNION \
+         SELECT r.tenant_id FROM {schema}.daily_spend r \
+         LEFT JOIN public.daily_spend l USING (tenant_id, api_key_id, day) \
+         WHERE (r.spent_usd, r.requests) IS DISTINCT FROM (l.spent_usd, l.requests) \
          ORDER BY 1"
     ))
     .fetch_all(&pool)

@@ -278,6 +278,69 @@ async fn two_ledger_instances_on_one_durable_consumer_give_exact_totals_and_rebu
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spend_per_day_follows_each_event_time_and_rebuild_compares_it() {
+    let mut stack = Stack::start_bare().await;
+    stack.start_ledger().await;
+    let tenants: Vec<_> = join_all((0..2).map(|_| stack.tenant_with_key(json!({})))).await;
+    let now = chrono::Utc::now();
+    let mut expected: std::collections::BTreeMap<(Uuid, chrono::NaiveDate), (Decimal, i64)> =
+        Default::default();
+    for i in 0..40 {
+        let tenant = &tenants[i % 2];
+        let cost = Decimal::new(i as i64 + 1, 6);
+        let mut event = usage(tenant.tenant_id, tenant.key_id, &cost.to_string());
+        event.occurred_at = now - chrono::TimeDelta::days((i % 5) as i64);
+        let day = expected
+            .entry((tenant.key_id, event.occurred_at.date_naive()))
+            .or_default();
+        day.0 += cost;
+        day.1 += 1;
+        publish_event(&stack, &event, None).await;
+    }
+    for tenant in &tenants {
+        stack.wait_for_entries(tenant.tenant_id, 20).await;
+    }
+    let pool = tollgate_store::connect(&tollgate_testkit::database_url(), 2)
+        .await
+        .unwrap();
+    let mut booked = std::collections::BTreeMap::new();
+    for tenant in &tenants {
+        let rows: Vec<(Uuid, chrono::NaiveDate, Decimal, i64)> = sqlx::query_as(
+            "SELECT api_key_id, day, spent_usd, requests FROM daily_spend WHERE tenant_id = $1",
+        )
+        .bind(tenant.tenant_id)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        booked.extend(rows.into_iter().map(|(k, d, s, r)| ((k, d), (s, r))));
+    }
+    assert_eq!(booked, expected, "one row per key and UTC day of the event");
+
+    let report = tollgate_ledger::rebuild(&stack.ledger_config(), false)
+        .await
+        .unwrap();
+    assert!(
+        report.matches,
+        "rebuild differs for {:?}",
+        report.mismatched
+    );
+    // A day's spend that differs from the stream is a mismatch, even with equal balances.
+    sqlx::query(
+        "UPDATE daily_spend SET spent_usd = spent_usd + 1 WHERE tenant_id = $1 \
+         AND day = (SELECT min(day) FROM daily_spend WHERE tenant_id = $1)",
+    )
+    .bind(tenants[1].tenant_id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let report = tollgate_ledger::rebuild(&stack.ledger_config(), false)
+        .await
+        .unwrap();
+    assert_eq!(report.mismatched, vec![tenants[1].tenant_id]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unparsable_and_unknown_events_are_dead_lettered_and_do_not_block() {
     let mut stack = Stack::start_bare().await;
     let metrics_url = stack.start_ledger().await;

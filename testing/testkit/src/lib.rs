@@ -620,6 +620,20 @@ impl Stack {
         tenant
     }
 
+    /// Publishes `event` on this stack's stream as a gateway would (waiting for the ack), for
+    /// what a test cannot make through HTTP, such as a charge dated days ago.
+    pub async fn publish_event(&self, event: &Event) {
+        let subject =
+            tollgate_events::subject_for(&self.subject_prefix, event.tenant_id, event.body.kind());
+        let payload = event.encode().expect("an event encodes");
+        self.js
+            .publish(subject, payload.into())
+            .await
+            .expect("publish")
+            .await
+            .expect("publish ack");
+    }
+
     /// The gateway's `/metrics` text.
     pub async fn metrics(&self) -> String {
         self.http

@@ -1,14 +1,25 @@
 //! One tenant's (or key's) money as one gateway sees it: the ledger's last word plus what this
 //! gateway has charged or reserved since.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use tokio::time::Instant;
+use tollgate_store::budget::BudgetPeriod;
+
+/// After a period begins, its window is computed once more this long after the start, so that
+/// charges of requests that ended just before the reset and were booked just after it move out
+/// of the new period (until then they count in it: refusing early, never overspending).
+const SETTLE_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// Money state of a tenant (`base` = ledger balance) or a key (`base` = ledger spend).
 #[derive(Debug)]
 pub struct Account {
     /// The ledger's figure.
     base: Decimal,
+    /// The ledger's total usage cost (for a key the same as `base`).
+    spent: Decimal,
+    /// The budget period in force, if a budget applies.
+    window: Option<Window>,
     /// The stream sequence `base` reflects.
     seq: u64,
     /// This gateway's charges whose stream sequence is not known yet (publish not acked).
@@ -20,10 +31,12 @@ pub struct Account {
 }
 
 impl Account {
-    /// An account at the ledger's `base` as of `seq`.
-    pub fn new(base: Decimal, seq: u64) -> Self {
+    /// An account at the ledger's `base` and total usage cost `spent` as of `seq`.
+    pub fn new(base: Decimal, spent: Decimal, seq: u64) -> Self {
         Self {
             base,
+            spent,
+            window: None,
             seq,
             unacked: Decimal::ZERO,
             acked: Vec::new(),
@@ -70,18 +83,74 @@ impl Account {
     }
 
     /// A newer ledger figure: charges it covers stop counting.
-    pub fn ledger_update(&mut self, base: Decimal, seq: u64) {
+    pub fn ledger_update(&mut self, base: Decimal, spent: Decimal, seq: u64) {
         if seq < self.seq {
             return;
         }
         self.base = base;
+        self.spent = spent;
         self.seq = seq;
         self.acked.retain(|(s, _, _)| *s > seq);
+    }
+
+    /// The ledger's spend within the budget period in force (all of it before one is known).
+    pub fn period_spent(&self) -> Decimal {
+        self.spent
+            - self
+                .window
+                .as_ref()
+                .map_or(Decimal::ZERO, |w| w.spent_before)
+    }
+
+    /// Whether the window must be (re)computed for a budget over `period` at `now`: none yet,
+    /// another period, the period ended, or its settling recomputation is due.
+    pub fn needs_window(&self, period: BudgetPeriod, now: DateTime<Utc>) -> bool {
+        let Some(window) = &self.window else {
+            return true;
+        };
+        let settle_at = window.starts.map(|s| s + SETTLE_AFTER);
+        window.period != period
+            || window.ends.is_some_and(|ends| now >= ends)
+            || settle_at.is_some_and(|at| window.computed_at < at && now >= at)
+    }
+
+    /// Puts a window in force.
+    pub fn set_window(&mut self, window: Window) {
+        self.window = Some(window);
     }
 
     /// When the oldest acknowledged charge the ledger has not covered yet was acknowledged.
     pub fn oldest_uncovered(&self) -> Option<Instant> {
         self.acked.iter().map(|(_, _, at)| *at).min()
+    }
+}
+
+/// One budget period as an account sees it: what was spent before it began.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    period: BudgetPeriod,
+    starts: Option<DateTime<Utc>>,
+    ends: Option<DateTime<Utc>>,
+    spent_before: Decimal,
+    computed_at: DateTime<Utc>,
+}
+
+impl Window {
+    /// The period of `period` containing `now`, given the ledger's total spend and the part of
+    /// it booked within the period (read together).
+    pub fn new(
+        period: BudgetPeriod,
+        now: DateTime<Utc>,
+        total: Decimal,
+        in_period: Decimal,
+    ) -> Self {
+        Self {
+            period,
+            starts: period.starts_at(now),
+            ends: period.resets_at(now),
+            spent_before: total - in_period,
+            computed_at: now,
+        }
     }
 }
 
@@ -95,7 +164,7 @@ mod tests {
 
     #[test]
     fn charges_count_until_the_ledger_covers_their_sequence() {
-        let mut a = Account::new(d(100), 10);
+        let mut a = Account::new(d(100), d(0), 10);
         a.reserve(d(5));
         assert_eq!(a.outstanding(), d(5));
         a.release(d(5));
@@ -106,20 +175,62 @@ mod tests {
         a.charge_acked(d(4), 12);
         assert_eq!(a.outstanding(), d(7));
         // The ledger booked seq 11 (balance 97): only the charge at 12 still counts.
-        a.ledger_update(d(97), 11);
+        a.ledger_update(d(97), d(3), 11);
         assert_eq!((a.base(), a.outstanding()), (d(97), d(4)));
         // An older update is ignored.
-        a.ledger_update(d(100), 10);
+        a.ledger_update(d(100), d(0), 10);
         assert_eq!(a.base(), d(97));
-        a.ledger_update(d(93), 12);
+        a.ledger_update(d(93), d(7), 12);
         assert_eq!(a.outstanding(), d(0));
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_period_window_resets_at_its_end_and_settles_once_after_it_began() {
+        let mut a = Account::new(d(10), d(40), 3);
+        let day = BudgetPeriod::Day;
+        let evening = at("2026-12-06T23:59:00Z");
+        assert!(a.needs_window(day, evening));
+        // 40 spent in all, 15 of it today.
+        a.set_window(Window::new(day, evening, d(40), d(15)));
+        assert_eq!(a.period_spent(), d(15));
+        assert!(!a.needs_window(day, evening));
+        assert!(
+            a.needs_window(BudgetPeriod::Week, evening),
+            "another period"
+        );
+        // The ledger books 2 more today.
+        a.ledger_update(d(8), d(42), 4);
+        assert_eq!(a.period_spent(), d(17));
+
+        // Midnight: the day is over, a new window starts from what was spent before it.
+        let midnight = at("2026-12-07T00:00:00Z");
+        assert!(a.needs_window(day, midnight));
+        a.set_window(Window::new(day, midnight, d(42), d(0)));
+        assert_eq!(a.period_spent(), d(0));
+        assert!(!a.needs_window(day, at("2026-12-07T00:00:59Z")));
+        // A minute in it is computed once more (late bookings of yesterday move out) ...
+        let settle = at("2026-12-07T00:01:00Z");
+        assert!(a.needs_window(day, settle));
+        a.set_window(Window::new(day, settle, d(43), d(0)));
+        // ... and then not again until the day ends.
+        assert!(!a.needs_window(day, at("2026-12-07T18:00:00Z")));
+        assert!(a.needs_window(day, at("2026-12-08T00:00:00Z")));
+
+        // A total budget never resets.
+        a.set_window(Window::new(BudgetPeriod::Total, settle, d(43), d(43)));
+        assert_eq!(a.period_spent(), d(43));
+        assert!(!a.needs_window(BudgetPeriod::Total, at("2030-01-01T00:00:00Z")));
     }
 
     #[test]
     fn an_ack_already_covered_by_the_ledger_is_not_counted_again() {
-        let mut a = Account::new(d(50), 20);
+        let mut a = Account::new(d(50), d(0), 20);
         a.charge(d(2));
-        a.ledger_update(d(48), 25); // the ledger booked it (seq 25) before our ack arrived
+        a.ledger_update(d(48), d(2), 25); // the ledger booked it (seq 25) before our ack arrived
         a.charge_acked(d(2), 25);
         assert_eq!(a.outstanding(), d(0));
     }

@@ -1,6 +1,11 @@
 //! Admission control: before a request goes upstream, its estimated cost is reserved against
-//! the tenant's balance (and the key's budget); after it, the reservation becomes the exact
-//! charge. No room for the estimate -> 402.
+//! the tenant's balance (and the tenant's and the key's budgets); after it, the reservation
+//! becomes the exact charge. No room for the estimate -> 402.
+//!
+//! A budget caps the ledger's spend within its period (a UTC day, week or month, or all time):
+//! the period's spend = the ledger's total spend - what it had booked with an event time before
+//! the period began (read from Postgres when the period begins, so budgets reset without a
+//! restart).
 //!
 //! A tenant's effective balance on this gateway = the ledger's balance (from Postgres at first
 //! sight, then from the ledger's KV feed) - this gateway's charges the ledger has not booked yet
@@ -15,15 +20,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_nats::jetstream;
+use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use futures_util::StreamExt;
 use rust_decimal::Decimal;
 use tollgate_events::AckObserver;
 use tollgate_events::balances::{KeySpendSnapshot, TenantBalanceSnapshot, balance_store};
 use tollgate_store::PgPool;
+use tollgate_store::budget::{BudgetPeriod, SpendOwner, booked_spend};
 use uuid::Uuid;
 
-pub use account::Account;
+pub use account::{Account, Window};
 pub use peers::Peers;
 
 use crate::auth::AuthenticatedKey;
@@ -54,6 +61,54 @@ struct Pending {
     tenant: Shared,
     key: Option<Shared>,
     cost: Decimal,
+}
+
+/// A spending cap over a budget period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// USD per period.
+    pub usd: Decimal,
+    /// The period.
+    pub period: BudgetPeriod,
+}
+
+/// What a reservation must fit within.
+#[derive(Clone, Copy)]
+enum Cap {
+    /// The tenant's balance.
+    Credit,
+    /// A budget's room in its current period.
+    Budget(Budget),
+}
+
+/// Whose budget refused a request.
+#[derive(Clone, Copy)]
+enum Owner {
+    Tenant,
+    Key,
+}
+
+/// 402 `budget_exceeded`, naming the budget, its period and when it resets.
+fn budget_exceeded(owner: Owner, budget: Budget, now: DateTime<Utc>) -> ApiError {
+    let whose = match owner {
+        Owner::Tenant => "The tenant's",
+        Owner::Key => "This API key's",
+    };
+    let resets = match budget.period.resets_at(now) {
+        Some(at) => format!(
+            "; it resets at {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => " (it does not reset)".into(),
+    };
+    ApiError::InsufficientQuota {
+        message: format!(
+            "{whose} {} budget of {} USD is used up{resets}.",
+            budget.period.adjective(),
+            budget.usd.normalize()
+        ),
+        code: "budget_exceeded",
+    }
 }
 
 /// Per-gateway admission state.
@@ -99,7 +154,11 @@ impl Admission {
         }
         let balance = tollgate_store::ledger::balance(&self.pool, tenant_id).await?;
         let seq = u64::try_from(balance.last_seq).unwrap_or(0);
-        let account = Arc::new(Mutex::new(Account::new(balance.balance_usd, seq)));
+        let account = Arc::new(Mutex::new(Account::new(
+            balance.balance_usd,
+            balance.spent_usd,
+            seq,
+        )));
         Ok(self.tenants.entry(tenant_id).or_insert(account).clone())
     }
 
@@ -110,9 +169,27 @@ impl Admission {
         let (spent, seq) = tollgate_store::ledger::key_spend(&self.pool, key_id).await?;
         let account = Arc::new(Mutex::new(Account::new(
             spent,
+            spent,
             u64::try_from(seq).unwrap_or(0),
         )));
         Ok(self.keys.entry(key_id).or_insert(account).clone())
+    }
+
+    /// Puts the budget period containing `now` in force on `account`, reading from Postgres
+    /// what `owner` spent before it began, unless the window in force still holds.
+    async fn ensure_window(
+        &self,
+        account: &Shared,
+        owner: SpendOwner,
+        period: BudgetPeriod,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        if !lock(account).needs_window(period, now) {
+            return Ok(());
+        }
+        let booked = booked_spend(&self.pool, owner, period.first_day(now)).await?;
+        lock(account).set_window(Window::new(period, now, booked.total, booked.in_period));
+        Ok(())
     }
 
     /// Reserves the request's estimated cost: prompt tokens x input price + `max_tokens` (or the
@@ -124,9 +201,21 @@ impl Admission {
         price: &ModelPrice,
         request: &Estimate<'_>,
     ) -> Result<Reservation, ApiError> {
+        let now = Utc::now();
         let tenant = self.tenant_account(key.tenant_id).await?;
-        let key_account = match key.budget_usd {
-            Some(_) => Some(self.key_account(key.key_id).await?),
+        if let Some(budget) = key.tenant_budget {
+            let owner = SpendOwner::Tenant(key.tenant_id);
+            self.ensure_window(&tenant, owner, budget.period, now)
+                .await?;
+        }
+        let key_account = match key.budget {
+            Some(budget) => {
+                let account = self.key_account(key.key_id).await?;
+                let owner = SpendOwner::Key(key.key_id);
+                self.ensure_window(&account, owner, budget.period, now)
+                    .await?;
+                Some(account)
+            }
             None => None,
         };
         let upper = request.upper_cost(price);
@@ -138,7 +227,7 @@ impl Admission {
 
         let near = estimate * Decimal::from(ANNOUNCE_WITHIN_ESTIMATES);
         let mut tenant_guard = lock(&tenant);
-        let tenant_room = self.room(&tenant_guard, key.tenant_id, None);
+        let tenant_room = self.room(&tenant_guard, key.tenant_id, Cap::Credit);
         let mut announce = tenant_room - estimate < near;
         if tenant_room < estimate {
             return Err(ApiError::InsufficientQuota {
@@ -146,18 +235,19 @@ impl Admission {
                 code: "insufficient_quota",
             });
         }
-        if let (Some(account), Some(budget)) = (&key_account, key.budget_usd) {
+        if let Some(budget) = key.tenant_budget {
+            let room = self.room(&tenant_guard, key.tenant_id, Cap::Budget(budget));
+            announce |= room - estimate < near;
+            if room < estimate {
+                return Err(budget_exceeded(Owner::Tenant, budget, now));
+            }
+        }
+        if let (Some(account), Some(budget)) = (&key_account, key.budget) {
             let mut key_guard = lock(account);
-            let key_room = self.room(&key_guard, key.key_id, Some(budget));
+            let key_room = self.room(&key_guard, key.key_id, Cap::Budget(budget));
             announce |= key_room - estimate < near;
             if key_room < estimate {
-                return Err(ApiError::InsufficientQuota {
-                    message: format!(
-                        "This API key's budget of {} USD is used up.",
-                        budget.normalize()
-                    ),
-                    code: "key_budget_exceeded",
-                });
+                return Err(budget_exceeded(Owner::Key, budget, now));
             }
             key_guard.reserve(estimate);
         }
@@ -181,18 +271,18 @@ impl Admission {
         })
     }
 
-    /// Room left for new reservations: a tenant's balance (`budget` None) or a key's budget
-    /// minus its booked spend, less what this gateway and its peers have charged or reserved
-    /// beyond the ledger's figure.
-    fn room(&self, account: &Account, owner: Uuid, budget: Option<Decimal>) -> Decimal {
+    /// Room left for new reservations: a tenant's balance, or a budget minus the booked spend
+    /// of its period, less what this gateway and its peers have charged or reserved beyond the
+    /// ledger's figure.
+    fn room(&self, account: &Account, owner: Uuid, cap: Cap) -> Decimal {
         let pending = account.outstanding() + self.peers.outstanding(owner, account.seq());
-        match budget {
-            None => account.base() - pending,
-            Some(budget) => budget - account.base() - pending,
+        match cap {
+            Cap::Credit => account.base() - pending,
+            Cap::Budget(budget) => budget.usd - account.period_spent() - pending,
         }
     }
 
-    /// Whether `estimate` fits both the tenant's and the key's room (without reserving).
+    /// Whether `estimate` fits the tenant's credit and every budget (without reserving).
     fn fits(
         &self,
         key: &AuthenticatedKey,
@@ -200,10 +290,14 @@ impl Admission {
         key_account: Option<&Shared>,
         estimate: Decimal,
     ) -> bool {
-        let tenant_fits = self.room(&lock(tenant), key.tenant_id, None) >= estimate;
-        let key_fits = match (key_account, key.budget_usd) {
+        let tenant_fits = {
+            let tenant = lock(tenant);
+            let fits = |cap| self.room(&tenant, key.tenant_id, cap) >= estimate;
+            fits(Cap::Credit) && key.tenant_budget.is_none_or(|b| fits(Cap::Budget(b)))
+        };
+        let key_fits = match (key_account, key.budget) {
             (Some(account), Some(budget)) => {
-                self.room(&lock(account), key.key_id, Some(budget)) >= estimate
+                self.room(&lock(account), key.key_id, Cap::Budget(budget)) >= estimate
             }
             _ => true,
         };
@@ -248,7 +342,7 @@ impl Admission {
                     serde_json::from_slice::<TenantBalanceSnapshot>(&entry.value),
                 ) && let Some(account) = self.tenants.get(&id)
                 {
-                    lock(&account).ledger_update(value.balance_usd, value.seq);
+                    lock(&account).ledger_update(value.balance_usd, value.spent_usd, value.seq);
                 }
             } else if let Some(id) = entry.key.strip_prefix("key.")
                 && let (Ok(id), Ok(value)) = (
@@ -257,7 +351,7 @@ impl Admission {
                 )
                 && let Some(account) = self.keys.get(&id)
             {
-                lock(&account).ledger_update(value.spent_usd, value.seq);
+                lock(&account).ledger_update(value.spent_usd, value.spent_usd, value.seq);
             }
         }
         Err(EventsError::SubscriptionEnded)

@@ -1,10 +1,12 @@
 //! Management API (`/api/v1`), for the platform operator's `ADMIN_TOKEN`.
 
 use actix_web::{HttpResponse, web};
+use chrono::Utc;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_events::{CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody};
+use tollgate_store::budget::{self, BudgetPeriod, PeriodSpend, SpendOwner};
 use tollgate_store::keys::{KeyUpdate, NewApiKey, Updated};
 use uuid::Uuid;
 
@@ -57,6 +59,11 @@ pub struct CreateTenant {
     tpm: Option<i32>,
     /// Requests in flight at once, all its keys together.
     max_concurrent: Option<i32>,
+    /// Spending cap of all its keys together per `budget_period` (absent: none).
+    #[schema(value_type = Option<String>)]
+    budget_usd: Option<Value>,
+    /// `day`, `week`, `month` (UTC calendar) or `total` (default).
+    budget_period: Option<String>,
 }
 
 /// Body of `PATCH /api/v1/tenants/{id}`: the settings to change.
@@ -74,6 +81,12 @@ pub struct UpdateTenant {
     /// Requests in flight at once, all its keys together; `null`: the gateway's default.
     #[serde(default, deserialize_with = "present")]
     max_concurrent: Option<Option<i32>>,
+    /// Spending cap of all its keys together per `budget_period`; `null`: none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    budget_usd: Option<Option<Value>>,
+    /// `day`, `week`, `month` or `total`.
+    budget_period: Option<String>,
 }
 
 /// Validates a cache mode (`off`, `exact`, `semantic`) and TTL.
@@ -109,9 +122,14 @@ pub async fn create_tenant(
         tpm: positive_limit(body.tpm, "tpm")?,
         max_concurrent: positive_limit(body.max_concurrent, "max_concurrent")?,
     };
+    let budget = tollgate_store::tenants::Budget {
+        usd: optional_budget(body.budget_usd.as_ref())?,
+        period: parse_period(body.budget_period)?.unwrap_or_default(),
+    };
     let tenant =
-        tollgate_store::tenants::create(&state.pool, body.name.trim(), &cache, &limits).await?;
-    Ok(HttpResponse::Created().json(tenant))
+        tollgate_store::tenants::create(&state.pool, body.name.trim(), &cache, &limits, &budget)
+            .await?;
+    Ok(HttpResponse::Created().json(tenant_view(&state, &tenant).await?))
 }
 
 /// `PATCH /api/v1/tenants/{tenant_id}`: changes the tenant's cache settings; every key of the
@@ -127,12 +145,17 @@ pub async fn update_tenant(
         rpm: changed_limit(body.rpm, "rpm")?,
         tpm: changed_limit(body.tpm, "tpm")?,
         max_concurrent: changed_limit(body.max_concurrent, "max_concurrent")?,
+        budget_usd: body
+            .budget_usd
+            .map(|value| optional_budget(value.as_ref()))
+            .transpose()?,
+        budget_period: parse_period(body.budget_period)?,
     };
     let tenant = tollgate_store::tenants::update(&state.pool, tenant_id, &update)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant not found", "tenant_not_found"))?;
     state.keys.forget_tenant(tenant_id);
-    Ok(HttpResponse::Ok().json(tenant))
+    Ok(HttpResponse::Ok().json(tenant_view(&state, &tenant).await?))
 }
 
 /// `DELETE /api/v1/tenants/{tenant_id}/cache`: deletes every cached answer of the tenant
@@ -159,7 +182,17 @@ pub async fn get_tenant(
     let tenant = tollgate_store::tenants::get(&state.pool, tenant_id)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant not found", "tenant_not_found"))?;
-    Ok(HttpResponse::Ok().json(tenant))
+    Ok(HttpResponse::Ok().json(tenant_view(&state, &tenant).await?))
+}
+
+/// A tenant as answered: its settings and the spend of its budget's current period.
+async fn tenant_view(
+    state: &AppState,
+    tenant: &tollgate_store::tenants::Tenant,
+) -> Result<Value, ApiError> {
+    let owner = SpendOwner::Tenant(tenant.id);
+    let spend = budget::period_spend(&state.pool, owner, tenant.budget_period, Utc::now()).await?;
+    with_period_spend(tenant, &spend)
 }
 
 /// Body of `POST /api/v1/tenants/{id}/keys`.
@@ -172,6 +205,8 @@ pub struct CreateKey {
     allowed_models: Option<Vec<String>>,
     #[schema(value_type = Option<String>)]
     budget_usd: Option<Value>,
+    /// `day`, `week`, `month` (UTC calendar) or `total` (default).
+    budget_period: Option<String>,
     rpm: Option<i32>,
     tpm: Option<i32>,
     /// Requests in flight at once (absent: the gateway's default).
@@ -204,10 +239,8 @@ pub async fn create_key(
     if let Some(models) = &body.allowed_models {
         known_models(&state, models)?;
     }
-    let budget_usd = match &body.budget_usd {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(parse_budget(value)?),
-    };
+    let budget_usd = optional_budget(body.budget_usd.as_ref())?;
+    let budget_period = parse_period(body.budget_period)?.unwrap_or_default();
     let rpm = positive_limit(body.rpm, "rpm")?;
     let tpm = positive_limit(body.tpm, "tpm")?;
     let max_concurrent = positive_limit(body.max_concurrent, "max_concurrent")?;
@@ -235,6 +268,7 @@ pub async fn create_key(
         tags: body.tags,
         allowed_models: body.allowed_models,
         budget_usd,
+        budget_period,
         rpm,
         tpm,
         max_concurrent,
@@ -282,7 +316,35 @@ fn known_models(state: &AppState, models: &[String]) -> Result<(), ApiError> {
     }
 }
 
-/// A key budget: a non-negative decimal string.
+/// A budget that may be absent or `null` (no budget).
+fn optional_budget(value: Option<&Value>) -> Result<Option<Decimal>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => parse_budget(value).map(Some),
+    }
+}
+
+/// A `budget_period` as given (absent: `None`).
+fn parse_period(value: Option<String>) -> Result<Option<BudgetPeriod>, ApiError> {
+    value
+        .map(|name| {
+            name.parse::<BudgetPeriod>()
+                .map_err(|e| ApiError::invalid(e, "invalid_request", Some("budget_period")))
+        })
+        .transpose()
+}
+
+/// A tenant's or key's JSON with the spend of its current budget period added.
+fn with_period_spend(item: &impl serde::Serialize, spend: &PeriodSpend) -> Result<Value, ApiError> {
+    let mut answer = serde_json::to_value(item).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let spend = serde_json::to_value(spend).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let (Value::Object(answer), Value::Object(spend)) = (&mut answer, spend) {
+        answer.extend(spend);
+    }
+    Ok(answer)
+}
+
+/// A budget: a non-negative decimal string.
 fn parse_budget(value: &Value) -> Result<Decimal, ApiError> {
     let budget = parse_money(value, "budget_usd")?;
     if budget.is_sign_negative() {
@@ -324,6 +386,8 @@ pub struct UpdateKey {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     budget_usd: Option<Option<Value>>,
+    /// `day`, `week`, `month` or `total`.
+    budget_period: Option<String>,
     #[serde(default, deserialize_with = "present")]
     allowed_models: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]
@@ -350,11 +414,10 @@ impl UpdateKey {
         if let Some(Some(models)) = &self.allowed_models {
             known_models(state, models)?;
         }
-        let budget_usd = match self.budget_usd {
-            None => None,
-            Some(None | Some(Value::Null)) => Some(None),
-            Some(Some(value)) => Some(Some(parse_budget(&value)?)),
-        };
+        let budget_usd = self
+            .budget_usd
+            .map(|value| optional_budget(value.as_ref()))
+            .transpose()?;
         let set_mode = self.cache.clone().flatten();
         let set_ttl = self.cache_ttl_seconds.flatten();
         cache_settings(set_mode, set_ttl)?;
@@ -363,6 +426,7 @@ impl UpdateKey {
         }
         let update = KeyUpdate {
             budget_usd,
+            budget_period: parse_period(self.budget_period)?,
             allowed_models: self.allowed_models,
             cache: self.cache,
             cache_threshold: self.cache_threshold,
@@ -373,6 +437,7 @@ impl UpdateKey {
             max_concurrent: changed_limit(self.max_concurrent, "max_concurrent")?,
         };
         let nothing = update.budget_usd.is_none()
+            && update.budget_period.is_none()
             && update.allowed_models.is_none()
             && update.cache.is_none()
             && update.cache_threshold.is_none()
@@ -383,7 +448,7 @@ impl UpdateKey {
             && update.max_concurrent.is_none();
         if nothing {
             return Err(ApiError::invalid(
-                "nothing to change: give at least one of budget_usd, allowed_models, cache, \
+                "nothing to change: give at least one of budget_usd, budget_period, allowed_models, cache, \
                  cache_threshold, cache_ttl_seconds, cache_any_temperature, rpm, tpm, \
                  max_concurrent",
                 "invalid_request",
@@ -422,7 +487,20 @@ pub async fn list_keys(
 ) -> Result<HttpResponse, ApiError> {
     require_tenant(&state.pool, tenant_id).await?;
     let keys = tollgate_store::keys::list(&state.pool, tenant_id).await?;
-    Ok(HttpResponse::Ok().json(json!({"data": keys})))
+    let now = Utc::now();
+    let spent = budget::keys_period_spend(&state.pool, tenant_id, now).await?;
+    let data = keys
+        .iter()
+        .map(|key| {
+            let spend = PeriodSpend {
+                period_spent_usd: spent.get(&key.id).copied().unwrap_or_default(),
+                period_started_at: key.budget_period.starts_at(now),
+                period_resets_at: key.budget_period.resets_at(now),
+            };
+            with_period_spend(key, &spend)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(json!({"data": data})))
 }
 
 /// `DELETE /api/v1/keys/{key_id}`: revokes; every gateway stops accepting it within ~1 s.

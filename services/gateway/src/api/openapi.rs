@@ -428,6 +428,11 @@ fn shared_schemas() -> Map<String, Value> {
     let money = json!({"type": "string", "description": "USD as a decimal string"});
     let uuid = json!({"type": "string", "format": "uuid"});
     let time = json!({"type": "string", "format": "date-time"});
+    let nullable_time = json!({"type": ["string", "null"], "format": "date-time"});
+    let period = json!({
+        "enum": ["day", "week", "month", "total"],
+        "description": "The UTC calendar period a budget covers; it resets when the period ends",
+    });
     let nullable = |t: &str| json!({"type": [t, "null"]});
     let schemas = json!({
         "Error": {
@@ -530,7 +535,12 @@ fn shared_schemas() -> Map<String, Value> {
             "type": "object", "required": ["id", "name", "cache", "created_at"],
             "properties": {
                 "id": uuid, "name": {"type": "string"}, "cache": {"type": "string"},
-                "cache_ttl_seconds": nullable("integer"), "created_at": time,
+                "cache_ttl_seconds": nullable("integer"),
+                "rpm": nullable("integer"), "tpm": nullable("integer"),
+                "max_concurrent": nullable("integer"),
+                "budget_usd": {"type": ["string", "null"]}, "budget_period": period,
+                "period_spent_usd": money, "period_started_at": nullable_time,
+                "period_resets_at": nullable_time, "created_at": time,
             },
         },
         "ApiKey": {
@@ -540,8 +550,11 @@ fn shared_schemas() -> Map<String, Value> {
                 "key_prefix": {"type": "string"},
                 "tags": {"type": "array", "items": {"type": "string"}},
                 "allowed_models": {"type": ["array", "null"], "items": {"type": "string"}},
-                "budget_usd": {"type": ["string", "null"]},
+                "budget_usd": {"type": ["string", "null"]}, "budget_period": period,
+                "period_spent_usd": money, "period_started_at": nullable_time,
+                "period_resets_at": nullable_time,
                 "rpm": nullable("integer"), "tpm": nullable("integer"),
+                "max_concurrent": nullable("integer"),
                 "cache": nullable("string"), "cache_threshold": nullable("number"),
                 "cache_ttl_seconds": nullable("integer"),
                 "cache_any_temperature": {"type": "boolean"},

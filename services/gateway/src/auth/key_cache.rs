@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use rust_decimal::Decimal;
 use subtle::ConstantTimeEq;
 use tollgate_semcache::Mode;
 use tollgate_store::PgPool;
 use uuid::Uuid;
 
 use super::secret::{hash_key, looks_like_key};
+use crate::admission::Budget;
 use crate::error::ApiError;
 use crate::limits::LimitSettings;
 
@@ -28,8 +28,10 @@ pub struct AuthenticatedKey {
     pub tenant_id: Uuid,
     /// Models the key may use; `None`: all.
     pub allowed_models: Option<Vec<String>>,
-    /// Spending cap in USD (enforced by the ledger issue).
-    pub budget_usd: Option<Decimal>,
+    /// The key's spending cap per period, if any.
+    pub budget: Option<Budget>,
+    /// Its tenant's spending cap per period (all keys together), if any.
+    pub tenant_budget: Option<Budget>,
     /// How the key may use the response cache.
     pub cache: KeyCachePolicy,
     /// The key's own rate limits (unset ones: the gateway's key defaults).
@@ -188,7 +190,13 @@ impl KeyCache {
                     key_id: key.id,
                     tenant_id: key.tenant_id,
                     allowed_models: key.allowed_models,
-                    budget_usd: key.budget_usd,
+                    budget: key.budget_usd.map(|usd| Budget {
+                        usd,
+                        period: key.budget_period,
+                    }),
+                    tenant_budget: found
+                        .tenant_budget
+                        .map(|(usd, period)| Budget { usd, period }),
                     cache,
                     limits: limit_settings(key.rpm, key.tpm, key.max_concurrent),
                     tenant_limits,
