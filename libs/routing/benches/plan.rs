@@ -53,6 +53,7 @@ fn route(strategy: Strategy) -> Route {
         deployments,
         retry: RetryPolicy::default(),
         output_limit_field: "max_tokens",
+        default_max_tokens: None,
         max_output_tokens: None,
     }
 }

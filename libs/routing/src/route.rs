@@ -33,9 +33,12 @@ pub struct Route {
     /// so that whichever deployment answers, the estimate covers it.
     pub admission_price: ModelPrice,
     /// The request field its upstreams read as the output limit (`max_tokens`, or
-    /// `max_completion_tokens` for OpenAI's reasoning models), set to the gateway's default
-    /// when a request has none.
+    /// `max_completion_tokens` for OpenAI's reasoning models), set to the key's, the route's
+    /// or the gateway's default when a request has none.
     pub output_limit_field: &'static str,
+    /// Output tokens a request without a limit is reserved and sent upstream with (`None`: the
+    /// gateway's default).
+    pub default_max_tokens: Option<u32>,
     /// Most output tokens one request may ask for, all choices together (`max_tokens x n`);
     /// `None`: no ceiling.
     pub max_output_tokens: Option<u32>,
@@ -123,6 +126,7 @@ mod tests {
             deployments,
             retry: RetryPolicy::default(),
             output_limit_field: "max_tokens",
+            default_max_tokens: None,
             max_output_tokens: None,
         }
     }

@@ -36,6 +36,11 @@ pub struct ApiKey {
     pub tpm: Option<i32>,
     /// Requests in flight at once cap.
     pub max_concurrent: Option<i32>,
+    /// Output tokens reserved and sent upstream for a request without `max_tokens` (`None`:
+    /// the route's, then the gateway's default).
+    pub default_max_tokens: Option<i32>,
+    /// Most output tokens (`max_tokens x n`) one request may ask for (`None`: no key ceiling).
+    pub max_output_tokens: Option<i32>,
     /// Response cache mode: `off`, `exact` or `semantic`; `None`: the tenant's.
     #[sqlx(rename = "cache_mode")]
     #[serde(rename = "cache")]
@@ -83,6 +88,10 @@ pub struct NewApiKey {
     pub tpm: Option<i32>,
     /// Requests in flight at once.
     pub max_concurrent: Option<i32>,
+    /// Default output limit of a request.
+    pub default_max_tokens: Option<i32>,
+    /// Ceiling on `max_tokens x n`.
+    pub max_output_tokens: Option<i32>,
     /// Cache mode; `None`: the tenant's.
     pub cache: Option<String>,
     /// Cache similarity threshold.
@@ -94,7 +103,8 @@ pub struct NewApiKey {
 }
 
 const KEY_COLUMNS: &str = "id, tenant_id, name, key_prefix, tags, allowed_models, budget_usd, \
-                           budget_period, rpm, tpm, max_concurrent, cache_mode, cache_threshold, cache_ttl_seconds, \
+                           budget_period, rpm, tpm, max_concurrent, default_max_tokens, \
+                           max_output_tokens, cache_mode, cache_threshold, cache_ttl_seconds, \
                            cache_any_temperature, created_at, revoked_at";
 
 /// Stores a new key for `tenant_id`. Fails with a foreign-key violation if the tenant is unknown.
@@ -102,8 +112,8 @@ pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<A
     let sql = format!(
         "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, tags, allowed_models, \
          budget_usd, rpm, tpm, max_concurrent, cache_mode, cache_threshold, cache_ttl_seconds, \
-         cache_any_temperature, budget_period) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         cache_any_temperature, budget_period, default_max_tokens, max_output_tokens) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
          RETURNING {KEY_COLUMNS}"
     );
     let stored = sqlx::query_as::<_, ApiKey>(&sql)
@@ -123,6 +133,8 @@ pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<A
         .bind(key.cache_ttl_seconds)
         .bind(key.cache_any_temperature)
         .bind(key.budget_period.as_str())
+        .bind(key.default_max_tokens)
+        .bind(key.max_output_tokens)
         .fetch_one(pool)
         .await?;
     Ok(stored)
@@ -281,6 +293,10 @@ pub struct KeyUpdate {
     pub tpm: Option<Option<i32>>,
     /// Requests in flight at once.
     pub max_concurrent: Option<Option<i32>>,
+    /// Default output limit of a request.
+    pub default_max_tokens: Option<Option<i32>>,
+    /// Ceiling on `max_tokens x n`.
+    pub max_output_tokens: Option<Option<i32>>,
 }
 
 /// What [`update`] found.
@@ -312,6 +328,8 @@ pub async fn update(
          tpm = CASE WHEN $15 THEN $16 ELSE tpm END, \
          max_concurrent = CASE WHEN $17 THEN $18 ELSE max_concurrent END, \
          budget_period = COALESCE($19, budget_period), \
+         default_max_tokens = CASE WHEN $20 THEN $21 ELSE default_max_tokens END, \
+         max_output_tokens = CASE WHEN $22 THEN $23 ELSE max_output_tokens END, \
          settings_changed_at = now() \
          WHERE id = $1 AND revoked_at IS NULL RETURNING {KEY_COLUMNS}, key_hash"
     );
@@ -335,6 +353,10 @@ pub async fn update(
         .bind(update.max_concurrent.is_some())
         .bind(update.max_concurrent.flatten())
         .bind(update.budget_period.map(BudgetPeriod::as_str))
+        .bind(update.default_max_tokens.is_some())
+        .bind(update.default_max_tokens.flatten())
+        .bind(update.max_output_tokens.is_some())
+        .bind(update.max_output_tokens.flatten())
         .fetch_optional(pool)
         .await?;
     use sqlx::{FromRow, Row};

@@ -200,7 +200,7 @@ async fn attempt_once(
         attempt.key_index,
         &record.request_id,
         stream,
-        state.config.default_max_tokens,
+        record.output_default,
         body,
     );
     let span = stage_span!(

@@ -116,6 +116,7 @@ pub fn routing_table(config: &GatewayConfig) -> Result<RoutingTable, tollgate_ro
                 retry: r.retry.clone(),
                 admission_price: r.admission_price(),
                 output_limit_field: r.output_limit_field,
+                default_max_tokens: r.default_max_tokens,
                 max_output_tokens: r.max_output_tokens,
                 deployments: r
                     .deployments

@@ -902,3 +902,71 @@ max_output_tokens = 100
     assert_eq!(stack.mock.requests_for("mock-ceiling"), 1);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_then_the_routes_output_default_is_sent_upstream_and_both_ceilings_hold() {
+    let extra = r#"
+[[models]]
+name = "defaulted"
+provider = "mock"
+upstream_model = "mock-defaulted"
+input_per_million = "1"
+output_per_million = "1"
+default_max_tokens = 30
+max_output_tokens = 1000
+"#;
+    let stack = Stack::start_routed(MockConfig::default(), extra).await;
+    let plain = funded(&stack).await;
+    let capped = stack
+        .funded_tenant(json!({"default_max_tokens": 12, "max_output_tokens": 40}))
+        .await;
+    let body = |max_tokens: Option<u32>, n: u32| {
+        let mut body =
+            json!({"model": "defaulted", "n": n, "messages": [{"role": "user", "content": "x"}]});
+        if let Some(max) = max_tokens {
+            body["max_tokens"] = json!(max);
+        }
+        body
+    };
+    // No limit in the request: the route's default goes upstream, then the key's.
+    assert_eq!(stack.chat(&plain.key, &body(None, 1)).await.status(), 200);
+    assert_eq!(stack.mock.last_request().unwrap().body["max_tokens"], 30);
+    assert_eq!(stack.chat(&capped.key, &body(None, 3)).await.status(), 200);
+    assert_eq!(stack.mock.last_request().unwrap().body["max_tokens"], 12);
+    // The key's ceiling (40) holds below the route's (1000), the route's for the other key.
+    for (max_tokens, n) in [(Some(41), 1), (Some(20), 3), (None, 4)] {
+        let refused = stack.chat(&capped.key, &body(max_tokens, n)).await;
+        assert_eq!(refused.status(), 400, "{max_tokens:?} x {n}");
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "output_too_large", "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("than the 40 this API key allows"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        stack.chat(&plain.key, &body(Some(500), 2)).await.status(),
+        200
+    );
+    let refused = stack.chat(&plain.key, &body(Some(501), 2)).await;
+    assert_eq!(refused.status(), 400);
+    // The key's settings change through PATCH and apply at once.
+    let changed = stack
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/keys/{}", capped.key_id),
+        )
+        .json(&json!({"max_output_tokens": null, "default_max_tokens": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_eq!(stack.chat(&capped.key, &body(None, 1)).await.status(), 200);
+    assert_eq!(stack.mock.last_request().unwrap().body["max_tokens"], 5);
+    assert_eq!(
+        stack.chat(&capped.key, &body(Some(41), 1)).await.status(),
+        200
+    );
+    stack.stop().await;
+}

@@ -211,6 +211,11 @@ pub struct CreateKey {
     tpm: Option<i32>,
     /// Requests in flight at once (absent: the gateway's default).
     max_concurrent: Option<i32>,
+    /// Output tokens a request without `max_tokens` is reserved and sent upstream with (absent:
+    /// the model's, then the gateway's default).
+    default_max_tokens: Option<i32>,
+    /// Most output tokens (`max_tokens x n`) one request may ask for (absent: no key ceiling).
+    max_output_tokens: Option<i32>,
     cache: Option<String>,
     cache_threshold: Option<f32>,
     cache_ttl_seconds: Option<i32>,
@@ -244,6 +249,8 @@ pub async fn create_key(
     let rpm = positive_limit(body.rpm, "rpm")?;
     let tpm = positive_limit(body.tpm, "tpm")?;
     let max_concurrent = positive_limit(body.max_concurrent, "max_concurrent")?;
+    let default_max_tokens = positive_limit(body.default_max_tokens, "default_max_tokens")?;
+    let max_output_tokens = positive_limit(body.max_output_tokens, "max_output_tokens")?;
     let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
     if let Some(threshold) = body.cache_threshold {
         check_threshold(threshold)?;
@@ -272,6 +279,8 @@ pub async fn create_key(
         rpm,
         tpm,
         max_concurrent,
+        default_max_tokens,
+        max_output_tokens,
         cache: cache.mode,
         cache_threshold: body.cache_threshold,
         cache_ttl_seconds: cache.ttl_seconds,
@@ -406,6 +415,12 @@ pub struct UpdateKey {
     /// Requests in flight at once; `null`: the gateway's default.
     #[serde(default, deserialize_with = "present")]
     max_concurrent: Option<Option<i32>>,
+    /// Default output limit of a request; `null`: the model's, then the gateway's.
+    #[serde(default, deserialize_with = "present")]
+    default_max_tokens: Option<Option<i32>>,
+    /// Ceiling on `max_tokens x n`; `null`: none on the key.
+    #[serde(default, deserialize_with = "present")]
+    max_output_tokens: Option<Option<i32>>,
 }
 
 impl UpdateKey {
@@ -435,6 +450,8 @@ impl UpdateKey {
             rpm: changed_limit(self.rpm, "rpm")?,
             tpm: changed_limit(self.tpm, "tpm")?,
             max_concurrent: changed_limit(self.max_concurrent, "max_concurrent")?,
+            default_max_tokens: changed_limit(self.default_max_tokens, "default_max_tokens")?,
+            max_output_tokens: changed_limit(self.max_output_tokens, "max_output_tokens")?,
         };
         let nothing = update.budget_usd.is_none()
             && update.budget_period.is_none()
@@ -445,12 +462,14 @@ impl UpdateKey {
             && update.cache_any_temperature.is_none()
             && update.rpm.is_none()
             && update.tpm.is_none()
-            && update.max_concurrent.is_none();
+            && update.max_concurrent.is_none()
+            && update.default_max_tokens.is_none()
+            && update.max_output_tokens.is_none();
         if nothing {
             return Err(ApiError::invalid(
                 "nothing to change: give at least one of budget_usd, budget_period, allowed_models, cache, \
                  cache_threshold, cache_ttl_seconds, cache_any_temperature, rpm, tpm, \
-                 max_concurrent",
+                 max_concurrent, default_max_tokens, max_output_tokens",
                 "invalid_request",
                 None,
             ));

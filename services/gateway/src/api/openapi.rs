@@ -555,6 +555,7 @@ fn shared_schemas() -> Map<String, Value> {
                 "period_resets_at": nullable_time,
                 "rpm": nullable("integer"), "tpm": nullable("integer"),
                 "max_concurrent": nullable("integer"),
+                "default_max_tokens": nullable("integer"), "max_output_tokens": nullable("integer"),
                 "cache": nullable("string"), "cache_threshold": nullable("number"),
                 "cache_ttl_seconds": nullable("integer"),
                 "cache_any_temperature": {"type": "boolean"},

@@ -32,6 +32,10 @@ pub struct AuthenticatedKey {
     pub budget: Option<Budget>,
     /// Its tenant's spending cap per period (all keys together), if any.
     pub tenant_budget: Option<Budget>,
+    /// Output limit of a request that sets none (`None`: the route's, then the gateway's).
+    pub default_max_tokens: Option<u32>,
+    /// Most output tokens (`max_tokens x n`) one request may ask for (`None`: no key ceiling).
+    pub max_output_tokens: Option<u32>,
     /// How the key may use the response cache.
     pub cache: KeyCachePolicy,
     /// The key's own rate limits (unset ones: the gateway's key defaults).
@@ -197,6 +201,8 @@ impl KeyCache {
                     tenant_budget: found
                         .tenant_budget
                         .map(|(usd, period)| Budget { usd, period }),
+                    default_max_tokens: key.default_max_tokens.and_then(|t| t.try_into().ok()),
+                    max_output_tokens: key.max_output_tokens.and_then(|t| t.try_into().ok()),
                     cache,
                     limits: limit_settings(key.rpm, key.tpm, key.max_concurrent),
                     tenant_limits,

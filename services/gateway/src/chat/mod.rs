@@ -291,7 +291,7 @@ async fn serve(
     let estimate = Estimate::new(
         &request,
         route.admission_price.tokenizer,
-        state.config.default_max_tokens,
+        record.output_default,
     );
     let key = &record.key;
     let permit = admission_span
@@ -341,7 +341,7 @@ async fn serve(
     }
     let upstream_body = request.upstream_body(
         &route.name,
-        (route.output_limit_field, state.config.default_max_tokens),
+        (route.output_limit_field, record.output_default),
     );
     let answer = match dispatch(state, &route, plan, upstream_body, request.stream, record).await {
         Ok(answer) => answer,
@@ -452,18 +452,29 @@ fn choose_route(
             code: "model_not_allowed",
         });
     }
-    let asked = request.output_reserve(state.config.default_max_tokens);
-    if let Some(ceiling) = route.max_output_tokens
-        && asked > ceiling
-    {
-        return Err(ApiError::invalid(
-            format!(
-                "the request asks for up to {asked} output tokens (max_tokens x n), more than the {ceiling} the model '{}' allows in one request",
-                request.model
-            ),
-            "output_too_large",
-            Some("max_tokens"),
-        ));
+    record.output_default = record
+        .key
+        .default_max_tokens
+        .or(route.default_max_tokens)
+        .unwrap_or(state.config.default_max_tokens);
+    let asked = request.output_reserve(record.output_default);
+    let ceilings = [
+        (
+            route.max_output_tokens,
+            format!("the model '{}'", request.model),
+        ),
+        (record.key.max_output_tokens, "this API key".to_owned()),
+    ];
+    for (ceiling, whose) in ceilings {
+        if let Some(ceiling) = ceiling.filter(|ceiling| asked > *ceiling) {
+            return Err(ApiError::invalid(
+                format!(
+                    "the request asks for up to {asked} output tokens (max_tokens x n), more than the {ceiling} {whose} allows in one request"
+                ),
+                "output_too_large",
+                Some("max_tokens"),
+            ));
+        }
     }
     record.tokenizer = route.admission_price.tokenizer;
     let cache_plan = CachePlan::of(state.cache.as_ref(), req, &record.key, request, &route.name)?;
@@ -471,9 +482,7 @@ fn choose_route(
     let shape = RequestShape {
         // A cheap estimate (about four bytes per token) is enough to rank deployments.
         prompt_tokens: u32::try_from(body_len / 4).unwrap_or(u32::MAX),
-        max_output_tokens: request
-            .max_output_tokens()
-            .unwrap_or(state.config.default_max_tokens),
+        max_output_tokens: request.max_output_tokens().unwrap_or(record.output_default),
     };
     let plan = route.plan(&shape, |d| preference.allows(d));
     if plan.is_empty() {

@@ -69,6 +69,8 @@ pub(super) struct RawModel {
     output_limit_field: Option<String>,
     /// Ceiling on `max_tokens x n` of one request.
     max_output_tokens: Option<u32>,
+    /// Output limit of a request that sets none (instead of the gateway's `default_max_tokens`).
+    default_max_tokens: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +151,8 @@ pub struct RouteConfig {
     pub output_limit_field: &'static str,
     /// Most output tokens one request may ask for, all choices together (a 400 beyond).
     pub max_output_tokens: Option<u32>,
+    /// Output limit of a request that sets none (`None`: the gateway's default).
+    pub default_max_tokens: Option<u32>,
 }
 
 /// Routing-wide settings.
@@ -421,6 +425,7 @@ pub(super) fn normalize_routes(
             private: model.private,
             output_limit_field,
             max_output_tokens: model.max_output_tokens.filter(|max| *max > 0),
+            default_max_tokens: model.default_max_tokens.filter(|max| *max > 0),
         });
     }
     let book =

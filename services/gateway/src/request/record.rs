@@ -30,6 +30,9 @@ pub struct RequestRecord {
     pub served: Option<Arc<Deployment>>,
     /// Tokenizer of the route's model family.
     pub tokenizer: Tokenizer,
+    /// Output tokens per choice of a request that sets no limit: the key's, else the route's,
+    /// else the gateway's default (set with the route; reserved and sent upstream).
+    pub output_default: u32,
     /// Provider name, once known.
     pub provider: String,
     /// Streamed answer?
@@ -115,6 +118,7 @@ impl RequestRecord {
             model_requested: String::new(),
             served: None,
             tokenizer: Tokenizer::default(),
+            output_default: 0,
             provider: "none".into(),
             stream: false,
             started,
