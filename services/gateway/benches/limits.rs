@@ -18,11 +18,7 @@ fn limits(c: &mut Criterion) {
         tpm: Some(u32::MAX),
         max_concurrent: Some(1_000),
     };
-    let limiter = Limiter::new(
-        LimitSettings::default(),
-        LimitSettings::default(),
-        THROTTLES,
-    );
+    let limiter = Limiter::new(THROTTLES);
     let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
     c.bench_function(
         "admit, settle and release (key and tenant, all three limits)",

@@ -160,14 +160,10 @@ impl Gateway {
             None => None,
         };
 
-        let limiter = crate::limits::Limiter::new(
-            config.limits.key,
-            config.limits.tenant,
-            crate::limits::Throttles {
-                auth_failures_per_minute: config.limits.auth_failures_per_minute,
-                management_rpm: config.limits.management_rpm,
-            },
-        );
+        let limiter = crate::limits::Limiter::new(crate::limits::Throttles {
+            auth_failures_per_minute: config.limits.auth_failures_per_minute,
+            management_rpm: config.limits.management_rpm,
+        });
         let limiter_upkeep = {
             let limiter = limiter.clone();
             tokio::spawn(async move {

@@ -151,7 +151,7 @@ async fn a_tenants_limit_holds_across_its_keys_and_changes_take_effect_at_once()
     assert_eq!(refused.status(), 429);
     error_saying(refused, "tenant's limit of 2 requests per minute").await;
 
-    // Cleared: the gateway's default (none) applies again, at once.
+    // Cleared: unlimited, at once.
     let tenant = patch(&stack, &tenant_path, json!({"rpm": null})).await;
     assert!(tenant["rpm"].is_null(), "{tenant}");
     assert_eq!(stack.chat(&second, &small(5)).await.status(), 200);
@@ -376,5 +376,74 @@ async fn management_requests_keys_and_alert_rules_per_tenant_are_capped() {
     assert_eq!(refused.status(), 409);
     let error: Value = refused.json().await.unwrap();
     assert_eq!(error["error"]["code"], "too_many_alert_rules", "{error}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_defaults_are_given_to_new_keys_and_tenants_and_null_means_unlimited() {
+    let stack = Stack::start_with(MockConfig::default(), |config| {
+        config.limits.key.rpm = Some(2);
+        config.limits.tenant.max_concurrent = Some(50);
+    })
+    .await;
+    // Created without limits: the defaults are stored and shown.
+    let tenant = stack.funded_tenant(json!({})).await;
+    let listed: Value = stack
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/tenants/{}/keys", tenant.tenant_id),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][0]["rpm"], 2, "{listed}");
+    assert!(listed["data"][0]["tpm"].is_null());
+    let shown: Value = stack
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/tenants/{}", tenant.tenant_id),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["max_concurrent"], 50, "{shown}");
+    for _ in 0..2 {
+        assert_eq!(stack.chat(&tenant.key, &small(5)).await.status(), 200);
+    }
+    assert_eq!(stack.chat(&tenant.key, &small(5)).await.status(), 429);
+
+    // A key created with rpm null is exempt from the default.
+    let exempt: Value = stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{}/keys", tenant.tenant_id),
+        )
+        .json(&json!({"name": "exempt", "rpm": null}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(exempt["rpm"].is_null(), "{exempt}");
+    let exempt = exempt["key"].as_str().unwrap().to_owned();
+    for _ in 0..6 {
+        assert_eq!(stack.chat(&exempt, &small(5)).await.status(), 200);
+    }
+    // PATCH null lifts the first key's limit at once.
+    let key = patch(
+        &stack,
+        &format!("/api/v1/keys/{}", tenant.key_id),
+        json!({"rpm": null}),
+    )
+    .await;
+    assert!(key["rpm"].is_null(), "{key}");
+    assert_eq!(stack.chat(&tenant.key, &small(5)).await.status(), 200);
     stack.stop().await;
 }

@@ -222,6 +222,7 @@ mod tests {
 
         // A total budget never resets.
         a.set_window(Window::new(BudgetPeriod::Total, settle, d(43), d(43)));
+        a.ledger_update(d(7), d(43), 5);
         assert_eq!(a.period_spent(), d(43));
         assert!(!a.needs_window(BudgetPeriod::Total, at("2030-01-01T00:00:00Z")));
     }

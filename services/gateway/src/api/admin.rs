@@ -53,12 +53,17 @@ pub struct CreateTenant {
     name: String,
     cache: Option<String>,
     cache_ttl_seconds: Option<i32>,
-    /// Requests per minute of all the tenant's keys together (absent: the gateway's default).
-    rpm: Option<i32>,
-    /// Tokens per minute of all its keys together.
-    tpm: Option<i32>,
-    /// Requests in flight at once, all its keys together.
-    max_concurrent: Option<i32>,
+    /// Requests per minute of all the tenant's keys together (absent: the gateway's
+    /// `limits.tenant` default; `null`: unlimited).
+    #[serde(default, deserialize_with = "present")]
+    rpm: Option<Option<i32>>,
+    /// Tokens per minute of all its keys together (absent: the default; `null`: unlimited).
+    #[serde(default, deserialize_with = "present")]
+    tpm: Option<Option<i32>>,
+    /// Requests in flight at once, all its keys together (absent: the default; `null`:
+    /// unlimited).
+    #[serde(default, deserialize_with = "present")]
+    max_concurrent: Option<Option<i32>>,
     /// Spending cap of all its keys together per `budget_period` (absent: none).
     #[schema(value_type = Option<String>)]
     budget_usd: Option<Value>,
@@ -72,13 +77,13 @@ pub struct CreateTenant {
 pub struct UpdateTenant {
     cache: Option<String>,
     cache_ttl_seconds: Option<i32>,
-    /// Requests per minute of all its keys together; `null`: the gateway's default.
+    /// Requests per minute of all its keys together; `null`: unlimited.
     #[serde(default, deserialize_with = "present")]
     rpm: Option<Option<i32>>,
-    /// Tokens per minute of all its keys together; `null`: the gateway's default.
+    /// Tokens per minute of all its keys together; `null`: unlimited.
     #[serde(default, deserialize_with = "present")]
     tpm: Option<Option<i32>>,
-    /// Requests in flight at once, all its keys together; `null`: the gateway's default.
+    /// Requests in flight at once, all its keys together; `null`: unlimited.
     #[serde(default, deserialize_with = "present")]
     max_concurrent: Option<Option<i32>>,
     /// Spending cap of all its keys together per `budget_period`; `null`: none.
@@ -117,10 +122,15 @@ pub async fn create_tenant(
     let body = body.into_inner();
     text(&body.name, "name")?;
     let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
+    let defaults = state.config.limits.tenant;
     let limits = tollgate_store::tenants::Limits {
-        rpm: positive_limit(body.rpm, "rpm")?,
-        tpm: positive_limit(body.tpm, "tpm")?,
-        max_concurrent: positive_limit(body.max_concurrent, "max_concurrent")?,
+        rpm: new_limit(body.rpm, defaults.rpm, "rpm")?,
+        tpm: new_limit(body.tpm, defaults.tpm, "tpm")?,
+        max_concurrent: new_limit(
+            body.max_concurrent,
+            defaults.max_concurrent,
+            "max_concurrent",
+        )?,
     };
     let budget = tollgate_store::tenants::Budget {
         usd: optional_budget(body.budget_usd.as_ref())?,
@@ -207,10 +217,15 @@ pub struct CreateKey {
     budget_usd: Option<Value>,
     /// `day`, `week`, `month` (UTC calendar) or `total` (default).
     budget_period: Option<String>,
-    rpm: Option<i32>,
-    tpm: Option<i32>,
-    /// Requests in flight at once (absent: the gateway's default).
-    max_concurrent: Option<i32>,
+    /// Requests per minute (absent: the gateway's `limits.key` default; `null`: unlimited).
+    #[serde(default, deserialize_with = "present")]
+    rpm: Option<Option<i32>>,
+    /// Tokens per minute (absent: the default; `null`: unlimited).
+    #[serde(default, deserialize_with = "present")]
+    tpm: Option<Option<i32>>,
+    /// Requests in flight at once (absent: the default; `null`: unlimited).
+    #[serde(default, deserialize_with = "present")]
+    max_concurrent: Option<Option<i32>>,
     /// Output tokens a request without `max_tokens` is reserved and sent upstream with (absent:
     /// the model's, then the gateway's default).
     default_max_tokens: Option<i32>,
@@ -246,9 +261,14 @@ pub async fn create_key(
     }
     let budget_usd = optional_budget(body.budget_usd.as_ref())?;
     let budget_period = parse_period(body.budget_period)?.unwrap_or_default();
-    let rpm = positive_limit(body.rpm, "rpm")?;
-    let tpm = positive_limit(body.tpm, "tpm")?;
-    let max_concurrent = positive_limit(body.max_concurrent, "max_concurrent")?;
+    let defaults = state.config.limits.key;
+    let rpm = new_limit(body.rpm, defaults.rpm, "rpm")?;
+    let tpm = new_limit(body.tpm, defaults.tpm, "tpm")?;
+    let max_concurrent = new_limit(
+        body.max_concurrent,
+        defaults.max_concurrent,
+        "max_concurrent",
+    )?;
     let default_max_tokens = positive_limit(body.default_max_tokens, "default_max_tokens")?;
     let max_output_tokens = positive_limit(body.max_output_tokens, "max_output_tokens")?;
     let cache = cache_settings(body.cache, body.cache_ttl_seconds)?;
@@ -293,11 +313,11 @@ pub async fn create_key(
     Ok(HttpResponse::Created().json(answer))
 }
 
-/// A rate limit as given: absent, or a positive integer (400 otherwise).
+/// A limit as given: absent or `null` (none), or a positive integer (400 otherwise).
 fn positive_limit(limit: Option<i32>, field: &'static str) -> Result<Option<i32>, ApiError> {
     match limit {
         Some(value) if value <= 0 => Err(ApiError::invalid(
-            format!("'{field}' must be a positive integer (leave it out for the default)"),
+            format!("'{field}' must be a positive integer, or null for none"),
             "invalid_request",
             Some(field),
         )),
@@ -305,7 +325,20 @@ fn positive_limit(limit: Option<i32>, field: &'static str) -> Result<Option<i32>
     }
 }
 
-/// A rate limit in a `PATCH`: absent (kept), `null` (the default again) or positive.
+/// A rate limit of a new key or tenant: absent (the gateway's `default`, stored so that `GET`
+/// shows what applies), `null` (unlimited) or positive.
+fn new_limit(
+    limit: Option<Option<i32>>,
+    default: Option<u32>,
+    field: &'static str,
+) -> Result<Option<i32>, ApiError> {
+    match limit {
+        None => Ok(default.map(|d| i32::try_from(d).unwrap_or(i32::MAX))),
+        Some(value) => positive_limit(value, field),
+    }
+}
+
+/// A rate limit in a `PATCH`: absent (kept), `null` (unlimited) or positive.
 fn changed_limit(
     limit: Option<Option<i32>>,
     field: &'static str,
@@ -406,13 +439,13 @@ pub struct UpdateKey {
     #[serde(default, deserialize_with = "present")]
     cache_ttl_seconds: Option<Option<i32>>,
     cache_any_temperature: Option<bool>,
-    /// Requests per minute; `null`: the gateway's default.
+    /// Requests per minute; `null`: unlimited.
     #[serde(default, deserialize_with = "present")]
     rpm: Option<Option<i32>>,
-    /// Tokens per minute; `null`: the gateway's default.
+    /// Tokens per minute; `null`: unlimited.
     #[serde(default, deserialize_with = "present")]
     tpm: Option<Option<i32>>,
-    /// Requests in flight at once; `null`: the gateway's default.
+    /// Requests in flight at once; `null`: unlimited.
     #[serde(default, deserialize_with = "present")]
     max_concurrent: Option<Option<i32>>,
     /// Default output limit of a request; `null`: the model's, then the gateway's.

@@ -1,4 +1,5 @@
-//! `[limits]`: the rate limits of keys and tenants that set none of their own.
+//! `[limits]`: the rate limits a new key or tenant gets when its creation names none, and the
+//! caps on cheap abuse.
 
 use serde::Deserialize;
 
@@ -22,9 +23,9 @@ pub(super) struct RawLimits {
 /// `tpm` and `max_concurrent` (absent: unlimited), and the caps on cheap abuse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitDefaults {
-    /// What a key without its own limits gets.
+    /// What a new key gets when its creation names no limits.
     pub key: LimitSettings,
-    /// What a tenant without its own limits gets.
+    /// What a new tenant gets when its creation names no limits.
     pub tenant: LimitSettings,
     /// Failed authentications one source address may make per minute; beyond, its requests
     /// get 429 before any credential is looked up.

@@ -133,7 +133,7 @@ pub struct GatewayConfig {
     pub events: EventsSettings,
     /// Client timeouts and the connection cap.
     pub http: HttpSettings,
-    /// Rate limits of keys and tenants that set none.
+    /// Rate limits new keys and tenants get, and the caps on cheap abuse.
     pub limits: LimitDefaults,
 }
 

@@ -26,15 +26,6 @@ pub struct LimitSettings {
 }
 
 impl LimitSettings {
-    /// These settings, each unset one taken from `defaults`.
-    pub fn or(self, defaults: Self) -> Self {
-        Self {
-            rpm: self.rpm.or(defaults.rpm),
-            tpm: self.tpm.or(defaults.tpm),
-            max_concurrent: self.max_concurrent.or(defaults.max_concurrent),
-        }
-    }
-
     fn is_unlimited(&self) -> bool {
         self.rpm.is_none() && self.tpm.is_none() && self.max_concurrent.is_none()
     }
@@ -230,8 +221,6 @@ pub struct Limiter {
     clock: Instant,
     keys: DashMap<Uuid, Shared>,
     tenants: DashMap<Uuid, Shared>,
-    key_defaults: LimitSettings,
-    tenant_defaults: LimitSettings,
     /// Failed authentications by source address.
     addresses: DashMap<std::net::IpAddr, Gcra>,
     auth_failures: Rate,
@@ -263,19 +252,13 @@ pub struct Permit {
 }
 
 impl Limiter {
-    /// A limiter applying `key_defaults` and `tenant_defaults` where a key or tenant sets
-    /// nothing, and `throttles`.
-    pub fn new(
-        key_defaults: LimitSettings,
-        tenant_defaults: LimitSettings,
-        throttles: Throttles,
-    ) -> Arc<Self> {
+    /// A limiter with no meters yet, and `throttles`. A key's or tenant's limits come with
+    /// each request (what is stored for it; an unset limit is no limit).
+    pub fn new(throttles: Throttles) -> Arc<Self> {
         Arc::new(Self {
             clock: Instant::now(),
             keys: DashMap::new(),
             tenants: DashMap::new(),
-            key_defaults,
-            tenant_defaults,
             addresses: DashMap::new(),
             auth_failures: Rate::per_minute(throttles.auth_failures_per_minute),
             management: DashMap::new(),
@@ -327,13 +310,8 @@ impl Limiter {
         tokens: impl FnOnce() -> u64,
     ) -> Result<Permit, Limited> {
         let holders = [
-            (Holder::Key, key.1.or(self.key_defaults), &self.keys, key.0),
-            (
-                Holder::Tenant,
-                tenant.1.or(self.tenant_defaults),
-                &self.tenants,
-                tenant.0,
-            ),
+            (Holder::Key, key.1, &self.keys, key.0),
+            (Holder::Tenant, tenant.1, &self.tenants, tenant.0),
         ];
         let mut held: Vec<(Shared, LimitSettings)> = Vec::with_capacity(2);
         // Whose each held meter is, in the same order.
@@ -495,11 +473,7 @@ mod tests {
 
     #[test]
     fn failed_authentications_and_management_requests_are_throttled() {
-        let limiter = Limiter::new(
-            LimitSettings::default(),
-            LimitSettings::default(),
-            THROTTLES,
-        );
+        let limiter = Limiter::new(THROTTLES);
         let address: std::net::IpAddr = "192.0.2.7".parse().unwrap();
         for _ in 0..3 {
             limiter.may_authenticate(address).unwrap();
@@ -539,11 +513,7 @@ mod tests {
 
     #[test]
     fn a_refused_request_takes_nothing_from_any_limit() {
-        let limiter = Limiter::new(
-            LimitSettings::default(),
-            LimitSettings::default(),
-            THROTTLES,
-        );
+        let limiter = Limiter::new(THROTTLES);
         let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
         let key_limits = limits(Some(10), None, None);
         let tenant_limits = limits(Some(1), None, None);
@@ -571,12 +541,9 @@ mod tests {
 
     #[test]
     fn concurrency_is_held_until_the_permit_goes_and_tokens_are_asked_only_when_limited() {
-        let limiter = Limiter::new(
-            limits(None, None, Some(2)),
-            LimitSettings::default(),
-            THROTTLES,
-        );
+        let limiter = Limiter::new(THROTTLES);
         let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
+        let two = limits(None, None, Some(2));
         let unlimited = LimitSettings::default();
         let asked = std::cell::Cell::new(0);
         let count = || {
@@ -584,13 +551,13 @@ mod tests {
             5
         };
         let a = limiter
-            .admit((key, unlimited), (tenant, unlimited), count)
+            .admit((key, two), (tenant, unlimited), count)
             .unwrap();
         let b = limiter
-            .admit((key, unlimited), (tenant, unlimited), count)
+            .admit((key, two), (tenant, unlimited), count)
             .unwrap();
         let refused = limiter
-            .admit((key, unlimited), (tenant, unlimited), count)
+            .admit((key, two), (tenant, unlimited), count)
             .unwrap_err();
         assert_eq!(
             (refused.holder, refused.kind),
@@ -603,7 +570,7 @@ mod tests {
         );
         drop(a);
         let c = limiter
-            .admit((key, unlimited), (tenant, unlimited), count)
+            .admit((key, two), (tenant, unlimited), count)
             .unwrap();
         drop((b, c));
         limiter.forget_idle();
@@ -612,11 +579,7 @@ mod tests {
 
     #[test]
     fn the_token_reservation_is_trued_up_by_the_permit() {
-        let limiter = Limiter::new(
-            LimitSettings::default(),
-            LimitSettings::default(),
-            THROTTLES,
-        );
+        let limiter = Limiter::new(THROTTLES);
         let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
         let tight = limits(None, Some(100), None);
         let unlimited = LimitSettings::default();
@@ -645,11 +608,7 @@ mod tests {
 
     #[test]
     fn raising_a_limit_admits_a_holder_at_once() {
-        let limiter = Limiter::new(
-            LimitSettings::default(),
-            LimitSettings::default(),
-            THROTTLES,
-        );
+        let limiter = Limiter::new(THROTTLES);
         let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
         let unlimited = LimitSettings::default();
         let one = limits(Some(1), None, None);
