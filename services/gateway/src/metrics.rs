@@ -28,6 +28,7 @@ pub struct GatewayMetrics {
     events_unbilled: Counter,
     ready: Gauge,
     feed_stale: Gauge,
+    limit_gateways: Gauge,
     admission_rejections: Family<Labels, Counter>,
     deployment_attempts: Family<Labels, Counter>,
     deployment_latency: Family<Labels, Histogram, fn() -> Histogram>,
@@ -66,6 +67,7 @@ impl GatewayMetrics {
             events_unbilled: Counter::default(),
             ready: Gauge::default(),
             feed_stale: Gauge::default(),
+            limit_gateways: Gauge::default(),
             admission_rejections: Family::default(),
             deployment_attempts: Family::default(),
             deployment_latency: Family::new_with_constructor(latency_histogram),
@@ -132,6 +134,11 @@ impl GatewayMetrics {
             "balance_feed_stale",
             "1 when the ledger's balance feed is missing or behind: admission runs on this gateway's own accounting",
             metrics.feed_stale.clone(),
+        );
+        r.register(
+            "rate_limit_gateways",
+            "Gateways sharing the rate limits, this one included (each takes its share of a limit between reports)",
+            metrics.limit_gateways.clone(),
         );
         r.register(
             "admission_rejections",
@@ -247,6 +254,12 @@ impl GatewayMetrics {
     /// Counts a usage event that could not be enqueued.
     pub fn unbilled(&self) {
         self.events_unbilled.inc();
+    }
+
+    /// Sets how many gateways share the rate limits.
+    pub fn set_limit_gateways(&self, gateways: u64) {
+        self.limit_gateways
+            .set(i64::try_from(gateways).unwrap_or(i64::MAX));
     }
 
     /// Sets the balance-feed staleness gauge.

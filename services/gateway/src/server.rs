@@ -106,6 +106,7 @@ impl Gateway {
         let peer_nats = tollgate_events::connect_any(options, &config.nats.url).await?;
         tollgate_events::ensure_stream(&jetstream, &config.nats.stream).await?;
 
+        let limits_nats = peer_nats.clone();
         let (peers, peer_tasks) =
             Peers::start(peer_nats, config.nats.stream.subject_prefix.clone());
         let admission = Admission::new(pool.clone(), peers);
@@ -164,13 +165,21 @@ impl Gateway {
             auth_failures_per_minute: config.limits.auth_failures_per_minute,
             management_rpm: config.limits.management_rpm,
         });
+        let limit_sharing = crate::limits::cluster::start(
+            limiter.clone(),
+            limits_nats,
+            &config.nats.stream.subject_prefix,
+        );
         let limiter_upkeep = {
-            let limiter = limiter.clone();
+            let (limiter, metrics) = (limiter.clone(), metrics.clone());
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(60));
-                loop {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                for second in 0u64.. {
                     tick.tick().await;
-                    limiter.forget_idle();
+                    metrics.set_limit_gateways(limiter.sharing_gateways());
+                    if second % 60 == 59 {
+                        limiter.forget_idle();
+                    }
                 }
             })
         };
@@ -233,6 +242,7 @@ impl Gateway {
             ]
             .into_iter()
             .chain(peer_tasks)
+            .chain(limit_sharing)
             .chain(probes)
             .chain(
                 state

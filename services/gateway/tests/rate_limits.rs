@@ -447,3 +447,66 @@ async fn the_configured_defaults_are_given_to_new_keys_and_tenants_and_null_mean
     assert_eq!(stack.chat(&tenant.key, &small(5)).await.status(), 200);
     stack.stop().await;
 }
+
+/// Waits until the gateway at `url` says `gateways` share its rate limits.
+async fn wait_for_sharing(stack: &Stack, url: &str, gateways: u32) {
+    let wanted = format!("tollgate_rate_limit_gateways {gateways}");
+    for _ in 0..100 {
+        let metrics = stack
+            .http
+            .get(format!("{url}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.lines().any(|line| line == wanted) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{url} never saw {gateways} gateways");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_share_one_limit_within_the_documented_overshoot() {
+    let mut stack = Stack::start().await;
+    let second = stack.start_gateway(stack.config.clone()).await;
+    let first = stack.url.clone();
+    wait_for_sharing(&stack, &first, 2).await;
+    wait_for_sharing(&stack, &second, 2).await;
+    let limit = 40;
+    let tenant = stack.funded_tenant(json!({"rpm": limit})).await;
+
+    // 240 requests at once, half through each gateway: alone, each would let 40 through.
+    let started = std::time::Instant::now();
+    let bodies: Vec<Value> = (0..240).map(|i| small(i % 7 + 1)).collect();
+    let statuses = futures_util::future::join_all(bodies.iter().enumerate().map(|(i, body)| {
+        let url = if i % 2 == 0 { &first } else { &second };
+        let key = tenant.key.clone();
+        let stack = &stack;
+        async move { stack.chat_at(url, &key, body).await.status().as_u16() }
+    }))
+    .await;
+    let seconds = started.elapsed().as_secs_f64();
+    let served = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(served + limited, 240, "{statuses:?}");
+    // What the limit lets through in that time (the burst plus what regenerates), and the
+    // worst case of docs/architecture.md for two gateways: half of one interval's free room.
+    let regenerated = (seconds * f64::from(limit) / 60.0).ceil() as usize;
+    let allowed = limit as usize + regenerated;
+    eprintln!(
+        "two gateways, rpm {limit}: served {served} of 240 in {seconds:.2} s (exact: {allowed})"
+    );
+    assert!(
+        served <= allowed + limit as usize / 2,
+        "served {served}, limit {allowed}"
+    );
+    assert!(
+        served >= allowed / 2,
+        "each gateway got at least its share: {served}"
+    );
+    stack.stop().await;
+}

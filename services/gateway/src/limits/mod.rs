@@ -1,8 +1,9 @@
 //! Rate limits of the data plane: requests per minute, tokens per minute (prompt plus reserved
 //! output, trued up to the actual usage when the answer ends) and concurrent requests, per key
 //! and per tenant. Each limit is a [`gcra::Gcra`] held in this gateway's memory, so a decision
-//! costs two short locks and no round trip.
+//! costs two short locks and no round trip; gateways share their use over NATS ([`cluster`]).
 
+pub mod cluster;
 pub mod gcra;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use uuid::Uuid;
 
+use self::cluster::{Cluster, Taken};
 use self::gcra::{Gcra, Rate, Refused, Window};
 
 /// The limits of one key or tenant (`None`: unlimited).
@@ -194,6 +196,14 @@ struct Meter {
     in_flight: u32,
     /// The rates `requests` and `tokens` were last kept at (a changed limit rescales them).
     rates: (Option<Rate>, Option<Rate>),
+    /// Taken here since the last report to the other gateways.
+    unsent: Taken,
+    /// Whether the meter is on the list of meters to report.
+    reported: bool,
+    /// Other gateways' use heard before this gateway knew the meter's rates.
+    heard_early: Taken,
+    /// Requests in flight at each other gateway, as last reported.
+    peer_in_flight: Vec<(Uuid, u32)>,
 }
 
 impl Meter {
@@ -211,6 +221,60 @@ impl Meter {
             self.tokens.rescale(from, to, now);
         }
         self.rates = rates;
+        if !self.heard_early.is_empty() {
+            let early = std::mem::take(&mut self.heard_early);
+            self.apply_taken(early, now);
+        }
+    }
+
+    /// Requests in flight here and at the other gateways.
+    fn in_flight_everywhere(&self) -> u32 {
+        self.peer_in_flight
+            .iter()
+            .fold(self.in_flight, |sum, (_, n)| sum.saturating_add(*n))
+    }
+
+    /// Takes what another gateway took (or keeps it until the rates are known).
+    fn apply_taken(&mut self, taken: Taken, now: u64) {
+        match self.rates {
+            (None, None) => {
+                self.heard_early.requests += taken.requests;
+                self.heard_early.tokens += taken.tokens;
+            }
+            (requests, tokens) => {
+                if let Some(rate) = requests {
+                    self.requests.take(rate, taken.requests, now);
+                }
+                if let Some(rate) = tokens {
+                    match u64::try_from(taken.tokens) {
+                        Ok(more) => self.tokens.take(rate, more, now),
+                        Err(_) => self
+                            .tokens
+                            .give_back(rate, taken.tokens.unsigned_abs(), now),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies another gateway's report of this meter.
+    fn heard(&mut self, gateway: Uuid, taken: Taken, in_flight: u32, now: u64) {
+        self.apply_taken(taken, now);
+        self.peer_in_flight.retain(|(gw, _)| *gw != gateway);
+        if in_flight > 0 {
+            self.peer_in_flight.push((gateway, in_flight));
+        }
+    }
+
+    /// Records use to report to the other gateways (when there are any).
+    fn note(&mut self, cluster: &Cluster, whose: (Holder, Uuid), change: Taken) {
+        self.unsent.requests += change.requests;
+        self.unsent.tokens += change.tokens;
+        self.unsent.starts += change.starts;
+        if !self.reported {
+            self.reported = true;
+            cluster.changed(whose.0, whose.1);
+        }
     }
 }
 
@@ -221,6 +285,8 @@ pub struct Limiter {
     clock: Instant,
     keys: DashMap<Uuid, Shared>,
     tenants: DashMap<Uuid, Shared>,
+    /// The other gateways sharing these limits.
+    cluster: Cluster,
     /// Failed authentications by source address.
     addresses: DashMap<std::net::IpAddr, Gcra>,
     auth_failures: Rate,
@@ -243,7 +309,7 @@ pub struct Throttles {
 /// concurrency slots are then freed) and trued up to the tokens it used.
 pub struct Permit {
     limiter: Arc<Limiter>,
-    held: Vec<(Shared, LimitSettings)>,
+    held: Vec<(Shared, LimitSettings, (Holder, Uuid))>,
     reserved_tokens: u64,
     /// Set once trued up (a request is billed once; a second true-up would give back twice).
     settled: std::sync::atomic::AtomicBool,
@@ -259,6 +325,7 @@ impl Limiter {
             clock: Instant::now(),
             keys: DashMap::new(),
             tenants: DashMap::new(),
+            cluster: Cluster::new(),
             addresses: DashMap::new(),
             auth_failures: Rate::per_minute(throttles.auth_failures_per_minute),
             management: DashMap::new(),
@@ -302,7 +369,8 @@ impl Limiter {
 
     /// Admits a request by `key` of `tenant` whose size (prompt plus reserved output) is
     /// `tokens()`, asked only when a token limit applies; or says which limit refuses it.
-    /// Nothing is taken from any limit when one refuses.
+    /// Nothing is taken from any limit when one refuses. With other gateways about, a request
+    /// must also fit this gateway's share of each limit ([`cluster`]).
     pub fn admit(
         self: &Arc<Self>,
         key: (Uuid, LimitSettings),
@@ -313,63 +381,92 @@ impl Limiter {
             (Holder::Key, key.1, &self.keys, key.0),
             (Holder::Tenant, tenant.1, &self.tenants, tenant.0),
         ];
-        let mut held: Vec<(Shared, LimitSettings)> = Vec::with_capacity(2);
-        // Whose each held meter is, in the same order.
-        let mut whose = Vec::with_capacity(2);
+        let mut held: Vec<(Shared, LimitSettings, (Holder, Uuid))> = Vec::with_capacity(2);
         for (holder, settings, meters, id) in &holders {
             if !settings.is_unlimited() {
                 let meter = meters.entry(*id).or_default().clone();
-                held.push((meter, *settings));
-                whose.push(*holder);
+                held.push((meter, *settings, (*holder, *id)));
             }
         }
         let now = self.now();
+        let members = self.cluster.members();
+        let interval = cluster::current_interval();
         // Always key first, then tenant: two requests never wait on each other's locks.
         let mut guards: Vec<_> = held
             .iter()
-            .map(|(meter, _)| meter.lock().unwrap_or_else(PoisonError::into_inner))
+            .map(|(meter, ..)| meter.lock().unwrap_or_else(PoisonError::into_inner))
             .collect();
-        for ((_, settings), meter) in held.iter().zip(guards.iter_mut()) {
+        for ((_, settings, _), meter) in held.iter().zip(guards.iter_mut()) {
             meter.follow(settings, now);
         }
         let refuse = |index: usize, kind, limit: u64, refused: Option<Refused>| Limited {
-            holder: whose[index],
+            holder: held[index].2.0,
             kind,
             limit,
             retry_after: refused.map_or(Some(Duration::from_secs(1)), |r| r.retry_after),
             headers: RateHeaders::default(),
         };
+        // Beyond this gateway's share (but within the limit): try again after the next report.
+        let beyond_share = |index: usize, kind, limit: u64, window: Window| Limited {
+            holder: held[index].2.0,
+            kind,
+            limit,
+            retry_after: Some(cluster::SYNC_INTERVAL),
+            headers: match kind {
+                Kind::Tokens => RateHeaders {
+                    tokens: Some(window),
+                    ..RateHeaders::default()
+                },
+                _ => RateHeaders {
+                    requests: Some(window),
+                    ..RateHeaders::default()
+                },
+            },
+        };
+        let owns = |index: usize| members.owns(held[index].2.1, interval);
         // Concurrency and requests first: a request they refuse is never tokenized.
-        for (index, ((_, settings), meter)) in held.iter().zip(guards.iter()).enumerate() {
-            if let Some(max) = settings.max_concurrent
-                && meter.in_flight >= max
-            {
-                return Err(refuse(index, Kind::Concurrency, u64::from(max), None));
+        for (index, ((_, settings, _), meter)) in held.iter().zip(guards.iter()).enumerate() {
+            if let Some(max) = settings.max_concurrent {
+                let busy = meter.in_flight_everywhere();
+                let free = u64::from(max.saturating_sub(busy));
+                let unsent = u64::from(meter.unsent.starts);
+                if busy >= max || !members.allows(free, unsent, 1, owns(index)) {
+                    return Err(refuse(index, Kind::Concurrency, u64::from(max), None));
+                }
             }
-            if let Some(rate) = settings.rpm.map(Rate::per_minute)
-                && let Err(refused) = meter.requests.check(rate, 1, now)
-            {
-                let mut limited = refuse(index, Kind::Requests, rate.limit(), Some(refused));
-                limited.headers.requests = Some(refused.window);
-                return Err(limited);
+            if let Some(rate) = settings.rpm.map(Rate::per_minute) {
+                if let Err(refused) = meter.requests.check(rate, 1, now) {
+                    let mut limited = refuse(index, Kind::Requests, rate.limit(), Some(refused));
+                    limited.headers.requests = Some(refused.window);
+                    return Err(limited);
+                }
+                let window = meter.requests.window(rate, now);
+                if !members.allows(window.remaining, meter.unsent.requests, 1, owns(index)) {
+                    return Err(beyond_share(index, Kind::Requests, rate.limit(), window));
+                }
             }
         }
-        let tokens = if held.iter().any(|(_, settings)| settings.tpm.is_some()) {
+        let tokens = if held.iter().any(|(_, settings, _)| settings.tpm.is_some()) {
             tokens()
         } else {
             0
         };
-        for (index, ((_, settings), meter)) in held.iter().zip(guards.iter()).enumerate() {
-            if let Some(rate) = settings.tpm.map(Rate::per_minute)
-                && let Err(refused) = meter.tokens.check(rate, tokens, now)
-            {
-                let mut limited = refuse(index, Kind::Tokens, rate.limit(), Some(refused));
-                limited.headers.tokens = Some(refused.window);
-                return Err(limited);
+        for (index, ((_, settings, _), meter)) in held.iter().zip(guards.iter()).enumerate() {
+            if let Some(rate) = settings.tpm.map(Rate::per_minute) {
+                if let Err(refused) = meter.tokens.check(rate, tokens, now) {
+                    let mut limited = refuse(index, Kind::Tokens, rate.limit(), Some(refused));
+                    limited.headers.tokens = Some(refused.window);
+                    return Err(limited);
+                }
+                let window = meter.tokens.window(rate, now);
+                let unsent = u64::try_from(meter.unsent.tokens).unwrap_or(0);
+                if !members.allows(window.remaining, unsent, tokens, owns(index)) {
+                    return Err(beyond_share(index, Kind::Tokens, rate.limit(), window));
+                }
             }
         }
         let mut headers = RateHeaders::default();
-        for ((_, settings), meter) in held.iter().zip(guards.iter_mut()) {
+        for ((_, settings, whose), meter) in held.iter().zip(guards.iter_mut()) {
             meter.in_flight += 1;
             let requests = settings.rpm.map(|rpm| {
                 let rate = Rate::per_minute(rpm);
@@ -382,6 +479,18 @@ impl Limiter {
                 meter.tokens.window(rate, now)
             });
             headers.tighten(requests, tokens_window);
+            if members.count > 1 {
+                let taken = Taken {
+                    requests: u64::from(settings.rpm.is_some()),
+                    tokens: if settings.tpm.is_some() {
+                        i64::try_from(tokens).unwrap_or(i64::MAX)
+                    } else {
+                        0
+                    },
+                    starts: 1,
+                };
+                meter.note(&self.cluster, *whose, taken);
+            }
         }
         drop(guards);
         Ok(Permit {
@@ -393,13 +502,30 @@ impl Limiter {
         })
     }
 
+    /// How many gateways share the limits (this one included).
+    pub fn sharing_gateways(&self) -> u64 {
+        self.cluster.members().count
+    }
+
+    /// This limiter's meters of one kind of holder.
+    fn meters(&self, holder: Holder) -> &DashMap<Uuid, Shared> {
+        match holder {
+            Holder::Tenant => &self.tenants,
+            _ => &self.keys,
+        }
+    }
+
     /// Forgets the meters of keys and tenants idle for a whole window (their limits are whole
     /// again), so memory follows the active holders only.
     pub fn forget_idle(&self) {
         let now = self.now();
         let idle = |meter: &Shared| {
             let meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
-            meter.in_flight == 0 && meter.requests.is_whole(now) && meter.tokens.is_whole(now)
+            meter.in_flight == 0
+                && meter.peer_in_flight.is_empty()
+                && !meter.reported
+                && meter.requests.is_whole(now)
+                && meter.tokens.is_whole(now)
         };
         self.keys
             .retain(|_, meter| Arc::strong_count(meter) > 1 || !idle(meter));
@@ -438,7 +564,8 @@ impl Permit {
             return;
         }
         let now = self.limiter.now();
-        for (meter, settings) in &self.held {
+        let shared = self.limiter.cluster.members().count > 1;
+        for (meter, settings, whose) in &self.held {
             let Some(tpm) = settings.tpm else { continue };
             let rate = Rate::per_minute(tpm);
             let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
@@ -449,15 +576,30 @@ impl Permit {
             } else {
                 meter.tokens.take(rate, used - self.reserved_tokens, now);
             }
+            if shared {
+                let change = i128::from(used) - i128::from(self.reserved_tokens);
+                let tokens =
+                    i64::try_from(change).unwrap_or(if change < 0 { i64::MIN } else { i64::MAX });
+                let taken = Taken {
+                    tokens,
+                    ..Taken::default()
+                };
+                meter.note(&self.limiter.cluster, *whose, taken);
+            }
         }
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        for (meter, _) in &self.held {
+        let shared = self.limiter.cluster.members().count > 1;
+        for (meter, _, whose) in &self.held {
             let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
             meter.in_flight = meter.in_flight.saturating_sub(1);
+            if shared {
+                // The others learn the lower in-flight count with the next report.
+                meter.note(&self.limiter.cluster, *whose, Taken::default());
+            }
         }
     }
 }
