@@ -131,6 +131,15 @@ pub enum SpendOwner {
     Tenant(Uuid),
 }
 
+impl SpendOwner {
+    /// The key's or tenant's id.
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::Key(id) | Self::Tenant(id) => id,
+        }
+    }
+}
+
 /// A key's or tenant's booked spend, all time and within one period, read together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BookedSpend {
@@ -148,34 +157,45 @@ pub async fn booked_spend(
     owner: SpendOwner,
     first_day: Option<NaiveDate>,
 ) -> Result<BookedSpend, StoreError> {
+    let Some(first_day) = first_day else {
+        // All time: the booked total is the figure (no days to add up).
+        let sql = match owner {
+            SpendOwner::Key(_) => {
+                "SELECT COALESCE(k.spent_usd, 0), COALESCE(k.last_seq, 0) \
+                 FROM (SELECT 1) one LEFT JOIN key_spend k ON k.api_key_id = $1"
+            }
+            SpendOwner::Tenant(_) => {
+                "SELECT COALESCE(b.spent_usd, 0), COALESCE(b.last_seq, 0) \
+                 FROM (SELECT 1) one LEFT JOIN tenant_balances b ON b.tenant_id = $1"
+            }
+        };
+        let (total, seq): (Decimal, i64) =
+            sqlx::query_as(sql).bind(owner.id()).fetch_one(pool).await?;
+        return Ok(BookedSpend {
+            total,
+            in_period: total,
+            seq,
+        });
+    };
     let sql = match owner {
         SpendOwner::Key(_) => {
             "SELECT COALESCE(k.spent_usd, 0), COALESCE(k.last_seq, 0), \
                (SELECT COALESCE(SUM(spent_usd), 0) FROM daily_spend \
-                WHERE api_key_id = $1 AND ($2::date IS NULL OR day >= $2)) \
+                WHERE api_key_id = $1 AND day >= $2) \
              FROM (SELECT 1) one LEFT JOIN key_spend k ON k.api_key_id = $1"
         }
         SpendOwner::Tenant(_) => {
             "SELECT COALESCE(b.spent_usd, 0), COALESCE(b.last_seq, 0), \
                (SELECT COALESCE(SUM(spent_usd), 0) FROM daily_spend \
-                WHERE tenant_id = $1 AND ($2::date IS NULL OR day >= $2)) \
+                WHERE tenant_id = $1 AND day >= $2) \
              FROM (SELECT 1) one LEFT JOIN tenant_balances b ON b.tenant_id = $1"
         }
     };
-    let id = match owner {
-        SpendOwner::Key(id) | SpendOwner::Tenant(id) => id,
-    };
     let (total, seq, in_period): (Decimal, i64, Decimal) = sqlx::query_as(sql)
-        .bind(id)
+        .bind(owner.id())
         .bind(first_day)
         .fetch_one(pool)
         .await?;
-    // With no period the two figures are the same sum; take the booked total for both.
-    let in_period = if first_day.is_some() {
-        in_period
-    } else {
-        total
-    };
     Ok(BookedSpend {
         total,
         in_period,

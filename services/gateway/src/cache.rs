@@ -202,13 +202,15 @@ pub struct CachePlan {
 impl CachePlan {
     /// The plan for `request` by `key`; `None` when the cache is not used (gateway without a
     /// cache, key and tenant off, `x-tollgate-cache: off`, or an uncacheable request).
-    /// An unknown `x-tollgate-cache` value is the client's error.
+    /// An unknown `x-tollgate-cache` value is the client's error. A request without an output
+    /// limit is answered within `output_default` tokens per choice (the key's or the route's),
+    /// so that limit is part of what its answer is stored under.
     pub fn of(
         cache: Option<&Cache>,
         req: &HttpRequest,
         key: &AuthenticatedKey,
         request: &ChatRequest,
-        route: &str,
+        (route, output_default): (&str, u32),
     ) -> Result<Option<Self>, ApiError> {
         let lookup = match req.headers().get("x-tollgate-cache").map(|v| v.to_str()) {
             None => true,
@@ -228,7 +230,11 @@ impl CachePlan {
         if key.cache.mode == Mode::Off {
             return Ok(None);
         }
-        let Some(cache_key) = CacheKey::of(route, request.body()) else {
+        let scope = match request.max_output_tokens() {
+            Some(_) => std::borrow::Cow::Borrowed(route),
+            None => std::borrow::Cow::Owned(format!("{route}\nmax_tokens={output_default}")),
+        };
+        let Some(cache_key) = CacheKey::of(&scope, request.body()) else {
             return Ok(None);
         };
         Ok(Some(Self {

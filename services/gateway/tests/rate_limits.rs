@@ -510,3 +510,47 @@ async fn two_gateways_share_one_limit_within_the_documented_overshoot() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_joins_learns_what_the_others_used_before_it_came() {
+    let mut stack = Stack::start().await;
+    let first = stack.url.clone();
+    let limit: u32 = 30;
+    let tenant = stack.funded_tenant(json!({"rpm": limit})).await;
+    // Alone, the first gateway spends the whole minute's limit.
+    let started = std::time::Instant::now();
+    for i in 0..limit {
+        let status = stack
+            .chat_at(&first, &tenant.key, &small(i % 5 + 1))
+            .await
+            .status();
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        stack.chat_at(&first, &tenant.key, &small(1)).await.status(),
+        429
+    );
+    // A second gateway starts; once they know each other, it has nothing left to give either.
+    let second = stack.start_gateway(stack.config.clone()).await;
+    wait_for_sharing(&stack, &second, 2).await;
+    wait_for_sharing(&stack, &first, 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut served = 0;
+    for i in 0..20 {
+        if stack
+            .chat_at(&second, &tenant.key, &small(i % 5 + 1))
+            .await
+            .status()
+            == 200
+        {
+            served += 1;
+        }
+    }
+    // What regenerated meanwhile (one request every two seconds) is all it may serve.
+    let regenerated = (started.elapsed().as_secs_f64() * f64::from(limit) / 60.0).ceil() as usize;
+    assert!(
+        served <= regenerated,
+        "the newcomer served {served}, {regenerated} regenerated"
+    );
+    stack.stop().await;
+}

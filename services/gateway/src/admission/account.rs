@@ -93,13 +93,16 @@ impl Account {
         self.acked.retain(|(s, _, _)| *s > seq);
     }
 
-    /// The ledger's spend within the budget period in force (all of it before one is known).
-    pub fn period_spent(&self) -> Decimal {
-        self.spent
-            - self
-                .window
-                .as_ref()
-                .map_or(Decimal::ZERO, |w| w.spent_before)
+    /// The ledger's spend within the current `period` (all of it while no window of that
+    /// period is in force): the period's booked spend when the window was read, plus what the
+    /// ledger booked since (this gateway's figure may lag the one read: then nothing is added).
+    pub fn period_spent(&self, period: BudgetPeriod) -> Decimal {
+        match &self.window {
+            Some(window) if window.period == period => {
+                window.in_period + (self.spent - window.total).max(Decimal::ZERO)
+            }
+            _ => self.spent,
+        }
     }
 
     /// Whether the window must be (re)computed for a budget over `period` at `now`: none yet,
@@ -114,6 +117,11 @@ impl Account {
             || settle_at.is_some_and(|at| window.computed_at < at && now >= at)
     }
 
+    /// Whether a window of `period` is in force (ended or not).
+    pub fn has_window_of(&self, period: BudgetPeriod) -> bool {
+        self.window.as_ref().is_some_and(|w| w.period == period)
+    }
+
     /// Puts a window in force.
     pub fn set_window(&mut self, window: Window) {
         self.window = Some(window);
@@ -125,13 +133,15 @@ impl Account {
     }
 }
 
-/// One budget period as an account sees it: what was spent before it began.
+/// One budget period as an account sees it: the ledger's total and in-period spend, read
+/// together when the window was computed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
     period: BudgetPeriod,
     starts: Option<DateTime<Utc>>,
     ends: Option<DateTime<Utc>>,
-    spent_before: Decimal,
+    total: Decimal,
+    in_period: Decimal,
     computed_at: DateTime<Utc>,
 }
 
@@ -148,7 +158,8 @@ impl Window {
             period,
             starts: period.starts_at(now),
             ends: period.resets_at(now),
-            spent_before: total - in_period,
+            total,
+            in_period,
             computed_at: now,
         }
     }
@@ -196,7 +207,7 @@ mod tests {
         assert!(a.needs_window(day, evening));
         // 40 spent in all, 15 of it today.
         a.set_window(Window::new(day, evening, d(40), d(15)));
-        assert_eq!(a.period_spent(), d(15));
+        assert_eq!(a.period_spent(day), d(15));
         assert!(!a.needs_window(day, evening));
         assert!(
             a.needs_window(BudgetPeriod::Week, evening),
@@ -204,26 +215,35 @@ mod tests {
         );
         // The ledger books 2 more today.
         a.ledger_update(d(8), d(42), 4);
-        assert_eq!(a.period_spent(), d(17));
+        assert_eq!(a.period_spent(day), d(17));
 
         // Midnight: the day is over, a new window starts from what was spent before it.
         let midnight = at("2026-12-07T00:00:00Z");
         assert!(a.needs_window(day, midnight));
         a.set_window(Window::new(day, midnight, d(42), d(0)));
-        assert_eq!(a.period_spent(), d(0));
+        assert_eq!(a.period_spent(day), d(0));
         assert!(!a.needs_window(day, at("2026-12-07T00:00:59Z")));
         // A minute in it is computed once more (late bookings of yesterday move out) ...
         let settle = at("2026-12-07T00:01:00Z");
         assert!(a.needs_window(day, settle));
         a.set_window(Window::new(day, settle, d(43), d(0)));
+        // The database was read ahead of this gateway's feed (43 booked, the feed says 42):
+        // the period's spend is the database's, never less; then the feed's bookings add.
+        assert_eq!(a.period_spent(day), d(0));
+        a.ledger_update(d(6), d(44), 6);
+        assert_eq!(a.period_spent(day), d(1));
         // ... and then not again until the day ends.
         assert!(!a.needs_window(day, at("2026-12-07T18:00:00Z")));
         assert!(a.needs_window(day, at("2026-12-08T00:00:00Z")));
 
         // A total budget never resets.
         a.set_window(Window::new(BudgetPeriod::Total, settle, d(43), d(43)));
-        a.ledger_update(d(7), d(43), 5);
-        assert_eq!(a.period_spent(), d(43));
+        assert_eq!(a.period_spent(BudgetPeriod::Total), d(44));
+        assert_eq!(
+            a.period_spent(day),
+            d(44),
+            "no window of the period: all spend counts"
+        );
         assert!(!a.needs_window(BudgetPeriod::Total, at("2030-01-01T00:00:00Z")));
     }
 

@@ -117,6 +117,8 @@ pub struct Admission {
     tenants: DashMap<Uuid, Shared>,
     keys: DashMap<Uuid, Shared>,
     pending: DashMap<Uuid, Pending>,
+    /// One budget-window read at a time per account.
+    window_reads: DashMap<Uuid, Arc<tokio::sync::Mutex<()>>>,
     peers: Arc<Peers>,
     feed_connected: AtomicBool,
     stale: AtomicBool,
@@ -143,6 +145,7 @@ impl Admission {
             tenants: DashMap::new(),
             keys: DashMap::new(),
             pending: DashMap::new(),
+            window_reads: DashMap::new(),
             feed_connected: AtomicBool::new(false),
             stale: AtomicBool::new(false),
         })
@@ -187,9 +190,26 @@ impl Admission {
         if !lock(account).needs_window(period, now) {
             return Ok(());
         }
-        let booked = booked_spend(&self.pool, owner, period.first_day(now)).await?;
-        lock(account).set_window(Window::new(period, now, booked.total, booked.in_period));
-        Ok(())
+        // One read per account and period change, however many requests arrive at midnight.
+        let gate = self.window_reads.entry(owner.id()).or_default().clone();
+        let _reading = gate.lock().await;
+        if !lock(account).needs_window(period, now) {
+            return Ok(());
+        }
+        match booked_spend(&self.pool, owner, period.first_day(now)).await {
+            Ok(booked) => {
+                let window = Window::new(period, now, booked.total, booked.in_period);
+                lock(account).set_window(window);
+                Ok(())
+            }
+            // Without Postgres, an old window of the same period stays: it counts the ended
+            // period's spend in the new one (refusing early, never overspending).
+            Err(err) if lock(account).has_window_of(period) => {
+                tracing::warn!(error = %err, "budget period not re-read; keeping the previous one");
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Reserves the request's estimated cost: prompt tokens x input price + `max_tokens` (or the
@@ -278,7 +298,7 @@ impl Admission {
         let pending = account.outstanding() + self.peers.outstanding(owner, account.seq());
         match cap {
             Cap::Credit => account.base() - pending,
-            Cap::Budget(budget) => budget.usd - account.period_spent() - pending,
+            Cap::Budget(budget) => budget.usd - account.period_spent(budget.period) - pending,
         }
     }
 

@@ -477,7 +477,13 @@ fn choose_route(
         }
     }
     record.tokenizer = route.admission_price.tokenizer;
-    let cache_plan = CachePlan::of(state.cache.as_ref(), req, &record.key, request, &route.name)?;
+    let cache_plan = CachePlan::of(
+        state.cache.as_ref(),
+        req,
+        &record.key,
+        request,
+        (&route.name, record.output_default),
+    )?;
     let preference = RoutePreference::of(req, request)?;
     let shape = RequestShape {
         // A cheap estimate (about four bytes per token) is enough to rank deployments.

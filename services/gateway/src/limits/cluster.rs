@@ -30,8 +30,12 @@ use super::{Holder, Limiter};
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(50);
 /// A gateway that sent nothing for this long is gone (its meters' in-flight counts too).
 const PEER_TTL: Duration = Duration::from_secs(3);
-/// A gateway with nothing to report still says it is there this often.
+/// A gateway with nothing to report still says it is there this often (and repeats the
+/// in-flight counts of its busy meters).
 const HEARTBEAT: Duration = Duration::from_secs(1);
+/// Another gateway's in-flight count of a meter stops counting when not repeated this long (a
+/// lost report cannot hold a concurrency slot for longer).
+pub const IN_FLIGHT_TTL: Duration = Duration::from_secs(3);
 /// Most meters in one report (a report stays far below NATS's payload limit).
 const METERS_PER_REPORT: usize = 2_000;
 
@@ -82,6 +86,11 @@ struct MeterReport {
 struct Report {
     gw: Uuid,
     meters: Vec<MeterReport>,
+    /// The lines are the gateway's whole view of each meter (what is used of each limit now),
+    /// not what it took since its last report: sent when it starts and when it hears a gateway
+    /// new to it, so a newcomer learns what was used before it came.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    snapshot: bool,
 }
 
 /// The gateways sharing the limits, as this one knows them.
@@ -133,6 +142,8 @@ pub struct Cluster {
     peers: Mutex<HashMap<Uuid, u64>>,
     /// Meters with something to report.
     changed: Mutex<Vec<(Holder, Uuid)>>,
+    /// Whether the next report is a snapshot (at start, and after a new gateway was heard).
+    snapshot_due: std::sync::atomic::AtomicBool,
 }
 
 impl Cluster {
@@ -143,6 +154,7 @@ impl Cluster {
             members: RwLock::new(Members::ALONE),
             peers: Mutex::new(HashMap::new()),
             changed: Mutex::new(Vec::new()),
+            snapshot_due: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -164,15 +176,18 @@ impl Cluster {
             .push((holder, id));
     }
 
-    /// Notes that `gateway` was heard from at `now`; whether it is new.
-    fn heard(&self, gateway: Uuid, now: u64) -> bool {
+    /// Notes that `gateway` was heard from at `now`; the gateways found gone meanwhile. A new
+    /// one gets this gateway's snapshot with the next report.
+    fn heard(&self, gateway: Uuid, now: u64) -> Vec<Uuid> {
         let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
         let new = peers.insert(gateway, now).is_none();
         drop(peers);
-        if new {
-            self.recount(now);
+        if !new {
+            return Vec::new();
         }
-        new
+        self.snapshot_due
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.recount(now)
     }
 
     /// Forgets gateways silent for [`PEER_TTL`] and recomputes the members; the ones forgotten.
@@ -222,12 +237,16 @@ pub fn start(
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SYNC_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last_sent = tokio::time::Instant::now();
+            let mut last_sent: Option<tokio::time::Instant> = None;
             loop {
                 tick.tick().await;
-                let reports = limiter.take_reports();
-                let heartbeat_due = last_sent.elapsed() >= HEARTBEAT;
-                if reports.is_empty() && !heartbeat_due {
+                let heartbeat_due = last_sent.is_none_or(|at| at.elapsed() >= HEARTBEAT);
+                let snapshot = limiter
+                    .cluster
+                    .snapshot_due
+                    .swap(false, std::sync::atomic::Ordering::Relaxed);
+                let reports = limiter.take_reports(snapshot, heartbeat_due);
+                if reports.is_empty() && !heartbeat_due && !snapshot {
                     continue;
                 }
                 let gw = limiter.cluster.gateway_id;
@@ -239,14 +258,19 @@ pub fn start(
                     chunks.push(Vec::new());
                 }
                 for meters in chunks {
-                    let Ok(payload) = serde_json::to_vec(&Report { gw, meters }) else {
+                    let report = Report {
+                        gw,
+                        meters,
+                        snapshot,
+                    };
+                    let Ok(payload) = serde_json::to_vec(&report) else {
                         continue;
                     };
                     if let Err(err) = client.publish(subject.clone(), payload.into()).await {
                         tracing::debug!(error = %err, "rate limit report not sent");
                     }
                 }
-                last_sent = tokio::time::Instant::now();
+                last_sent = Some(tokio::time::Instant::now());
             }
         })
     };
@@ -269,8 +293,11 @@ pub fn start(
 }
 
 impl Limiter {
-    /// The reports of every changed meter, resetting what each has to report.
-    fn take_reports(&self) -> Vec<MeterReport> {
+    /// The lines of the next report, resetting what each meter has to report: what every
+    /// changed meter took since the last report; with `heartbeat` also the in-flight count of
+    /// every busy meter (so a lost report does not leave a count behind for long); with
+    /// `snapshot` every meter's whole state instead.
+    fn take_reports(&self, snapshot: bool, heartbeat: bool) -> Vec<MeterReport> {
         let now = self.now();
         for gone in self.cluster.recount(now) {
             self.forget_gateway(gone);
@@ -283,19 +310,35 @@ impl Limiter {
                 .unwrap_or_else(PoisonError::into_inner),
         );
         let mut reports = Vec::with_capacity(changed.len());
-        for (holder, id) in changed {
-            let Some(meter) = self.meters(holder).get(&id).map(|m| m.clone()) else {
-                continue;
-            };
-            let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut line = |holder: Holder, id: Uuid, meter: &mut super::Meter| {
             let taken = std::mem::take(&mut meter.unsent);
             meter.reported = false;
+            let taken = if snapshot { meter.used(now) } else { taken };
             reports.push(MeterReport {
                 h: holder_code(holder),
                 id,
                 taken,
                 in_flight: meter.in_flight,
             });
+        };
+        if snapshot || heartbeat {
+            for holder in [Holder::Key, Holder::Tenant] {
+                for entry in self.meters(holder).iter() {
+                    let mut meter = entry.value().lock().unwrap_or_else(PoisonError::into_inner);
+                    let busy = meter.in_flight > 0 || meter.reported;
+                    if busy || snapshot && !meter.used(now).is_empty() {
+                        line(holder, *entry.key(), &mut meter);
+                    }
+                }
+            }
+        } else {
+            for (holder, id) in changed {
+                let Some(meter) = self.meters(holder).get(&id).map(|m| m.clone()) else {
+                    continue;
+                };
+                let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
+                line(holder, id, &mut meter);
+            }
         }
         reports
     }
@@ -306,14 +349,16 @@ impl Limiter {
             return;
         }
         let now = self.now();
-        self.cluster.heard(report.gw, now);
+        for gone in self.cluster.heard(report.gw, now) {
+            self.forget_gateway(gone);
+        }
         for line in report.meters {
             let Some(holder) = holder_of(line.h) else {
                 continue;
             };
             let meter = self.meters(holder).entry(line.id).or_default().clone();
             let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
-            meter.heard(report.gw, line.taken, line.in_flight, now);
+            meter.heard(report.gw, line.taken, report.snapshot, line.in_flight, now);
         }
     }
 
@@ -325,7 +370,7 @@ impl Limiter {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .peer_in_flight
-                    .retain(|(gw, _)| *gw != gateway);
+                    .retain(|(gw, ..)| *gw != gateway);
             }
         }
     }
@@ -409,6 +454,7 @@ mod tests {
     fn a_report_round_trips_compactly() {
         let report = Report {
             gw: Uuid::nil(),
+            snapshot: false,
             meters: vec![MeterReport {
                 h: 'k',
                 id: Uuid::nil(),

@@ -101,6 +101,17 @@ impl Gcra {
             .max(now.min(self.tat));
     }
 
+    /// Units taken and not yet regenerated at `now`.
+    pub fn used(&self, rate: Rate, now: u64) -> u64 {
+        self.tat.saturating_sub(now) / rate.interval_ns.max(1)
+    }
+
+    /// Holds at least `used` units at `now` (another gateway's whole view of the limit).
+    pub fn hold_at_least(&mut self, rate: Rate, used: u64, now: u64) {
+        let tat = now.saturating_add(used.saturating_mul(rate.interval_ns));
+        self.tat = self.tat.max(tat);
+    }
+
     /// Whether nothing is taken at `now` (the limit is whole, whatever its rate).
     pub fn is_whole(&self, now: u64) -> bool {
         self.tat <= now

@@ -202,8 +202,8 @@ struct Meter {
     reported: bool,
     /// Other gateways' use heard before this gateway knew the meter's rates.
     heard_early: Taken,
-    /// Requests in flight at each other gateway, as last reported.
-    peer_in_flight: Vec<(Uuid, u32)>,
+    /// Requests in flight at each other gateway, as last reported, and when (limiter clock).
+    peer_in_flight: Vec<(Uuid, u32, u64)>,
 }
 
 impl Meter {
@@ -227,19 +227,33 @@ impl Meter {
         }
     }
 
-    /// Requests in flight here and at the other gateways.
-    fn in_flight_everywhere(&self) -> u32 {
+    /// Requests in flight here and at the other gateways (a count not confirmed for
+    /// [`cluster::IN_FLIGHT_TTL`] no longer counts).
+    fn in_flight_everywhere(&self, now: u64) -> u32 {
+        let ttl = u64::try_from(cluster::IN_FLIGHT_TTL.as_nanos()).unwrap_or(u64::MAX);
         self.peer_in_flight
             .iter()
-            .fold(self.in_flight, |sum, (_, n)| sum.saturating_add(*n))
+            .filter(|(_, _, at)| now.saturating_sub(*at) < ttl)
+            .fold(self.in_flight, |sum, (_, n, _)| sum.saturating_add(*n))
+    }
+
+    /// What is used of each limit at `now` (a snapshot for another gateway).
+    fn used(&self, now: u64) -> Taken {
+        let tokens = self.rates.1.map_or(0, |rate| self.tokens.used(rate, now));
+        Taken {
+            requests: self.rates.0.map_or(0, |rate| self.requests.used(rate, now)),
+            tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
+            starts: 0,
+        }
     }
 
     /// Takes what another gateway took (or keeps it until the rates are known).
     fn apply_taken(&mut self, taken: Taken, now: u64) {
         match self.rates {
             (None, None) => {
-                self.heard_early.requests += taken.requests;
-                self.heard_early.tokens += taken.tokens;
+                let early = &mut self.heard_early;
+                early.requests = early.requests.saturating_add(taken.requests);
+                early.tokens = early.tokens.saturating_add(taken.tokens);
             }
             (requests, tokens) => {
                 if let Some(rate) = requests {
@@ -257,20 +271,33 @@ impl Meter {
         }
     }
 
-    /// Applies another gateway's report of this meter.
-    fn heard(&mut self, gateway: Uuid, taken: Taken, in_flight: u32, now: u64) {
-        self.apply_taken(taken, now);
-        self.peer_in_flight.retain(|(gw, _)| *gw != gateway);
+    /// Applies another gateway's report of this meter: what it took since its last report, or
+    /// (`snapshot`) its whole view of the meter, which this meter then holds at least.
+    fn heard(&mut self, gateway: Uuid, taken: Taken, snapshot: bool, in_flight: u32, now: u64) {
+        match (snapshot, self.rates) {
+            (true, (requests, tokens)) if requests.is_some() || tokens.is_some() => {
+                if let Some(rate) = requests {
+                    self.requests.hold_at_least(rate, taken.requests, now);
+                }
+                if let Some(rate) = tokens {
+                    let used = u64::try_from(taken.tokens).unwrap_or(0);
+                    self.tokens.hold_at_least(rate, used, now);
+                }
+            }
+            _ => self.apply_taken(taken, now),
+        }
+        self.peer_in_flight.retain(|(gw, ..)| *gw != gateway);
         if in_flight > 0 {
-            self.peer_in_flight.push((gateway, in_flight));
+            self.peer_in_flight.push((gateway, in_flight, now));
         }
     }
 
     /// Records use to report to the other gateways (when there are any).
     fn note(&mut self, cluster: &Cluster, whose: (Holder, Uuid), change: Taken) {
-        self.unsent.requests += change.requests;
-        self.unsent.tokens += change.tokens;
-        self.unsent.starts += change.starts;
+        let unsent = &mut self.unsent;
+        unsent.requests = unsent.requests.saturating_add(change.requests);
+        unsent.tokens = unsent.tokens.saturating_add(change.tokens);
+        unsent.starts = unsent.starts.saturating_add(change.starts);
         if !self.reported {
             self.reported = true;
             cluster.changed(whose.0, whose.1);
@@ -427,11 +454,16 @@ impl Limiter {
         // Concurrency and requests first: a request they refuse is never tokenized.
         for (index, ((_, settings, _), meter)) in held.iter().zip(guards.iter()).enumerate() {
             if let Some(max) = settings.max_concurrent {
-                let busy = meter.in_flight_everywhere();
+                let busy = meter.in_flight_everywhere(now);
                 let free = u64::from(max.saturating_sub(busy));
                 let unsent = u64::from(meter.unsent.starts);
-                if busy >= max || !members.allows(free, unsent, 1, owns(index)) {
+                if busy >= max {
                     return Err(refuse(index, Kind::Concurrency, u64::from(max), None));
+                }
+                if !members.allows(free, unsent, 1, owns(index)) {
+                    let mut limited = refuse(index, Kind::Concurrency, u64::from(max), None);
+                    limited.retry_after = Some(cluster::SYNC_INTERVAL);
+                    return Err(limited);
                 }
             }
             if let Some(rate) = settings.rpm.map(Rate::per_minute) {
@@ -519,8 +551,12 @@ impl Limiter {
     /// again), so memory follows the active holders only.
     pub fn forget_idle(&self) {
         let now = self.now();
+        let ttl = u64::try_from(cluster::IN_FLIGHT_TTL.as_nanos()).unwrap_or(u64::MAX);
         let idle = |meter: &Shared| {
-            let meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
+            meter
+                .peer_in_flight
+                .retain(|(_, _, at)| now.saturating_sub(*at) < ttl);
             meter.in_flight == 0
                 && meter.peer_in_flight.is_empty()
                 && !meter.reported
