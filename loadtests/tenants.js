@@ -1,18 +1,20 @@
 // Many tenants at once: does a limited or exhausted tenant slow anyone else down?
 //
-// setup() creates, through the management API, TENANTS tenants of three kinds with KEYS keys
-// each: `open` (funded, no limits: the ones measured), `tight` (funded, each key at
-// rpm 30 / tpm 3000 / 2 in flight, hammered far beyond) and `broke` (a hundredth of a cent of
-// credit: 402 after the first requests). Then two scenarios run side by side:
+// setup() creates, through the management API, tenants of four kinds with KEYS keys each:
+// `open` (funded, no limits: the ones measured), `busy` (the same, for noise that is served),
+// `tight` (funded, each key at rpm 30 / tpm 3000 / 2 in flight, hammered far beyond) and
+// `broke` (a hundredth of a cent of credit: 402 after the first requests). Then two scenarios
+// run side by side:
 //   open  - OPEN_RATE req/s over the open tenants' keys (every fourth request streamed)
-//   noisy - NOISY_RATE req/s over the tight and broke tenants' keys (half streamed)
-// Every answer must be what its kind allows (open: 200; tight: 200 or 429 with Retry-After;
-// broke: 200 or 402), and the open tenants' latency is reported as its own series
-// (`http_req_duration{kind:open}`). scripts/bench runs it with NOISY_RATE=0 and then with
-// noise and compares the open tenants' p99.
+//   noisy - NOISY_RATE req/s (half streamed) over the tight and broke tenants' keys, or with
+//           NOISE=busy over the busy tenants' keys (the same load, all of it served)
+// Every answer must be what its kind allows (open, busy: 200; tight: 200 or 429 with
+// Retry-After; broke: 200 or 402), and the open tenants' latency is its own series
+// (`http_req_duration{kind:open}`). scripts/bench runs it alone, next to busy tenants and next
+// to limited ones, and compares the open tenants' p99.
 //
-// Env: TARGET_URL, ADMIN_TOKEN, MODEL (demo-small), OPEN_RATE (200), NOISY_RATE (400),
-// DURATION (30s), TENANTS (12, a third of each kind), KEYS (3).
+// Env: TARGET_URL, ADMIN_TOKEN, MODEL (demo-small), OPEN_RATE (200), NOISY_RATE (400), NOISE
+// (limited | busy), DURATION (30s), TENANTS (4 of each kind), KEYS (3).
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 import { Counter } from 'k6/metrics';
@@ -21,7 +23,8 @@ const base = __ENV.TARGET_URL;
 const openRate = Number(__ENV.OPEN_RATE || 200);
 const noisyRate = Number(__ENV.NOISY_RATE || 400);
 const duration = __ENV.DURATION || '30s';
-const tenantsPerKind = Math.max(1, Math.floor(Number(__ENV.TENANTS || 12) / 3));
+const tenantsPerKind = Math.max(1, Number(__ENV.TENANTS || 4));
+const noise = __ENV.NOISE === 'busy' ? ['busy'] : ['tight', 'broke'];
 const keysPerTenant = Math.max(1, Number(__ENV.KEYS || 3));
 const model = __ENV.MODEL || 'demo-small';
 
@@ -88,7 +91,7 @@ function makeTenant(kind, index, run) {
 export function setup() {
   const run = `${Date.now()}`;
   const tenants = [];
-  for (const kind of ['open', 'tight', 'broke']) {
+  for (const kind of ['open', ...noise]) {
     for (let i = 0; i < tenantsPerKind; i++) {
       tenants.push(makeTenant(kind, i, run));
     }
@@ -104,7 +107,7 @@ export function setup() {
     }
   }
   const keysOf = (kinds) => tenants.filter((t) => kinds.includes(t.kind)).flatMap((t) => t.keys.map((key) => ({ key, kind: t.kind })));
-  return { open: keysOf(['open']), noisy: keysOf(['tight', 'broke']) };
+  return { open: keysOf(['open']), noisy: keysOf(noise) };
 }
 
 const prompt = Array.from({ length: 40 }, (_, i) => `word${i % 17}`).join(' ');
@@ -130,6 +133,7 @@ function ask(key, kind, stream) {
   }
   const allowed = {
     open: [200],
+    busy: [200],
     tight: [200, 429],
     broke: [200, 402],
   }[kind];

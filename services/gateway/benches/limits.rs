@@ -24,7 +24,7 @@ fn limits(c: &mut Criterion) {
         "admit, settle and release (key and tenant, all three limits)",
         |b| {
             b.iter(|| {
-                let admitted = limiter.admit((key, every), (tenant, every), || 1_200);
+                let admitted = limiter.admit((key, every), (tenant, every), (1_200, || 1_200));
                 assert!(admitted.is_ok(), "the loop stays below every limit");
                 if let Ok(permit) = admitted {
                     std::hint::black_box(permit.headers);
@@ -37,7 +37,7 @@ fn limits(c: &mut Criterion) {
     let none = LimitSettings::default();
     c.bench_function("admit without limits", |b| {
         b.iter(|| {
-            let admitted = limiter.admit((key, none), (tenant, none), || 1_200);
+            let admitted = limiter.admit((key, none), (tenant, none), (1_200, || 1_200));
             assert!(admitted.is_ok(), "nothing limits it");
             std::hint::black_box(admitted.map(|permit| permit.headers).ok());
         });

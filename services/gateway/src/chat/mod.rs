@@ -299,7 +299,7 @@ async fn serve(
             state.limiter.admit(
                 (key.key_id, key.limits),
                 (key.tenant_id, key.tenant_limits),
-                || estimate.counted_tokens(),
+                (estimate.upper_tokens(), || estimate.counted_tokens()),
             )
         })
         .map_err(|limited| ApiError::LimitReached(Box::new(limited)))

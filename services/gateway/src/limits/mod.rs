@@ -394,15 +394,16 @@ impl Limiter {
         u64::try_from(self.clock.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Admits a request by `key` of `tenant` whose size (prompt plus reserved output) is
-    /// `tokens()`, asked only when a token limit applies; or says which limit refuses it.
-    /// Nothing is taken from any limit when one refuses. With other gateways about, a request
-    /// must also fit this gateway's share of each limit ([`cluster`]).
+    /// Admits a request by `key` of `tenant` whose size (prompt plus reserved output) is at most
+    /// `tokens.0` and exactly `tokens.1()`, counted only when a token limit applies and the bound
+    /// does not fit (what is reserved is trued up when the request ends); or says which limit
+    /// refuses it. Nothing is taken from any limit when one refuses. With other gateways about,
+    /// a request must also fit this gateway's share of each limit ([`cluster`]).
     pub fn admit(
         self: &Arc<Self>,
         key: (Uuid, LimitSettings),
         tenant: (Uuid, LimitSettings),
-        tokens: impl FnOnce() -> u64,
+        tokens: (u64, impl FnOnce() -> u64),
     ) -> Result<Permit, Limited> {
         let holders = [
             (Holder::Key, key.1, &self.keys, key.0),
@@ -478,10 +479,26 @@ impl Limiter {
                 }
             }
         }
-        let tokens = if held.iter().any(|(_, settings, _)| settings.tpm.is_some()) {
-            tokens()
-        } else {
+        let fits = |tokens: u64| {
+            held.iter()
+                .zip(guards.iter())
+                .enumerate()
+                .all(|(index, ((_, settings, _), meter))| {
+                    settings.tpm.map(Rate::per_minute).is_none_or(|rate| {
+                        let unsent = u64::try_from(meter.unsent.tokens).unwrap_or(0);
+                        let remaining = meter.tokens.window(rate, now).remaining;
+                        meter.tokens.check(rate, tokens, now).is_ok()
+                            && members.allows(remaining, unsent, tokens, owns(index))
+                    })
+                })
+        };
+        let tokens = if !held.iter().any(|(_, settings, _)| settings.tpm.is_some()) {
             0
+        } else if fits(tokens.0) {
+            tokens.0
+        } else {
+            // Near a token limit the prompt is counted exactly (tokenizing costs tens of µs).
+            (tokens.1)()
         };
         for (index, ((_, settings, _), meter)) in held.iter().zip(guards.iter()).enumerate() {
             if let Some(rate) = settings.tpm.map(Rate::per_minute) {
@@ -696,11 +713,11 @@ mod tests {
         let key_limits = limits(Some(10), None, None);
         let tenant_limits = limits(Some(1), None, None);
         let first = limiter
-            .admit((key, key_limits), (tenant, tenant_limits), || 0)
+            .admit((key, key_limits), (tenant, tenant_limits), (0, || 0))
             .unwrap();
         // The tenant's limit refuses; the key's is not charged for the refusal.
         let refused = limiter
-            .admit((key, key_limits), (tenant, tenant_limits), || 0)
+            .admit((key, key_limits), (tenant, tenant_limits), (0, || 0))
             .unwrap_err();
         assert_eq!(
             (refused.holder, refused.kind),
@@ -711,10 +728,43 @@ mod tests {
             .admit(
                 (key, key_limits),
                 (Uuid::now_v7(), LimitSettings::default()),
-                || 0,
+                (0, || 0),
             )
             .unwrap();
         assert_eq!(other_tenant.headers.requests.unwrap().remaining, 8);
+    }
+
+    #[test]
+    fn the_cheap_token_bound_is_reserved_while_it_fits_and_the_exact_count_after() {
+        let limiter = Limiter::new(THROTTLES);
+        let (key, tenant) = (Uuid::now_v7(), Uuid::now_v7());
+        let hundred = limits(None, Some(100), None);
+        let unlimited = LimitSettings::default();
+        let counted = std::cell::Cell::new(0);
+        let exact = |n: u64| {
+            let counted = &counted;
+            move || {
+                counted.set(counted.get() + 1);
+                n
+            }
+        };
+        let first = limiter
+            .admit((key, hundred), (tenant, unlimited), (80, exact(30)))
+            .unwrap();
+        assert_eq!(counted.get(), 0, "the bound fits: nothing is tokenized");
+        assert_eq!(first.headers.tokens.unwrap().remaining, 20);
+        // The bound (80) no longer fits the 20 left; the exact count (15) does.
+        let second = limiter
+            .admit((key, hundred), (tenant, unlimited), (80, exact(15)))
+            .unwrap();
+        assert_eq!(counted.get(), 1);
+        assert_eq!(second.headers.tokens.unwrap().remaining, 5);
+        // The first request used 30 of its 80: the other 50 come back.
+        first.settle(30);
+        let third = limiter
+            .admit((key, hundred), (tenant, unlimited), (50, exact(50)))
+            .unwrap();
+        assert_eq!(third.headers.tokens.unwrap().remaining, 5);
     }
 
     #[test]
@@ -729,13 +779,13 @@ mod tests {
             5
         };
         let a = limiter
-            .admit((key, two), (tenant, unlimited), count)
+            .admit((key, two), (tenant, unlimited), (5, count))
             .unwrap();
         let b = limiter
-            .admit((key, two), (tenant, unlimited), count)
+            .admit((key, two), (tenant, unlimited), (5, count))
             .unwrap();
         let refused = limiter
-            .admit((key, two), (tenant, unlimited), count)
+            .admit((key, two), (tenant, unlimited), (5, count))
             .unwrap_err();
         assert_eq!(
             (refused.holder, refused.kind),
@@ -748,7 +798,7 @@ mod tests {
         );
         drop(a);
         let c = limiter
-            .admit((key, two), (tenant, unlimited), count)
+            .admit((key, two), (tenant, unlimited), (5, count))
             .unwrap();
         drop((b, c));
         limiter.forget_idle();
@@ -762,23 +812,23 @@ mod tests {
         let tight = limits(None, Some(100), None);
         let unlimited = LimitSettings::default();
         let first = limiter
-            .admit((key, tight), (tenant, unlimited), || 70)
+            .admit((key, tight), (tenant, unlimited), (70, || 70))
             .unwrap();
         assert_eq!(first.headers.tokens.unwrap().remaining, 30);
         assert!(
             limiter
-                .admit((key, tight), (tenant, unlimited), || 70)
+                .admit((key, tight), (tenant, unlimited), (70, || 70))
                 .is_err()
         );
         first.settle(20);
         // A second true-up (a request billed twice by mistake) gives nothing back again.
         first.settle(0);
         let second = limiter
-            .admit((key, tight), (tenant, unlimited), || 70)
+            .admit((key, tight), (tenant, unlimited), (70, || 70))
             .unwrap();
         assert!(second.headers.tokens.unwrap().remaining <= 10);
         let too_large = limiter
-            .admit((key, tight), (tenant, unlimited), || 101)
+            .admit((key, tight), (tenant, unlimited), (101, || 101))
             .unwrap_err();
         assert_eq!(too_large.retry_after, None);
         assert!(too_large.message().starts_with("request too large"));
@@ -792,17 +842,17 @@ mod tests {
         let one = limits(Some(1), None, None);
         drop(
             limiter
-                .admit((key, one), (tenant, unlimited), || 0)
+                .admit((key, one), (tenant, unlimited), (0, || 0))
                 .unwrap(),
         );
         assert!(
             limiter
-                .admit((key, one), (tenant, unlimited), || 0)
+                .admit((key, one), (tenant, unlimited), (0, || 0))
                 .is_err()
         );
         let ten = limits(Some(10), None, None);
         let admitted = limiter
-            .admit((key, ten), (tenant, unlimited), || 0)
+            .admit((key, ten), (tenant, unlimited), (0, || 0))
             .unwrap();
         assert_eq!(admitted.headers.requests.unwrap().remaining, 8);
     }

@@ -40,7 +40,14 @@ impl<'a> Estimate<'a> {
         self.usage(self.request.prompt_tokens(self.tokenizer))
     }
 
-    /// The tokens of [`Estimate::counted_usage`] together (what a token rate limit reserves).
+    /// The prompt's cheap upper bound and the whole output reserve together (what a token rate
+    /// limit reserves while it has room for it).
+    pub fn upper_tokens(&self) -> u64 {
+        u64::from(self.request.prompt_token_upper_bound()) + u64::from(self.output_tokens)
+    }
+
+    /// The tokens of [`Estimate::counted_usage`] together (what a token rate limit reserves
+    /// near its end).
     pub fn counted_tokens(&self) -> u64 {
         let usage = self.counted_usage();
         u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens)
