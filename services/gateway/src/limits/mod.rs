@@ -416,9 +416,23 @@ impl Limiter {
                 held.push((meter, *settings, (*holder, *id)));
             }
         }
+        if held.is_empty() {
+            return Ok(Permit {
+                limiter: self.clone(),
+                held,
+                reserved_tokens: 0,
+                settled: std::sync::atomic::AtomicBool::new(false),
+                headers: RateHeaders::default(),
+            });
+        }
         let now = self.now();
         let members = self.cluster.members();
-        let interval = cluster::current_interval();
+        // The owner rotation matters only with others about (it reads the wall clock).
+        let interval = if members.count > 1 {
+            cluster::current_interval()
+        } else {
+            0
+        };
         // Always key first, then tenant: two requests never wait on each other's locks.
         let mut guards: Vec<_> = held
             .iter()
@@ -613,7 +627,7 @@ impl Permit {
     /// Trues the token limits up to the `used` tokens of the finished request: the unused part
     /// of the reservation comes back, a use beyond it is taken (the holder waits it off).
     pub fn settle(&self, used: u64) {
-        if self.settled.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        if self.held.is_empty() || self.settled.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
         let now = self.limiter.now();
@@ -645,6 +659,9 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
         let shared = self.limiter.cluster.members().count > 1;
         for (meter, _, whose) in &self.held {
             let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
