@@ -3,6 +3,7 @@
 
 #[cfg(feature = "consumer")]
 pub mod consumer;
+pub mod egress;
 pub mod env;
 pub mod telemetry;
 

@@ -28,6 +28,11 @@ pub struct DeliverySettings {
     pub timeout: Duration,
     /// How often due retries are looked for (new alerts wake the workers at once).
     pub poll: Duration,
+    /// Where webhooks may lead: public addresses, and the ranges in
+    /// `TOLLGATE_WEBHOOK_ALLOW_CIDRS` (checked on every address connected to).
+    pub egress: tollgate_runtime::egress::EgressPolicy,
+    /// Deliveries in flight at once for one tenant on one instance.
+    pub per_tenant: usize,
 }
 
 /// Validated alerting settings.
@@ -46,7 +51,8 @@ impl AlertingConfig {
     /// Reads the consumer settings under `TOLLGATE_ALERTING_*`, and
     /// `TOLLGATE_ALERTING_EVALUATE_MS` (1000), `TOLLGATE_WEBHOOK_FIRST_RETRY_MS` (1000),
     /// `TOLLGATE_WEBHOOK_MAX_RETRY_SECS` (300), `TOLLGATE_WEBHOOK_GIVE_UP_SECS` (86400) and
-    /// `TOLLGATE_WEBHOOK_TIMEOUT_SECS` (10).
+    /// `TOLLGATE_WEBHOOK_TIMEOUT_SECS` (10), `TOLLGATE_WEBHOOK_ALLOW_CIDRS` (none) and
+    /// `TOLLGATE_WEBHOOK_PER_TENANT` (2).
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let env = EnvReader::new("alerting", env);
         let positive = |key: &str, default: u64| env.positive(key, default);
@@ -65,6 +71,12 @@ impl AlertingConfig {
                 )?),
                 timeout: Duration::from_secs(positive("TOLLGATE_WEBHOOK_TIMEOUT_SECS", 10)?),
                 poll: Duration::from_millis(250),
+                egress: tollgate_runtime::egress::EgressPolicy::parse(
+                    env.get("TOLLGATE_WEBHOOK_ALLOW_CIDRS").unwrap_or_default(),
+                )
+                .map_err(|e| env.refuse("TOLLGATE_WEBHOOK_ALLOW_CIDRS", e))?,
+                per_tenant: usize::try_from(positive("TOLLGATE_WEBHOOK_PER_TENANT", 2)?)
+                    .unwrap_or(usize::MAX),
             },
         })
     }

@@ -560,3 +560,157 @@ async fn a_deleted_rules_pending_alerts_are_never_delivered_again() {
     receiver.stop().await;
     stack.stop().await;
 }
+
+/// Tries to create a rule with `url` as its webhook; the answer's status and error code.
+async fn try_rule(stack: &Stack, tenant: &TenantKey, url: &str) -> (u16, Value) {
+    let response = stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{}/alert-rules", tenant.tenant_id),
+        )
+        .json(&json!({"kind": "balance_below", "threshold_usd": "1", "webhook_url": url}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_into_the_operators_network_are_refused_when_created_and_when_connecting() {
+    let stack = Stack::start_isolated().await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    // The test stack allows 127.0.0.0/8 (its receivers), nothing else that is not public.
+    for url in [
+        "http://10.0.0.1/hook",
+        "http://192.168.1.10:8080/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/",
+        "http://[::1]:9/",
+        "http://[::ffff:10.0.0.1]/",
+        "http://[fd00:ec2::254]/",
+        "http://0.0.0.0:80/",
+        "https://224.0.0.1/",
+    ] {
+        let (status, error) = try_rule(&stack, &tenant, url).await;
+        assert_eq!(status, 400, "{url}: {error}");
+        assert_eq!(error["error"]["code"], "webhook_url_not_allowed", "{url}");
+    }
+    let (status, error) = try_rule(&stack, &tenant, "http://no-such-host.invalid/").await;
+    assert_eq!(
+        (status, &error["error"]["param"]),
+        (400, &json!("webhook_url"))
+    );
+
+    // Allowed when the rule was made, refused when alerting connects (its policy is the
+    // default): the receiver gets nothing, and the tenant sees only a coarse reason.
+    let receiver = WebhookReceiver::start(0);
+    let mut config = stack.alerting_config();
+    config.delivery.egress = tollgate_runtime::egress::EgressPolicy::default();
+    let (_, stop, task) = stack.spawn_alerting_with(config).await;
+    rule(
+        &stack,
+        &tenant,
+        json!({"kind": "balance_below", "threshold_usd": "0.0002", "webhook_url": receiver.url}),
+    )
+    .await;
+    stack.credit(tenant.tenant_id, "0.0010", "egress").await;
+    stack.wait_for_entries(tenant.tenant_id, 1).await;
+    spend_all(&stack, &tenant).await;
+    let alert = wait_alerts(&stack, &tenant, 1, false).await[0].clone();
+    let mut attempts = Vec::new();
+    for _ in 0..100 {
+        let detail: Value = stack
+            .admin(
+                reqwest::Method::GET,
+                &format!("/api/v1/alerts/{}", alert["id"].as_str().unwrap()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        attempts = detail["deliveries"].as_array().unwrap().clone();
+        if !attempts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(attempts[0]["error"], "address not allowed", "{attempts:?}");
+    assert!(attempts[0]["status"].is_null());
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reached the receiver"
+    );
+    stop.cancel();
+    task.await.unwrap();
+    receiver.stop().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_hangs_holds_only_its_tenants_share_of_the_workers() {
+    let stack = Stack::start_isolated().await;
+    // Accepts connections and never answers; counts them.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging = format!("http://{}/hook", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let mut config = stack.alerting_config();
+    config.delivery.timeout = Duration::from_secs(60);
+    let (_, stop, task) = stack.spawn_alerting_with(config).await;
+
+    // Tenant A: four alerts at a receiver that hangs. Tenant B: one at a good receiver.
+    let a = stack.tenant_with_key(json!({})).await;
+    for threshold in ["0.0002", "0.0003", "0.0004", "0.0005"] {
+        rule(
+            &stack,
+            &a,
+            json!({"kind": "balance_below", "threshold_usd": threshold, "webhook_url": hanging}),
+        )
+        .await;
+    }
+    let b = stack.tenant_with_key(json!({})).await;
+    let receiver = WebhookReceiver::start(0);
+    rule(
+        &stack,
+        &b,
+        json!({"kind": "balance_below", "threshold_usd": "0.0002", "webhook_url": receiver.url}),
+    )
+    .await;
+    stack.credit(a.tenant_id, "0.0010", "hang-a").await;
+    stack.credit(b.tenant_id, "0.0010", "hang-b").await;
+    stack.wait_for_entries(a.tenant_id, 1).await;
+    stack.wait_for_entries(b.tenant_id, 1).await;
+    spend_all(&stack, &a).await;
+    wait_alerts(&stack, &a, 4, false).await;
+    spend_all(&stack, &b).await;
+
+    // B's alert is delivered while A's receiver still holds its connections.
+    let delivered = wait_alerts(&stack, &b, 1, true).await;
+    assert_eq!(delivered[0]["delivery"], "delivered");
+    assert_eq!(receiver.received().len(), 1);
+    // A has two deliveries in flight at most (per_tenant = 2), never all its four.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(
+        alerts(&stack, &a)
+            .await
+            .iter()
+            .all(|alert| alert["delivery"] == "pending")
+    );
+
+    stop.cancel();
+    task.await.unwrap();
+    holder.abort();
+    receiver.stop().await;
+    stack.stop().await;
+}

@@ -85,6 +85,8 @@ pub fn gateway_toml(mock_url: &str) -> String {
         r#"
 listen = "127.0.0.1:0"
 workers = 1
+# The tests' webhook receivers listen on loopback.
+webhook_allow_cidrs = ["127.0.0.0/8"]
 [[providers]]
 name = "mock"
 base_url = "{mock_url}/v1"
@@ -433,6 +435,7 @@ impl Stack {
             ("TOLLGATE_ALERTING_EVALUATE_MS", "200"),
             ("TOLLGATE_WEBHOOK_FIRST_RETRY_MS", "100"),
             ("TOLLGATE_WEBHOOK_TIMEOUT_SECS", "2"),
+            ("TOLLGATE_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
         ]);
         AlertingConfig::from_env(&env).expect("alerting config")
     }
@@ -440,9 +443,15 @@ impl Stack {
     /// Starts an alerting instance the test stops itself (cancel the token, await the handle);
     /// returns its `/metrics` URL too.
     pub async fn spawn_alerting(&self) -> (String, CancellationToken, JoinHandle<()>) {
-        let alerting = Alerting::bind(self.alerting_config())
-            .await
-            .expect("alerting starts");
+        self.spawn_alerting_with(self.alerting_config()).await
+    }
+
+    /// [`Stack::spawn_alerting`] on `config` (this stack's, changed by the test).
+    pub async fn spawn_alerting_with(
+        &self,
+        config: AlertingConfig,
+    ) -> (String, CancellationToken, JoinHandle<()>) {
+        let alerting = Alerting::bind(config).await.expect("alerting starts");
         let url = format!("http://{}/metrics", alerting.local_addr());
         let stop = CancellationToken::new();
         let token = stop.clone();

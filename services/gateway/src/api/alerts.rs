@@ -65,18 +65,59 @@ fn window(seconds: Option<i32>, kind: RuleKind) -> Result<i32, ApiError> {
     }
 }
 
-fn webhook(url: Option<String>) -> Result<Option<String>, ApiError> {
+/// How long a webhook host may take to resolve when a rule is created.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A webhook URL: http(s), and every address its host resolves to allowed by `egress` (public,
+/// or in a range the operator allows). Alerting checks the address again when it connects.
+async fn webhook(
+    url: Option<String>,
+    egress: &tollgate_runtime::egress::EgressPolicy,
+) -> Result<Option<String>, ApiError> {
     let Some(url) = url else { return Ok(None) };
     let parsed = reqwest::Url::parse(&url).ok().filter(|u| {
         matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && url.len() <= MAX_URL
     });
-    match parsed {
-        Some(_) => Ok(Some(url)),
-        None => Err(invalid(
+    let Some(parsed) = parsed else {
+        return Err(invalid(
             "'webhook_url' must be an http(s) URL of at most 2000 characters",
             "webhook_url",
-        )),
+        ));
+    };
+    let not_allowed = |why: String| {
+        ApiError::invalid(
+            format!(
+                "'webhook_url' may not lead to {why}; webhooks go to public addresses unless the operator allows a range"
+            ),
+            "webhook_url_not_allowed",
+            Some("webhook_url"),
+        )
+    };
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let host = parsed.host_str().unwrap_or_default();
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<std::net::IpAddr> = match literal.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => {
+            let lookup = tokio::net::lookup_host((host, port));
+            match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+                Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
+                _ => Vec::new(),
+            }
+        }
+    };
+    if addresses.is_empty() {
+        return Err(invalid(
+            "'webhook_url': its host does not resolve",
+            "webhook_url",
+        ));
     }
+    for address in addresses {
+        egress
+            .check(address)
+            .map_err(|refused| not_allowed(format!("a {refused}")))?;
+    }
+    Ok(Some(url))
 }
 
 impl CreateRule {
@@ -131,7 +172,7 @@ impl CreateRule {
             api_key_id: None,
             window_seconds: None,
             min_requests: 10,
-            webhook_url: webhook(self.webhook_url)?,
+            webhook_url: webhook(self.webhook_url, &state.config.webhook_egress).await?,
             webhook_secret: generate_secret()?,
         };
         match kind {

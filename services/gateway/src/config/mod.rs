@@ -55,6 +55,9 @@ struct RawConfig {
     http: http::RawHttp,
     #[serde(default)]
     limits: limits::RawLimits,
+    /// Address ranges alert webhooks may reach besides public addresses.
+    #[serde(default)]
+    webhook_allow_cidrs: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +138,8 @@ pub struct GatewayConfig {
     pub http: HttpSettings,
     /// Rate limits new keys and tenants get, and the caps on cheap abuse.
     pub limits: LimitDefaults,
+    /// Where alert webhooks may lead (public addresses, and the ranges the operator allows).
+    pub webhook_egress: tollgate_runtime::egress::EgressPolicy,
 }
 
 impl GatewayConfig {
@@ -229,6 +234,14 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
     let events = events::normalize_events(raw.events, src, env)?;
     let http = http::normalize_http(raw.http, src, env)?;
     let limits = limits::normalize_limits(raw.limits, src, env)?;
+    let allow = env_or(
+        env,
+        "TOLLGATE_WEBHOOK_ALLOW_CIDRS",
+        Some(raw.webhook_allow_cidrs.join(",")),
+    )
+    .unwrap_or_default();
+    let webhook_egress = tollgate_runtime::egress::EgressPolicy::parse(&allow)
+        .map_err(|e| ConfigError::new(src, "webhook_allow_cidrs", e))?;
 
     Ok(GatewayConfig {
         listen,
@@ -248,6 +261,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         events,
         http,
         limits,
+        webhook_egress,
     })
 }
 
