@@ -202,3 +202,14 @@ stop_postgres() {
 }
 
 STARTED=()
+
+# Exports TOLLGATE_SECRETS_KEY (the key webhook secrets are sealed with at rest) unless it is
+# set: made once per stack state and kept in $STATE/secrets_key (mode 600).
+ensure_secrets_key() {
+  if [ -z "${TOLLGATE_SECRETS_KEY:-}" ]; then
+    [ -f "$STATE/secrets_key" ] || python3 -c 'import secrets; print(secrets.token_hex(32))' >"$STATE/secrets_key"
+    chmod 600 "$STATE/secrets_key"
+    TOLLGATE_SECRETS_KEY=$(cat "$STATE/secrets_key")
+  fi
+  export TOLLGATE_SECRETS_KEY
+}

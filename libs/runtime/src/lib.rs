@@ -5,6 +5,7 @@
 pub mod consumer;
 pub mod egress;
 pub mod env;
+pub mod sealed;
 pub mod telemetry;
 
 /// Installs logging and tracing for the service `service_name` from the process environment

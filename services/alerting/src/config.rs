@@ -33,6 +33,8 @@ pub struct DeliverySettings {
     pub egress: tollgate_runtime::egress::EgressPolicy,
     /// Deliveries in flight at once for one tenant on one instance.
     pub per_tenant: usize,
+    /// Opens sealed webhook secrets (`TOLLGATE_SECRETS_KEY`, `TOLLGATE_SECRETS_OLD_KEYS`).
+    pub secrets: tollgate_runtime::sealed::Sealer,
 }
 
 /// Validated alerting settings.
@@ -77,6 +79,11 @@ impl AlertingConfig {
                 .map_err(|e| env.refuse("TOLLGATE_WEBHOOK_ALLOW_CIDRS", e))?,
                 per_tenant: usize::try_from(positive("TOLLGATE_WEBHOOK_PER_TENANT", 2)?)
                     .unwrap_or(usize::MAX),
+                secrets: tollgate_runtime::sealed::Sealer::new(
+                    env.get("TOLLGATE_SECRETS_KEY"),
+                    env.get("TOLLGATE_SECRETS_OLD_KEYS"),
+                )
+                .map_err(|e| env.refuse("TOLLGATE_SECRETS_KEY", e))?,
             },
         })
     }

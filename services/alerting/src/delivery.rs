@@ -228,6 +228,20 @@ async fn attempt(
             .await?;
         return Ok(());
     };
+    let secret = match settings.secrets.open(&secret) {
+        Ok((secret, stale)) => {
+            if stale {
+                reseal(engine, settings, alert.rule_id, &secret).await;
+            }
+            secret
+        }
+        Err(err) => {
+            // Without the key that sealed it nothing can be signed: retried after the backoff
+            // (an operator who restores the key gets the deliveries through).
+            tracing::error!(rule_id = %alert.rule_id, error = %err, "webhook secret does not open");
+            String::new()
+        }
+    };
     let (attempts,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM alert_deliveries WHERE alert_id = $1")
             .bind(alert.id)
@@ -238,6 +252,7 @@ async fn attempt(
     let started = Instant::now();
     let (status, error) = match literal_refusal(&url, &settings.egress) {
         Some(refused) => (None, Some(coarse_refusal(refused))),
+        None if secret.is_empty() => (None, Some("signing secret unavailable".to_owned())),
         None => call(http, alert, &url, &secret, attempt).await,
     };
     let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
@@ -291,6 +306,22 @@ async fn attempt(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Stores a rule's secret sealed with the current key (after a key rotation, or plaintext
+/// from before sealing); a failure only means it is tried again next time.
+async fn reseal(engine: &Engine, settings: &DeliverySettings, rule: Uuid, secret: &str) {
+    let Ok(sealed) = settings.secrets.seal(secret) else {
+        return;
+    };
+    let stored = sqlx::query("UPDATE alert_rules SET webhook_secret = $2 WHERE id = $1")
+        .bind(rule)
+        .bind(sealed)
+        .execute(&engine.pool)
+        .await;
+    if let Err(err) = stored {
+        tracing::warn!(rule_id = %rule, error = %err, "webhook secret not re-sealed");
+    }
 }
 
 /// The POST of one attempt: the status and, unless 2xx, a coarse error kind (nothing about the
@@ -409,6 +440,7 @@ mod tests {
             poll: Duration::from_millis(10),
             egress: EgressPolicy::default(),
             per_tenant: 2,
+            secrets: tollgate_runtime::sealed::Sealer::default(),
         };
         let waits: Vec<u128> = (1..=6)
             .map(|a| retry_after(&settings, a).as_millis())

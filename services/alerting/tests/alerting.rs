@@ -714,3 +714,60 @@ async fn a_receiver_that_hangs_holds_only_its_tenants_share_of_the_workers() {
     receiver.stop().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_secrets_are_sealed_at_rest_and_sealed_again_after_a_key_rotation() {
+    let stack = Stack::start_isolated().await;
+    let receiver = WebhookReceiver::start(0);
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let created = rule(
+        &stack,
+        &tenant,
+        json!({"kind": "balance_below", "threshold_usd": "0.0002", "webhook_url": receiver.url}),
+    )
+    .await;
+    let secret = created["webhook_secret"].as_str().unwrap().to_owned();
+    let pool = tollgate_store::connect(&stack.database_url, 2)
+        .await
+        .unwrap();
+    let stored = || async {
+        let (stored,): (String,) =
+            sqlx::query_as("SELECT webhook_secret FROM alert_rules WHERE id = $1")
+                .bind(uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        stored
+    };
+    let sealed = stored().await;
+    assert!(
+        sealed.starts_with("v1:") && !sealed.contains(&secret[6..]),
+        "{sealed}"
+    );
+
+    // The key rotates: alerting gets a new key and keeps the old one to open what it sealed.
+    let new_key = "a1".repeat(32);
+    let mut config = stack.alerting_config();
+    config.delivery.secrets =
+        tollgate_runtime::sealed::Sealer::new(Some(&new_key), Some(tollgate_testkit::SECRETS_KEY))
+            .unwrap();
+    let (_, stop, task) = stack.spawn_alerting_with(config).await;
+    stack.credit(tenant.tenant_id, "0.0010", "sealed").await;
+    stack.wait_for_entries(tenant.tenant_id, 1).await;
+    spend_all(&stack, &tenant).await;
+    wait_alerts(&stack, &tenant, 1, true).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert_signed(&received[0], &secret);
+    let resealed = stored().await;
+    assert!(
+        resealed.starts_with("v1:") && resealed != sealed,
+        "{resealed}"
+    );
+    let only_new = tollgate_runtime::sealed::Sealer::new(Some(&new_key), None).unwrap();
+    assert_eq!(only_new.open(&resealed).unwrap().0, secret);
+    stop.cancel();
+    task.await.unwrap();
+    receiver.stop().await;
+    stack.stop().await;
+}

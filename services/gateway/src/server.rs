@@ -106,6 +106,11 @@ impl Gateway {
         let peer_nats = tollgate_events::connect_any(options, &config.nats.url).await?;
         tollgate_events::ensure_stream(&jetstream, &config.nats.stream).await?;
 
+        if !config.secrets.seals() {
+            tracing::warn!(
+                "TOLLGATE_SECRETS_KEY is not set: webhook secrets are stored in plaintext"
+            );
+        }
         let limits_nats = peer_nats.clone();
         let (peers, peer_tasks) =
             Peers::start(peer_nats, config.nats.stream.subject_prefix.clone());

@@ -78,6 +78,9 @@ pub fn nats_url() -> String {
     std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
+/// The key test stacks seal webhook secrets with (`TOLLGATE_SECRETS_KEY`).
+pub const SECRETS_KEY: &str = "5ec4e75ec4e75ec4e75ec4e75ec4e75ec4e75ec4e75ec4e75ec4e75ec4e75ec4";
+
 /// The demo gateway configuration with prices from the issue (demo-small 0.15/0.60,
 /// demo-large 2.50/10.00), pointed at `mock_url`.
 pub fn gateway_toml(mock_url: &str) -> String {
@@ -295,6 +298,7 @@ impl Stack {
                 "TOLLGATE_SPOOL_DIR",
                 temp_path(&format!("tollgate-spool-{id}")),
             ),
+            ("TOLLGATE_SECRETS_KEY", SECRETS_KEY.to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -436,6 +440,7 @@ impl Stack {
             ("TOLLGATE_WEBHOOK_FIRST_RETRY_MS", "100"),
             ("TOLLGATE_WEBHOOK_TIMEOUT_SECS", "2"),
             ("TOLLGATE_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
+            ("TOLLGATE_SECRETS_KEY", SECRETS_KEY),
         ]);
         AlertingConfig::from_env(&env).expect("alerting config")
     }

@@ -262,8 +262,13 @@ async fn create(
     tenant: Option<Uuid>,
     body: CreateRule,
 ) -> Result<HttpResponse, ApiError> {
-    let rule = body.validate(state, tenant).await?;
-    let secret = rule.webhook_secret.clone();
+    let mut rule = body.validate(state, tenant).await?;
+    let secret = std::mem::take(&mut rule.webhook_secret);
+    rule.webhook_secret = state
+        .config
+        .secrets
+        .seal(&secret)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let stored = tollgate_store::alerts::create_rule(&state.pool, &rule).await?;
     let mut answer =
         serde_json::to_value(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -140,6 +140,8 @@ pub struct GatewayConfig {
     pub limits: LimitDefaults,
     /// Where alert webhooks may lead (public addresses, and the ranges the operator allows).
     pub webhook_egress: tollgate_runtime::egress::EgressPolicy,
+    /// Seals webhook secrets before they are stored (`TOLLGATE_SECRETS_KEY`).
+    pub secrets: tollgate_runtime::sealed::Sealer,
 }
 
 impl GatewayConfig {
@@ -242,6 +244,11 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
     .unwrap_or_default();
     let webhook_egress = tollgate_runtime::egress::EgressPolicy::parse(&allow)
         .map_err(|e| ConfigError::new(src, "webhook_allow_cidrs", e))?;
+    let secrets = tollgate_runtime::sealed::Sealer::new(
+        env.get("TOLLGATE_SECRETS_KEY").map(String::as_str),
+        env.get("TOLLGATE_SECRETS_OLD_KEYS").map(String::as_str),
+    )
+    .map_err(|e| ConfigError::new(src, "TOLLGATE_SECRETS_KEY", e))?;
 
     Ok(GatewayConfig {
         listen,
@@ -262,6 +269,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         http,
         limits,
         webhook_egress,
+        secrets,
     })
 }
 
