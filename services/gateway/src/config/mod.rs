@@ -200,6 +200,13 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
             "must be at least 16 characters",
         ));
     }
+    weak_token(&admin_token).map_or(Ok(()), |why| {
+        Err(ConfigError::new(
+            src,
+            "admin_token",
+            format!("{why}; make one with `openssl rand -hex 24`"),
+        ))
+    })?;
     let database_url = env_or(env, "DATABASE_URL", raw.database_url)
         .ok_or_else(|| ConfigError::new(src, "database_url", "missing (or set DATABASE_URL)"))?;
     let max_body_bytes = raw.max_body_bytes.unwrap_or(4 * 1024 * 1024);
@@ -271,6 +278,40 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         webhook_egress,
         secrets,
     })
+}
+
+/// Why an admin token is not one, if it is not: a known placeholder, or too little entropy
+/// (under 64 bits by the Shannon estimate of its characters: repeats, short words).
+fn weak_token(token: &str) -> Option<String> {
+    const PLACEHOLDERS: [&str; 9] = [
+        "change-me",
+        "changeme",
+        "change_me",
+        "replace-me",
+        "replaceme",
+        "placeholder",
+        "your-token",
+        "your_token",
+        "xxxxxxxx",
+    ];
+    let lower = token.to_ascii_lowercase();
+    if let Some(placeholder) = PLACEHOLDERS.iter().find(|p| lower.contains(*p)) {
+        return Some(format!("looks like a placeholder ('{placeholder}')"));
+    }
+    let mut counts = std::collections::HashMap::new();
+    for c in token.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let length = token.chars().count() as f64;
+    let per_char: f64 = counts
+        .values()
+        .map(|n| {
+            let p = *n as f64 / length;
+            -p * p.log2()
+        })
+        .sum();
+    let bits = per_char * length;
+    (bits < 64.0).then(|| format!("has too little entropy (about {bits:.0} bits, 64 needed)"))
 }
 
 fn normalize_nats(raw: RawNats, src: &str, env: &Env) -> Result<NatsConfig, ConfigError> {
@@ -413,6 +454,26 @@ impl GatewayConfig {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn placeholder_and_low_entropy_admin_tokens_are_refused() {
+        for weak in [
+            "CHANGE-ME-to-a-long-random-token",
+            "changeme-changeme-changeme",
+            "aaaaaaaaaaaaaaaaaaaaaaaa",
+            "passwordpassword",
+            "abababababababababababab",
+        ] {
+            assert!(super::weak_token(weak).is_some(), "{weak} accepted");
+        }
+        for strong in [
+            "tga_yPm39LisnzRzQ8FB482HaU6kLJgnz-Agz_m",
+            "3f9a6c1be07d24a58e6b19c0d7f3a2e4b5c6d7e8f9a0b1c2",
+            "0123456789abcdef",
+        ] {
+            assert!(super::weak_token(strong).is_none(), "{strong} refused");
+        }
+    }
+
     use super::*;
 
     const MINIMAL: &str = r#"
