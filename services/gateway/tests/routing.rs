@@ -892,7 +892,7 @@ max_output_tokens = 100
         stack.chat(&tenant.key, &body(Some(100), 1)).await.status(),
         200
     );
-    for (max_tokens, n) in [(Some(60), 2), (Some(101), 1), (None, 1)] {
+    for (max_tokens, n) in [(Some(60), 2), (Some(101), 1), (None, 2)] {
         let refused = stack.chat(&tenant.key, &body(max_tokens, n)).await;
         assert_eq!(refused.status(), 400, "{max_tokens:?} x {n}");
         let error: Value = refused.json().await.unwrap();
@@ -900,6 +900,9 @@ max_output_tokens = 100
         assert_eq!(error["error"]["param"], "max_tokens", "{error}");
     }
     assert_eq!(stack.mock.requests_for("mock-ceiling"), 1);
+    // Without a limit, the gateway's default (1024) is lowered to the ceiling and sent upstream.
+    assert_eq!(stack.chat(&tenant.key, &body(None, 1)).await.status(), 200);
+    assert_eq!(stack.mock.last_request().unwrap().body["max_tokens"], 100);
     stack.stop().await;
 }
 
@@ -951,6 +954,12 @@ max_output_tokens = 1000
     );
     let refused = stack.chat(&plain.key, &body(Some(501), 2)).await;
     assert_eq!(refused.status(), 400);
+    // A default above the key's ceiling is capped to it (not a refusal of every request).
+    let high = stack
+        .funded_tenant(json!({"default_max_tokens": 500, "max_output_tokens": 20}))
+        .await;
+    assert_eq!(stack.chat(&high.key, &body(None, 1)).await.status(), 200);
+    assert_eq!(stack.mock.last_request().unwrap().body["max_tokens"], 20);
     // The key's settings change through PATCH and apply at once.
     let changed = stack
         .admin(

@@ -452,11 +452,14 @@ fn choose_route(
             code: "model_not_allowed",
         });
     }
+    // A default above a ceiling would refuse every request that sets no limit: it is capped.
     record.output_default = record
         .key
         .default_max_tokens
         .or(route.default_max_tokens)
-        .unwrap_or(state.config.default_max_tokens);
+        .unwrap_or(state.config.default_max_tokens)
+        .min(record.key.max_output_tokens.unwrap_or(u32::MAX))
+        .min(route.max_output_tokens.unwrap_or(u32::MAX));
     let asked = request.output_reserve(record.output_default);
     let ceilings = [
         (
