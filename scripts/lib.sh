@@ -207,7 +207,7 @@ STARTED=()
 # set: made once per stack state and kept in $STATE/secrets_key (mode 600).
 ensure_secrets_key() {
   if [ -z "${TOLLGATE_SECRETS_KEY:-}" ]; then
-    [ -f "$STATE/secrets_key" ] || python3 -c 'import secrets; print(secrets.token_hex(32))' >"$STATE/secrets_key"
+    [ -f "$STATE/secrets_key" ] || (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$STATE/secrets_key")
     chmod 600 "$STATE/secrets_key"
     TOLLGATE_SECRETS_KEY=$(cat "$STATE/secrets_key")
   fi

@@ -114,6 +114,8 @@ pub async fn run(
     let http = match reqwest::Client::builder()
         .timeout(settings.timeout)
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy from the environment would resolve and connect past the egress check.
+        .no_proxy()
         .dns_resolver(GuardedResolver {
             policy: settings.egress.clone(),
         })
@@ -228,10 +230,11 @@ async fn attempt(
             .await?;
         return Ok(());
     };
-    let secret = match settings.secrets.open(&secret) {
+    let stored_secret = secret;
+    let secret = match settings.secrets.open(&stored_secret) {
         Ok((secret, stale)) => {
             if stale {
-                reseal(engine, settings, alert.rule_id, &secret).await;
+                reseal(engine, settings, alert.rule_id, (&stored_secret, &secret)).await;
             }
             secret
         }
@@ -310,15 +313,24 @@ async fn attempt(
 
 /// Stores a rule's secret sealed with the current key (after a key rotation, or plaintext
 /// from before sealing); a failure only means it is tried again next time.
-async fn reseal(engine: &Engine, settings: &DeliverySettings, rule: Uuid, secret: &str) {
+/// Only the value read is replaced (a concurrent re-seal wins once).
+async fn reseal(
+    engine: &Engine,
+    settings: &DeliverySettings,
+    rule: Uuid,
+    (stored, secret): (&str, &str),
+) {
     let Ok(sealed) = settings.secrets.seal(secret) else {
         return;
     };
-    let stored = sqlx::query("UPDATE alert_rules SET webhook_secret = $2 WHERE id = $1")
-        .bind(rule)
-        .bind(sealed)
-        .execute(&engine.pool)
-        .await;
+    let stored = sqlx::query(
+        "UPDATE alert_rules SET webhook_secret = $2 WHERE id = $1 AND webhook_secret = $3",
+    )
+    .bind(rule)
+    .bind(sealed)
+    .bind(stored)
+    .execute(&engine.pool)
+    .await;
     if let Err(err) = stored {
         tracing::warn!(rule_id = %rule, error = %err, "webhook secret not re-sealed");
     }

@@ -68,6 +68,22 @@ fn window(seconds: Option<i32>, kind: RuleKind) -> Result<i32, ApiError> {
 /// How long a webhook host may take to resolve when a rule is created.
 const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// Name lookups of rule creation in flight at once: each holds a blocking thread that a timeout
+/// cannot stop, so a tenant's stalling names cannot take them all.
+static LOOKUPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(16);
+
+/// The addresses `host` resolves to within [`RESOLVE_TIMEOUT`] (none on failure or timeout).
+async fn resolve(host: &str, port: u16) -> Vec<std::net::IpAddr> {
+    let lookup = async {
+        let _slot = LOOKUPS.acquire().await.ok()?;
+        tokio::net::lookup_host((host, port)).await.ok()
+    };
+    match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+        Ok(Some(found)) => found.map(|a| a.ip()).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// A webhook URL: http(s), and every address its host resolves to allowed by `egress` (public,
 /// or in a range the operator allows). Alerting checks the address again when it connects.
 async fn webhook(
@@ -96,26 +112,20 @@ async fn webhook(
     let port = parsed.port_or_known_default().unwrap_or(80);
     let host = parsed.host_str().unwrap_or_default();
     let literal = host.trim_start_matches('[').trim_end_matches(']');
-    let addresses: Vec<std::net::IpAddr> = match literal.parse::<std::net::IpAddr>() {
-        Ok(ip) => vec![ip],
+    match literal.parse::<std::net::IpAddr>() {
+        Ok(ip) => egress
+            .check(ip)
+            .map_err(|refused| not_allowed(format!("a {refused}")))?,
+        // A name gets one answer whether it does not resolve or resolves inward, so that
+        // tenants cannot map the operator's internal names.
         Err(_) => {
-            let lookup = tokio::net::lookup_host((host, port));
-            match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
-                Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
-                _ => Vec::new(),
+            let addresses = resolve(host, port).await;
+            if addresses.is_empty() || addresses.iter().any(|ip| egress.check(*ip).is_err()) {
+                return Err(not_allowed(
+                    "a host that does not resolve to public addresses only".into(),
+                ));
             }
         }
-    };
-    if addresses.is_empty() {
-        return Err(invalid(
-            "'webhook_url': its host does not resolve",
-            "webhook_url",
-        ));
-    }
-    for address in addresses {
-        egress
-            .check(address)
-            .map_err(|refused| not_allowed(format!("a {refused}")))?;
     }
     Ok(Some(url))
 }

@@ -281,9 +281,10 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
 }
 
 /// Why an admin token is not one, if it is not: a known placeholder, or too little entropy
-/// (under 64 bits by the Shannon estimate of its characters: repeats, short words).
+/// (under 48 bits by the Shannon estimate of its characters: repeats, short words; random
+/// tokens of 16 hex or base64 characters pass).
 fn weak_token(token: &str) -> Option<String> {
-    const PLACEHOLDERS: [&str; 9] = [
+    const PLACEHOLDERS: [&str; 11] = [
         "change-me",
         "changeme",
         "change_me",
@@ -293,6 +294,8 @@ fn weak_token(token: &str) -> Option<String> {
         "your-token",
         "your_token",
         "xxxxxxxx",
+        "password",
+        "example",
     ];
     let lower = token.to_ascii_lowercase();
     if let Some(placeholder) = PLACEHOLDERS.iter().find(|p| lower.contains(*p)) {
@@ -311,7 +314,7 @@ fn weak_token(token: &str) -> Option<String> {
         })
         .sum();
     let bits = per_char * length;
-    (bits < 64.0).then(|| format!("has too little entropy (about {bits:.0} bits, 64 needed)"))
+    (bits < 48.0).then(|| format!("has too little entropy (about {bits:.0} bits, 48 needed)"))
 }
 
 fn normalize_nats(raw: RawNats, src: &str, env: &Env) -> Result<NatsConfig, ConfigError> {
@@ -469,6 +472,8 @@ mod tests {
             "tga_yPm39LisnzRzQ8FB482HaU6kLJgnz-Agz_m",
             "3f9a6c1be07d24a58e6b19c0d7f3a2e4b5c6d7e8f9a0b1c2",
             "0123456789abcdef",
+            "k9Zq2Lm8Xv4Rt1Wb",
+            "9f3a7c1e5b2d8064",
         ] {
             assert!(super::weak_token(strong).is_none(), "{strong} refused");
         }
