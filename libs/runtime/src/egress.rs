@@ -53,7 +53,15 @@ impl FromStr for Cidr {
                 .filter(|p| *p <= max)
                 .ok_or_else(|| format!("'{s}': the prefix must be 0 to {max}"))?,
         };
-        Ok(Self { network, prefix })
+        // An IPv4 range written in IPv6 form (`::ffff:10.0.0.0/104`) is the IPv4 range, as the
+        // addresses it is matched against are.
+        match canonical(network) {
+            IpAddr::V4(v4) if network.is_ipv6() && prefix >= 96 => Ok(Self {
+                network: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            }),
+            _ => Ok(Self { network, prefix }),
+        }
     }
 }
 
@@ -246,6 +254,10 @@ mod tests {
         assert_eq!(policy.check(ip("10.21.0.1")), Err(Refused("private")));
         assert!(policy.check(ip("169.254.169.254")).is_err());
         assert!(policy.check(ip("::1")).is_err());
+        let mapped = EgressPolicy::parse("::ffff:10.30.0.0/112").unwrap();
+        assert!(mapped.check(ip("10.30.1.2")).is_ok());
+        assert!(mapped.check(ip("::ffff:10.30.1.2")).is_ok());
+        assert!(mapped.check(ip("10.31.0.1")).is_err());
         assert_eq!(EgressPolicy::parse("").unwrap(), EgressPolicy::default());
         assert!(EgressPolicy::parse("10.0.0.0/33").is_err());
         assert!(EgressPolicy::parse("localhost").is_err());

@@ -152,6 +152,11 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
          SELECT r.tenant_id FROM {schema}.daily_spend r \
          LEFT JOIN public.daily_spend l USING (tenant_id, api_key_id, day) \
          WHERE (r.spent_usd, r.requests) IS DISTINCT FROM (l.spent_usd, l.requests) \
+         UNION \
+         SELECT l.tenant_id FROM public.daily_spend l \
+         JOIN {schema}.tenant_balances t USING (tenant_id) \
+         LEFT JOIN {schema}.daily_spend r USING (tenant_id, api_key_id, day) \
+         WHERE r.tenant_id IS NULL \
          ORDER BY 1"
     ))
     .fetch_all(&pool)

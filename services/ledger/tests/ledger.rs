@@ -337,6 +337,28 @@ async fn spend_per_day_follows_each_event_time_and_rebuild_compares_it() {
         .await
         .unwrap();
     assert_eq!(report.mismatched, vec![tenants[1].tenant_id]);
+    // So is a day the stream never had.
+    sqlx::query(
+        "UPDATE daily_spend SET spent_usd = spent_usd - 1 WHERE tenant_id = $1 \
+         AND day = (SELECT min(day) FROM daily_spend WHERE tenant_id = $1)",
+    )
+    .bind(tenants[1].tenant_id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO daily_spend (tenant_id, api_key_id, day, spent_usd, requests) \
+         VALUES ($1, $2, '2001-01-01', 1, 1)",
+    )
+    .bind(tenants[0].tenant_id)
+    .bind(tenants[0].key_id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let report = tollgate_ledger::rebuild(&stack.ledger_config(), false)
+        .await
+        .unwrap();
+    assert_eq!(report.mismatched, vec![tenants[0].tenant_id]);
     stack.stop().await;
 }
 
