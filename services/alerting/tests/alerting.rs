@@ -620,17 +620,9 @@ async fn webhooks_into_the_operators_network_are_refused_when_created_and_when_c
     let alert = wait_alerts(&stack, &tenant, 1, false).await[0].clone();
     let mut attempts = Vec::new();
     for _ in 0..100 {
-        let detail: Value = stack
-            .admin(
-                reqwest::Method::GET,
-                &format!("/api/v1/alerts/{}", alert["id"].as_str().unwrap()),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let detail = stack
+            .admin_get(&format!("/api/v1/alerts/{}", alert["id"].as_str().unwrap()))
+            .await;
         attempts = detail["deliveries"].as_array().unwrap().clone();
         if !attempts.is_empty() {
             break;

@@ -61,17 +61,9 @@ fn next_midnight(now: DateTime<Utc>) -> String {
 }
 
 async fn key_listing(stack: &Stack, tenant: &TenantKey) -> Value {
-    let keys: Value = stack
-        .admin(
-            Method::GET,
-            &format!("/api/v1/tenants/{}/keys", tenant.tenant_id),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = stack
+        .admin_get(&format!("/api/v1/tenants/{}/keys", tenant.tenant_id))
+        .await;
     keys["data"]
         .as_array()
         .unwrap()
@@ -153,18 +145,9 @@ async fn a_daily_key_budget_counts_only_todays_spend_and_says_when_it_resets() {
 async fn a_weekly_tenant_budget_caps_all_its_keys_together() {
     let stack = Stack::start().await;
     let tenant = stack.funded_tenant(json!({})).await;
-    let second: Value = stack
-        .admin(
-            Method::POST,
-            &format!("/api/v1/tenants/{}/keys", tenant.tenant_id),
-        )
-        .json(&json!({"name": "second"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let second = stack
+        .create_key(tenant.tenant_id, &json!({"name": "second"}))
+        .await;
     let second = second["key"].as_str().unwrap().to_owned();
     // Eight days ago is always in an earlier ISO week.
     old_charge(&stack, &tenant, "5", TimeDelta::days(8), 2).await;
@@ -195,14 +178,7 @@ async fn a_weekly_tenant_budget_caps_all_its_keys_together() {
     // The tenant's GET shows this week's spend: what its keys were charged, not the old $5.
     let mut shown = Value::Null;
     for _ in 0..100 {
-        shown = stack
-            .admin(Method::GET, &tenant_path)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        shown = stack.admin_get(&tenant_path).await;
         if dec(&shown["period_spent_usd"]) == first_spent {
             break;
         }

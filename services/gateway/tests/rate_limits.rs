@@ -131,18 +131,9 @@ async fn a_tenants_limit_holds_across_its_keys_and_changes_take_effect_at_once()
     let tenant_path = format!("/api/v1/tenants/{}", first.tenant_id);
     let tenant = patch(&stack, &tenant_path, json!({"rpm": 2})).await;
     assert_eq!(tenant["rpm"], 2, "{tenant}");
-    let second: Value = stack
-        .admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/tenants/{}/keys", first.tenant_id),
-        )
-        .json(&json!({"name": "second"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let second = stack
+        .create_key(first.tenant_id, &json!({"name": "second"}))
+        .await;
     let second = second["key"].as_str().unwrap().to_owned();
 
     assert_eq!(stack.chat(&first.key, &small(5)).await.status(), 200);
@@ -388,30 +379,14 @@ async fn the_configured_defaults_are_given_to_new_keys_and_tenants_and_null_mean
     .await;
     // Created without limits: the defaults are stored and shown.
     let tenant = stack.funded_tenant(json!({})).await;
-    let listed: Value = stack
-        .admin(
-            reqwest::Method::GET,
-            &format!("/api/v1/tenants/{}/keys", tenant.tenant_id),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = stack
+        .admin_get(&format!("/api/v1/tenants/{}/keys", tenant.tenant_id))
+        .await;
     assert_eq!(listed["data"][0]["rpm"], 2, "{listed}");
     assert!(listed["data"][0]["tpm"].is_null());
-    let shown: Value = stack
-        .admin(
-            reqwest::Method::GET,
-            &format!("/api/v1/tenants/{}", tenant.tenant_id),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = stack
+        .admin_get(&format!("/api/v1/tenants/{}", tenant.tenant_id))
+        .await;
     assert_eq!(shown["max_concurrent"], 50, "{shown}");
     for _ in 0..2 {
         assert_eq!(stack.chat(&tenant.key, &small(5)).await.status(), 200);
@@ -419,18 +394,9 @@ async fn the_configured_defaults_are_given_to_new_keys_and_tenants_and_null_mean
     assert_eq!(stack.chat(&tenant.key, &small(5)).await.status(), 429);
 
     // A key created with rpm null is exempt from the default.
-    let exempt: Value = stack
-        .admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/tenants/{}/keys", tenant.tenant_id),
-        )
-        .json(&json!({"name": "exempt", "rpm": null}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let exempt = stack
+        .create_key(tenant.tenant_id, &json!({"name": "exempt", "rpm": null}))
+        .await;
     assert!(exempt["rpm"].is_null(), "{exempt}");
     let exempt = exempt["key"].as_str().unwrap().to_owned();
     for _ in 0..6 {

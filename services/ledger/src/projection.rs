@@ -256,21 +256,17 @@ async fn upsert_calendar(
     if buckets.is_empty() {
         return Ok(());
     }
-    let sql = match calendar {
-        Calendar::Months => {
-            "INSERT INTO monthly_spend AS m (tenant_id, api_key_id, month, spent_usd, requests) \
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::numeric[], $5::bigint[]) ORDER BY 1, 2, 3 \
-             ON CONFLICT (tenant_id, api_key_id, month) DO UPDATE SET \
-               spent_usd = m.spent_usd + EXCLUDED.spent_usd, requests = m.requests + EXCLUDED.requests"
-        }
-        Calendar::Days => {
-            "INSERT INTO daily_spend AS m (tenant_id, api_key_id, day, spent_usd, requests) \
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::numeric[], $5::bigint[]) ORDER BY 1, 2, 3 \
-             ON CONFLICT (tenant_id, api_key_id, day) DO UPDATE SET \
-               spent_usd = m.spent_usd + EXCLUDED.spent_usd, requests = m.requests + EXCLUDED.requests"
-        }
+    let (table, period) = match calendar {
+        Calendar::Months => ("monthly_spend", "month"),
+        Calendar::Days => ("daily_spend", "day"),
     };
-    sqlx::query(sql)
+    let sql = format!(
+        "INSERT INTO {table} AS m (tenant_id, api_key_id, {period}, spent_usd, requests) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::date[], $4::numeric[], $5::bigint[]) ORDER BY 1, 2, 3 \
+         ON CONFLICT (tenant_id, api_key_id, {period}) DO UPDATE SET \
+           spent_usd = m.spent_usd + EXCLUDED.spent_usd, requests = m.requests + EXCLUDED.requests"
+    );
+    sqlx::query(&sql)
         .bind(buckets.keys().map(|(t, _, _)| *t).collect::<Vec<_>>())
         .bind(buckets.keys().map(|(_, k, _)| *k).collect::<Vec<_>>())
         .bind(buckets.keys().map(|(_, _, m)| *m).collect::<Vec<_>>())

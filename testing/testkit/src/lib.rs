@@ -606,22 +606,39 @@ impl Stack {
         if let (Some(body), Some(options)) = (body.as_object_mut(), key_options.as_object()) {
             body.extend(options.clone());
         }
-        let response = self
-            .admin(
-                reqwest::Method::POST,
-                &format!("/api/v1/tenants/{tenant_id}/keys"),
-            )
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "key creation failed");
-        let key: Value = response.json().await.unwrap();
+        let key = self.create_key(tenant_id, &body).await;
         TenantKey {
             tenant_id,
             key_id: key["id"].as_str().unwrap().parse().unwrap(),
             key: key["key"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// Creates a key of `tenant_id` with `body` (`{"name", ...}`); the answer (201 asserted),
+    /// whose `key` is the secret.
+    pub async fn create_key(&self, tenant_id: Uuid, body: &Value) -> Value {
+        let response = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/v1/tenants/{tenant_id}/keys"),
+            )
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "key creation failed");
+        response.json().await.unwrap()
+    }
+
+    /// `GET path` with the operator's token, as JSON.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        self.admin(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// A tenant with one key and $100 of credit, booked by the ledger before this returns (so

@@ -493,41 +493,35 @@ impl Limiter {
                 }
             }
         }
-        let fits = |tokens: u64| {
-            held.iter()
-                .zip(guards.iter())
-                .enumerate()
-                .all(|(index, ((_, settings, _), meter))| {
-                    settings.tpm.map(Rate::per_minute).is_none_or(|rate| {
-                        let unsent = u64::try_from(meter.unsent.tokens).unwrap_or(0);
-                        let remaining = meter.tokens.window(rate, now).remaining;
-                        meter.tokens.check(rate, tokens, now).is_ok()
-                            && members.allows(remaining, unsent, tokens, owns(index))
-                    })
-                })
+        // The first token limit that refuses `tokens`, as the client is told.
+        let token_refusal = |tokens: u64| {
+            held.iter().zip(guards.iter()).enumerate().find_map(
+                |(index, ((_, settings, _), meter))| {
+                    let rate = settings.tpm.map(Rate::per_minute)?;
+                    if let Err(refused) = meter.tokens.check(rate, tokens, now) {
+                        let mut limited = refuse(index, Kind::Tokens, rate.limit(), Some(refused));
+                        limited.headers.tokens = Some(refused.window);
+                        return Some(limited);
+                    }
+                    let window = meter.tokens.window(rate, now);
+                    let unsent = u64::try_from(meter.unsent.tokens).unwrap_or(0);
+                    (!members.allows(window.remaining, unsent, tokens, owns(index)))
+                        .then(|| beyond_share(index, Kind::Tokens, rate.limit(), window))
+                },
+            )
         };
         let tokens = if !held.iter().any(|(_, settings, _)| settings.tpm.is_some()) {
             0
-        } else if fits(tokens.0) {
+        } else if token_refusal(tokens.0).is_none() {
             tokens.0
         } else {
             // Near a token limit the prompt is counted exactly (tokenizing costs tens of µs).
-            (tokens.1)()
-        };
-        for (index, ((_, settings, _), meter)) in held.iter().zip(guards.iter()).enumerate() {
-            if let Some(rate) = settings.tpm.map(Rate::per_minute) {
-                if let Err(refused) = meter.tokens.check(rate, tokens, now) {
-                    let mut limited = refuse(index, Kind::Tokens, rate.limit(), Some(refused));
-                    limited.headers.tokens = Some(refused.window);
-                    return Err(limited);
-                }
-                let window = meter.tokens.window(rate, now);
-                let unsent = u64::try_from(meter.unsent.tokens).unwrap_or(0);
-                if !members.allows(window.remaining, unsent, tokens, owns(index)) {
-                    return Err(beyond_share(index, Kind::Tokens, rate.limit(), window));
-                }
+            let exact = (tokens.1)();
+            if let Some(limited) = token_refusal(exact) {
+                return Err(limited);
             }
-        }
+            exact
+        };
         let mut headers = RateHeaders::default();
         for ((_, settings, whose), meter) in held.iter().zip(guards.iter_mut()) {
             meter.in_flight += 1;
