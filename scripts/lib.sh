@@ -100,15 +100,50 @@ own_nats_url() {
   if [ -f "$STATE/nats/port" ]; then echo "nats://127.0.0.1:$(cat "$STATE/nats/port")"; fi
 }
 
+# The NATS users of deploy/nats/permissions.conf.
+NATS_USERS=(gateway ledger analytics alerting operator)
+# Plus `route`: the user the nodes of scripts/cluster authenticate their routes with.
+
+# Makes the passwords of this state directory's NATS users once ($STATE/nats/passwords, mode
+# 600, lines TOLLGATE_NATS_<USER>_PASSWORD=...): the environment nats-server reads them from.
+ensure_nats_passwords() {
+  local file="$STATE/nats/passwords" user
+  mkdir -p "$STATE/nats"
+  [ -f "$file" ] && return
+  (
+    umask 077
+    for user in "${NATS_USERS[@]}" route; do
+      echo "TOLLGATE_NATS_${user^^}_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+    done >"$file.tmp"
+  )
+  mv "$file.tmp" "$file"
+}
+
+# nats_env USER: `NATS_USER=<user> NATS_PASSWORD=<password>` of USER on this state
+# directory's own NATS (for `env`), nothing when NATS is someone else's (the caller's
+# NATS_USER / NATS_PASSWORD, if any, are inherited then).
+nats_env() {
+  [ -f "$STATE/nats/passwords" ] && [ "${NATS_URL:-}" = "$(own_nats_url)" ] || return 0
+  echo "NATS_USER=$1 NATS_PASSWORD=$(nats_password "$1")"
+}
+
+# nats_password USER: USER's password from $STATE/nats/passwords.
+nats_password() {
+  grep "^TOLLGATE_NATS_${1^^}_PASSWORD=" "$STATE/nats/passwords" | cut -d= -f2
+}
+
 # Starts (or reuses) a private nats-server with JetStream unless NATS_URL names another one.
 # A NATS_URL that is this state directory's own server (after `source .tollgate/env`) is
-# healed like an unset one: restarted on its port if it is down.
+# healed like an unset one: restarted on its port if it is down. The server requires the
+# users and permissions of deploy/nats/permissions.conf; this shell gets the operator's
+# NATS_USER / NATS_PASSWORD (tests and tools), services get their own (nats_env).
 ensure_nats() {
   if [ -n "${NATS_URL:-}" ] && [ "$NATS_URL" != "$(own_nats_url)" ]; then
     log "using NATS at $NATS_URL"
     return
   fi
   local dir="$STATE/nats" port
+  ensure_nats_passwords
   if alive "$dir/pid"; then
     port=$(cat "$dir/port")
   else
@@ -121,15 +156,21 @@ jetstream {
   store_dir: "$dir/data"
   sync_interval: always
 }
+$(cat "$ROOT/deploy/nats/permissions.conf")
 CONF
-    setsid "$TOOLS/bin/nats-server" -c "$dir/nats.conf" >"$STATE/logs/nats.log" 2>&1 </dev/null &
+    # The passwords reach nats-server (and only it) through its environment.
+    env $(cat "$dir/passwords") \
+      setsid "$TOOLS/bin/nats-server" -c "$dir/nats.conf" >"$STATE/logs/nats.log" 2>&1 </dev/null &
     echo $! >"$dir/pid"
     echo "$port" >"$dir/port"
     wait_for_port "$port" 20 nats-server
     STARTED+=(nats)
-    log "started nats-server $("$TOOLS/bin/nats-server" --version | awk '{print $2}') on $port (JetStream, sync_interval: always)"
+    log "started nats-server $("$TOOLS/bin/nats-server" --version | awk '{print $2}') on $port (JetStream, sync_interval: always, per-service users)"
   fi
   export NATS_URL="nats://127.0.0.1:$port"
+  export NATS_USER=operator
+  NATS_PASSWORD=$(nats_password operator)
+  export NATS_PASSWORD
 }
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }

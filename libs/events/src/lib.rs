@@ -4,6 +4,7 @@
 //! Knows nothing of Postgres or HTTP. Consumers decode with [`Event::decode`], which skips
 //! kinds they do not know, so producers can add kinds without breaking older consumers.
 
+mod access;
 pub mod balances;
 mod consumer;
 mod error;
@@ -15,13 +16,15 @@ pub mod spool;
 mod stream;
 pub mod text;
 
+pub use access::{NatsAccess, inbox_prefix};
 pub use consumer::{
     Batches, ConsumerSettings, DeadLetters, durable_consumer, keep_consuming, open_stream,
 };
 pub use error::EventsError;
 pub use event::{
-    AlertRaised, BreakerChanged, CacheHit, CreditSource, CreditsAdjusted, CreditsGranted, Event,
-    EventBody, SCHEMA_VERSION, UpstreamAttempt, UsageOutcome, UsageRecorded, UsageSource,
+    AlertRaised, BreakerChanged, CacheHit, CreditSource, CreditsAdjusted,
+    CreditsGranted, Event, EventBody, SCHEMA_VERSION, UpstreamAttempt, UsageOutcome, UsageRecorded,
+    UsageSource,
 };
 pub use publisher::{
     AckObserver, Publisher, PublisherConfig, PublisherHandle, PublisherMetrics, Receipt, Stored,

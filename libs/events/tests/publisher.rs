@@ -15,7 +15,13 @@ use uuid::Uuid;
 
 async fn jetstream() -> jetstream::Context {
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    jetstream::new(async_nats::connect(url).await.unwrap())
+    // scripts/test's shared server takes the operator's NATS_USER / NATS_PASSWORD.
+    let access = tollgate_events::NatsAccess::from_env(&std::env::vars().collect()).unwrap();
+    let client = access
+        .apply(async_nats::ConnectOptions::new())
+        .connect(url)
+        .await;
+    jetstream::new(client.unwrap())
 }
 
 fn settings() -> StreamSettings {

@@ -22,7 +22,9 @@ fn dead_url() -> String {
 async fn a_dead_server_first_in_the_list_is_skipped() {
     let urls = format!("{},{}", dead_url(), live_url());
     // Keep the list's order so the dead server is really tried first.
-    let options = async_nats::ConnectOptions::new()
+    let access = tollgate_events::NatsAccess::from_env(&std::env::vars().collect()).unwrap();
+    let options = access
+        .apply(async_nats::ConnectOptions::new())
         .retain_servers_order()
         .connection_timeout(Duration::from_secs(2));
     let client = connect_any(options, &urls).await.unwrap();

@@ -54,7 +54,16 @@ async fn server() -> Option<(ServerStore, String)> {
         return None;
     };
     let collection = format!("test_{}", Uuid::new_v4().simple());
-    Some((ServerStore::connect(&url, &collection).await.unwrap(), url))
+    Some((
+        ServerStore::connect(
+            &url,
+            &collection,
+            std::env::var("QDRANT_API_KEY").ok().as_deref(),
+        )
+        .await
+        .unwrap(),
+        url,
+    ))
 }
 
 /// Runs `suite` against a fresh embedded store, then against a fresh server collection.

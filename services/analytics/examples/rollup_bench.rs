@@ -51,7 +51,7 @@ async fn consumer_throughput(
         subject_prefix: format!("tgbench_{id}"),
         ..StreamSettings::default()
     };
-    let js = async_nats::jetstream::new(async_nats::connect(nats_url).await?);
+    let js = async_nats::jetstream::new(tollgate_testkit::connect_nats(nats_url).await);
     ensure_stream(&js, &settings).await?;
     let tenants: Vec<(Uuid, Uuid)> = (0..100).map(|_| (Uuid::now_v7(), Uuid::now_v7())).collect();
     let cost = Decimal::from_str("0.000042")?;
@@ -84,6 +84,7 @@ async fn consumer_throughput(
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(tollgate_testkit::process_nats_env())
     .collect();
     let analytics = Analytics::bind(AnalyticsConfig::from_env(&env)?).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -160,9 +160,13 @@ async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, CacheOpenE
             let dir = dir.clone();
             AnyStore::Edge(tokio::task::spawn_blocking(move || EdgeStore::open(&dir)).await??)
         }
-        CacheStoreConfig::Server { url, collection } => {
-            AnyStore::Server(ServerStore::connect(url, collection).await?)
-        }
+        CacheStoreConfig::Server {
+            url,
+            collection,
+            api_key,
+        } => AnyStore::Server(
+            ServerStore::connect(url, collection, api_key.as_ref().map(|k| k.expose())).await?,
+        ),
     };
     let embedder = match &settings.models_dir {
         Some(root) => {

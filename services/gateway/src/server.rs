@@ -93,13 +93,16 @@ impl Gateway {
         let pool = tollgate_store::connect(config.database_url.expose(), 16).await?;
         tollgate_store::migrate(&pool).await?;
 
-        let options = async_nats::ConnectOptions::new()
+        let access = &config.nats.access;
+        let options = access
+            .apply(async_nats::ConnectOptions::new())
             .name("tollgate-gateway")
             .connection_timeout(Duration::from_secs(5));
         let nats = tollgate_events::connect_any(options, &config.nats.url).await?;
         let jetstream = async_nats::jetstream::new(nats.clone());
         // Admission announcements on their own connection, without our own messages echoed back.
-        let options = async_nats::ConnectOptions::new()
+        let options = access
+            .apply(async_nats::ConnectOptions::new())
             .name("tollgate-gateway-admission")
             .no_echo()
             .connection_timeout(Duration::from_secs(5));

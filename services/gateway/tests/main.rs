@@ -15,6 +15,7 @@ mod gemini;
 mod isolation;
 mod limits;
 mod management;
+mod nats_auth;
 mod openai_sdk;
 mod poison;
 mod rate_limits;

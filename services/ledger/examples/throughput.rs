@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         subject_prefix: format!("tgbench_{id}"),
         ..StreamSettings::default()
     };
-    let js = async_nats::jetstream::new(async_nats::connect(&nats_url).await?);
+    let js = async_nats::jetstream::new(tollgate_testkit::connect_nats(&nats_url).await);
     ensure_stream(&js, &settings).await?;
 
     let tenants: Vec<(Uuid, Uuid)> = (0..100).map(|_| (Uuid::now_v7(), Uuid::now_v7())).collect();
@@ -63,6 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(tollgate_testkit::process_nats_env())
     .collect();
     let ledger = Ledger::bind(LedgerConfig::from_env(&env)?).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

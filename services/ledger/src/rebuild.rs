@@ -53,7 +53,9 @@ pub async fn rebuild(config: &LedgerConfig, keep: bool) -> Result<RebuildReport,
     let started = Instant::now();
     let pool = tollgate_store::connect(&config.database_url, 2).await?;
     tollgate_store::migrate(&pool).await?;
-    let options = async_nats::ConnectOptions::new().name("tollgate-ledger-rebuild");
+    let options = config
+        .nats_access
+        .apply(async_nats::ConnectOptions::new().name("tollgate-ledger-rebuild"));
     let nats = tollgate_events::connect_any(options, &config.nats_url).await?;
     let js = async_nats::jetstream::new(nats);
     let stream = tollgate_events::open_stream(&js, &config.stream).await?;

@@ -9,7 +9,7 @@ mod nats;
 mod otlp;
 mod webhook;
 pub use logs::LogCapture;
-pub use nats::NatsServer;
+pub use nats::{NATS_USERS, NatsServer, NatsUsers, PERMISSIONS_CONF};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use webhook::{WebhookDelivery, WebhookReceiver};
 
@@ -199,6 +199,41 @@ pub struct Stack {
     spool_dirs: Vec<std::path::PathBuf>,
     /// The NATS every service of the stack uses.
     pub nats_url: String,
+    /// Its users, when it is a secured server ([`Stack::start_secured`]).
+    nats_users: Option<NatsUsers>,
+}
+
+/// NATS access of the test process: `NATS_USER` / `NATS_PASSWORD` (`scripts/test` passes the
+/// operator's for its shared, secured server), else anonymous.
+pub fn process_nats_access() -> tollgate_events::NatsAccess {
+    tollgate_events::NatsAccess::from_env(&std::env::vars().collect())
+        .expect("NATS_USER / NATS_PASSWORD are valid")
+}
+
+/// Connects to the NATS at `url` with [`process_nats_access`].
+pub async fn connect_nats(url: &str) -> async_nats::Client {
+    process_nats_access()
+        .apply(async_nats::ConnectOptions::new())
+        .connect(url)
+        .await
+        .expect("NATS reachable")
+}
+
+/// The test process's `NATS_USER` / `NATS_PASSWORD`, for a service's environment.
+pub fn process_nats_env() -> Vec<(String, String)> {
+    ["NATS_USER", "NATS_PASSWORD"]
+        .into_iter()
+        .filter_map(|key| Some((key.to_owned(), std::env::var(key).ok()?)))
+        .collect()
+}
+
+/// `NATS_USER` / `NATS_PASSWORD` of service `user`: its own on a secured server of the test,
+/// else the test process's.
+fn nats_credentials(users: Option<&NatsUsers>, user: &str) -> Vec<(String, String)> {
+    match users {
+        Some(users) => users.env(user).to_vec(),
+        None => process_nats_env(),
+    }
 }
 
 /// A tenant with one key.
@@ -230,9 +265,30 @@ impl Stack {
 
     /// [`Stack::start`] on the NATS at `nats_url` (e.g. a [`NatsServer`] the test stops).
     pub async fn start_on_nats(nats_url: String, tweak: impl FnOnce(&mut GatewayConfig)) -> Self {
-        let mut stack = Self::launch(MockConfig::default(), "", tweak, None, Some(nats_url)).await;
+        let own = Some((nats_url, None));
+        let mut stack = Self::launch(MockConfig::default(), "", tweak, None, own).await;
         stack.start_ledger().await;
         stack
+    }
+
+    /// Mock and gateway on a secured `server` ([`NatsServer::start_secured`]) under the
+    /// deployment's default stream and subject prefix (the ones its permissions name), each
+    /// service as its own NATS user; the stack's `js` is the operator's.
+    pub async fn start_secured(server: &NatsServer) -> Self {
+        let users = server.users().expect("a secured server").clone();
+        let defaults = tollgate_events::StreamSettings::default();
+        let own = Some((server.url(), Some(users)));
+        Self::launch(
+            MockConfig::default(),
+            "",
+            |config| {
+                config.nats.stream.name = defaults.name.clone();
+                config.nats.stream.subject_prefix = defaults.subject_prefix.clone();
+            },
+            None,
+            own,
+        )
+        .await
     }
 
     /// [`Stack::start`] on a database of its own ([`fresh_database`]).
@@ -261,9 +317,9 @@ impl Stack {
         extra_toml: &str,
         tweak: impl FnOnce(&mut GatewayConfig),
         own_database: Option<String>,
-        own_nats: Option<String>,
+        own_nats: Option<(String, Option<NatsUsers>)>,
     ) -> Self {
-        let nats_url = own_nats.unwrap_or_else(nats_url);
+        let (nats_url, nats_users) = own_nats.unwrap_or_else(|| (nats_url(), None));
         tollgate_runtime::install_crypto_provider();
         let owns_database = own_database.is_some();
         let database = own_database.unwrap_or_else(database_url);
@@ -302,6 +358,7 @@ impl Stack {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        .chain(nats_credentials(nats_users.as_ref(), "gateway"))
         .collect();
         let toml = format!(
             "{}\n{}",
@@ -315,7 +372,13 @@ impl Stack {
         config.nats.stream.duplicate_window = Duration::from_secs(600);
         tweak(&mut config);
 
-        let nats = async_nats::connect(&nats_url)
+        let operator = match &nats_users {
+            Some(users) => users.access("operator"),
+            None => process_nats_access(),
+        };
+        let nats = operator
+            .apply(async_nats::ConnectOptions::new())
+            .connect(&nats_url)
             .await
             .expect("NATS reachable");
         let js = jetstream::new(nats);
@@ -336,6 +399,7 @@ impl Stack {
             tasks,
             spool_dirs: Vec::new(),
             nats_url,
+            nats_users,
         };
         stack.url = stack.start_gateway(config).await;
         stack
@@ -363,9 +427,13 @@ impl Stack {
         url
     }
 
-    /// The environment a consumer of this stack reads: its database, NATS, stream and subject
-    /// prefix, plus `extra`.
-    fn consumer_env(&self, extra: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    /// The environment consumer `service` of this stack reads: its database, NATS (and NATS
+    /// user), stream and subject prefix, plus `extra`.
+    fn consumer_env(
+        &self,
+        service: &str,
+        extra: &[(&str, &str)],
+    ) -> std::collections::HashMap<String, String> {
         [
             ("DATABASE_URL", self.database_url.as_str()),
             ("NATS_URL", self.nats_url.as_str()),
@@ -375,15 +443,19 @@ impl Stack {
         .iter()
         .chain(extra)
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .chain(nats_credentials(self.nats_users.as_ref(), service))
         .collect()
     }
 
     /// The ledger configuration for this stack's stream and database.
     pub fn ledger_config(&self) -> LedgerConfig {
-        let env = self.consumer_env(&[
-            ("TOLLGATE_LEDGER_LISTEN", "127.0.0.1:0"),
-            ("TOLLGATE_LEDGER_BATCH", "500"),
-        ]);
+        let env = self.consumer_env(
+            "ledger",
+            &[
+                ("TOLLGATE_LEDGER_LISTEN", "127.0.0.1:0"),
+                ("TOLLGATE_LEDGER_BATCH", "500"),
+            ],
+        );
         LedgerConfig::from_env(&env).expect("ledger config")
     }
 
@@ -414,10 +486,13 @@ impl Stack {
 
     /// Starts an analytics instance on this stack's stream; returns its `/metrics` URL.
     pub async fn start_analytics(&mut self) -> String {
-        let env = self.consumer_env(&[
-            ("TOLLGATE_ANALYTICS_LISTEN", "127.0.0.1:0"),
-            ("TOLLGATE_ANALYTICS_LINGER_MS", "10"),
-        ]);
+        let env = self.consumer_env(
+            "analytics",
+            &[
+                ("TOLLGATE_ANALYTICS_LISTEN", "127.0.0.1:0"),
+                ("TOLLGATE_ANALYTICS_LINGER_MS", "10"),
+            ],
+        );
         let config = AnalyticsConfig::from_env(&env).expect("analytics config");
         let analytics = Analytics::bind(config).await.expect("analytics starts");
         let url = format!("http://{}/metrics", analytics.local_addr());
@@ -434,14 +509,17 @@ impl Stack {
     /// The alerting configuration for this stack (webhook retries after 100 ms, doubling, and
     /// window rules re-evaluated every 200 ms).
     pub fn alerting_config(&self) -> AlertingConfig {
-        let env = self.consumer_env(&[
-            ("TOLLGATE_ALERTING_LISTEN", "127.0.0.1:0"),
-            ("TOLLGATE_ALERTING_EVALUATE_MS", "200"),
-            ("TOLLGATE_WEBHOOK_FIRST_RETRY_MS", "100"),
-            ("TOLLGATE_WEBHOOK_TIMEOUT_SECS", "2"),
-            ("TOLLGATE_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
-            ("TOLLGATE_SECRETS_KEY", SECRETS_KEY),
-        ]);
+        let env = self.consumer_env(
+            "alerting",
+            &[
+                ("TOLLGATE_ALERTING_LISTEN", "127.0.0.1:0"),
+                ("TOLLGATE_ALERTING_EVALUATE_MS", "200"),
+                ("TOLLGATE_WEBHOOK_FIRST_RETRY_MS", "100"),
+                ("TOLLGATE_WEBHOOK_TIMEOUT_SECS", "2"),
+                ("TOLLGATE_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
+                ("TOLLGATE_SECRETS_KEY", SECRETS_KEY),
+            ],
+        );
         AlertingConfig::from_env(&env).expect("alerting config")
     }
 

@@ -1,6 +1,8 @@
 //! A private nats-server (JetStream) that a test can stop and start again, on the same port
-//! and store, to play an outage of the broker.
+//! and store, to play an outage of the broker; optionally with the per-service users and
+//! permissions of `deploy/nats/permissions.conf`.
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -12,6 +14,48 @@ pub struct NatsServer {
     port: u16,
     store: PathBuf,
     child: Option<Child>,
+    users: Option<NatsUsers>,
+    log: Option<PathBuf>,
+}
+
+/// The deployment's NATS permissions (users `gateway`, `ledger`, `analytics`, `alerting`,
+/// `operator`; passwords from `$TOLLGATE_NATS_<USER>_PASSWORD`).
+pub const PERMISSIONS_CONF: &str = include_str!("../../../deploy/nats/permissions.conf");
+
+/// The users of `PERMISSIONS_CONF`.
+pub const NATS_USERS: [&str; 5] = ["gateway", "ledger", "analytics", "alerting", "operator"];
+
+/// Random passwords of the users of a secured server.
+#[derive(Debug, Clone)]
+pub struct NatsUsers {
+    passwords: BTreeMap<&'static str, String>,
+}
+
+impl NatsUsers {
+    fn generate() -> Self {
+        let passwords = NATS_USERS
+            .into_iter()
+            .map(|user| (user, uuid::Uuid::new_v4().simple().to_string()))
+            .collect();
+        Self { passwords }
+    }
+
+    /// Access as `user` (one of [`NATS_USERS`]).
+    pub fn access(&self, user: &str) -> tollgate_events::NatsAccess {
+        let password = self
+            .passwords
+            .get(user)
+            .unwrap_or_else(|| panic!("no NATS user {user}"));
+        tollgate_events::NatsAccess::with_user(user, password.clone())
+    }
+
+    /// `NATS_USER` and `NATS_PASSWORD` of `user`, for a service's environment.
+    pub fn env(&self, user: &str) -> [(String, String); 2] {
+        [
+            ("NATS_USER".into(), user.to_owned()),
+            ("NATS_PASSWORD".into(), self.passwords[user].clone()),
+        ]
+    }
 }
 
 /// The nats-server binary: `TOLLGATE_NATS_SERVER` (`scripts/test` sets it to the one it
@@ -23,12 +67,25 @@ fn binary() -> PathBuf {
 impl NatsServer {
     /// Starts a server with JetStream on a free port and a fresh store directory.
     pub fn start() -> Self {
+        Self::start_as(None)
+    }
+
+    /// Starts a server that requires the users and permissions of [`PERMISSIONS_CONF`] (with
+    /// fresh passwords, [`NatsServer::users`]); its log is [`NatsServer::log`].
+    pub fn start_secured() -> Self {
+        Self::start_as(Some(NatsUsers::generate()))
+    }
+
+    fn start_as(users: Option<NatsUsers>) -> Self {
         let store = std::env::temp_dir().join(format!("tollgate-nats-{}", uuid::Uuid::now_v7()));
+        let log = users.as_ref().map(|_| store.with_extension("log"));
         let mut server = Self {
             binary: binary(),
             port: 0,
             store,
             child: None,
+            users,
+            log,
         };
         // A port found free can be taken before the server binds it: then try another.
         for _ in 0..5 {
@@ -43,6 +100,19 @@ impl NatsServer {
     /// `nats://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The users of a server from [`NatsServer::start_secured`].
+    pub fn users(&self) -> Option<&NatsUsers> {
+        self.users.as_ref()
+    }
+
+    /// What the server logged so far (a secured server logs to a file; else empty).
+    pub fn log(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default()
     }
 
     /// Stops the server (SIGTERM, so JetStream flushes what it acknowledged) and waits.
@@ -65,7 +135,17 @@ impl NatsServer {
     /// exited (its port was taken).
     fn try_resume(&mut self) -> bool {
         assert!(self.child.is_none(), "nats-server already runs");
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let (Some(users), Some(log)) = (&self.users, &self.log) {
+            let conf = self.store.with_extension("conf");
+            std::fs::write(&conf, PERMISSIONS_CONF).expect("nats.conf written");
+            command.arg("-c").arg(&conf).arg("-l").arg(log);
+            for (user, password) in &users.passwords {
+                let var = format!("TOLLGATE_NATS_{}_PASSWORD", user.to_ascii_uppercase());
+                command.env(var, password);
+            }
+        }
+        let child = command
             .args([
                 "-a",
                 "127.0.0.1",
@@ -125,5 +205,9 @@ impl Drop for NatsServer {
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.store);
+        let _ = std::fs::remove_file(self.store.with_extension("conf"));
+        if let Some(log) = &self.log {
+            let _ = std::fs::remove_file(log);
+        }
     }
 }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tollgate_events::{ConsumerSettings, StreamSettings};
+use tollgate_events::{ConsumerSettings, NatsAccess, StreamSettings};
 
 use super::Subscription;
 use crate::env::{ConfigError, EnvReader};
@@ -31,6 +31,8 @@ pub struct ConsumerConfig {
     pub database_url: String,
     /// NATS server URLs, comma-separated (`NATS_URLS`, else `NATS_URL`).
     pub nats_url: String,
+    /// NATS credentials and TLS (`NATS_USER`, `NATS_PASSWORD`, `NATS_TLS_*`).
+    pub nats_access: NatsAccess,
     /// The event stream.
     pub stream: StreamSettings,
     /// Durable consumer name shared by all instances of the service.
@@ -46,7 +48,8 @@ pub struct ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    /// Reads `DATABASE_URL`, `NATS_URLS` / `NATS_URL` (comma-separated), `TOLLGATE_STREAM`,
+    /// Reads `DATABASE_URL`, `NATS_URLS` / `NATS_URL` (comma-separated), the NATS credentials
+    /// and TLS settings ([`NatsAccess::from_env`]), `TOLLGATE_STREAM`,
     /// `TOLLGATE_SUBJECT_PREFIX`, `TOLLGATE_STREAM_REPLICAS`, and the service's
     /// `TOLLGATE_<SERVICE>_DURABLE` (the service's name), `_BATCH` (1..=10000), `_LINGER_MS`,
     /// `_ACK_WAIT_SECS` (at least 1, default 30) and `_LISTEN`.
@@ -61,6 +64,8 @@ impl ConsumerConfig {
             service: defaults.service,
             database_url: env.required("DATABASE_URL")?,
             nats_url: tollgate_events::nats_urls_from_env(env.map())
+                .map_err(|e| env.refuse(e.key, e.reason))?,
+            nats_access: NatsAccess::from_env(env.map())
                 .map_err(|e| env.refuse(e.key, e.reason))?,
             stream: StreamSettings::from_env(env.map()).map_err(|e| env.refuse(e.key, e.reason))?,
             durable: env.or(&key("DURABLE"), defaults.service),

@@ -54,8 +54,9 @@ impl ConsumerService {
     ) -> Result<(Self, M), ServiceError> {
         let pool = tollgate_store::connect(&config.database_url, pool_size).await?;
         tollgate_store::migrate(&pool).await?;
-        let options =
-            async_nats::ConnectOptions::new().name(format!("tollgate-{}", config.service));
+        let options = config
+            .nats_access
+            .apply(async_nats::ConnectOptions::new().name(format!("tollgate-{}", config.service)));
         let nats = tollgate_events::connect_any(options, &config.nats_url).await?;
         let mut registry = Registry::default();
         let metrics = register(&mut registry);

@@ -22,10 +22,16 @@ pub struct ServerStore {
 }
 
 impl ServerStore {
-    /// Connects to the server at `url` (gRPC, e.g. `http://127.0.0.1:6334`) and creates
-    /// `collection` with its payload indexes if it does not exist.
-    pub async fn connect(url: &str, collection: &str) -> Result<Self, StoreError> {
+    /// Connects to the server at `url` (gRPC, e.g. `http://127.0.0.1:6334`, or `https://…`
+    /// for TLS) with its `api_key` if it requires one, and creates `collection` with its
+    /// payload indexes if it does not exist.
+    pub async fn connect(
+        url: &str,
+        collection: &str,
+        api_key: Option<&str>,
+    ) -> Result<Self, StoreError> {
         let client = Qdrant::from_url(url)
+            .api_key(api_key.map(str::to_owned))
             .skip_compatibility_check()
             .build()
             .map_err(StoreError::of)?;

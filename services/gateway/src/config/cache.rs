@@ -42,6 +42,8 @@ pub enum CacheStoreConfig {
         url: String,
         /// Collection name.
         collection: String,
+        /// The server's API key (`QDRANT_API_KEY`, from a secret; never in the file).
+        api_key: Option<super::Secret>,
     },
 }
 
@@ -87,6 +89,10 @@ pub(super) fn normalize_cache(
             url: env_or(env, "QDRANT_URL", raw.url)
                 .ok_or_else(|| err("url", "missing for store = \"server\" (or set QDRANT_URL)"))?,
             collection: raw.collection.unwrap_or_else(|| "tollgate_cache".into()),
+            api_key: env
+                .get("QDRANT_API_KEY")
+                .filter(|key| !key.is_empty())
+                .map(super::Secret::new),
         },
         _ => return Err(err("store", "must be \"edge\" or \"server\"")),
     };

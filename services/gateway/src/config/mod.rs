@@ -94,6 +94,8 @@ fn openai_kind() -> String {
 pub struct NatsConfig {
     /// Server URLs of one cluster, comma-separated; the gateway connects to any and fails over.
     pub url: String,
+    /// Credentials and TLS (`NATS_USER`, `NATS_PASSWORD`, `NATS_TLS_*`).
+    pub access: tollgate_events::NatsAccess,
     /// Stream and subjects.
     pub stream: tollgate_events::StreamSettings,
     /// Publisher queue size.
@@ -357,8 +359,11 @@ fn normalize_nats(raw: RawNats, src: &str, env: &Env) -> Result<NatsConfig, Conf
         None => tollgate_events::check_replicas(raw.replicas.unwrap_or(1)),
     }
     .map_err(|e| ConfigError::new(src, "nats.replicas", e))?;
+    let access = tollgate_events::NatsAccess::from_env(env)
+        .map_err(|e| ConfigError::new(src, e.key, e.reason))?;
     Ok(NatsConfig {
         url,
+        access,
         stream: tollgate_events::StreamSettings {
             name,
             subject_prefix: prefix,
@@ -632,6 +637,9 @@ mod tests {
         let env: Env = [
             ("TOLLGATE_CACHE_STORE", "server"),
             ("QDRANT_URL", "http://qdrant:6334"),
+            ("QDRANT_API_KEY", "qdrant-key-from-a-secret"),
+            ("NATS_USER", "gateway"),
+            ("NATS_PASSWORD", "nats-password-from-a-secret"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -643,8 +651,12 @@ mod tests {
             Some(CacheStoreConfig::Server {
                 url: "http://qdrant:6334".into(),
                 collection: "tollgate_cache".into(),
+                api_key: Some(Secret::new("qdrant-key-from-a-secret")),
             })
         );
+        assert_eq!(config.nats.access.user.as_deref(), Some("gateway"));
+        let printed = format!("{:?}", config.nats);
+        assert!(!printed.contains("from-a-secret"), "{printed}");
         Ok(())
     }
 
