@@ -49,6 +49,9 @@ pub enum EventBody {
     /// the nil tenant id).
     #[serde(rename = "breaker.changed")]
     BreakerChanged(BreakerChanged),
+    /// A management action was done (the audit log; the nil tenant id for platform actions).
+    #[serde(rename = "audit.recorded")]
+    AuditRecorded(AuditRecorded),
 }
 
 impl EventBody {
@@ -60,6 +63,7 @@ impl EventBody {
             Self::CreditsAdjusted(_) => "credits.adjusted",
             Self::AlertRaised(_) => "alert.raised",
             Self::BreakerChanged(_) => "breaker.changed",
+            Self::AuditRecorded(_) => "audit.recorded",
         }
     }
 
@@ -73,12 +77,13 @@ impl EventBody {
 }
 
 /// Kinds this build understands.
-const KNOWN_KINDS: [&str; 5] = [
+const KNOWN_KINDS: [&str; 6] = [
     "usage.recorded",
     "credits.granted",
     "credits.adjusted",
     "alert.raised",
     "breaker.changed",
+    "audit.recorded",
 ];
 
 #[derive(Deserialize)]
@@ -290,6 +295,25 @@ pub struct BreakerChanged {
     pub state: String,
     /// The breaker window's error rate when it changed (0..1).
     pub error_rate: f64,
+}
+
+/// `audit.recorded`: who did which management action to what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecorded {
+    /// `root` (the admin token), `operator_token` or `api_key`.
+    pub actor_kind: String,
+    /// The operator token's or API key's id (`None` for the root token).
+    pub actor_id: Option<Uuid>,
+    /// What was done, e.g. `key.revoke`.
+    pub action: String,
+    /// What kind of thing it was done to, e.g. `key`.
+    pub target_type: String,
+    /// Its id.
+    pub target_id: Option<String>,
+    /// The request's id.
+    pub request_id: Option<String>,
+    /// The HTTP status answered.
+    pub status: u16,
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub use consumer::{
 };
 pub use error::EventsError;
 pub use event::{
-    AlertRaised, BreakerChanged, CacheHit, CreditSource, CreditsAdjusted,
+    AlertRaised, AuditRecorded, BreakerChanged, CacheHit, CreditSource, CreditsAdjusted,
     CreditsGranted, Event, EventBody, SCHEMA_VERSION, UpstreamAttempt, UsageOutcome, UsageRecorded,
     UsageSource,
 };

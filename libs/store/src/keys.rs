@@ -244,6 +244,16 @@ pub async fn exists(pool: &PgPool, key_id: Uuid) -> Result<bool, StoreError> {
     Ok(found.is_some())
 }
 
+/// The tenant a key belongs to, if the key exists.
+pub async fn tenant_of(pool: &PgPool, key_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT tenant_id FROM api_keys WHERE id = $1")
+            .bind(key_id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
 /// A key revoked or changed recently (see [`changed_within`]).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct KeyChange {

@@ -5,10 +5,12 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod audit;
 pub mod budget;
 mod error;
 pub mod keys;
 pub mod ledger;
+pub mod operators;
 pub mod tenants;
 pub mod topup;
 

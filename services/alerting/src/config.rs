@@ -47,6 +47,8 @@ pub struct AlertingConfig {
     pub evaluate_every: Duration,
     /// Webhook delivery.
     pub delivery: DeliverySettings,
+    /// How long audit log entries are kept (`TOLLGATE_AUDIT_RETENTION_DAYS`, default 400).
+    pub audit_retention_days: u64,
 }
 
 impl AlertingConfig {
@@ -54,7 +56,7 @@ impl AlertingConfig {
     /// `TOLLGATE_ALERTING_EVALUATE_MS` (1000), `TOLLGATE_WEBHOOK_FIRST_RETRY_MS` (1000),
     /// `TOLLGATE_WEBHOOK_MAX_RETRY_SECS` (300), `TOLLGATE_WEBHOOK_GIVE_UP_SECS` (86400) and
     /// `TOLLGATE_WEBHOOK_TIMEOUT_SECS` (10), `TOLLGATE_WEBHOOK_ALLOW_CIDRS` (none) and
-    /// `TOLLGATE_WEBHOOK_PER_TENANT` (2).
+    /// `TOLLGATE_WEBHOOK_PER_TENANT` (2), `TOLLGATE_AUDIT_RETENTION_DAYS` (400, at most 36500).
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let env = EnvReader::new("alerting", env);
         let positive = |key: &str, default: u64| env.positive(key, default);
@@ -85,6 +87,11 @@ impl AlertingConfig {
                 )
                 .map_err(|e| env.refuse("TOLLGATE_SECRETS_KEY", e))?,
             },
+            audit_retention_days: env.number_in(
+                "TOLLGATE_AUDIT_RETENTION_DAYS",
+                crate::engine::DEFAULT_AUDIT_RETENTION_DAYS as u64,
+                1..=36_500,
+            )?,
         })
     }
 }

@@ -42,6 +42,8 @@ impl Projection for Engine {
         // Index in `messages` of each fact.
         let mut sources = Vec::new();
         let mut breakers = Vec::new();
+        let mut audits = Vec::new();
+        let mut audit_sources = Vec::new();
         for (index, message) in messages.iter().enumerate() {
             match Event::decode(&message.payload) {
                 Ok(Some(event)) => match event.body {
@@ -56,6 +58,18 @@ impl Projection for Engine {
                         sources.push(index);
                     }
                     EventBody::BreakerChanged(change) => breakers.push(change),
+                    // Older than the retention period: expired already, not stored.
+                    EventBody::AuditRecorded(audit)
+                        if chrono::Utc::now() - event.occurred_at < engine.audit_retention =>
+                    {
+                        audits.push(audit_entry(
+                            &event.event_id,
+                            event.tenant_id,
+                            event.occurred_at,
+                            audit,
+                        ));
+                        audit_sources.push(index);
+                    }
                     _ => {}
                 },
                 Ok(None) => {}
@@ -65,7 +79,20 @@ impl Projection for Engine {
             }
         }
         let metrics = &engine.metrics;
-        let Some((counted, dead)) = isolate::apply_counted(
+        let Some((stored, dead_audits)) = isolate::apply_counted(
+            &audit_sources,
+            |range| tollgate_store::audit::insert(&engine.pool, &audits[range]),
+            tollgate_store::is_permanent,
+            (&metrics.failures, &engine.poison_streak),
+            "audit log",
+            stop,
+        )
+        .await
+        else {
+            return false;
+        };
+        metrics.audited.inc_by(stored.iter().sum());
+        let Some((counted, mut dead)) = isolate::apply_counted(
             &sources,
             |range| window::count(&engine.pool, &facts[range]),
             tollgate_store::is_permanent,
@@ -97,10 +124,35 @@ impl Projection for Engine {
                 )
                 .await;
         }
+        dead.extend(dead_audits);
         metrics
             .dead_letters
             .inc_by(dead_letters.settle(&messages, &dead).await);
         true
+    }
+}
+
+/// The audit log's row of an `audit.recorded` event (the nil tenant is a platform action), its
+/// texts kept printable and bounded whatever the producer sent.
+fn audit_entry(
+    event_id: &uuid::Uuid,
+    tenant_id: uuid::Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+    audit: tollgate_events::AuditRecorded,
+) -> tollgate_store::audit::AuditEntry {
+    use tollgate_events::text::{MAX_LABEL, recorded};
+    let label = |s: &str| recorded(s, MAX_LABEL).into_owned();
+    tollgate_store::audit::AuditEntry {
+        event_id: *event_id,
+        at,
+        tenant_id: (!tenant_id.is_nil()).then_some(tenant_id),
+        actor_kind: label(&audit.actor_kind),
+        actor_id: audit.actor_id,
+        action: label(&audit.action),
+        target_type: label(&audit.target_type),
+        target_id: audit.target_id.as_deref().map(label),
+        request_id: audit.request_id.as_deref().map(label),
+        status: i16::try_from(audit.status).unwrap_or(i16::MAX),
     }
 }
 

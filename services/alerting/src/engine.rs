@@ -49,6 +49,9 @@ pub struct DeadLetter {
     pub reason: String,
 }
 
+/// Days audit log entries are kept unless `TOLLGATE_AUDIT_RETENTION_DAYS` says otherwise.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: i64 = 400;
+
 /// Shared by every task of the service.
 pub struct Engine {
     pub pool: PgPool,
@@ -59,6 +62,8 @@ pub struct Engine {
     pub delivery_due: tokio::sync::Notify,
     /// Poisonous usage events in a row (see `isolate::MAX_POISON_STREAK`).
     pub poison_streak: tollgate_events::isolate::PoisonStreak,
+    /// How long audit log entries are kept.
+    pub audit_retention: chrono::TimeDelta,
 }
 
 impl Engine {
@@ -76,6 +81,7 @@ impl Engine {
             metrics,
             delivery_due: tokio::sync::Notify::new(),
             poison_streak: Default::default(),
+            audit_retention: chrono::TimeDelta::days(DEFAULT_AUDIT_RETENTION_DAYS),
         }
     }
 

@@ -28,6 +28,10 @@ pub struct AlertingMetrics {
     pub failures: Counter,
     /// Usage events the database refused for good, parked on the dead-letter stream.
     pub dead_letters: Counter,
+    /// Management actions newly stored in the audit log.
+    pub audited: Counter,
+    /// Audit log entries deleted after the retention period.
+    pub audit_expired: Counter,
 }
 
 impl AlertingMetrics {
@@ -40,6 +44,8 @@ impl AlertingMetrics {
             counted: Counter::default(),
             failures: Counter::default(),
             dead_letters: Counter::default(),
+            audited: Counter::default(),
+            audit_expired: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("tollgate_alerting");
         r.register(
@@ -71,6 +77,16 @@ impl AlertingMetrics {
             "dead_letters",
             "Usage events the database refused for good, parked on the dead-letter stream",
             metrics.dead_letters.clone(),
+        );
+        r.register(
+            "audited",
+            "Management actions newly stored in the audit log",
+            metrics.audited.clone(),
+        );
+        r.register(
+            "audit_expired",
+            "Audit log entries deleted after the retention period",
+            metrics.audit_expired.clone(),
         );
         metrics
     }

@@ -23,12 +23,13 @@ impl Alerting {
         tollgate_runtime::install_crypto_provider();
         let (service, metrics) =
             ConsumerService::start(&config.consumer, 8, AlertingMetrics::new).await?;
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             service.pool.clone(),
             service.js.clone(),
             config.consumer.stream.subject_prefix.clone(),
             metrics,
         );
+        engine.audit_retention = chrono::TimeDelta::days(config.audit_retention_days as i64);
         Ok(Self {
             service,
             engine: Arc::new(engine),
@@ -72,6 +73,24 @@ impl Alerting {
     }
 }
 
+/// Deletes audit log entries older than the retention period (in chunks, so no statement
+/// holds the table long).
+async fn expire_audit_log(engine: &Engine) {
+    let cutoff = chrono::Utc::now() - engine.audit_retention;
+    loop {
+        match tollgate_store::audit::delete_before(&engine.pool, cutoff, 10_000).await {
+            Ok(0) => return,
+            Ok(deleted) => {
+                engine.metrics.audit_expired.inc_by(deleted);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "audit log expiry failed");
+                return;
+            }
+        }
+    }
+}
+
 /// Every `every`: window rules re-evaluated (they clear as time passes), unpublished alerts
 /// published; about hourly, old window counts pruned.
 async fn tick(
@@ -91,10 +110,11 @@ async fn tick(
         window::evaluate_all(&engine).await;
         engine.publish_pending().await;
         ticks += 1;
-        if ticks.is_multiple_of(prune_every)
-            && let Err(err) = window::prune(&engine.pool).await
-        {
-            tracing::warn!(error = %err, "window pruning failed");
+        if ticks.is_multiple_of(prune_every) || ticks == 1 {
+            if let Err(err) = window::prune(&engine.pool).await {
+                tracing::warn!(error = %err, "window pruning failed");
+            }
+            expire_audit_log(&engine).await;
         }
     }
 }

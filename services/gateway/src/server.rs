@@ -196,6 +196,7 @@ impl Gateway {
             limiter,
             router,
             admin: AdminToken::new(config.admin_token.expose()),
+            operators: crate::auth::OperatorTokens::new(pool.clone()),
             pool,
             nats,
             jetstream,

@@ -30,8 +30,10 @@ pub struct AppState {
     pub jetstream: jetstream::Context,
     /// Authenticated keys.
     pub keys: Arc<KeyCache>,
-    /// Operator token.
+    /// The root operator token.
     pub admin: AdminToken,
+    /// Scoped operator tokens.
+    pub operators: crate::auth::OperatorTokens,
     /// Upstream HTTP client, providers and keys.
     pub upstream: Upstream,
     /// Routes and their deployments' live health.

@@ -17,6 +17,7 @@ mod limits;
 mod management;
 mod nats_auth;
 mod openai_sdk;
+mod operators;
 mod poison;
 mod rate_limits;
 mod routing;

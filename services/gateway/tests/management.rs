@@ -287,7 +287,8 @@ async fn health_readiness_and_metrics() {
         "tollgate_http_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"} 1",
         "tollgate_gateway_overhead_seconds_count 1",
         "tollgate_upstream_latency_seconds_count{provider=\"mock\"} 1",
-        "tollgate_events_acked_total 1",
+        // The usage event and the audit events of the tenant, its key and its credit.
+        "tollgate_events_acked_total 4",
         "tollgate_events_queue_depth 0",
     ] {
         assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");

@@ -102,7 +102,9 @@ impl LedgerEntry {
                 entry.idempotency_key = Some(label(&adjustment.idempotency_key, text::MAX_LABEL));
                 entry.note = Some(label(&adjustment.reason, text::MAX_LABEL));
             }
-            EventBody::AlertRaised(_) | EventBody::BreakerChanged(_) => {
+            EventBody::AlertRaised(_)
+            | EventBody::BreakerChanged(_)
+            | EventBody::AuditRecorded(_) => {
                 return Err(Unbookable::NotMoney(entry.kind));
             }
         }

@@ -1,5 +1,6 @@
 //! Who may call a route: the route table's row type, and the one guard that enforces each
-//! row's [`Access`] before its handler runs and hands the handler its [`Principal`].
+//! row's [`Access`] and operator [`Role`] before its handler runs, hands the handler its
+//! [`Principal`] and, for a row with an audit action, records who did it once it succeeded.
 
 use std::future::{Ready, ready};
 
@@ -10,8 +11,9 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use uuid::Uuid;
 
+use super::audit::{Actor, record};
 use super::ids::TenantId;
-use crate::auth::presented_credential;
+use crate::auth::{OPERATOR_TOKEN_PREFIX, Role, presented_credential};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,7 +34,8 @@ pub enum Access {
     Operator,
 }
 
-/// One route: method, full path, who may call it and its handler.
+/// One route: method, full path, who may call it, what an operator token needs, what the
+/// audit log calls it, and its handler.
 pub struct RouteSpec {
     /// HTTP method.
     pub method: Method,
@@ -40,8 +43,21 @@ pub struct RouteSpec {
     pub path: &'static str,
     /// Who may call it.
     pub access: Access,
+    /// The role an operator token needs (the root token may do everything); `None` on routes
+    /// no operator credential is checked on (public and data-plane routes).
+    pub role: Option<Role>,
+    /// The audit log's name of a successful call (`key.revoke`); `None`: not audited.
+    pub audit: Option<&'static str>,
     /// Registers its handler.
     pub(super) route: fn() -> actix_web::Route,
+}
+
+/// What the guard of one route checks and records.
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    access: Access,
+    role: Role,
+    audit: Option<&'static str>,
 }
 
 impl RouteSpec {
@@ -51,7 +67,12 @@ impl RouteSpec {
         match self.access {
             Access::Public | Access::TenantKey => route,
             access @ (Access::TenantInPath | Access::OwnTenant | Access::Operator) => {
-                route.wrap(from_fn(move |req, next| guard(access, req, next)))
+                let rule = Rule {
+                    access,
+                    role: self.role.unwrap_or(Role::Admin),
+                    audit: self.audit,
+                };
+                route.wrap(from_fn(move |req, next| guard(rule, req, next)))
             }
         }
     }
@@ -95,45 +116,58 @@ impl FromRequest for Principal {
     }
 }
 
-/// Admits the caller of a route of `access` and leaves its [`Principal`] in the request, or
-/// answers the refusal itself (the handler and its body extractors never run).
+/// Admits the caller of a route under `rule` and leaves its [`Principal`] in the request, or
+/// answers the refusal itself (the handler and its body extractors never run); records an
+/// audited route's successful answer.
 async fn guard(
-    access: Access,
+    rule: Rule,
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
-    let admitted = match req.app_data::<web::Data<AppState>>() {
-        Some(state) => admit(access, state, req.request()).await,
-        None => Err(ApiError::Internal("no gateway state".into())),
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        let refused = ApiError::Internal("no gateway state".into());
+        return Ok(req.error_response(refused).map_into_right_body());
     };
-    match admitted {
-        Ok(principal) => {
+    match admit(rule, &state, req.request()).await {
+        Ok((principal, actor)) => {
             req.extensions_mut().insert(principal);
-            Ok(next.call(req).await?.map_into_left_body())
+            req.extensions_mut().insert(actor);
+            let response = next.call(req).await?;
+            if let Some(action) = rule.audit
+                && response.status().is_success()
+            {
+                record(&state, action, actor, &response).await;
+            }
+            Ok(response.map_into_left_body())
         }
         Err(refused) => Ok(req.error_response(refused).map_into_right_body()),
     }
 }
 
-/// The caller of a route of `access`, its credential checked under its address's throttle
+/// The caller of a route under `rule`, its credential checked under its address's throttle
 /// and a tenant's management requests counted.
-async fn admit(access: Access, state: &AppState, req: &HttpRequest) -> Result<Principal, ApiError> {
-    let principal = state.throttled(req, caller(access, state, req)).await?;
-    if let Principal::Tenant(tenant) = principal {
+async fn admit(
+    rule: Rule,
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<(Principal, Actor), ApiError> {
+    let admitted = state.throttled(req, caller(rule, state, req)).await?;
+    if let (Principal::Tenant(tenant), _) = admitted {
         state
             .limiter
             .management_request(tenant)
             .map_err(|limited| ApiError::LimitReached(Box::new(limited)))?;
     }
-    Ok(principal)
+    Ok(admitted)
 }
 
-/// Who is calling a route of `access`, or why they may not.
+/// Who is calling a route under `rule`, or why they may not.
 async fn caller(
-    access: Access,
+    rule: Rule,
     state: &AppState,
     req: &HttpRequest,
-) -> Result<Principal, ApiError> {
+) -> Result<(Principal, Actor), ApiError> {
+    let access = rule.access;
     let Some(presented) = presented_credential(req) else {
         return Err(ApiError::Unauthenticated(match access {
             Access::Operator => "missing admin token: send 'Authorization: Bearer <ADMIN_TOKEN>'",
@@ -141,7 +175,25 @@ async fn caller(
         }));
     };
     if state.admin.verify(presented) {
-        return Ok(Principal::Operator);
+        return Ok((Principal::Operator, Actor::Root));
+    }
+    if presented.starts_with(OPERATOR_TOKEN_PREFIX) {
+        let Some(operator) = state.operators.verify(presented).await? else {
+            return Err(ApiError::Unauthenticated(
+                "invalid or revoked operator token",
+            ));
+        };
+        if !operator.role.allows(rule.role) {
+            return Err(ApiError::Forbidden {
+                message: format!(
+                    "this operator token's role '{}' may not do this (it needs '{}')",
+                    operator.role.as_str(),
+                    rule.role.as_str()
+                ),
+                code: "insufficient_role",
+            });
+        }
+        return Ok((Principal::Operator, Actor::OperatorToken(operator.id)));
     }
     if access == Access::Operator {
         return Err(ApiError::Unauthenticated("invalid admin token"));
@@ -151,5 +203,5 @@ async fn caller(
     if access == Access::TenantInPath {
         principal.scope(Some(TenantId::in_path(req)?.0))?;
     }
-    Ok(principal)
+    Ok((principal, Actor::ApiKey(key.key_id)))
 }

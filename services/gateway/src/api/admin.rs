@@ -10,6 +10,7 @@ use tollgate_store::budget::{self, BudgetPeriod, PeriodSpend, SpendOwner};
 use tollgate_store::keys::{KeyUpdate, NewApiKey, Updated};
 use uuid::Uuid;
 
+use super::audit::Created;
 use super::ids::{KeyId, TenantId, require_tenant};
 use super::params::parse_money;
 use crate::auth::{generate_api_key, hash_key};
@@ -27,7 +28,7 @@ const MAX_TEXT: usize = 200;
 /// Most tags on one key (each is a group in the analytics).
 const MAX_TAGS: usize = 32;
 
-fn text(value: &str, field: &'static str) -> Result<(), ApiError> {
+pub(super) fn text(value: &str, field: &'static str) -> Result<(), ApiError> {
     if value.trim().is_empty() || value.len() > MAX_TEXT {
         return Err(ApiError::invalid(
             format!("'{field}' must be 1 to {MAX_TEXT} characters"),
@@ -139,7 +140,11 @@ pub async fn create_tenant(
     let tenant =
         tollgate_store::tenants::create(&state.pool, body.name.trim(), &cache, &limits, &budget)
             .await?;
-    Ok(HttpResponse::Created().json(tenant_view(&state, &tenant).await?))
+    let created = Created {
+        tenant_id: Some(tenant.id),
+        id: tenant.id.to_string(),
+    };
+    Ok(created.on(HttpResponse::Created().json(tenant_view(&state, &tenant).await?)))
 }
 
 /// `PATCH /api/v1/tenants/{tenant_id}`: changes the tenant's cache settings; every key of the
@@ -310,7 +315,11 @@ pub async fn create_key(
     let mut answer =
         serde_json::to_value(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
     answer["key"] = Value::String(secret);
-    Ok(HttpResponse::Created().json(answer))
+    let created = Created {
+        tenant_id: Some(tenant_id),
+        id: stored.id.to_string(),
+    };
+    Ok(created.on(HttpResponse::Created().json(answer)))
 }
 
 /// A limit as given: absent or `null` (none), or a positive integer (400 otherwise).
@@ -623,14 +632,18 @@ pub async fn grant_credits(
         amount,
     )
     .await?;
-    Ok(HttpResponse::Created().json(json!({
+    let created = Created {
+        tenant_id: Some(tenant_id),
+        id: event_id.to_string(),
+    };
+    Ok(created.on(HttpResponse::Created().json(json!({
         "event_id": event_id,
         "tenant_id": tenant_id,
         "kind": "credits.granted",
         "amount_usd": amount.to_string(),
         "idempotency_key": body.idempotency_key,
         "note": body.note,
-    })))
+    }))))
 }
 
 /// Publishes a credit or adjustment of `amount` for `(tenant, namespace, idempotency key)`,
@@ -761,14 +774,18 @@ pub async fn adjust_credits(
         amount,
     )
     .await?;
-    Ok(HttpResponse::Created().json(json!({
+    let created = Created {
+        tenant_id: Some(tenant_id),
+        id: event_id.to_string(),
+    };
+    Ok(created.on(HttpResponse::Created().json(json!({
         "event_id": event_id,
         "tenant_id": tenant_id,
         "kind": "credits.adjusted",
         "amount_usd": amount.to_string(),
         "reason": body.reason,
         "idempotency_key": body.idempotency_key,
-    })))
+    }))))
 }
 
 #[cfg(test)]

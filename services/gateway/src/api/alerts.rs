@@ -283,7 +283,11 @@ async fn create(
     let mut answer =
         serde_json::to_value(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
     answer["webhook_secret"] = Value::String(secret);
-    Ok(HttpResponse::Created().json(answer))
+    let created = super::audit::Created {
+        tenant_id: tenant,
+        id: stored.id.to_string(),
+    };
+    Ok(created.on(HttpResponse::Created().json(answer)))
 }
 
 /// `POST /api/v1/tenants/{tenant_id}/alert-rules`: the webhook secret is in this answer only.

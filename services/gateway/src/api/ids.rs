@@ -58,6 +58,12 @@ path_id!(
     "alert rule"
 );
 path_id!(
+    /// `{token_id}`.
+    OperatorTokenId,
+    "token_id",
+    "operator token"
+);
+path_id!(
     /// `{alert_id}`.
     AlertId,
     "alert_id",

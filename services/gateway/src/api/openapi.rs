@@ -10,7 +10,7 @@ use utoipa::openapi::path::ParameterIn;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::access::{Access, RouteSpec};
-use super::{admin, alerts, analytics, ledger, topup};
+use super::{admin, alerts, analytics, audit, ledger, operators, topup};
 
 /// What one operation takes and answers, beyond what the route table says.
 struct Operation {
@@ -28,7 +28,7 @@ struct Operation {
 }
 
 const DATA_PLANE_ERRORS: &[u16] = &[400, 401, 402, 403, 404, 413, 429, 502, 503, 504];
-const MANAGEMENT_ERRORS: &[u16] = &[400, 401, 404, 409, 413];
+const MANAGEMENT_ERRORS: &[u16] = &[400, 401, 403, 404, 409, 413];
 
 fn reference(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
@@ -270,13 +270,38 @@ fn operation(method: &Method, path: &str, schemas: &mut Map<String, Value>) -> O
         ("GET", "/api/v1/alerts/{alert_id}") => {
             op("One alert with its delivery attempts", None, ok("Alert"), m)
         }
+        ("GET", "/api/v1/audit") => Operation {
+            query: query_of::<audit::AuditQuery>(),
+            ..op(
+                "Management actions (who did what to what), newest first",
+                None,
+                (200, Some(json_content(reference("AuditPage")))),
+                m,
+            )
+        },
+        ("POST", "/api/v1/operator-tokens") => op(
+            "Mint a scoped operator token (the token is answered once)",
+            Some(derived::<operators::CreateOperatorToken>(schemas)),
+            created("NewOperatorToken"),
+            m,
+        ),
+        ("GET", "/api/v1/operator-tokens") => op(
+            "List operator tokens (never the tokens themselves)",
+            None,
+            (200, Some(list_of(reference("OperatorToken")))),
+            m,
+        ),
+        ("DELETE", "/api/v1/operator-tokens/{token_id}") => {
+            op("Revoke an operator token", None, ok("OperatorToken"), m)
+        }
         _ => return None,
     })
 }
 
 /// Operations whose answer names a resource, the path parameter it fills and where in the
 /// answer the id is (so schemathesis's stateful phase calls the others on real ids).
-const PRODUCERS: [(&str, &str, u16, &str, &str); 4] = [
+const PRODUCERS: [(&str, &str, u16, &str, &str); 5] = [
+    ("/api/v1/operator-tokens", "post", 201, "token_id", "/id"),
     ("/api/v1/tenants", "post", 201, "tenant_id", "/id"),
     (
         "/api/v1/tenants/{tenant_id}/keys",
@@ -398,6 +423,12 @@ pub fn document(routes: &[RouteSpec]) -> Value {
             "parameters": parameters,
             "responses": responses(&op),
         });
+        if let Some(role) = route.role {
+            operation["x-tollgate-role"] = json!(role.as_str());
+        }
+        if let Some(action) = route.audit {
+            operation["x-tollgate-audit"] = json!(action);
+        }
         if let Some(body) = &op.body {
             operation["requestBody"] = json!({"required": true, "content": body});
         }
@@ -417,7 +448,7 @@ pub fn document(routes: &[RouteSpec]) -> Value {
             "schemas": schemas,
             "securitySchemes": {
                 "tenant_key": {"type": "http", "scheme": "bearer", "description": "A tenant API key (tg_...)"},
-                "admin_token": {"type": "http", "scheme": "bearer", "description": "The operator's admin token"},
+                "admin_token": {"type": "http", "scheme": "bearer", "description": "The operator's root admin token, or a scoped operator token (`tgo_…`) whose role the operation's `x-tollgate-role` names"},
             },
         },
     })
@@ -595,6 +626,40 @@ fn shared_schemas() -> Map<String, Value> {
                     },
                 }},
                 "next_before": {"type": ["string", "null"]},
+            },
+        },
+        "AuditPage": {
+            "type": "object", "required": ["data"],
+            "properties": {
+                "data": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["event_id", "at", "actor_kind", "action", "target_type", "status"],
+                    "properties": {
+                        "event_id": uuid, "at": time, "tenant_id": {"type": ["string", "null"]},
+                        "actor_kind": {"enum": ["root", "operator_token", "api_key"]},
+                        "actor_id": {"type": ["string", "null"]}, "action": {"type": "string"},
+                        "target_type": {"type": "string"}, "target_id": {"type": ["string", "null"]},
+                        "request_id": {"type": ["string", "null"]}, "status": {"type": "integer"},
+                    },
+                }},
+                "next_before": {"type": ["string", "null"]},
+            },
+        },
+        "OperatorToken": {
+            "type": "object", "required": ["id", "name", "role", "token_prefix", "created_at"],
+            "properties": {
+                "id": uuid, "name": {"type": "string"},
+                "role": {"enum": ["admin", "billing", "viewer"]},
+                "token_prefix": {"type": "string"}, "created_by": {"type": "string"},
+                "created_at": time, "revoked_at": {"type": ["string", "null"]},
+            },
+        },
+        "NewOperatorToken": {
+            "type": "object", "required": ["id", "name", "role", "token"],
+            "properties": {
+                "id": uuid, "name": {"type": "string"},
+                "role": {"enum": ["admin", "billing", "viewer"]},
+                "token": {"type": "string", "pattern": "^tgo_"},
             },
         },
         "AutoTopup": {

@@ -1,7 +1,10 @@
-//! Authentication: API keys (generated, hashed, cached, revoked) and the operator token.
+//! Authentication: API keys (generated, hashed, cached, revoked), the root operator token and
+//! scoped operator tokens.
 
 mod key_cache;
+mod operators;
 mod secret;
 
 pub use key_cache::{AuthenticatedKey, KeyCache, KeyCachePolicy};
-pub use secret::{AdminToken, generate_api_key, hash_key, presented_credential};
+pub use operators::{OPERATOR_TOKEN_PREFIX, OperatorTokens, Role, VerifiedOperator};
+pub use secret::{AdminToken, generate_api_key, generate_secret, hash_key, presented_credential};

@@ -14,9 +14,14 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 
 /// A new API key: `tg_` + 32 random bytes from the OS as 43 base62 digits.
 pub fn generate_api_key() -> Result<String, getrandom::Error> {
+    generate_secret(KEY_PREFIX)
+}
+
+/// `prefix` + 32 random bytes from the OS as 43 base62 digits.
+pub fn generate_secret(prefix: &str) -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; KEY_RANDOM_BYTES];
     getrandom::fill(&mut bytes)?;
-    Ok(format!("{KEY_PREFIX}{}", base62(&bytes)))
+    Ok(format!("{prefix}{}", base62(&bytes)))
 }
 
 /// Big-endian base62 of `bytes`, left-padded with `0` to [`KEY_BASE62_LEN`] digits.
