@@ -59,7 +59,7 @@ ensure_tools() {
   command -v cargo >/dev/null || die "cargo (Rust) is required: https://rustup.rs"
   command -v python3 >/dev/null || need_apt python3
   # g++: the embedding tokenizer's C/C++ parts (onig, esaxx) are compiled from source.
-  need_apt curl ca-certificates g++
+  need_apt curl ca-certificates g++ openssl
   if [ ! -x "$TOOLS/bin/pip" ]; then
     python3 -m venv "$TOOLS" 2>/dev/null || { need_apt python3-venv; python3 -m venv "$TOOLS"; }
   fi

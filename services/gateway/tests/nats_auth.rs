@@ -201,3 +201,119 @@ async fn each_service_works_as_its_own_nats_user_and_forgeries_are_refused() {
     alerting_task.await.unwrap();
     stack.stop().await;
 }
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// A CA (`<name>-ca.crt`) and a server certificate for 127.0.0.1 it signed (`<name>.crt`,
+/// `<name>.key`) in `dir`.
+fn certificates(dir: &std::path::Path, name: &str) {
+    let ca = format!("{name}-ca");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            &format!("/CN={ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.crt"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+        ],
+    );
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.crt"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+            "-out",
+            &format!("{name}.crt"),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn services_reach_nats_over_tls_verified_by_the_configured_ca() {
+    let dir = std::env::temp_dir().join(format!("tollgate-tls-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    certificates(&dir, "server");
+    certificates(&dir, "stranger");
+    let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let server = NatsServer::start_with_conf(&format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\" }}",
+        file("server.crt"),
+        file("server.key")
+    ));
+    let connect = |ca: Option<String>| {
+        let env = ca
+            .map(|ca| ("NATS_TLS_CA".to_owned(), ca))
+            .into_iter()
+            .collect();
+        let access = tollgate_events::NatsAccess::from_env(&env).unwrap();
+        let url = server.url();
+        async move {
+            let options = access
+                .apply(async_nats::ConnectOptions::new())
+                .connection_timeout(Duration::from_secs(2));
+            options.connect(url).await
+        }
+    };
+    // With the server's CA (what every service gets from NATS_TLS_CA), JetStream answers.
+    let client = connect(Some(file("server-ca.crt")))
+        .await
+        .expect("TLS with the CA");
+    let js = jetstream::new(client);
+    js.query_account().await.expect("JetStream over TLS");
+    // Another CA, or none (the system's roots), cannot verify it: no connection.
+    assert!(
+        connect(Some(file("stranger-ca.crt"))).await.is_err(),
+        "a foreign CA"
+    );
+    assert!(connect(None).await.is_err(), "no CA");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -15,6 +15,8 @@ pub struct NatsServer {
     store: PathBuf,
     child: Option<Child>,
     users: Option<NatsUsers>,
+    /// Extra configuration (e.g. a `tls {}` block), written with the permissions if any.
+    conf: Option<String>,
     log: Option<PathBuf>,
 }
 
@@ -67,24 +69,30 @@ fn binary() -> PathBuf {
 impl NatsServer {
     /// Starts a server with JetStream on a free port and a fresh store directory.
     pub fn start() -> Self {
-        Self::start_as(None)
+        Self::start_as(None, None)
+    }
+
+    /// Starts a server with `conf` added to its configuration (a `tls {}` block, say).
+    pub fn start_with_conf(conf: &str) -> Self {
+        Self::start_as(None, Some(conf.to_owned()))
     }
 
     /// Starts a server that requires the users and permissions of [`PERMISSIONS_CONF`] (with
     /// fresh passwords, [`NatsServer::users`]); its log is [`NatsServer::log`].
     pub fn start_secured() -> Self {
-        Self::start_as(Some(NatsUsers::generate()))
+        Self::start_as(Some(NatsUsers::generate()), None)
     }
 
-    fn start_as(users: Option<NatsUsers>) -> Self {
+    fn start_as(users: Option<NatsUsers>, conf: Option<String>) -> Self {
         let store = std::env::temp_dir().join(format!("tollgate-nats-{}", uuid::Uuid::now_v7()));
-        let log = users.as_ref().map(|_| store.with_extension("log"));
+        let log = (users.is_some() || conf.is_some()).then(|| store.with_extension("log"));
         let mut server = Self {
             binary: binary(),
             port: 0,
             store,
             child: None,
             users,
+            conf,
             log,
         };
         // A port found free can be taken before the server binds it: then try another.
@@ -136,14 +144,16 @@ impl NatsServer {
     fn try_resume(&mut self) -> bool {
         assert!(self.child.is_none(), "nats-server already runs");
         let mut command = Command::new(&self.binary);
-        if let (Some(users), Some(log)) = (&self.users, &self.log) {
-            let conf = self.store.with_extension("conf");
-            std::fs::write(&conf, PERMISSIONS_CONF).expect("nats.conf written");
-            command.arg("-c").arg(&conf).arg("-l").arg(log);
-            for (user, password) in &users.passwords {
-                let var = format!("TOLLGATE_NATS_{}_PASSWORD", user.to_ascii_uppercase());
-                command.env(var, password);
-            }
+        if let Some(log) = &self.log {
+            let path = self.store.with_extension("conf");
+            let permissions = self.users.as_ref().map_or("", |_| PERMISSIONS_CONF);
+            let extra = self.conf.as_deref().unwrap_or_default();
+            std::fs::write(&path, format!("{permissions}\n{extra}\n")).expect("nats.conf written");
+            command.arg("-c").arg(&path).arg("-l").arg(log);
+        }
+        for (user, password) in self.users.iter().flat_map(|users| &users.passwords) {
+            let var = format!("TOLLGATE_NATS_{}_PASSWORD", user.to_ascii_uppercase());
+            command.env(var, password);
         }
         let child = command
             .args([
