@@ -52,7 +52,18 @@ pub fn key_spend_key(api_key_id: Uuid) -> String {
     format!("key.{api_key_id}")
 }
 
-/// Creates (or opens) the balance bucket: latest value only, file storage.
+/// Opens the balance bucket, which the ledger creates (services that only read it, the gateway
+/// and alerting, may not create it: whoever creates it chooses its settings).
+pub async fn open_balance_store(
+    js: &jetstream::Context,
+    stream: &str,
+) -> Result<kv::Store, EventsError> {
+    js.get_key_value(balance_bucket(stream))
+        .await
+        .map_err(EventsError::consumer)
+}
+
+/// Creates (or opens) the balance bucket: latest value only, file storage (the ledger).
 pub async fn balance_store(
     js: &jetstream::Context,
     stream: &str,

@@ -165,14 +165,14 @@ impl DeadLetters {
         format!("{}.dlq.>", settings.subject_prefix)
     }
 
-    /// Creates (or widens to every consumer) the dead-letter stream and returns the parking
-    /// place of `consumer`.
+    /// Opens (creating it if missing; never changing it) the dead-letter stream and returns the
+    /// parking place of `consumer`.
     pub async fn open(
         js: &jetstream::Context,
         settings: &StreamSettings,
         consumer: &str,
     ) -> Result<Self, EventsError> {
-        js.create_or_update_stream(stream::Config {
+        js.get_or_create_stream(stream::Config {
             name: Self::stream_name(settings),
             subjects: vec![Self::stream_subjects(settings)],
             storage: stream::StorageType::File,

@@ -88,8 +88,10 @@ pub fn subject_for(prefix: &str, tenant_id: Uuid, kind: &str) -> String {
 /// How long [`ensure_stream`] keeps retrying while JetStream is electing leaders.
 const STREAM_SETUP_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Creates the stream, or updates it to `settings` if it exists (file storage, dedup window).
-/// While the cluster cannot answer yet (a restarted cluster electing its stream leaders: the
+/// Creates the stream if it does not exist (file storage, dedup window); an existing stream is
+/// left as it is: services hold no permission to change it (a changed stream could republish
+/// into money subjects), so a configuration that differs from `settings` is only logged, for
+/// the operator to apply with the operator's credentials. While the cluster cannot answer yet (a restarted cluster electing its stream leaders: the
 /// request times out or JetStream says it is unavailable) it retries for up to 30 s.
 pub async fn ensure_stream(
     js: &jetstream::Context,
@@ -97,7 +99,7 @@ pub async fn ensure_stream(
 ) -> Result<stream::Info, EventsError> {
     let deadline = tokio::time::Instant::now() + STREAM_SETUP_PATIENCE;
     loop {
-        match create_or_update(js, settings).await {
+        match open_or_create(js, settings).await {
             Err(err) if is_transient(&err) && tokio::time::Instant::now() < deadline => {
                 tracing::warn!(stream = %settings.name, error = %err, "JetStream not answering yet; retrying stream set-up");
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -117,7 +119,7 @@ fn is_transient(err: &jetstream::context::CreateStreamError) -> bool {
     }
 }
 
-async fn create_or_update(
+async fn open_or_create(
     js: &jetstream::Context,
     settings: &StreamSettings,
 ) -> Result<stream::Info, jetstream::context::CreateStreamError> {
@@ -131,7 +133,26 @@ async fn create_or_update(
         num_replicas: settings.replicas,
         ..Default::default()
     };
-    js.create_or_update_stream(config).await
+    let info = js
+        .get_or_create_stream(config.clone())
+        .await?
+        .cached_info()
+        .clone();
+    let found = &info.config;
+    if found.subjects != config.subjects
+        || found.duplicate_window != config.duplicate_window
+        || found.num_replicas != config.num_replicas
+        || found.max_age != config.max_age
+    {
+        tracing::warn!(
+            stream = %settings.name,
+            subjects = ?found.subjects,
+            duplicate_window = ?found.duplicate_window,
+            replicas = found.num_replicas,
+            "the stream's settings differ from this service's; left as they are (change them with the operator's NATS credentials)"
+        );
+    }
+    Ok(info)
 }
 
 /// What JetStream said of a confirmed publish.

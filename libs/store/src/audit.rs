@@ -1,4 +1,4 @@
-//! The audit log: who did which management action to what, when (written by analytics from
+//! The audit log: who did which management action to what, when (written by alerting from
 //! `audit.recorded` events, read by `GET /api/v1/audit`).
 
 use chrono::{DateTime, Utc};
@@ -112,9 +112,13 @@ pub async fn list(pool: &PgPool, query: &AuditQuery) -> Result<Vec<AuditEntry>, 
         sql.push(" AND at < ").push_bind(until);
     }
     if let Some(id) = query.before {
+        // The cursor is looked up within the same tenant: another tenant's entry is no cursor.
         sql.push(" AND (at, event_id) < (SELECT at, event_id FROM audit_log WHERE event_id = ")
-            .push_bind(id)
-            .push(")");
+            .push_bind(id);
+        if let Some(tenant) = query.tenant_id {
+            sql.push(" AND tenant_id = ").push_bind(tenant);
+        }
+        sql.push(")");
     }
     sql.push(" ORDER BY at DESC, event_id DESC LIMIT ")
         .push_bind(query.limit);

@@ -85,13 +85,18 @@ pub async fn list(pool: &PgPool) -> Result<Vec<OperatorToken>, StoreError> {
     .await?)
 }
 
-/// Revokes a token (a second revoke keeps the first time); `None` if there is no such token.
+/// Revokes a token and every token minted with it, transitively (a second revoke keeps the
+/// first time); the token as revoked, `None` if there is no such token.
 pub async fn revoke(pool: &PgPool, id: Uuid) -> Result<Option<OperatorToken>, StoreError> {
-    Ok(sqlx::query_as::<_, OperatorToken>(&format!(
-        "UPDATE operator_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 \
-         RETURNING {COLUMNS}"
+    let revoked = sqlx::query_as::<_, OperatorToken>(&format!(
+        "WITH RECURSIVE minted(id) AS ( \
+             SELECT id FROM operator_tokens WHERE id = $1 \
+             UNION SELECT t.id FROM operator_tokens t JOIN minted m ON t.created_by = m.id::text) \
+         UPDATE operator_tokens SET revoked_at = coalesce(revoked_at, now()) \
+         WHERE id IN (SELECT id FROM minted) RETURNING {COLUMNS}"
     ))
     .bind(id)
-    .fetch_optional(pool)
-    .await?)
+    .fetch_all(pool)
+    .await?;
+    Ok(revoked.into_iter().find(|token| token.id == id))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tollgate_events::balances::{KeySpendSnapshot, TenantBalanceSnapshot, balance_store};
+use tollgate_events::balances::{KeySpendSnapshot, TenantBalanceSnapshot, open_balance_store};
 use uuid::Uuid;
 
 use crate::engine::Engine;
@@ -16,13 +16,12 @@ use crate::engine::Engine;
 pub async fn run(
     engine: Arc<Engine>,
     stream: String,
-    replicas: usize,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     while !*stop.borrow() {
         tokio::select! {
             _ = stop.changed() => return,
-            ended = watch(&engine, &stream, replicas) => {
+            ended = watch(&engine, &stream) => {
                 tracing::warn!(reason = %ended, "balance feed watch ended; reopening");
             }
         }
@@ -33,12 +32,14 @@ pub async fn run(
     }
 }
 
-async fn watch(engine: &Engine, stream: &str, replicas: usize) -> String {
-    let store = match balance_store(&engine.js, stream, replicas).await {
+async fn watch(engine: &Engine, stream: &str) -> String {
+    // The ledger creates the bucket; until it has, this fails and is retried.
+    let store = match open_balance_store(&engine.js, stream).await {
         Ok(store) => store,
         Err(err) => return err.to_string(),
     };
-    let mut updates = match store.watch_all().await {
+    // Every key's latest value first (`watch_all` would start with the next change only).
+    let mut updates = match store.watch_with_history(">").await {
         Ok(updates) => updates,
         Err(err) => return err.to_string(),
     };

@@ -57,7 +57,6 @@ impl Alerting {
                     tokio::spawn(feed::run(
                         engine.clone(),
                         config.consumer.stream.name.clone(),
-                        config.consumer.stream.replicas,
                         stop.clone(),
                     )),
                     tokio::spawn(delivery::run(

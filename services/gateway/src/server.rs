@@ -108,6 +108,8 @@ impl Gateway {
             .connection_timeout(Duration::from_secs(5));
         let peer_nats = tollgate_events::connect_any(options, &config.nats.url).await?;
         tollgate_events::ensure_stream(&jetstream, &config.nats.stream).await?;
+        // The dead-letter stream too: the projections may open it but not create it.
+        tollgate_events::DeadLetters::open(&jetstream, &config.nats.stream, "gateway").await?;
 
         if !config.secrets.seals() {
             tracing::warn!(
@@ -145,11 +147,7 @@ impl Gateway {
 
         let keys = Arc::new(KeyCache::new(pool.clone()));
         let key_change_watch = keys.spawn_change_watch(KEY_CHANGE_POLL);
-        let balance_feed = admission.spawn_feed(
-            jetstream.clone(),
-            config.nats.stream.name.clone(),
-            config.nats.stream.replicas,
-        );
+        let balance_feed = admission.spawn_feed(jetstream.clone(), config.nats.stream.name.clone());
         let staleness_watch = {
             let admission = admission.clone();
             let metrics = metrics.clone();

@@ -239,7 +239,10 @@ async fn with_the_ledger_down_the_gateway_keeps_enforcing_and_reports_a_stale_fe
     let entry = tollgate_ledger::entry::LedgerEntry::from_event(credit, 0).unwrap();
     tollgate_ledger::book(&pool, &[entry]).await.unwrap();
 
-    // The feed itself is up (the bucket exists, nothing is lagging yet).
+    // The feed itself is up (the bucket the ledger made exists, nothing is lagging yet).
+    tollgate_events::balances::balance_store(&stack.js, &stack.stream, 1)
+        .await
+        .unwrap();
     let feed = || async {
         let ready: Value = stack
             .http

@@ -1,7 +1,8 @@
 //! Scoped operator tokens and the audit log: a token does what its role allows and nothing
-//! more, a revoked one nothing at all; every successful management action is recorded with
-//! its actor, target and request id (and a refused one is not); the operator pages and filters
-//! the log, a tenant's key sees only its own tenant's entries; expired entries are not kept.
+//! more, mints only lower roles, a revoked one (and what it minted) nothing at all; every
+//! successful management action, and every call a token's role refused, is recorded with its
+//! actor, target, request id and status; the operator pages and filters the log, a tenant's
+//! key sees only its own tenant's entries; expired entries are not kept.
 
 use std::time::Duration;
 
@@ -146,7 +147,21 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
     .await
     .status();
     assert_eq!(status, 403);
-    // admin: everything the root token can, minting included.
+    // admin: everything the root token can, except minting its own role or above.
+    let tokens = "/api/v1/operator-tokens";
+    let as_admin = Some(json!({"name": "copy", "role": "admin"}));
+    assert_eq!(
+        call(&stack, &admin, Method::POST, tokens, as_admin)
+            .await
+            .status(),
+        403
+    );
+    let as_viewer = Some(json!({"name": "minted by admin", "role": "viewer"}));
+    let minted = call(&stack, &admin, Method::POST, tokens, as_viewer).await;
+    assert_eq!(minted.status(), 201);
+    let minted: Value = minted.json().await.unwrap();
+    let minted_token = minted["token"].as_str().unwrap().to_owned();
+    assert_eq!(minted["created_by"], admin_id.as_str());
     let key_body = Some(json!({"name": "by admin"}));
     let key = call(&stack, &admin, Method::POST, &keys, key_body).await;
     assert_eq!(key.status(), 201);
@@ -196,16 +211,38 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
         204
     );
 
-    // The log: who did what to what, with the request's id.
-    let by_billing = audit_page(&stack, &root, &format!("actor_id={billing_id}"), 2).await;
-    let actions: Vec<&str> = by_billing["data"]
+    // Revoking a token revokes what it minted.
+    let revoke_admin = format!("/api/v1/operator-tokens/{admin_id}");
+    assert_eq!(
+        call(&stack, &root, Method::DELETE, &revoke_admin, None)
+            .await
+            .status(),
+        200
+    );
+    let status = call(&stack, &minted_token, Method::GET, &tenant_path, None)
+        .await
+        .status();
+    assert_eq!(status, 401, "a token minted by a revoked one still works");
+
+    // The log: who did what to what, with the request's id and the answer.
+    let by_billing = audit_page(&stack, &root, &format!("actor_id={billing_id}"), 4).await;
+    let actions: Vec<(&str, i64)> = by_billing["data"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["action"].as_str().unwrap())
+        .map(|e| (e["action"].as_str().unwrap(), e["status"].as_i64().unwrap()))
         .collect();
-    assert_eq!(actions, ["auto_topup.put", "credits.grant"], "{by_billing}");
-    let grant = &by_billing["data"][1];
+    assert_eq!(
+        actions,
+        [
+            ("operator_token.create", 403),
+            ("key.create", 403),
+            ("auto_topup.put", 200),
+            ("credits.grant", 201)
+        ],
+        "{by_billing}"
+    );
+    let grant = &by_billing["data"][3];
     assert_eq!(grant["actor_kind"], "operator_token");
     assert_eq!(grant["tenant_id"], tenant.tenant_id.to_string());
     assert_eq!(grant["target_type"], "credits");
@@ -235,19 +272,37 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
     assert_eq!(purged["actor_kind"], "api_key");
     assert_eq!(purged["actor_id"], tenant.key_id.to_string());
     // Platform actions have no tenant; the token's mint is there under root.
-    let minted = audit_page(&stack, &root, &format!("target_id={admin_id}"), 1).await;
+    let query = format!("target_id={admin_id}&action=operator_token.create");
+    let minted = audit_page(&stack, &root, &query, 1).await;
     assert_eq!(minted["data"][0]["action"], "operator_token.create");
     assert_eq!(minted["data"][0]["actor_kind"], "root");
     assert!(minted["data"][0]["tenant_id"].is_null());
-    // Refused actions leave nothing: the viewer did nothing.
-    let by_viewer = audit_page(&stack, &root, &format!("actor_id={viewer_id}"), 0).await;
-    assert_eq!(by_viewer["data"], json!([]), "{by_viewer}");
+    // The viewer changed nothing; what it tried is there, refused.
+    let by_viewer = audit_page(&stack, &root, &format!("actor_id={viewer_id}"), 3).await;
+    let tried: Vec<(&str, i64)> = by_viewer["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["status"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        tried,
+        [
+            ("operator_token.revoke", 403),
+            ("tenant.create", 403),
+            ("credits.grant", 403)
+        ]
+    );
 
     // Families and paging: this tenant's key actions, one per page.
     let tenant_query = format!("tenant_id={}&action=key.", tenant.tenant_id);
-    let all = audit_page(&stack, &root, &tenant_query, 3).await;
+    let all = audit_page(&stack, &root, &tenant_query, 4).await;
     let all: Vec<Value> = all["data"].as_array().unwrap().clone();
-    assert_eq!(all.len(), 3, "funding key, admin's key, its revocation");
+    assert_eq!(
+        all.len(),
+        4,
+        "funding key, billing's refused key, admin's key, its revocation"
+    );
     let mut paged = Vec::new();
     let mut before: Option<String> = None;
     loop {
@@ -261,7 +316,7 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
             Some(next) => before = Some(next.to_owned()),
             None => break,
         }
-        assert!(paged.len() <= 3, "paging does not end");
+        assert!(paged.len() <= 4, "paging does not end");
     }
     assert_eq!(paged, all);
 

@@ -25,7 +25,7 @@ use dashmap::DashMap;
 use futures_util::StreamExt;
 use rust_decimal::Decimal;
 use tollgate_events::AckObserver;
-use tollgate_events::balances::{KeySpendSnapshot, TenantBalanceSnapshot, balance_store};
+use tollgate_events::balances::{KeySpendSnapshot, TenantBalanceSnapshot, open_balance_store};
 use tollgate_store::PgPool;
 use tollgate_store::budget::{BudgetPeriod, SpendOwner, booked_spend};
 use uuid::Uuid;
@@ -324,18 +324,17 @@ impl Admission {
         tenant_fits && key_fits
     }
 
-    /// Follows the ledger's balance feed until the task is aborted; reconnects on failure.
-    /// `replicas`: of the feed's KV bucket, should the gateway be the first to create it.
+    /// Follows the ledger's balance feed until the task is aborted; reconnects on failure
+    /// (and waits for the ledger to create the bucket).
     pub fn spawn_feed(
         self: &Arc<Self>,
         js: jetstream::Context,
         stream: String,
-        replicas: usize,
     ) -> tokio::task::JoinHandle<()> {
         let admission = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(err) = admission.follow_feed(&js, &stream, replicas).await {
+                if let Err(err) = admission.follow_feed(&js, &stream).await {
                     tracing::warn!(error = %err, "balance feed lost; enforcing from own accounting");
                 }
                 admission.feed_connected.store(false, Ordering::Relaxed);
@@ -348,11 +347,16 @@ impl Admission {
         &self,
         js: &jetstream::Context,
         stream: &str,
-        replicas: usize,
     ) -> Result<(), tollgate_events::EventsError> {
         use tollgate_events::EventsError;
-        let store = balance_store(js, stream, replicas).await?;
-        let mut watch = store.watch_all().await.map_err(EventsError::consumer)?;
+        // The ledger creates the bucket; until it has, this fails and is retried.
+        let store = open_balance_store(js, stream).await?;
+        // Every key's latest value first, then each change (`watch_all` starts with the next
+        // change only: a gateway started after the ledger's last update would not see it).
+        let mut watch = store
+            .watch_with_history(">")
+            .await
+            .map_err(EventsError::consumer)?;
         self.feed_connected.store(true, Ordering::Relaxed);
         while let Some(entry) = watch.next().await {
             let entry = entry.map_err(EventsError::consumer)?;

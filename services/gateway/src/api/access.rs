@@ -11,7 +11,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use uuid::Uuid;
 
-use super::audit::{Actor, record};
+use super::audit::{Actor, record, record_call};
 use super::ids::TenantId;
 use crate::auth::{OPERATOR_TOKEN_PREFIX, Role, presented_credential};
 use crate::error::ApiError;
@@ -184,6 +184,10 @@ async fn caller(
             ));
         };
         if !operator.role.allows(rule.role) {
+            if let Some(action) = rule.audit {
+                let actor = Actor::OperatorToken(operator.id, operator.role);
+                record_call(state, action, actor, req, 403, None).await;
+            }
             return Err(ApiError::Forbidden {
                 message: format!(
                     "this operator token's role '{}' may not do this (it needs '{}')",
@@ -193,7 +197,10 @@ async fn caller(
                 code: "insufficient_role",
             });
         }
-        return Ok((Principal::Operator, Actor::OperatorToken(operator.id)));
+        return Ok((
+            Principal::Operator,
+            Actor::OperatorToken(operator.id, operator.role),
+        ));
     }
     if access == Access::Operator {
         return Err(ApiError::Unauthenticated("invalid admin token"));

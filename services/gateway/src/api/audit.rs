@@ -1,6 +1,6 @@
 //! The audit log: every successful management action of an audited route (see the route
-//! table) is published as an `audit.recorded` event with its actor, action, target and
-//! request id; analytics stores it; `GET /api/v1/audit` reads it (the operator everything, a
+//! table), and every call an operator token's role refused, is published as an
+//! `audit.recorded` event with its actor, action, target and request id; alerting stores it; `GET /api/v1/audit` reads it (the operator everything, a
 //! tenant's key its own tenant's entries).
 
 use actix_web::dev::ServiceResponse;
@@ -20,8 +20,8 @@ use crate::state::AppState;
 pub enum Actor {
     /// The root admin token.
     Root,
-    /// A scoped operator token (its id).
-    OperatorToken(Uuid),
+    /// A scoped operator token (its id) and its role.
+    OperatorToken(Uuid, crate::auth::Role),
     /// A tenant API key (its id).
     ApiKey(Uuid),
 }
@@ -30,7 +30,7 @@ impl Actor {
     fn kind(self) -> &'static str {
         match self {
             Self::Root => "root",
-            Self::OperatorToken(_) => "operator_token",
+            Self::OperatorToken(..) => "operator_token",
             Self::ApiKey(_) => "api_key",
         }
     }
@@ -39,7 +39,7 @@ impl Actor {
     pub fn id(self) -> Option<Uuid> {
         match self {
             Self::Root => None,
-            Self::OperatorToken(id) | Self::ApiKey(id) => Some(id),
+            Self::OperatorToken(id, _) | Self::ApiKey(id) => Some(id),
         }
     }
 
@@ -92,9 +92,22 @@ pub(super) async fn record(
     actor: Actor,
     response: &ServiceResponse,
 ) {
-    let req = response.request();
-    let path_id = |name: &str| req.match_info().get(name).map(str::to_owned);
     let created = response.response().extensions().get::<Created>().cloned();
+    let status = response.status().as_u16();
+    record_call(state, action, actor, response.request(), status, created).await;
+}
+
+/// Publishes the audit event of `req` by `actor` answered with `status` (`created`: what a
+/// successful create made).
+pub(super) async fn record_call(
+    state: &AppState,
+    action: &'static str,
+    actor: Actor,
+    req: &actix_web::HttpRequest,
+    status: u16,
+    created: Option<Created>,
+) {
+    let path_id = |name: &str| req.match_info().get(name).map(str::to_owned);
     let mut tenant = created
         .as_ref()
         .and_then(|c| c.tenant_id)
@@ -122,7 +135,7 @@ pub(super) async fn record(
             target_type: target_type.into(),
             target_id,
             request_id: Some(crate::headers::request_id(req)),
-            status: response.status().as_u16(),
+            status,
         }),
     );
     state.publisher.publish_detached(event);

@@ -37,6 +37,19 @@ pub async fn create(
             Some("role"),
         )
     })?;
+    // A token mints only roles below its own (a leaked admin token cannot make admin copies
+    // of itself); the root token mints any.
+    if let Actor::OperatorToken(_, own) = actor
+        && role >= own
+    {
+        return Err(ApiError::Forbidden {
+            message: format!(
+                "an operator token with role '{}' may mint only lower roles",
+                own.as_str()
+            ),
+            code: "insufficient_role",
+        });
+    }
     let token = generate_secret(OPERATOR_TOKEN_PREFIX)
         .map_err(|e| ApiError::Internal(format!("no randomness for a token: {e}")))?;
     let id = Uuid::now_v7();
@@ -68,8 +81,8 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
     Ok(HttpResponse::Ok().json(json!({"data": tokens})))
 }
 
-/// `DELETE /api/v1/operator-tokens/{token_id}`: the token stops working on this gateway at
-/// once, on every other within two seconds.
+/// `DELETE /api/v1/operator-tokens/{token_id}`: the token, and every token minted with it
+/// (transitively), stop working on this gateway at once, on every other within two seconds.
 pub async fn revoke(
     state: web::Data<AppState>,
     OperatorTokenId(id): OperatorTokenId,

@@ -19,6 +19,14 @@ pub const CACHE_TTL: Duration = Duration::from_secs(2);
 /// Tokens remembered at most (the cache starts over when full).
 const CACHE_CAPACITY: usize = 4096;
 
+/// Whether `token` has the shape of a minted token (`tgo_` + 43 base62 digits): anything else
+/// is refused without a database lookup.
+fn looks_like_operator_token(token: &str) -> bool {
+    token
+        .strip_prefix(OPERATOR_TOKEN_PREFIX)
+        .is_some_and(|rest| rest.len() == 43 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 /// What an operator token may do. Each role includes the ones below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
@@ -85,7 +93,7 @@ impl OperatorTokens {
 
     /// The live token `presented` is, or `None` (unknown, revoked or not a token's shape).
     pub async fn verify(&self, presented: &str) -> Result<Option<VerifiedOperator>, StoreError> {
-        if !presented.starts_with(OPERATOR_TOKEN_PREFIX) || presented.len() > 128 {
+        if !looks_like_operator_token(presented) {
             return Ok(None);
         }
         let hash = hash_key(presented);
