@@ -1,26 +1,31 @@
-// Fixed-arrival-rate load on POST /v1/chat/completions (non-streaming).
+// Fixed-arrival-rate load on POST /v1/chat/completions (non-streaming); with VUS set, a closed
+// loop instead (VUS clients, each sending its next request when the last is answered).
 //
 // Env: TARGET_URL (base URL; comma-separated: requests alternate over them), API_KEY, MODEL,
-// RATE (req/s), DURATION (e.g. 30s), PROMPT_WORDS.
+// RATE (req/s), VUS, DURATION (e.g. 30s), PROMPT_WORDS.
 // Used by scripts/bench twice per rate: straight at mock-upstream, then through the gateway;
 // by scripts/bench-cluster at one gateway, then at two.
 import http from 'k6/http';
 import { check } from 'k6';
 
 const rate = Number(__ENV.RATE || 500);
+const vus = Number(__ENV.VUS || 0);
+const duration = __ENV.DURATION || '30s';
 
 export const options = {
   discardResponseBodies: true,
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(99)', 'max'],
   scenarios: {
-    steady: {
-      executor: 'constant-arrival-rate',
-      rate,
-      timeUnit: '1s',
-      duration: __ENV.DURATION || '30s',
-      preAllocatedVUs: Math.max(20, Math.ceil(rate / 10)),
-      maxVUs: Math.max(100, rate),
-    },
+    steady: vus > 0
+      ? { executor: 'constant-vus', vus, duration }
+      : {
+        executor: 'constant-arrival-rate',
+        rate,
+        timeUnit: '1s',
+        duration,
+        preAllocatedVUs: Math.max(20, Math.ceil(rate / 10)),
+        maxVUs: Math.max(100, rate),
+      },
   },
   thresholds: {
     http_req_failed: ['rate<0.001'],

@@ -3,9 +3,11 @@
 //! `Nats-Msg-Id` until they are acknowledged.
 //!
 //! Request handlers only enqueue; when the queue is full they wait (back-pressure), never drop.
-//! Each publish returns a [`Receipt`] that resolves once the event is safe: acknowledged by
-//! JetStream, or written and fsync'd to the [`Spool`] when JetStream fails or is slower than
-//! `spool_after`. While JetStream is failing every new event goes straight to the spool; the
+//! Each publish returns a [`Receipt`] that resolves once the event is safe. With
+//! [`PublisherConfig::log_first`] every event is appended to the [`Spool`] first (group commit)
+//! and its receipt resolves at the fsync; the spool is shipped to JetStream in windows.
+//! Otherwise the receipt resolves when JetStream acknowledges the event, or when it is written
+//! and fsync'd to the [`Spool`] because JetStream fails or is slower than `spool_after`. While JetStream is failing every new event goes straight to the spool; the
 //! worker replays the spool in order (same `Nats-Msg-Id`) and, once a replay window is
 //! acknowledged, publishes directly again. Without a spool a failed event waits in memory and
 //! is retried.
@@ -47,6 +49,11 @@ pub struct PublisherConfig {
     pub spool_after: Duration,
     /// With a spool: events replayed per window (published pipelined, committed together).
     pub replay_window: usize,
+    /// With a spool: every event is appended to it first (group commit: one fsync for all the
+    /// events that arrived while the previous one ran), its receipt completes once it is on
+    /// disk, and the spool is shipped to JetStream in windows. Without: events go to JetStream
+    /// and only what it does not take in time is spooled.
+    pub log_first: bool,
 }
 
 impl Default for PublisherConfig {
@@ -59,6 +66,7 @@ impl Default for PublisherConfig {
             drain_timeout: Duration::from_secs(10),
             spool_after: Duration::from_millis(500),
             replay_window: 512,
+            log_first: false,
         }
     }
 }
@@ -438,11 +446,15 @@ impl Worker {
 
         loop {
             let stopping = deadline.is_some();
-            if !receiving && f.idle() && (self.spool.is_none() || stopping) {
+            // Shipping the log first, a stop ships what it holds, retrying until the drain
+            // deadline (what is left then waits in the log for the next start).
+            let shipping = self.config.log_first
+                && (f.replay.is_some() || self.spool.as_ref().is_some_and(|s| s.depth() > 0));
+            if !receiving && f.idle() && (self.spool.is_none() || (stopping && !shipping)) {
                 break;
             }
             self.start_spool_write(&mut f);
-            if !stopping {
+            if !stopping || shipping {
                 self.start_replay(&mut f);
             }
             let next_retry = f.retries.front().map(|(at, _)| *at);
@@ -524,9 +536,10 @@ impl Worker {
         }
     }
 
-    /// A new event: to JetStream, or to the spool while JetStream is failing.
+    /// A new event: to the spool first ([`PublisherConfig::log_first`]), else to JetStream, or
+    /// to the spool while JetStream is failing.
     async fn route(&mut self, outgoing: Outgoing, f: &mut Flight) {
-        if self.spool.is_some() && !self.healthy {
+        if self.spool.is_some() && (self.config.log_first || !self.healthy) {
             f.to_spool.push(outgoing);
         } else {
             self.send(outgoing, f).await;
@@ -695,6 +708,7 @@ impl Worker {
     fn on_replayed(&mut self, result: Result<Vec<(Uuid, u64)>, ReplayError>, f: &mut Flight) {
         match result {
             Ok(acked) => {
+                self.metrics.acked.inc_by(acked.len() as u64);
                 if let Some(observer) = &self.observer {
                     for (event_id, sequence) in &acked {
                         observer.acked(*event_id, *sequence);

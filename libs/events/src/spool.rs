@@ -9,9 +9,12 @@
 //! whose framing is broken, counting both, never failing.
 //!
 //! Replay reads a window from the cursor ([`Spool::read`]) and, once all of it is acknowledged,
-//! [`Spool::commit`]s it; segments wholly behind the cursor are deleted. A crash between the
-//! acks and the commit replays the window again, with the same message ids (JetStream's
-//! duplicate window and the consumers' event-id checks drop the second copy).
+//! [`Spool::commit`]s it; segments wholly behind the cursor are deleted, and a drained active
+//! segment is emptied in place. Each commit also writes the cursor to the `cursor` file (not
+//! fsync'd), so a restart resumes where shipping stopped instead of from the oldest segment's
+//! start. A crash between the acks and the commit (or before the cursor file reached the
+//! disk) replays that window again, with the same message ids (JetStream's duplicate window and
+//! the consumers' event-id checks drop the second copy).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -37,6 +40,8 @@ const SUFFIX: &str = ".spool";
 const PROBE_FILE: &str = "probe";
 /// File of the events JetStream refused for good (JSON lines), beside the segments.
 pub const SET_ASIDE_FILE: &str = "set-aside.jsonl";
+/// The replay cursor: segment and offset (u64 LE each) and their crc32c (u32 LE).
+const CURSOR_FILE: &str = "cursor";
 
 /// Where and how much the spool keeps.
 #[derive(Debug, Clone)]
@@ -209,6 +214,8 @@ struct State {
     /// Bytes of each segment, in the order of `segments`.
     sizes: Vec<u64>,
     writer: File,
+    /// Where the cursor is written on every commit.
+    checkpoint: File,
     cursor: Cursor,
     /// Records after the cursor.
     depth: u64,
@@ -226,6 +233,16 @@ struct State {
 impl State {
     fn bytes(&self) -> u64 {
         self.sizes.iter().sum()
+    }
+
+    /// Bytes not yet replayed: what counts toward the bound (a segment already read up to the
+    /// cursor is kept until it rolls, and its read part takes no room).
+    fn pending_bytes(&self) -> u64 {
+        let read = match self.segments.first() {
+            Some(&first) if first == self.cursor.segment => self.cursor.offset,
+            _ => 0,
+        };
+        self.bytes().saturating_sub(read)
     }
 
     fn active(&self) -> u64 {
@@ -279,13 +296,35 @@ impl Spool {
             })
             .collect();
         segments.sort_unstable();
+        let checkpoint = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(config.dir.join(CURSOR_FILE))?;
+        // Resume where the last run's shipping stopped, if its cursor names a segment still here
+        // (segments before it were shipped: a crash came between the commit and their removal).
+        let resumed = read_cursor(&checkpoint).filter(|c| {
+            segments.contains(&c.segment)
+                && std::fs::metadata(segment_path(&config.dir, c.segment))
+                    .is_ok_and(|m| c.offset <= m.len())
+        });
+        if let Some(resumed) = resumed {
+            for &shipped in segments.iter().filter(|&&s| s < resumed.segment) {
+                std::fs::remove_file(segment_path(&config.dir, shipped))?;
+            }
+            segments.retain(|&s| s >= resumed.segment);
+        }
         let mut sizes = Vec::with_capacity(segments.len() + 1);
         let mut depth = 0;
         let mut oldest_ms = None;
         for &segment in &segments {
             let path = segment_path(&config.dir, segment);
             sizes.push(std::fs::metadata(&path)?.len());
-            let scan = scan(&path, 0, usize::MAX, &metrics)?;
+            let from = resumed
+                .filter(|c| c.segment == segment)
+                .map_or(0, |c| c.offset);
+            let scan = scan(&path, from, usize::MAX, &metrics)?;
             depth += scan.events.len() as u64;
             oldest_ms = oldest_ms.or(scan.events.first().map(|e| e.spooled_at_ms));
         }
@@ -293,14 +332,15 @@ impl Spool {
         let writer = create_segment(&config.dir, next)?;
         segments.push(next);
         sizes.push(0);
-        let cursor = Cursor {
+        let cursor = resumed.unwrap_or(Cursor {
             segment: segments[0],
             offset: 0,
-        };
+        });
         let state = State {
             segments,
             sizes,
             writer,
+            checkpoint,
             cursor,
             depth,
             oldest_ms,
@@ -332,7 +372,7 @@ impl Spool {
             encode(event, &mut buffer);
         }
         let mut state = self.lock();
-        let bytes = state.bytes();
+        let bytes = state.pending_bytes();
         let max_bytes = self.inner.config.max_bytes;
         if bytes + buffer.len() as u64 > max_bytes {
             state.refused = true;
@@ -448,12 +488,22 @@ impl Spool {
         self.inner.metrics.replayed.inc_by(replayed as u64);
         let dir = self.inner.config.dir.clone();
         state.step_past_read_segments();
-        if state.depth == 0 && state.cursor.segment == state.active() && state.cursor.offset > 0 {
-            // Drained: start over with an empty segment.
-            state.roll(&dir)?;
-            state.step_past_read_segments();
+        let active_size = state.sizes.last().copied().unwrap_or(0);
+        if state.depth == 0
+            && state.cursor.segment == state.active()
+            && state.cursor.offset > 0
+            && state.cursor.offset >= active_size
+        {
+            // Drained: empty the segment in place (appends go to its end, which is now 0). A
+            // log shipped as it is written drains after nearly every append; no new file each time.
+            state.writer.set_len(0)?;
+            if let Some(last) = state.sizes.last_mut() {
+                *last = 0;
+            }
+            state.cursor.offset = 0;
         }
         let cursor = state.cursor;
+        write_cursor(&state.checkpoint, cursor)?;
         while state.segments.len() > 1 && state.segments[0] < cursor.segment {
             let segment = state.segments.remove(0);
             state.sizes.remove(0);
@@ -487,7 +537,7 @@ impl Spool {
 
     fn full(&self, state: &State) -> bool {
         let max = self.inner.config.max_bytes;
-        state.refused || state.failing || state.bytes() + max / 16 >= max
+        state.refused || state.failing || state.pending_bytes() + max / 16 >= max
     }
 
     /// While the last append failed on the disk: tries a small write and fsync beside the
@@ -544,6 +594,30 @@ impl Spool {
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
     dir.join(format!("{segment:020}{SUFFIX}"))
+}
+
+/// Writes `cursor` to the checkpoint file in place (20 bytes; not fsync'd: a stale cursor only
+/// ships a window again).
+fn write_cursor(file: &File, cursor: Cursor) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = [0u8; 20];
+    bytes[..8].copy_from_slice(&cursor.segment.to_le_bytes());
+    bytes[8..16].copy_from_slice(&cursor.offset.to_le_bytes());
+    let crc = crc32c::crc32c(&bytes[..16]);
+    bytes[16..].copy_from_slice(&crc.to_le_bytes());
+    file.write_all_at(&bytes, 0)
+}
+
+/// The cursor in the checkpoint file, unless it is missing or torn.
+fn read_cursor(file: &File) -> Option<Cursor> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = [0u8; 20];
+    file.read_exact_at(&mut bytes, 0).ok()?;
+    let crc = u32::from_le_bytes(bytes[16..].try_into().ok()?);
+    (crc32c::crc32c(&bytes[..16]) == crc).then(|| Cursor {
+        segment: u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default()),
+        offset: u64::from_le_bytes(bytes[8..16].try_into().unwrap_or_default()),
+    })
 }
 
 fn create_segment(dir: &Path, segment: u64) -> io::Result<File> {
@@ -678,6 +752,33 @@ mod tests {
             .collect();
         files.sort();
         files
+    }
+
+    #[test]
+    fn a_restart_resumes_where_shipping_stopped_and_a_drained_log_stays_small() {
+        let dir = dir();
+        let events: Vec<_> = (0..10).map(event).collect();
+        {
+            let (spool, _) = open(&dir, 1 << 20, 1 << 20);
+            spool.append(&events[..6]).unwrap();
+            let window = spool.read(6).unwrap();
+            spool.commit(window.end, 6).unwrap();
+            // Drained: the segment is emptied in place, not replaced by a new file.
+            let files = segment_files(&dir);
+            assert_eq!(files.len(), 1);
+            assert_eq!(std::fs::metadata(&files[0]).unwrap().len(), 0);
+            spool.append(&events[6..]).unwrap();
+            let window = spool.read(2).unwrap();
+            spool.commit(window.end, 2).unwrap();
+        }
+        // Six shipped and drained, two more shipped: only the last two come back.
+        let (spool, _) = open(&dir, 1 << 20, 1 << 20);
+        assert_eq!(spool.depth(), 2);
+        assert_eq!(drain(&spool), events[8..].to_vec());
+        drop(spool);
+        let (spool, _) = open(&dir, 1 << 20, 1 << 20);
+        assert_eq!(spool.depth(), 0);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

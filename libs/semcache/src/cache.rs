@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::embedder::{EmbedError, Embedder};
 use crate::key::CacheKey;
+use crate::lazy::LazyEmbedder;
 use crate::memo::EmbeddingMemo;
 use crate::store::{CacheEntry, Neighbours, StoreError, VectorStore};
 use crate::verify::same_details;
@@ -143,7 +144,7 @@ pub struct CacheStats {
 /// The response cache over a vector store.
 pub struct SemanticCache<S> {
     store: S,
-    embedder: Option<Embedder>,
+    embedder: LazyEmbedder,
     memo: EmbeddingMemo,
     config: CacheConfig,
     /// Tenants that stored since the last upkeep (checked against the entry cap).
@@ -161,6 +162,11 @@ pub fn unix_now() -> i64 {
 impl<S: VectorStore> SemanticCache<S> {
     /// A cache over `store`; without an embedder only the exact tier works.
     pub fn new(store: S, embedder: Option<Embedder>, config: CacheConfig) -> Self {
+        Self::with_embedder(store, LazyEmbedder::ready(embedder), config)
+    }
+
+    /// A cache over `store` whose model loads when the semantic tier is first asked for.
+    pub fn with_embedder(store: S, embedder: LazyEmbedder, config: CacheConfig) -> Self {
         Self {
             store,
             embedder,
@@ -181,6 +187,11 @@ impl<S: VectorStore> SemanticCache<S> {
         &self.stats
     }
 
+    /// The embedding model (loaded or not).
+    pub fn embedder(&self) -> &LazyEmbedder {
+        &self.embedder
+    }
+
     /// The id of the entry stored for `key` in `tenant`.
     pub fn entry_id(tenant: Uuid, key: &CacheKey) -> Uuid {
         Uuid::new_v5(&ENTRY_IDS, format!("{tenant}\n{}", key.exact).as_bytes())
@@ -189,7 +200,7 @@ impl<S: VectorStore> SemanticCache<S> {
     /// Whether the semantic tier may answer this request under `policy`.
     pub fn semantic_allowed(&self, key: &CacheKey, policy: &Policy) -> bool {
         policy.mode == Mode::Semantic
-            && self.embedder.is_some()
+            && self.embedder.configured()
             && key.choices <= 1
             && !key.uses_tools
             && (policy.any_temperature
@@ -322,13 +333,11 @@ impl<S: VectorStore> SemanticCache<S> {
 
     /// The embedding of `text` for `tenant`: from the memo, else from the model (then remembered).
     async fn embed(&self, tenant: Uuid, text: &str) -> Result<Vec<f32>, EmbedError> {
-        let Some(embedder) = &self.embedder else {
-            return Err(EmbedError::Stopped);
-        };
         if let Some(vector) = self.memo.get(tenant, text) {
             self.stats.embeddings_reused.fetch_add(1, Ordering::Relaxed);
             return Ok(vector);
         }
+        let embedder = self.embedder.get()?;
         let vector = embedder.embed(text).await?;
         self.memo.put(tenant, text, &vector);
         Ok(vector)

@@ -7,6 +7,7 @@ mod cache;
 mod embedder;
 pub mod evaluation;
 mod key;
+mod lazy;
 mod memo;
 pub mod store;
 mod verify;
@@ -16,6 +17,7 @@ pub use cache::{
 };
 pub use embedder::{EmbedError, Embedder, EmbedderConfig, EmbedderStats, cosine};
 pub use key::CacheKey;
+pub use lazy::LazyEmbedder;
 pub use memo::EmbeddingMemo;
 pub use store::{AnyStore, CacheEntry, EdgeStore, ServerStore, StoreError, VectorStore};
 pub use verify::{Salient, same_details};

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use tollgate_semcache::{
-    Answer, AnyStore, CacheEntry, CacheKey, EdgeStore, Embedder, EmbedderConfig, Lookup, Mode,
+    Answer, AnyStore, CacheEntry, CacheKey, EdgeStore, EmbedderConfig, LazyEmbedder, Lookup, Mode,
     Policy, SemanticCache, ServerStore,
 };
 use tracing::Instrument;
@@ -78,7 +78,8 @@ impl Cache {
                 if let Err(err) = cache.engine.maintain().await {
                     tracing::warn!(error = %err, "cache upkeep failed");
                 }
-                cache.metrics.cache_counters(cache.engine.stats());
+                let loaded = cache.engine.embedder().is_loaded();
+                cache.metrics.cache_counters(cache.engine.stats(), loaded);
             }
         })
     }
@@ -153,7 +154,8 @@ impl Cache {
     }
 }
 
-/// Opens the store and starts the embedder (`models_dir` unset: the exact tier only).
+/// Opens the store and sets up the embedder (`models_dir` unset: the exact tier only), loading
+/// it now only with `load_model = "at_start"`.
 async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, CacheOpenError> {
     let store = match &settings.store {
         CacheStoreConfig::Edge { dir } => {
@@ -173,17 +175,22 @@ async fn open(settings: &CacheSettings) -> Result<Arc<ResponseCache>, CacheOpenE
             let mut config = EmbedderConfig::from_models_root(root);
             config.threads = settings.embed_threads;
             config.queue = settings.embed_queue;
-            Some(Embedder::start(&config)?)
+            let embedder = LazyEmbedder::on_demand(config);
+            if settings.load_model_at_start {
+                let loading = embedder.clone();
+                tokio::task::spawn_blocking(move || loading.load_now()).await??;
+            }
+            embedder
         }
         None => {
             tracing::warn!(
                 "cache.models_dir (TOLLGATE_MODELS_DIR) is not set: the semantic tier is off, \
                  keys set to 'semantic' get exact matches only"
             );
-            None
+            LazyEmbedder::ready(None)
         }
     };
-    Ok(Arc::new(SemanticCache::new(
+    Ok(Arc::new(SemanticCache::with_embedder(
         store,
         embedder,
         settings.engine.clone(),

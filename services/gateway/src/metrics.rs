@@ -39,6 +39,7 @@ pub struct GatewayMetrics {
     cache_stores: Family<Labels, Counter>,
     cache_verification_rejections: Gauge,
     cache_embedder_busy: Gauge,
+    cache_model_loaded: Gauge,
     cache_embeddings_reused: Gauge,
     /// Each deployment's attempt series, created once (no label allocation per request).
     deployments: std::sync::Arc<std::collections::HashMap<String, DeploymentSeries>>,
@@ -78,6 +79,7 @@ impl GatewayMetrics {
             cache_stores: Family::default(),
             cache_verification_rejections: Gauge::default(),
             cache_embedder_busy: Gauge::default(),
+            cache_model_loaded: Gauge::default(),
             cache_embeddings_reused: Gauge::default(),
             deployments: std::sync::Arc::default(),
         };
@@ -191,6 +193,11 @@ impl GatewayMetrics {
             metrics.cache_embedder_busy.clone(),
         );
         r.register(
+            "cache_model_loaded",
+            "Whether the embedding model is loaded (1) or not (0); it loads when the semantic tier is first asked for",
+            metrics.cache_model_loaded.clone(),
+        );
+        r.register(
             "cache_embeddings_reused",
             "Prompts whose embedding came from the memo instead of the model (since start)",
             metrics.cache_embeddings_reused.clone(),
@@ -217,8 +224,9 @@ impl GatewayMetrics {
             .inc();
     }
 
-    /// Copies the cache's own counters.
-    pub fn cache_counters(&self, stats: &tollgate_semcache::CacheStats) {
+    /// Copies the cache's own counters, and whether its model is loaded.
+    pub fn cache_counters(&self, stats: &tollgate_semcache::CacheStats, model_loaded: bool) {
+        self.cache_model_loaded.set(i64::from(model_loaded));
         use std::sync::atomic::Ordering::Relaxed;
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.cache_verification_rejections

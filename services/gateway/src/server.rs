@@ -13,7 +13,7 @@ use tollgate_events::{
 use crate::admission::{Admission, Peers};
 use crate::api;
 use crate::auth::{AdminToken, KeyCache};
-use crate::config::GatewayConfig;
+use crate::config::{Durability, GatewayConfig};
 use crate::error::{json_config, query_config};
 use crate::metrics::GatewayMetrics;
 use crate::state::AppState;
@@ -129,6 +129,8 @@ impl Gateway {
             PublisherConfig {
                 queue_capacity: config.nats.publish_queue,
                 spool_after: config.events.spool_after,
+                log_first: config.events.durability == Durability::Ack,
+                replay_window: 4096,
                 ..PublisherConfig::default()
             },
             publisher_metrics.clone(),

@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use crate::admission::{Admission, Reservation};
 use crate::auth::{AdminToken, AuthenticatedKey, KeyCache, presented_credential};
-use crate::config::{Durability, GatewayConfig};
+use crate::config::GatewayConfig;
 use crate::error::ApiError;
 use crate::metrics::GatewayMetrics;
 use crate::request::{Ending, RequestRecord};
@@ -131,7 +131,7 @@ impl AppState {
                     return;
                 }
             };
-            if self.config.events.durability != Durability::Ack {
+            if !self.config.events.durability.waits() {
                 return;
             }
             let unbilled = match tokio::time::timeout(self.config.events.receipt_timeout, receipt)

@@ -563,3 +563,50 @@ async fn post(stack: &Stack, url: &str, key: &str, body: &Value) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// `tollgate_cache_model_loaded` on the gateway's `/metrics` (upkeep copies it every second).
+async fn model_loaded(stack: &Stack) -> bool {
+    stack
+        .metrics()
+        .await
+        .lines()
+        .any(|line| line == "tollgate_cache_model_loaded 1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_loads_only_once_a_key_uses_the_semantic_tier() {
+    let toml = cache_toml().replace("load_model = \"at_start\"", "load_model = \"on_demand\"");
+    let stack = Stack::start_routed(MockConfig::default(), &toml).await;
+    let settings = stack.config.cache.as_ref().expect("a cache");
+    assert!(!settings.load_model_at_start, "{toml}");
+    assert!(!model_loaded(&stack).await, "loaded at start");
+    let exact = stack.funded_tenant(json!({"cache": "exact"})).await;
+    let semantic = stack.funded_tenant(json!({"cache": "semantic"})).await;
+    let question = ask("How do I reset my password?");
+    send(&stack, &exact.key, &question, None).await;
+    stack.wait_cache_stores(1).await;
+    assert_eq!(send(&stack, &exact.key, &question, None).await.0, "exact");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(
+        !model_loaded(&stack).await,
+        "exact-only keys loaded the model"
+    );
+
+    // The first semantic request starts the load and is answered without waiting for it.
+    let (first, _) = send(&stack, &semantic.key, &question, None).await;
+    assert_eq!(first, "miss");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !model_loaded(&stack).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the model never loaded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Loaded: a paraphrase of what is stored from now on is a semantic hit.
+    send(&stack, &semantic.key, &ask("convert 5 miles to km"), None).await;
+    stack.wait_cache_stores(3).await;
+    let (hit, _) = send(&stack, &semantic.key, &ask("convert 5 miles into km"), None).await;
+    assert_eq!(hit, "semantic");
+    stack.stop().await;
+}

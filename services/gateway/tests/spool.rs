@@ -109,7 +109,7 @@ async fn outage_then_billed_once(durability: Durability) {
         ids.push(answered(&stack, &tenant.key, n % 2 == 1, n).await);
     }
     let during = stack.metrics().await;
-    if durability == Durability::Ack {
+    if durability.waits() {
         // Each response (each stream's [DONE]) came only once its event was on disk.
         assert!(
             metric(&during, "tollgate_spool_appended_total") >= 20.0,
@@ -134,6 +134,11 @@ async fn outage_then_billed_once(durability: Durability) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_answered_while_jetstream_is_away_are_billed_once_it_is_back() {
     outage_then_billed_once(Durability::Ack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_durability_bills_an_outage_once_too() {
+    outage_then_billed_once(Durability::Broker).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

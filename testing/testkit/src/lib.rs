@@ -145,7 +145,7 @@ pub fn cache_toml() -> String {
     });
     let dir = std::env::temp_dir().join(format!("tollgate-cache-{}", Uuid::now_v7().simple()));
     format!(
-        "[cache]\ndir = {:?}\nmodels_dir = {models:?}\nmaintenance_interval_secs = 1\n",
+        "[cache]\ndir = {:?}\nmodels_dir = {models:?}\nload_model = \"at_start\"\nmaintenance_interval_secs = 1\n",
         dir.display().to_string()
     )
 }

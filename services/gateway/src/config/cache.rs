@@ -16,6 +16,7 @@ pub(super) struct RawCache {
     url: Option<String>,
     collection: Option<String>,
     models_dir: Option<String>,
+    load_model: Option<String>,
     embed_threads: Option<usize>,
     embed_queue: Option<usize>,
     embed_memo_entries: Option<usize>,
@@ -54,6 +55,9 @@ pub struct CacheSettings {
     pub store: CacheStoreConfig,
     /// Model files (`minilm/`, `onnxruntime/`); `None`: only the exact tier works.
     pub models_dir: Option<PathBuf>,
+    /// Load the model when the gateway starts (`load_model = "at_start"`) instead of when a
+    /// request first needs the semantic tier (`"on_demand"`, the default).
+    pub load_model_at_start: bool,
     /// ONNX Runtime threads (`None`: every core).
     pub embed_threads: Option<usize>,
     /// Prompts waiting for the embedder at most; beyond it requests skip the semantic tier.
@@ -114,6 +118,13 @@ pub(super) fn normalize_cache(
     Ok(Some(CacheSettings {
         store,
         models_dir: env_or(env, "TOLLGATE_MODELS_DIR", raw.models_dir).map(PathBuf::from),
+        load_model_at_start: match env_or(env, "TOLLGATE_CACHE_LOAD_MODEL", raw.load_model)
+            .as_deref()
+        {
+            None | Some("on_demand") => false,
+            Some("at_start") => true,
+            Some(_) => return Err(err("load_model", "must be \"on_demand\" or \"at_start\"")),
+        },
         embed_threads: raw.embed_threads,
         embed_queue: raw.embed_queue.unwrap_or(256).max(1),
         ttl: Duration::from_secs(ttl),

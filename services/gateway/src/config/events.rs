@@ -21,11 +21,22 @@ pub(super) struct RawEvents {
 /// When a data-plane response completes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// Only once its usage event is acknowledged by JetStream or fsync'd in the spool (the
-    /// default): a crash after the response cannot lose its bill.
+    /// Only once its usage event is on the gateway's own disk (the default): appended to the
+    /// spool with group commit and fsync'd, then shipped to JetStream in windows. A crash of
+    /// the gateway or of NATS after the response cannot lose its bill.
     Ack,
+    /// Only once JetStream acknowledged the event (or, when JetStream is slower than
+    /// `spool_after`, the spool fsync'd it): the behaviour before the log came first.
+    Broker,
     /// At once; the event is published after. A gateway crash loses the events in flight.
     Async,
+}
+
+impl Durability {
+    /// Whether a response waits for its event to be safe.
+    pub fn waits(self) -> bool {
+        self != Self::Async
+    }
 }
 
 /// The validated `[events]` section.
@@ -53,12 +64,13 @@ pub(super) fn normalize_events(
 ) -> Result<EventsSettings, ConfigError> {
     let durability = match env_or(env, "TOLLGATE_EVENTS_DURABILITY", raw.durability).as_deref() {
         None | Some("ack") => Durability::Ack,
+        Some("broker") => Durability::Broker,
         Some("async") => Durability::Async,
         Some(other) => {
             return Err(ConfigError::new(
                 src,
                 "events.durability",
-                format!("'{other}': expected ack or async"),
+                format!("'{other}': expected ack, broker or async"),
             ));
         }
     };
