@@ -2,7 +2,8 @@
 // loop instead (VUS clients, each sending its next request when the last is answered).
 //
 // Env: TARGET_URL (base URL; comma-separated: requests alternate over them), API_KEY, MODEL,
-// RATE (req/s), VUS, DURATION (e.g. 30s), PROMPT_WORDS.
+// RATE (req/s), VUS, DURATION (e.g. 30s), PROMPT_WORDS, STREAM=1 (`stream: true`: k6's
+// http_req_waiting is then the time to the first byte of the stream).
 // Used by scripts/bench twice per rate: straight at mock-upstream, then through the gateway;
 // by scripts/bench-cluster at one gateway, then at two.
 import http from 'k6/http';
@@ -43,6 +44,7 @@ const body = JSON.stringify({
     { role: 'user', content: `Benchmark request: ${prompt}` },
   ],
   max_tokens: 32,
+  stream: __ENV.STREAM === '1',
 });
 const params = {
   headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${__ENV.API_KEY || 'none'}` },
