@@ -124,6 +124,11 @@ ensure_nats_passwords() {
 # NATS_USER / NATS_PASSWORD, if any, are inherited then).
 nats_env() {
   [ -f "$STATE/nats/passwords" ] && [ "${NATS_URL:-}" = "$(own_nats_url)" ] || return 0
+  nats_user_env "$1"
+}
+
+# nats_user_env USER: `NATS_USER=<user> NATS_PASSWORD=<password>` from $STATE/nats/passwords.
+nats_user_env() {
   echo "NATS_USER=$1 NATS_PASSWORD=$(nats_password "$1")"
 }
 

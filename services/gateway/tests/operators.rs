@@ -30,6 +30,17 @@ async fn call(
     request.send().await.unwrap()
 }
 
+/// The status of a request with `token` as the bearer.
+async fn status_of(
+    stack: &Stack,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::StatusCode {
+    call(stack, token, method, path, body).await.status()
+}
+
 /// Mints a token of `role` with the root token; its id and the token.
 async fn mint(stack: &Stack, role: &str) -> (String, String) {
     let response = stack
@@ -94,9 +105,7 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
     let credit = |key: &str| Some(json!({"amount_usd": "2", "idempotency_key": key}));
     // viewer: reads only.
     assert_eq!(
-        call(&stack, &viewer, Method::GET, &tenant_path, None)
-            .await
-            .status(),
+        status_of(&stack, &viewer, Method::GET, &tenant_path, None).await,
         200
     );
     let refused = call(&stack, &viewer, Method::POST, &credits, credit("v")).await;
@@ -104,9 +113,7 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
     let refused: Value = refused.json().await.unwrap();
     assert_eq!(refused["error"]["code"], "insufficient_role", "{refused}");
     let new_tenant = Some(json!({"name": "by a viewer"}));
-    let status = call(&stack, &viewer, Method::POST, "/api/v1/tenants", new_tenant)
-        .await
-        .status();
+    let status = status_of(&stack, &viewer, Method::POST, "/api/v1/tenants", new_tenant).await;
     assert_eq!(status, 403);
     // billing: money, and reads; not keys, tenants or tokens.
     let granted = stack
@@ -123,37 +130,30 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
     let topup = Some(json!({"threshold_usd": "1", "amount_usd": "5"}));
     let topup_path = format!("{tenant_path}/auto-topup");
     assert_eq!(
-        call(&stack, &billing, Method::PUT, &topup_path, topup)
-            .await
-            .status(),
+        status_of(&stack, &billing, Method::PUT, &topup_path, topup).await,
         200
     );
     let key_body = Some(json!({"name": "by billing"}));
     let keys = format!("{tenant_path}/keys");
     assert_eq!(
-        call(&stack, &billing, Method::POST, &keys, key_body)
-            .await
-            .status(),
+        status_of(&stack, &billing, Method::POST, &keys, key_body).await,
         403
     );
     let mint_body = Some(json!({"name": "escalation", "role": "admin"}));
-    let status = call(
+    let status = status_of(
         &stack,
         &billing,
         Method::POST,
         "/api/v1/operator-tokens",
         mint_body,
     )
-    .await
-    .status();
+    .await;
     assert_eq!(status, 403);
     // admin: everything the root token can, except minting its own role or above.
     let tokens = "/api/v1/operator-tokens";
     let as_admin = Some(json!({"name": "copy", "role": "admin"}));
     assert_eq!(
-        call(&stack, &admin, Method::POST, tokens, as_admin)
-            .await
-            .status(),
+        status_of(&stack, &admin, Method::POST, tokens, as_admin).await,
         403
     );
     let as_viewer = Some(json!({"name": "minted by admin", "role": "viewer"}));
@@ -169,24 +169,18 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
     let key_id = key["id"].as_str().unwrap().to_owned();
     let revoke_key = format!("/api/v1/keys/{key_id}");
     assert_eq!(
-        call(&stack, &admin, Method::DELETE, &revoke_key, None)
-            .await
-            .status(),
+        status_of(&stack, &admin, Method::DELETE, &revoke_key, None).await,
         204
     );
     // Made-up and revoked tokens get nothing.
     let made_up = format!("tgo_{}", "x".repeat(43));
     assert_eq!(
-        call(&stack, &made_up, Method::GET, &tenant_path, None)
-            .await
-            .status(),
+        status_of(&stack, &made_up, Method::GET, &tenant_path, None).await,
         401
     );
     let revoke_billing = format!("/api/v1/operator-tokens/{billing_id}");
     assert_eq!(
-        call(&stack, &viewer, Method::DELETE, &revoke_billing, None)
-            .await
-            .status(),
+        status_of(&stack, &viewer, Method::DELETE, &revoke_billing, None).await,
         403
     );
     let revoked = call(&stack, &root, Method::DELETE, &revoke_billing, None).await;
@@ -205,23 +199,17 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
     // A tenant's own key purges its cache: audited under the key.
     let purge = format!("{tenant_path}/cache");
     assert_eq!(
-        call(&stack, &tenant.key, Method::DELETE, &purge, None)
-            .await
-            .status(),
+        status_of(&stack, &tenant.key, Method::DELETE, &purge, None).await,
         204
     );
 
     // Revoking a token revokes what it minted.
     let revoke_admin = format!("/api/v1/operator-tokens/{admin_id}");
     assert_eq!(
-        call(&stack, &root, Method::DELETE, &revoke_admin, None)
-            .await
-            .status(),
+        status_of(&stack, &root, Method::DELETE, &revoke_admin, None).await,
         200
     );
-    let status = call(&stack, &minted_token, Method::GET, &tenant_path, None)
-        .await
-        .status();
+    let status = status_of(&stack, &minted_token, Method::GET, &tenant_path, None).await;
     assert_eq!(status, 401, "a token minted by a revoked one still works");
 
     // The log: who did what to what, with the request's id and the answer.
@@ -332,15 +320,13 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
     );
     let other = format!("/api/v1/audit?tenant_id={}", Uuid::now_v7());
     assert_eq!(
-        call(&stack, &tenant.key, Method::GET, &other, None)
-            .await
-            .status(),
+        status_of(&stack, &tenant.key, Method::GET, &other, None).await,
         404
     );
     for bad in ["since=yesterday", "actor_id=x", "limit=0", "action=%00"] {
         let path = format!("/api/v1/audit?{bad}");
         assert_eq!(
-            call(&stack, &root, Method::GET, &path, None).await.status(),
+            status_of(&stack, &root, Method::GET, &path, None).await,
             400,
             "{bad}"
         );

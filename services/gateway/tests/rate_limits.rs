@@ -418,15 +418,7 @@ async fn the_configured_defaults_are_given_to_new_keys_and_tenants_and_null_mean
 async fn wait_for_sharing(stack: &Stack, url: &str, gateways: u32) {
     let wanted = format!("tollgate_rate_limit_gateways {gateways}");
     for _ in 0..100 {
-        let metrics = stack
-            .http
-            .get(format!("{url}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = stack.metrics_at(url).await;
         if metrics.lines().any(|line| line == wanted) {
             return;
         }

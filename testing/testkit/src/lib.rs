@@ -584,30 +584,14 @@ impl Stack {
 
     /// The tenant's balance as the operator reads it.
     pub async fn balance(&self, tenant_id: Uuid) -> Value {
-        self.admin(
-            reqwest::Method::GET,
-            &format!("/api/v1/tenants/{tenant_id}/balance"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+        self.admin_get(&format!("/api/v1/tenants/{tenant_id}/balance"))
+            .await
     }
 
     /// The tenant's ledger page (newest first, up to 1,000 lines) as the operator reads it.
     pub async fn ledger_page(&self, tenant_id: Uuid) -> Value {
-        self.admin(
-            reqwest::Method::GET,
-            &format!("/api/v1/tenants/{tenant_id}/ledger?limit=1000"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+        self.admin_get(&format!("/api/v1/tenants/{tenant_id}/ledger?limit=1000"))
+            .await
     }
 
     /// Waits until the ledger has booked `entries` entries for the tenant; returns the balance.
@@ -745,8 +729,13 @@ impl Stack {
 
     /// The gateway's `/metrics` text.
     pub async fn metrics(&self) -> String {
+        self.metrics_at(&self.url).await
+    }
+
+    /// The `/metrics` text of the service at `url` (a gateway the test started itself).
+    pub async fn metrics_at(&self, url: &str) -> String {
         self.http
-            .get(format!("{}/metrics", self.url))
+            .get(format!("{url}/metrics"))
             .send()
             .await
             .unwrap()
@@ -765,15 +754,7 @@ impl Stack {
     pub async fn wait_cache_stores_at(&self, url: &str, count: u64) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let metrics = self
-                .http
-                .get(format!("{url}/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let metrics = self.metrics_at(url).await;
             let stored: u64 = metrics
                 .lines()
                 .find(|l| l.starts_with("tollgate_cache_stores_total{outcome=\"ok\"}"))

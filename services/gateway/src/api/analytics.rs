@@ -43,16 +43,7 @@ fn range(
     params: &AnalyticsParams,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let parse = |raw: &str, param: &'static str| {
-        DateTime::parse_from_rfc3339(raw)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| {
-                invalid(
-                    format!("'{param}' must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z (got '{raw}')"),
-                    param,
-                )
-            })
-    };
+    let parse = super::params::parse_time;
     let (from, to) = match (&params.period, &params.from) {
         (Some(_), Some(_)) => {
             return Err(invalid(

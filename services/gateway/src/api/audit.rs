@@ -5,13 +5,13 @@
 
 use actix_web::dev::ServiceResponse;
 use actix_web::{HttpMessage, HttpResponse, web};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use tollgate_events::{AuditRecorded, Event, EventBody};
 use uuid::Uuid;
 
 use super::access::Principal;
+use super::params::{parse_before, parse_time};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -175,21 +175,6 @@ fn uuid_param(raw: Option<&str>, name: &'static str) -> Result<Option<Uuid>, Api
     .transpose()
 }
 
-fn time_param(raw: Option<&str>, name: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    raw.map(|raw| {
-        DateTime::parse_from_rfc3339(raw)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| {
-                ApiError::invalid(
-                    format!("'{name}' must be an RFC 3339 time, e.g. 2026-12-07T00:00:00Z"),
-                    "invalid_request",
-                    Some(name),
-                )
-            })
-    })
-    .transpose()
-}
-
 fn text_param(raw: Option<&str>, name: &'static str) -> Result<Option<String>, ApiError> {
     raw.map(|raw| {
         if raw.is_empty() || raw.len() > 200 || raw.chars().any(char::is_control) {
@@ -218,9 +203,13 @@ pub async fn list(
         actor_id: uuid_param(query.actor_id.as_deref(), "actor_id")?,
         action: text_param(query.action.as_deref(), "action")?,
         target_id: text_param(query.target_id.as_deref(), "target_id")?,
-        since: time_param(query.since.as_deref(), "since")?,
-        until: time_param(query.until.as_deref(), "until")?,
-        before: uuid_param(query.before.as_deref(), "before")?,
+        since: (query.since.as_deref())
+            .map(|raw| parse_time(raw, "since"))
+            .transpose()?,
+        until: (query.until.as_deref())
+            .map(|raw| parse_time(raw, "until"))
+            .transpose()?,
+        before: query.before.as_deref().map(parse_before).transpose()?,
         limit,
     };
     let entries = tollgate_store::audit::list(&state.pool, &filter).await?;

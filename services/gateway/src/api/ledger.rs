@@ -4,7 +4,6 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::ids::{TenantId, require_tenant};
 use crate::error::ApiError;
@@ -39,16 +38,11 @@ pub async fn history(
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = super::params::parse_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
-    let before = match &query.before {
-        None => None,
-        Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| {
-            ApiError::invalid(
-                "'before' must be an event_id from a previous page",
-                "invalid_request",
-                Some("before"),
-            )
-        })?),
-    };
+    let before = query
+        .before
+        .as_deref()
+        .map(super::params::parse_before)
+        .transpose()?;
     require_tenant(&state.pool, tenant_id).await?;
     let entries = tollgate_store::ledger::entries(&state.pool, tenant_id, limit, before).await?;
     let next = (entries.len() as i64 == limit)

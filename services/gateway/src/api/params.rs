@@ -1,7 +1,10 @@
-//! Parameters the management endpoints share: page sizes and money amounts.
+//! Parameters the management endpoints share: page sizes, paging cursors, times and money
+//! amounts.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -19,6 +22,32 @@ pub fn parse_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, Api
                 format!("'limit' must be an integer from 1 to {max}"),
                 "invalid_request",
                 Some("limit"),
+            )
+        })
+}
+
+/// `?before=`: the last `event_id` of the previous page.
+pub fn parse_before(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::invalid(
+            "'before' must be an event_id from a previous page",
+            "invalid_request",
+            Some("before"),
+        )
+    })
+}
+
+/// A time parameter `param` in RFC 3339.
+pub fn parse_time(raw: &str, param: &'static str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::invalid(
+                format!(
+                    "'{param}' must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z (got '{raw}')"
+                ),
+                "invalid_request",
+                Some(param),
             )
         })
 }
