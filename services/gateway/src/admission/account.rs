@@ -24,8 +24,12 @@ pub struct Account {
     seq: u64,
     /// This gateway's charges whose stream sequence is not known yet (publish not acked).
     unacked: Decimal,
-    /// This gateway's acknowledged charges after `seq`: (sequence, cost, acked at).
+    /// This gateway's acknowledged charges after `seq`: (sequence, cost, acked at), in the
+    /// order they were acknowledged.
     acked: Vec<(u64, Decimal, Instant)>,
+    /// The sum of the costs in `acked` (kept as it changes: the request path reads it on every
+    /// request, and `acked` holds thousands of charges while the ledger lags under load).
+    acked_total: Decimal,
     /// Estimates of requests in flight.
     reserved: Decimal,
 }
@@ -40,6 +44,7 @@ impl Account {
             seq,
             unacked: Decimal::ZERO,
             acked: Vec::new(),
+            acked_total: Decimal::ZERO,
             reserved: Decimal::ZERO,
         }
     }
@@ -56,7 +61,7 @@ impl Account {
 
     /// What this gateway has charged or reserved that the ledger's figure does not include.
     pub fn outstanding(&self) -> Decimal {
-        self.unacked + self.acked.iter().map(|(_, cost, _)| *cost).sum::<Decimal>() + self.reserved
+        self.unacked + self.acked_total + self.reserved
     }
 
     /// Reserves an estimate.
@@ -79,6 +84,7 @@ impl Account {
         self.unacked -= cost;
         if seq > self.seq {
             self.acked.push((seq, cost, Instant::now()));
+            self.acked_total += cost;
         }
     }
 
@@ -90,7 +96,15 @@ impl Account {
         self.base = base;
         self.spent = spent;
         self.seq = seq;
-        self.acked.retain(|(s, _, _)| *s > seq);
+        let mut covered = Decimal::ZERO;
+        self.acked.retain(|&(s, cost, _)| {
+            let uncovered = s > seq;
+            if !uncovered {
+                covered += cost;
+            }
+            uncovered
+        });
+        self.acked_total -= covered;
     }
 
     /// The ledger's spend within the current `period` (all of it while no window of that
@@ -129,7 +143,8 @@ impl Account {
 
     /// When the oldest acknowledged charge the ledger has not covered yet was acknowledged.
     pub fn oldest_uncovered(&self) -> Option<Instant> {
-        self.acked.iter().map(|(_, _, at)| *at).min()
+        // Kept in acknowledgement order: the first is the oldest.
+        self.acked.first().map(|&(_, _, at)| at)
     }
 }
 
@@ -192,6 +207,29 @@ mod tests {
         a.ledger_update(d(100), d(0), 10);
         assert_eq!(a.base(), d(97));
         a.ledger_update(d(93), d(7), 12);
+        assert_eq!(a.outstanding(), d(0));
+    }
+
+    #[test]
+    fn the_running_total_of_uncovered_charges_stays_exact_with_acks_out_of_order() {
+        let cents = |c: i64| Decimal::new(c, 6);
+        let mut a = Account::new(d(100), d(0), 10);
+        // Acknowledged out of sequence order (pipelined publishes), with fractional costs.
+        for (seq, cost) in [(15, 1_000_001), (12, 2_000_003), (14, 7), (13, 300_000)] {
+            a.charge(cents(cost));
+            a.charge_acked(cents(cost), seq);
+        }
+        assert_eq!(a.outstanding(), cents(3_300_011));
+        let first_acked = a.oldest_uncovered();
+        // The ledger covers 12 and 13: 15 and 14 still count, and 15 is still the oldest.
+        a.ledger_update(d(97), d(3), 13);
+        assert_eq!(a.outstanding(), cents(1_000_008));
+        assert_eq!(a.oldest_uncovered(), first_acked);
+        a.ledger_update(d(96), d(4), 15);
+        assert_eq!((a.outstanding(), a.oldest_uncovered()), (d(0), None));
+        // A charge acknowledged at a sequence the ledger already covers never counts.
+        a.charge(d(2));
+        a.charge_acked(d(2), 15);
         assert_eq!(a.outstanding(), d(0));
     }
 
