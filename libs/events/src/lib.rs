@@ -33,7 +33,7 @@ pub use servers::{
     ConnectError, DEFAULT_NATS_URL, EnvError, ServerListError, connect_any, nats_urls_from_env,
     server_addrs,
 };
-pub use spool::{Spool, SpoolConfig, SpoolError, SpoolMetrics};
+pub use spool::{Appended, Cursor, Spool, SpoolConfig, SpoolError, SpoolMetrics, SpooledEvent};
 pub use stream::{
     Confirmed, StreamSettings, check_replicas, ensure_stream, parse_replicas, publish_confirmed,
     subject_for,

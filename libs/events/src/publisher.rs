@@ -659,7 +659,7 @@ impl Worker {
         let spool = spool.clone();
         f.spool_write = Some(tokio::task::spawn_blocking(move || {
             let records: Vec<SpooledEvent> = batch.iter().map(Outgoing::spooled).collect();
-            let result = spool.append(&records);
+            let result = spool.append(&records).map(|_| ());
             (batch, result)
         }));
     }

@@ -9,8 +9,13 @@
 //! whose framing is broken, counting both, never failing.
 //!
 //! Replay reads a window from the cursor ([`Spool::read`]) and, once all of it is acknowledged,
-//! [`Spool::commit`]s it; segments wholly behind the cursor are deleted, and a drained active
-//! segment is emptied in place. Each commit also writes the cursor to the `cursor` file (not
+//! [`Spool::commit`]s it. Records not yet shipped are also kept in memory (up to
+//! [`SpoolConfig::memory_bytes`]): a window that starts at the first of them is served from
+//! memory, so a log shipped as it is written is never read back from disk; anything older (after
+//! a restart, or once the memory tail overflowed) is read from the segments.
+//!
+//! Committing a window moves the cursor; segments wholly behind it are deleted, and a drained
+//! active segment is emptied in place. Each commit also writes the cursor to the `cursor` file (not
 //! fsync'd), so a restart resumes where shipping stopped instead of from the oldest segment's
 //! start. A crash between the acks and the commit (or before the cursor file reached the
 //! disk) replays that window again, with the same message ids (JetStream's duplicate window and
@@ -34,6 +39,8 @@ const HEADER: usize = 8;
 const BODY_FIXED: usize = 8 + 16 + 2;
 /// Largest body a reader accepts; anything longer is broken framing.
 const MAX_BODY: usize = 16 * 1024 * 1024;
+/// A drained active segment is emptied in place once it holds this many bytes.
+const RECYCLE_BYTES: u64 = 1024 * 1024;
 /// Segment file suffix.
 const SUFFIX: &str = ".spool";
 /// Written and removed again to learn whether a failing disk takes writes again.
@@ -52,6 +59,9 @@ pub struct SpoolConfig {
     pub max_bytes: u64,
     /// A segment is closed and a new one started once it holds this many bytes.
     pub segment_bytes: u64,
+    /// Most bytes of records not yet shipped also kept in memory, so shipping them does not
+    /// read them back from disk (0: none).
+    pub memory_bytes: u64,
 }
 
 impl SpoolConfig {
@@ -61,6 +71,7 @@ impl SpoolConfig {
             dir: dir.into(),
             max_bytes,
             segment_bytes: (8 * 1024 * 1024).min(max_bytes.max(1)),
+            memory_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -102,6 +113,23 @@ pub enum SpoolError {
 pub struct Cursor {
     segment: u64,
     offset: u64,
+}
+
+/// Where an append put its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Cursor at the first record.
+    pub start: Cursor,
+    /// Cursor past the last record.
+    pub end: Cursor,
+}
+
+/// One record kept in memory: where it starts and ends in the log, and the record.
+#[derive(Debug)]
+struct TailRecord {
+    start: Cursor,
+    end: Cursor,
+    event: SpooledEvent,
 }
 
 /// Records read from the cursor, and the cursor after them.
@@ -228,6 +256,11 @@ struct State {
     /// The last append failed on the disk (I/O error, disk full): until one succeeds the
     /// spool counts as full, so new requests get a fast 503 instead of waiting on it.
     failing: bool,
+    /// Records not yet shipped, in log order, as far as `SpoolConfig::memory_bytes` allows (with
+    /// gaps where the tail was full).
+    tail: std::collections::VecDeque<TailRecord>,
+    /// Bytes held by `tail` (see [`tail_size`]).
+    tail_bytes: u64,
 }
 
 impl State {
@@ -261,14 +294,71 @@ impl State {
 
     /// Moves the cursor past segments it has read to the end.
     fn step_past_read_segments(&mut self) {
-        while let Some(i) = self.segments.iter().position(|&s| s == self.cursor.segment) {
-            if i + 1 < self.segments.len() && self.cursor.offset >= self.sizes[i] {
-                self.cursor = Cursor {
+        self.cursor = self.next_unread(self.cursor);
+    }
+
+    /// `cursor`, or the start of the next segment where `cursor` is at the end of its own.
+    fn next_unread(&self, mut cursor: Cursor) -> Cursor {
+        while let Some(i) = self.segments.iter().position(|&s| s == cursor.segment) {
+            if i + 1 < self.segments.len() && cursor.offset >= self.sizes[i] {
+                cursor = Cursor {
                     segment: self.segments[i + 1],
                     offset: 0,
                 };
             } else {
                 break;
+            }
+        }
+        cursor
+    }
+
+    /// Up to `max` records from the cursor out of the memory tail, if it holds the record at
+    /// the cursor (and then those after it, up to the first gap).
+    fn read_tail(&self, max: usize) -> Option<Window> {
+        let cursor = self.next_unread(self.cursor);
+        let first = self.tail.partition_point(|r| r.start < cursor);
+        if self.tail.get(first)?.start != cursor {
+            return None;
+        }
+        let mut end = cursor;
+        let mut events = Vec::new();
+        for record in self.tail.iter().skip(first).take(max) {
+            if record.start != end {
+                break;
+            }
+            events.push(record.event.clone());
+            end = record.end;
+        }
+        Some(Window { events, end })
+    }
+
+    /// Keeps `events`, just written between `start` and `end`, in the memory tail while it has
+    /// room (a record that does not fit leaves a gap, which is read from disk).
+    fn remember(&mut self, events: &[SpooledEvent], ends: &[u64], start: Cursor, budget: u64) {
+        let mut at = start;
+        for (event, &end) in events.iter().zip(ends) {
+            let end = Cursor {
+                segment: start.segment,
+                offset: end,
+            };
+            let bytes = tail_size(event);
+            if self.tail_bytes + bytes <= budget {
+                self.tail_bytes += bytes;
+                self.tail.push_back(TailRecord {
+                    start: at,
+                    end,
+                    event: event.clone(),
+                });
+            }
+            at = end;
+        }
+    }
+
+    /// Forgets the tail records before `end`.
+    fn forget_before(&mut self, end: Cursor) {
+        while self.tail.front().is_some_and(|r| r.end <= end) {
+            if let Some(record) = self.tail.pop_front() {
+                self.tail_bytes -= tail_size(&record.event);
             }
         }
     }
@@ -347,6 +437,8 @@ impl Spool {
             torn: false,
             refused: false,
             failing: false,
+            tail: std::collections::VecDeque::new(),
+            tail_bytes: 0,
         };
         let spool = Self {
             inner: Arc::new(Inner {
@@ -363,15 +455,23 @@ impl Spool {
     }
 
     /// Appends `events` and fsyncs once. All or nothing: a refused append writes none of them.
-    pub fn append(&self, events: &[SpooledEvent]) -> Result<(), SpoolError> {
-        if events.is_empty() {
-            return Ok(());
-        }
+    /// Returns where they went.
+    pub fn append(&self, events: &[SpooledEvent]) -> Result<Appended, SpoolError> {
         let mut buffer = Vec::new();
+        // Offset of each record's end within the buffer.
+        let mut ends = Vec::with_capacity(events.len());
         for event in events {
             encode(event, &mut buffer);
+            ends.push(buffer.len() as u64);
         }
         let mut state = self.lock();
+        if events.is_empty() {
+            let at = Cursor {
+                segment: state.active(),
+                offset: state.sizes.last().copied().unwrap_or(0),
+            };
+            return Ok(Appended { start: at, end: at });
+        }
         let bytes = state.pending_bytes();
         let max_bytes = self.inner.config.max_bytes;
         if bytes + buffer.len() as u64 > max_bytes {
@@ -401,15 +501,27 @@ impl Spool {
             self.publish_gauges(&state);
             return Err(err.into());
         }
+        let start = Cursor {
+            segment: state.active(),
+            offset: state.sizes.last().copied().unwrap_or(0),
+        };
+        let end = Cursor {
+            segment: start.segment,
+            offset: start.offset + buffer.len() as u64,
+        };
         if let Some(last) = state.sizes.last_mut() {
-            *last += buffer.len() as u64;
+            *last = end.offset;
         }
+        for end in &mut ends {
+            *end += start.offset;
+        }
+        state.remember(events, &ends, start, self.inner.config.memory_bytes);
         state.depth += events.len() as u64;
         state.oldest_ms = state.oldest_ms.or(Some(events[0].spooled_at_ms));
         self.inner.metrics.appended.inc_by(events.len() as u64);
         self.inner.metrics.fsyncs.inc();
         self.publish_gauges(&state);
-        Ok(())
+        Ok(Appended { start, end })
     }
 
     /// Keeps `event`, which JetStream refused for good, in `set-aside.jsonl` beside the
@@ -447,6 +559,9 @@ impl Spool {
     /// Up to `max` records from the cursor, in order (the cursor itself does not move).
     pub fn read(&self, max: usize) -> Result<Window, SpoolError> {
         let state = self.lock();
+        if let Some(window) = state.read_tail(max) {
+            return Ok(window);
+        }
         let mut cursor = state.cursor;
         let mut events = Vec::new();
         for (&segment, &size) in state.segments.iter().zip(&state.sizes) {
@@ -483,24 +598,35 @@ impl Spool {
             return Ok(());
         }
         state.cursor = end;
+        state.forget_before(end);
         state.refused = false;
         state.depth = state.depth.saturating_sub(replayed as u64);
         self.inner.metrics.replayed.inc_by(replayed as u64);
         let dir = self.inner.config.dir.clone();
         state.step_past_read_segments();
         let active_size = state.sizes.last().copied().unwrap_or(0);
+        let recycle_at = RECYCLE_BYTES.min(self.inner.config.segment_bytes).max(1);
         if state.depth == 0
             && state.cursor.segment == state.active()
-            && state.cursor.offset > 0
+            && state.cursor.offset >= recycle_at
             && state.cursor.offset >= active_size
         {
             // Drained: empty the segment in place (appends go to its end, which is now 0). A
-            // log shipped as it is written drains after nearly every append; no new file each time.
+            // log shipped as it is written drains after nearly every append; it is emptied once
+            // it holds `RECYCLE_BYTES` (a truncation per commit cost more than the commit itself,
+            // and the next append would have to allocate the blocks again).
             state.writer.set_len(0)?;
             if let Some(last) = state.sizes.last_mut() {
                 *last = 0;
             }
             state.cursor.offset = 0;
+            // Everything appended is committed, so the tail is empty already.
+            state.tail.clear();
+            state.tail_bytes = 0;
+            // Offsets are reused from here: a stale cursor on disk after a power loss could
+            // name the middle of a new record, so this cursor is made durable before any append.
+            write_cursor(&state.checkpoint, state.cursor)?;
+            state.checkpoint.sync_data()?;
         }
         let cursor = state.cursor;
         write_cursor(&state.checkpoint, cursor)?;
@@ -509,8 +635,11 @@ impl Spool {
             state.sizes.remove(0);
             std::fs::remove_file(segment_path(&dir, segment))?;
         }
+        let cursor_at = state.next_unread(cursor);
         state.oldest_ms = if state.depth == 0 {
             None
+        } else if let Some(front) = state.tail.front().filter(|r| r.start == cursor_at) {
+            Some(front.event.spooled_at_ms)
         } else {
             let segment_path = segment_path(&dir, cursor.segment);
             scan(&segment_path, cursor.offset, 1, &SpoolMetrics::default())?
@@ -590,6 +719,11 @@ impl Spool {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// What a record kept in the memory tail counts against its bound.
+fn tail_size(event: &SpooledEvent) -> u64 {
+    (event.payload.len() + event.subject.len() + std::mem::size_of::<TailRecord>()) as u64
 }
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
@@ -722,12 +856,23 @@ mod tests {
         std::env::temp_dir().join(format!("tollgate-spool-{}", Uuid::new_v4()))
     }
 
+    /// A spool that reads everything back from disk (no memory tail).
     fn open(dir: &Path, max_bytes: u64, segment_bytes: u64) -> (Spool, SpoolMetrics) {
+        open_with_tail(dir, max_bytes, segment_bytes, 0)
+    }
+
+    fn open_with_tail(
+        dir: &Path,
+        max_bytes: u64,
+        segment_bytes: u64,
+        memory_bytes: u64,
+    ) -> (Spool, SpoolMetrics) {
         let metrics = SpoolMetrics::default();
         let config = SpoolConfig {
             dir: dir.to_owned(),
             max_bytes,
             segment_bytes,
+            memory_bytes,
         };
         (Spool::open(config, metrics.clone()).unwrap(), metrics)
     }
@@ -759,20 +904,29 @@ mod tests {
         let dir = dir();
         let events: Vec<_> = (0..10).map(event).collect();
         {
-            let (spool, _) = open(&dir, 1 << 20, 1 << 20);
+            // Segments of 300 bytes: six records fill one, two do not.
+            let (spool, _) = open(&dir, 1 << 20, 300);
             spool.append(&events[..6]).unwrap();
             let window = spool.read(6).unwrap();
             spool.commit(window.end, 6).unwrap();
-            // Drained: the segment is emptied in place, not replaced by a new file.
+            // Drained and full: the segment is emptied in place, not replaced by a new file.
             let files = segment_files(&dir);
             assert_eq!(files.len(), 1);
             assert_eq!(std::fs::metadata(&files[0]).unwrap().len(), 0);
-            spool.append(&events[6..]).unwrap();
+            let appended = spool.append(&events[6..8]).unwrap();
             let window = spool.read(2).unwrap();
             spool.commit(window.end, 2).unwrap();
+            // Drained but small: kept as it is (only the cursor moves).
+            let files = segment_files(&dir);
+            assert_eq!(files.len(), 1);
+            assert_eq!(
+                std::fs::metadata(&files[0]).unwrap().len(),
+                appended.end.offset
+            );
+            spool.append(&events[8..]).unwrap();
         }
-        // Six shipped and drained, two more shipped: only the last two come back.
-        let (spool, _) = open(&dir, 1 << 20, 1 << 20);
+        // Eight shipped, two not: only those two come back.
+        let (spool, _) = open(&dir, 1 << 20, 300);
         assert_eq!(spool.depth(), 2);
         assert_eq!(drain(&spool), events[8..].to_vec());
         drop(spool);
@@ -954,6 +1108,56 @@ mod tests {
         assert_eq!(lines[0]["reason"], "max payload size exceeded");
         assert_eq!(lines[0]["payload"], "{\"n\":7}");
         assert_eq!(metrics.depth(), 0, "set aside is not spooled for replay");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_newest_records_ship_from_memory_without_reading_the_disk() {
+        let dir = dir();
+        let events: Vec<_> = (0..9).map(event).collect();
+        let (spool, metrics) = open_with_tail(&dir, 1 << 20, 1 << 20, 1 << 20);
+        let first = spool.append(&events[..4]).unwrap();
+        let second = spool.append(&events[4..]).unwrap();
+        assert_eq!(first.end, second.start, "appends are contiguous");
+        // Zero the segment on disk: what is shipped now can only come from memory.
+        let segment = segment_files(&dir).pop().unwrap();
+        let len = std::fs::metadata(&segment).unwrap().len();
+        std::fs::write(&segment, vec![0u8; len as usize]).unwrap();
+        let window = spool.read(100).unwrap();
+        assert_eq!(window.events, events);
+        assert_eq!(window.end, second.end);
+        spool.commit(window.end, window.events.len()).unwrap();
+        assert_eq!(metrics.depth(), 0);
+        assert_eq!(metrics.corrupt(), 0, "the disk was never read");
+        // After a restart the memory is gone and the disk is read (the zeroed bytes are torn).
+        drop(spool);
+        let (spool, _) = open_with_tail(&dir, 1 << 20, 1 << 20, 1 << 20);
+        assert!(
+            drain(&spool).is_empty(),
+            "what was committed is not shipped again"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_memory_tail_with_gaps_falls_back_to_the_disk_in_order() {
+        let dir = dir();
+        let events: Vec<_> = (0..40).map(event).collect();
+        // Room for three records and small segments: the tail overflows, leaves gaps
+        // and crosses segment rolls.
+        let budget = events[..3].iter().map(tail_size).sum();
+        let (spool, metrics) = open_with_tail(&dir, 1 << 20, 300, budget);
+        let mut shipped = Vec::new();
+        for chunk in events.chunks(3) {
+            spool.append(chunk).unwrap();
+            let window = spool.read(4).unwrap();
+            spool.commit(window.end, window.events.len()).unwrap();
+            shipped.extend(window.events);
+        }
+        shipped.extend(drain(&spool));
+        assert_eq!(shipped, events, "every record once, in order");
+        assert_eq!(metrics.depth(), 0);
+        assert_eq!(metrics.corrupt(), 0);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
