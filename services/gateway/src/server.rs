@@ -161,8 +161,10 @@ impl Gateway {
                 }
             })
         };
-        for route in &config.routes {
-            route.tokenizer.warm_up();
+        if config.tokenizers_at_start {
+            for route in &config.routes {
+                route.tokenizer.warm_up();
+            }
         }
         let cache = match &config.cache {
             Some(settings) => Some(crate::cache::Cache::open(settings, metrics.clone()).await?),
