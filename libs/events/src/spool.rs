@@ -282,6 +282,14 @@ impl State {
         self.segments.last().copied().unwrap_or(0)
     }
 
+    /// Where the next append goes: the end of the active segment.
+    fn log_end(&self) -> Cursor {
+        Cursor {
+            segment: self.active(),
+            offset: self.sizes.last().copied().unwrap_or(0),
+        }
+    }
+
     /// Starts a new segment to append to.
     fn roll(&mut self, dir: &Path) -> io::Result<()> {
         let next = self.active() + 1;
@@ -332,8 +340,9 @@ impl State {
         Some(Window { events, end })
     }
 
-    /// Keeps `events`, just written between `start` and `end`, in the memory tail while it has
-    /// room (a record that does not fit leaves a gap, which is read from disk).
+    /// Keeps `events`, just written from `start` (record `i` ends at offset `ends[i]` of the same
+    /// segment), in the memory tail while it has room (a record that does not fit leaves a gap,
+    /// which is read from disk).
     fn remember(&mut self, events: &[SpooledEvent], ends: &[u64], start: Cursor, budget: u64) {
         let mut at = start;
         for (event, &end) in events.iter().zip(ends) {
@@ -466,10 +475,7 @@ impl Spool {
         }
         let mut state = self.lock();
         if events.is_empty() {
-            let at = Cursor {
-                segment: state.active(),
-                offset: state.sizes.last().copied().unwrap_or(0),
-            };
+            let at = state.log_end();
             return Ok(Appended { start: at, end: at });
         }
         let bytes = state.pending_bytes();
@@ -501,10 +507,7 @@ impl Spool {
             self.publish_gauges(&state);
             return Err(err.into());
         }
-        let start = Cursor {
-            segment: state.active(),
-            offset: state.sizes.last().copied().unwrap_or(0),
-        };
+        let start = state.log_end();
         let end = Cursor {
             segment: start.segment,
             offset: start.offset + buffer.len() as u64,
@@ -620,9 +623,8 @@ impl Spool {
                 *last = 0;
             }
             state.cursor.offset = 0;
-            // Everything appended is committed, so the tail is empty already.
-            state.tail.clear();
-            state.tail_bytes = 0;
+            // Everything appended is committed, so `forget_before` emptied the tail already.
+            debug_assert!(state.tail.is_empty() && state.tail_bytes == 0);
             // Offsets are reused from here: a stale cursor on disk after a power loss could
             // name the middle of a new record, so this cursor is made durable before any append.
             write_cursor(&state.checkpoint, state.cursor)?;

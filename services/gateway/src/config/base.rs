@@ -78,3 +78,18 @@ pub type Env = HashMap<String, String>;
 pub(super) fn env_or(env: &Env, key: &str, value: Option<String>) -> Option<String> {
     env.get(key).cloned().or(value)
 }
+
+/// Whether a `load_*` setting (`on_demand`, the default, or `at_start`) asks for loading before
+/// serving; the environment's `key` wins over `value`. The error is the reason, for the caller
+/// to name its setting.
+pub(super) fn loads_at_start(
+    env: &Env,
+    key: &str,
+    value: Option<String>,
+) -> Result<bool, &'static str> {
+    match env_or(env, key, value).as_deref() {
+        None | Some("on_demand") => Ok(false),
+        Some("at_start") => Ok(true),
+        Some(_) => Err("must be \"on_demand\" or \"at_start\""),
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::base::{ConfigError, Env, env_or};
+use super::base::{ConfigError, Env, env_or, loads_at_start};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,13 +118,8 @@ pub(super) fn normalize_cache(
     Ok(Some(CacheSettings {
         store,
         models_dir: env_or(env, "TOLLGATE_MODELS_DIR", raw.models_dir).map(PathBuf::from),
-        load_model_at_start: match env_or(env, "TOLLGATE_CACHE_LOAD_MODEL", raw.load_model)
-            .as_deref()
-        {
-            None | Some("on_demand") => false,
-            Some("at_start") => true,
-            Some(_) => return Err(err("load_model", "must be \"on_demand\" or \"at_start\"")),
-        },
+        load_model_at_start: loads_at_start(env, "TOLLGATE_CACHE_LOAD_MODEL", raw.load_model)
+            .map_err(|why| err("load_model", why))?,
         embed_threads: raw.embed_threads,
         embed_queue: raw.embed_queue.unwrap_or(256).max(1),
         ttl: Duration::from_secs(ttl),

@@ -17,8 +17,8 @@ use serde::Deserialize;
 use tollgate_billing::PriceBook;
 use tollgate_providers::ProviderKind;
 
-use base::env_or;
 pub use base::{ConfigError, Env, ProviderConfig, Secret};
+use base::{env_or, loads_at_start};
 pub use cache::{CacheSettings, CacheStoreConfig};
 pub use events::{Durability, EventsSettings};
 pub use http::HttpSettings;
@@ -236,18 +236,8 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         return Err(ConfigError::new(src, "max_credit_usd", "must be positive"));
     }
 
-    let tokenizers_at_start =
-        match env_or(env, "TOLLGATE_LOAD_TOKENIZERS", raw.load_tokenizers).as_deref() {
-            None | Some("on_demand") => false,
-            Some("at_start") => true,
-            Some(_) => {
-                return Err(ConfigError::new(
-                    src,
-                    "load_tokenizers",
-                    "must be \"on_demand\" or \"at_start\"",
-                ));
-            }
-        };
+    let tokenizers_at_start = loads_at_start(env, "TOLLGATE_LOAD_TOKENIZERS", raw.load_tokenizers)
+        .map_err(|why| ConfigError::new(src, "load_tokenizers", why))?;
     let nats = normalize_nats(raw.nats, src, env)?;
     let providers = raw
         .providers
