@@ -1,6 +1,7 @@
 //! What shipping the gateway's own log costs per window: appending a group of events (one
 //! fsync) and reading them back for JetStream, from the memory tail (the log is shipped as it is
-//! written) or from the segment files (after a restart, or once the tail overflowed).
+//! written) or from the segment files (after a restart, or once the tail overflowed); and one
+//! event appended and shipped at a time, as at low load.
 //!   cargo bench -p tollgate-events --bench spool
 
 use bytes::Bytes;
@@ -70,6 +71,22 @@ fn ship(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 let _ = spool.append(&batch);
+                if let Ok(window) = spool.read(GROUP) {
+                    let _ = spool.commit(window.end, window.events.len());
+                }
+            });
+        },
+    );
+    drop(spool);
+    let _ = std::fs::remove_dir_all(dir);
+    // A group of one: what a request pays at low load (one small write and its fsync).
+    let (spool, dir) = open(8 << 20);
+    let one = &batch[..1];
+    c.bench_function(
+        "append one event (one fsync) and ship it from memory",
+        |b| {
+            b.iter(|| {
+                let _ = spool.append(one);
                 if let Ok(window) = spool.read(GROUP) {
                     let _ = spool.commit(window.end, window.events.len());
                 }
