@@ -1,5 +1,9 @@
 //! Precision and recall of the hit decision (similarity threshold + verification) on the
-//! labelled pairs in `libs/semcache/eval/pairs.jsonl`.
+//! labelled pairs in `libs/semcache/eval/pairs.jsonl` (the development set the rules grew
+//! with) and `libs/semcache/eval/heldout/pairs.jsonl` (written without reading the rules, split
+//! by template family into a dev part for tuning and a test part that is only scored).
+
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
@@ -18,6 +22,15 @@ pub struct Pair {
     pub kind: String,
     /// What differs (or how it is reworded).
     pub why: String,
+    /// Kind of prompt (questions, code, translation...), where the set records it.
+    #[serde(default)]
+    pub domain: String,
+    /// Template family that produced the pair, where the set records it.
+    #[serde(default)]
+    pub family: String,
+    /// `dev` (tune on it) or `test` (only score it), where the set is split.
+    #[serde(default)]
+    pub split: String,
 }
 
 /// Parses the JSON-lines set.
@@ -39,14 +52,19 @@ pub struct Scored {
     pub details_agree: bool,
 }
 
-/// Embeds every pair once.
+/// Embeds every distinct prompt of the pairs once and scores each pair.
 pub async fn score(embedder: &Embedder, pairs: Vec<Pair>) -> Result<Vec<Scored>, EmbedError> {
+    let mut vectors: HashMap<String, Vec<f32>> = HashMap::new();
     let mut scored = Vec::with_capacity(pairs.len());
     for pair in pairs {
-        let a = embedder.embed(pair.a.clone()).await?;
-        let b = embedder.embed(pair.b.clone()).await?;
+        for prompt in [&pair.a, &pair.b] {
+            if !vectors.contains_key(prompt) {
+                let vector = embedder.embed(prompt.clone()).await?;
+                vectors.insert(prompt.clone(), vector);
+            }
+        }
         scored.push(Scored {
-            similarity: cosine(&a, &b),
+            similarity: cosine(&vectors[&pair.a], &vectors[&pair.b]),
             details_agree: same_details(&pair.a, &pair.b),
             pair,
         });
@@ -73,11 +91,109 @@ pub fn report(scored: &[Scored], threshold: f32, verify: bool) -> Report {
     let true_hits = scored.iter().filter(served).filter(|s| s.pair.hit).count();
     let false_hits = scored.iter().filter(served).filter(|s| !s.pair.hit).count();
     let should = scored.iter().filter(|s| s.pair.hit).count();
-    let ratio = |n: usize, d: usize| if d == 0 { 1.0 } else { n as f64 / d as f64 };
     Report {
         precision: ratio(true_hits, true_hits + false_hits),
         recall: ratio(true_hits, should),
         false_hits,
         pairs: scored.len(),
+    }
+}
+
+/// The decision's counts on a group of pairs, with Wilson 95 % intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Pairs in the group.
+    pub pairs: usize,
+    /// Should be served and were.
+    pub true_hits: usize,
+    /// Should not be served and were.
+    pub false_hits: usize,
+    /// Should be served.
+    pub should: usize,
+}
+
+impl Counts {
+    /// Served and right / served (1 when nothing was served).
+    pub fn precision(&self) -> f64 {
+        ratio(self.true_hits, self.true_hits + self.false_hits)
+    }
+
+    /// Served and right / should have been served (1 when nothing should).
+    pub fn recall(&self) -> f64 {
+        ratio(self.true_hits, self.should)
+    }
+
+    /// Wilson 95 % interval of the precision.
+    pub fn precision_interval(&self) -> (f64, f64) {
+        wilson(self.true_hits, self.true_hits + self.false_hits)
+    }
+
+    /// Wilson 95 % interval of the recall.
+    pub fn recall_interval(&self) -> (f64, f64) {
+        wilson(self.true_hits, self.should)
+    }
+
+    /// Of the pairs that should not be served, the share that was not (a near-miss kind's
+    /// safety, where the group holds no pair that should be served).
+    pub fn rejected(&self) -> f64 {
+        ratio(
+            self.pairs - self.should - self.false_hits,
+            self.pairs - self.should,
+        )
+    }
+}
+
+/// The decision's counts at `threshold` (with or without verification) per group, `group`
+/// naming each pair's group (pairs it names `None` are left out).
+pub fn counts_by(
+    scored: &[Scored],
+    threshold: f32,
+    verify: bool,
+    group: impl Fn(&Pair) -> Option<String>,
+) -> BTreeMap<String, Counts> {
+    let mut groups: BTreeMap<String, Counts> = BTreeMap::new();
+    for s in scored {
+        let Some(name) = group(&s.pair) else {
+            continue;
+        };
+        let served = s.similarity >= threshold && (!verify || s.details_agree);
+        let counts = groups.entry(name).or_default();
+        counts.pairs += 1;
+        counts.should += usize::from(s.pair.hit);
+        counts.true_hits += usize::from(served && s.pair.hit);
+        counts.false_hits += usize::from(served && !s.pair.hit);
+    }
+    groups
+}
+
+fn ratio(n: usize, d: usize) -> f64 {
+    if d == 0 { 1.0 } else { n as f64 / d as f64 }
+}
+
+/// Wilson score interval (95 %) of `k` successes in `n` trials; (0, 1) for none.
+pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (k, n, z) = (k as f64, n as f64, 1.96_f64);
+    let p = k / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_intervals_match_the_textbook_values() {
+        let close = |(lo, hi): (f64, f64), (a, b): (f64, f64)| {
+            assert!((lo - a).abs() < 1e-4 && (hi - b).abs() < 1e-4, "{lo} {hi}");
+        };
+        close(wilson(95, 100), (0.88825, 0.97846));
+        close(wilson(0, 10), (0.0, 0.27754));
+        close(wilson(10, 10), (0.72246, 1.0));
+        assert_eq!(wilson(0, 0), (0.0, 1.0));
     }
 }

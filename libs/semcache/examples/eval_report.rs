@@ -1,0 +1,104 @@
+//! The hit decision on a labelled set, per split and per kind of pair, with Wilson 95 %
+//! intervals: cosine alone and with the verification step, at the default threshold (or the
+//! one given). Prints Markdown tables for docs/benchmarks.md.
+//!
+//! `TOLLGATE_MODELS_DIR=.tollgate/models cargo run --release -p tollgate-semcache --example
+//! eval_report -- libs/semcache/eval/heldout/pairs.jsonl [threshold]`
+//!
+//! `EVAL_SHOW=dev` also lists that split's false hits and the paraphrases it missed (tune on
+//! the dev part only: the test part is scored, never looked into).
+
+use std::path::PathBuf;
+
+use tollgate_semcache::evaluation::{Counts, Pair, counts_by, parse_pairs, score};
+use tollgate_semcache::{DEFAULT_THRESHOLD, Embedder, EmbedderConfig};
+
+fn interval((lo, hi): (f64, f64)) -> String {
+    format!("[{lo:.3}, {hi:.3}]")
+}
+
+fn row(name: &str, plain: &Counts, verified: &Counts) {
+    println!(
+        "| {name} | {} | {:.3} / {:.3} | {:.3} {} | {:.3} {} | {} |",
+        verified.pairs,
+        plain.precision(),
+        plain.recall(),
+        verified.precision(),
+        interval(verified.precision_interval()),
+        verified.recall(),
+        interval(verified.recall_interval()),
+        verified.false_hits,
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .ok_or("usage: eval_report PAIRS.jsonl [threshold]")?;
+    let threshold: f32 = args.next().map_or(Ok(DEFAULT_THRESHOLD), |t| t.parse())?;
+    let root = PathBuf::from(std::env::var("TOLLGATE_MODELS_DIR")?);
+    let embedder = Embedder::start(&EmbedderConfig::from_models_root(&root))?;
+    let pairs = parse_pairs(&std::fs::read_to_string(&path)?)?;
+    let scored = score(&embedder, pairs).await?;
+    let split = |p: &Pair| {
+        if p.split.is_empty() {
+            "all".to_owned()
+        } else {
+            p.split.clone()
+        }
+    };
+    println!("{path}, threshold {threshold}");
+    let overall = |verify| counts_by(&scored, threshold, verify, |p| Some(split(p)));
+    let (plain, verified) = (overall(false), overall(true));
+    println!();
+    println!(
+        "| split | pairs | cosine only P / R | verified precision [95 % CI] | verified recall [95 % CI] | false hits |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for (name, counts) in &verified {
+        row(name, &plain[name], counts);
+    }
+    for name in verified.keys() {
+        // Near-misses per kind: the share the decision refuses (their precision contribution).
+        let by_why = |verify| {
+            counts_by(&scored, threshold, verify, |p| {
+                (split(p) == *name).then(|| format!("{} / {}", p.kind, p.why))
+            })
+        };
+        let (plain, verified) = (by_why(false), by_why(true));
+        println!();
+        println!("{name}: per kind");
+        println!();
+        println!(
+            "| kind / why | pairs | cosine only served | verified served [95 % CI] | verified false hits |"
+        );
+        println!("| --- | --- | --- | --- | --- |");
+        for (why, counts) in &verified {
+            let served = |c: &Counts| c.true_hits + c.false_hits;
+            let (lo, hi) = tollgate_semcache::evaluation::wilson(served(counts), counts.pairs);
+            println!(
+                "| {why} | {} | {:.3} | {:.3} [{lo:.3}, {hi:.3}] | {} |",
+                counts.pairs,
+                served(&plain[why]) as f64 / plain[why].pairs as f64,
+                served(counts) as f64 / counts.pairs as f64,
+                counts.false_hits,
+            );
+        }
+    }
+    if let Ok(show) = std::env::var("EVAL_SHOW") {
+        println!();
+        for s in scored.iter().filter(|s| split(&s.pair) == show) {
+            let served = s.similarity >= threshold && s.details_agree;
+            if served != s.pair.hit {
+                let verdict = if served { "false hit" } else { "missed" };
+                println!(
+                    "{verdict} ({} / {}, {:.3}): {:?} ~ {:?}",
+                    s.pair.kind, s.pair.why, s.similarity, s.pair.a, s.pair.b
+                );
+            }
+        }
+    }
+    Ok(())
+}
