@@ -2,7 +2,10 @@
 //! "convert 6 miles to km" as near-identical, so a candidate above the similarity threshold
 //! is served only if both prompts carry the same salient details: numbers, units and
 //! currencies (and their direction), negations, polar words (safe/toxic, increase/decrease,
-//! before/after...), natural and programming languages, output formats, and named things.
+//! before/after...), natural and programming languages, output formats, and named things; and
+//! the same structure: grammatical persons, quantifier scope, tense, and who does what to whom
+//! (names in order unless passive, no two words trading places). Sentences of pleasantries are
+//! left out first; a typo or another ending of a word is not a different word.
 
 use std::collections::BTreeSet;
 
@@ -15,6 +18,202 @@ pub struct Salient {
     negated: bool,
     names: BTreeSet<String>,
     content: BTreeSet<String>,
+    /// Grammatical persons of the pronouns (the assistant addressed as "you" left out).
+    persons: BTreeSet<&'static str>,
+    /// Person of the last pronoun: often whose question it is ("... how much will she pay?").
+    last_person: Option<&'static str>,
+    /// Quantifiers that set a statement's scope (all / some / only / most / exactly...).
+    scope: BTreeSet<&'static str>,
+    /// Names in order of first appearance (who does what to whom).
+    name_order: Vec<String>,
+    /// A passive voice marker ("was bitten by"): names may then come in either order.
+    passive: bool,
+    /// Tenses marked by auxiliaries (was / will...): "how old was I" is not "how old will I be".
+    tenses: BTreeSet<&'static str>,
+    /// Tags, names and content words in order: two of them trading places is a swap of roles
+    /// ("the pilot greets the passenger" / "the passenger greets the pilot").
+    sequence: Vec<String>,
+}
+
+/// Auxiliaries and time words that mark a tense.
+const TENSES: &[(&str, &str)] = &[
+    ("was", "past"),
+    ("were", "past"),
+    ("did", "past"),
+    ("had", "past"),
+    ("ago", "past"),
+    ("yesterday", "past"),
+    ("will", "future"),
+    ("won't", "future"),
+    ("i'll", "future"),
+    ("shall", "future"),
+    ("tomorrow", "future"),
+];
+
+/// Whether `b` is `a` with two of its words trading places and nothing else changed.
+fn swapped(a: &[String], b: &[String]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let differ: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    differ.len() == 2 && a[differ[0]] == b[differ[1]] && a[differ[1]] == b[differ[0]]
+}
+
+/// Pronouns and their grammatical person.
+const PERSONS: &[(&str, &str)] = &[
+    ("i", "1s"),
+    ("me", "1s"),
+    ("my", "1s"),
+    ("mine", "1s"),
+    ("myself", "1s"),
+    ("i'm", "1s"),
+    ("i've", "1s"),
+    ("i'd", "1s"),
+    ("i'll", "1s"),
+    ("we", "1p"),
+    ("us", "1p"),
+    ("our", "1p"),
+    ("ours", "1p"),
+    ("we're", "1p"),
+    ("we've", "1p"),
+    ("you", "2"),
+    ("your", "2"),
+    ("yours", "2"),
+    ("yourself", "2"),
+    ("you're", "2"),
+    ("he", "3m"),
+    ("him", "3m"),
+    ("his", "3m"),
+    ("himself", "3m"),
+    ("he's", "3m"),
+    ("she", "3f"),
+    ("her", "3f"),
+    ("hers", "3f"),
+    ("herself", "3f"),
+    ("she's", "3f"),
+    ("they", "3p"),
+    ("them", "3p"),
+    ("their", "3p"),
+    ("theirs", "3p"),
+    ("they're", "3p"),
+];
+
+/// Words of pleasantries and of talk about the request itself ("Hope you're having a good day.",
+/// "Could you help me with the following?", "Many thanks in advance."): a sentence made only of
+/// these, stopwords and pronouns asks nothing, so its pronouns say nothing about whose question
+/// it is.
+const PLEASANTRIES: &[&str] = &[
+    "hello",
+    "dear",
+    "assistant",
+    "thanks",
+    "thank",
+    "much",
+    "many",
+    "appreciated",
+    "appreciate",
+    "grateful",
+    "kindly",
+    "sorry",
+    "bother",
+    "bothering",
+    "assist",
+    "assistance",
+    "request",
+    "ask",
+    "asking",
+    "wonder",
+    "hope",
+    "having",
+    "good",
+    "great",
+    "nice",
+    "day",
+    "morning",
+    "afternoon",
+    "evening",
+    "advance",
+    "time",
+    "love",
+    "right",
+    "tried",
+    "trying",
+    "searching",
+    "confused",
+    "stuck",
+    "curious",
+    "following",
+    "below",
+    "know",
+    "cheers",
+    "regards",
+    "very",
+    "really",
+    "lot",
+    "you're",
+    "you'd",
+    "i'd",
+    "i've",
+    "i'm",
+];
+
+/// Words before a "you" that addresses the assistant ("can you", "thank you").
+const ADDRESS: &[&str] = &["can", "could", "would", "will", "thank", "do", "please"];
+
+/// Quantifier words and their scope.
+const SCOPES: &[(&str, &str)] = &[
+    ("all", "all"),
+    ("every", "all"),
+    ("each", "all"),
+    ("whole", "whole"),
+    ("entire", "whole"),
+    ("some", "some"),
+    ("none", "none"),
+    ("only", "only"),
+    ("most", "most"),
+    ("majority", "most"),
+    ("exactly", "exactly"),
+    ("least", "at-least"),
+    ("fewer", "at-most"),
+];
+
+/// Whether `a` and `b` are one word: a typo apart, or one the other plus an ending ("beat" /
+/// "beaten"; both four letters or more).
+fn same_word(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    typo_of(a, b) || (short.chars().count() >= 4 && long.starts_with(short))
+}
+
+/// Whether `b` is `a` with one typo: a letter left out or added, or two neighbours swapped
+/// (words of four letters or more), or one letter changed (six or more; shorter words differ
+/// by a letter too often: "cold" / "bold").
+fn typo_of(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    if short.len() < 4 || long.len() - short.len() > 1 {
+        return false;
+    }
+    let prefix = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    let suffix = short
+        .iter()
+        .rev()
+        .zip(long.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+        .min(short.len() - prefix);
+    if long.len() > short.len() {
+        return prefix + suffix >= short.len();
+    }
+    let n = short.len();
+    let swapped = prefix + 2 <= n
+        && a[prefix] == b[prefix + 1]
+        && a[prefix + 1] == b[prefix]
+        && a[prefix + 2..] == b[prefix + 2..];
+    swapped || (n >= 6 && prefix + suffix + 1 == n)
 }
 
 /// Canonical tags: units and currencies (directional), languages, programming languages,
@@ -490,20 +689,87 @@ fn words(text: &str) -> Vec<(String, bool)> {
     out
 }
 
+/// `text` without its sentences of pleasantries (see [`PLEASANTRIES`]).
+fn without_pleasantries(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut sentence = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        sentence.push(c);
+        let ends = matches!(c, '!' | '?' | '\n')
+            || (c == '.' && chars.peek().is_none_or(|n| n.is_whitespace()));
+        if ends || chars.peek().is_none() {
+            let pleasantry = sentence
+                .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .all(|w| {
+                    STOPWORDS.contains(&w.as_str())
+                        || PLEASANTRIES.contains(&w.as_str())
+                        || PERSONS.iter().any(|(p, _)| *p == w)
+                        || ADDRESS.contains(&w.as_str())
+                });
+            if !pleasantry {
+                kept.push_str(&sentence);
+            }
+            sentence.clear();
+        }
+    }
+    kept
+}
+
 impl Salient {
     /// Extracts the salient details of `text`.
     pub fn of(text: &str) -> Self {
         let mut s = Self::default();
         let mut negations = 0usize;
-        let words = words(text);
+        let words = words(&without_pleasantries(text));
         // Directional tags and names in order of appearance ("X to Y", "from X to Y").
         let mut ordered: Vec<String> = Vec::new();
         let mut connector_before: Vec<bool> = Vec::new();
         let mut saw_connector = false;
+        let mut previous = String::new();
         for (word, capitalised) in &words {
             let lower = word.to_lowercase();
+            let before = std::mem::replace(&mut previous, lower.clone());
             if NEGATIONS.contains(&lower.as_str()) {
                 negations += 1;
+            }
+            if let Some((_, person)) = PERSONS.iter().find(|(w, _)| *w == lower) {
+                // "can you ...", "thank you": the assistant; "how do I ...", "can I ...",
+                // "give me ...": whoever asks, as in the imperative ("read a file in Kotlin").
+                let addressed = *person == "2" && ADDRESS.contains(&before.as_str());
+                let asker = (lower == "i" && ["do", "can"].contains(&before.as_str()))
+                    || (lower == "me"
+                        && (REQUEST_VERBS.contains(&before.as_str())
+                            || ["help", "let"].contains(&before.as_str())));
+                if !addressed && !asker {
+                    s.persons.insert(person);
+                    s.last_person = Some(person);
+                }
+            }
+            let scope = match (before.as_str(), lower.as_str()) {
+                ("at", "most") | ("or", "less" | "fewer") => Some("at-most"),
+                ("or", "more") => Some("at-least"),
+                _ => SCOPES.iter().find(|(w, _)| *w == lower).map(|(_, s)| *s),
+            };
+            if let Some(scope) = scope {
+                s.scope.insert(scope);
+            }
+            if let Some((_, tense)) = TENSES.iter().find(|(w, _)| *w == lower) {
+                s.tenses.insert(tense);
+            }
+            if lower.contains('-') && lower.chars().any(|c| c.is_ascii_digit()) {
+                // "a 5-hour flight", "x-2": the numbers inside a hyphenated word.
+                s.numbers.extend(
+                    lower
+                        .split(|c: char| !c.is_ascii_digit() && c != '.')
+                        .filter(|n| !n.is_empty() && *n != ".")
+                        .map(str::to_owned),
+                );
+            }
+            if lower == "by" && (before.ends_with("ed") || before.ends_with("en")) {
+                s.passive = true;
             }
             if let Some(n) = number_of(&lower) {
                 s.numbers.push(n);
@@ -514,6 +780,7 @@ impl Salient {
             }
             if let Some(tag) = tag_of(&lower) {
                 s.tags.insert(tag);
+                s.sequence.push(tag.to_owned());
                 if tag.starts_with("u:") || tag.starts_with("l:") || tag.starts_with("p:") {
                     ordered.push(tag.to_owned());
                     connector_before.push(saw_connector);
@@ -525,6 +792,10 @@ impl Salient {
                 && !STOPWORDS.contains(&lower.as_str())
             {
                 s.names.insert(lower.clone());
+                s.sequence.push(lower.clone());
+                if !s.name_order.contains(&lower) {
+                    s.name_order.push(lower.clone());
+                }
                 ordered.push(lower);
                 connector_before.push(saw_connector);
                 continue;
@@ -540,6 +811,7 @@ impl Salient {
                 } else {
                     lower
                 };
+                s.sequence.push(content.clone());
                 s.content.insert(content);
             }
         }
@@ -562,13 +834,24 @@ pub fn same_details(a: &str, b: &str) -> bool {
         sa.directions.is_empty() || sb.directions.is_empty() || sa.directions == sb.directions;
     // One subject word swapped for another ("dogs" / "cats", "revenue" / "expenses") with
     // everything else unchanged: a different question. Rewordings change more than one word.
-    let only_a = sa.content.difference(&sb.content).count();
-    let only_b = sb.content.difference(&sa.content).count();
-    let substitution = only_a == 1 && only_b == 1;
+    // A typo ("adress" / "address") or another form of the same word ("beat" / "beaten") is
+    // not a substitution.
+    let only_a: Vec<_> = sa.content.difference(&sb.content).collect();
+    let only_b: Vec<_> = sb.content.difference(&sa.content).collect();
+    let substitution = only_a.len() == 1 && only_b.len() == 1 && !same_word(only_a[0], only_b[0]);
+    // The same names in another order without a passive voice: roles swapped ("Aisha lent
+    // Ivan" / "Ivan lent Aisha").
+    let roles_agree = (sa.passive || sb.passive || sa.name_order == sb.name_order)
+        && !swapped(&sa.sequence, &sb.sequence);
     sa.numbers == sb.numbers
         && sa.tags == sb.tags
         && sa.negated == sb.negated
         && sa.names == sb.names
+        && sa.persons == sb.persons
+        && sa.last_person == sb.last_person
+        && sa.scope == sb.scope
+        && sa.tenses == sb.tenses
+        && roles_agree
         && directions_agree
         && !substitution
 }
@@ -593,6 +876,59 @@ mod tests {
         ] {
             assert!(!same_details(a, b), "{a} / {b}");
         }
+    }
+
+    #[test]
+    fn whose_question_who_does_what_and_its_scope_are_details() {
+        for (a, b) in [
+            (
+                "My brother and I split a bill: I paid $40. How much does he owe me?",
+                "My brother and I split a bill: I paid $40. How much do I owe him?",
+            ),
+            (
+                "Can you check my essay for errors?",
+                "Can you check her essay for errors?",
+            ),
+            (
+                "Last week Maria paid Tomas $50. Who owes whom?",
+                "Last week Tomas paid Maria $50. Who owes whom?",
+            ),
+            ("Are all snakes venomous?", "Are some snakes venomous?"),
+            (
+                "Select the orders with at least 3 items",
+                "Select the orders with at most 3 items",
+            ),
+        ] {
+            assert!(!same_details(a, b), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn typos_pleasantries_and_the_passive_are_not_differences() {
+        for (a, b) in [
+            (
+                "How do I change the adress on my account?",
+                "How do I change the address on my account?",
+            ),
+            (
+                "Hope you are having a great day. Which planet is the hottest?",
+                "Which planet is the hottest?",
+            ),
+            (
+                "Is the Louvre bigger than the Prado? Thank you very much for your help.",
+                "Is the Louvre bigger than the Prado?",
+            ),
+            (
+                "Did Bolt beat Gatlin in 2015?",
+                "Was Gatlin beaten by Bolt in 2015?",
+            ),
+        ] {
+            assert!(same_details(a, b), "{a} / {b}");
+        }
+        assert!(typo_of("recieve", "receive"));
+        assert!(typo_of("oder", "order"));
+        assert!(!typo_of("cold", "bold"));
+        assert!(!typo_of("lighter", "heavier"));
     }
 
     #[test]

@@ -48,3 +48,50 @@ async fn hit_decision_meets_the_precision_and_recall_target() {
         result.recall
     );
 }
+
+/// The held-out set (written without reading the verifier, split once by template family):
+/// the test part is only scored. Its figures may not fall below what the verifier reached when
+/// they were recorded in docs/benchmarks.md (precision 0.892, recall 0.419); issue 24's target
+/// is 0.95 and 0.60.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_held_out_test_part_keeps_its_precision_and_recall() {
+    use std::collections::BTreeMap;
+
+    use tollgate_semcache::evaluation::counts_by;
+
+    let root = std::env::var("TOLLGATE_MODELS_DIR").unwrap_or_else(|_| {
+        panic!("TOLLGATE_MODELS_DIR is not set: run scripts/test (it fetches the model files)")
+    });
+    let embedder =
+        Embedder::start(&EmbedderConfig::from_models_root(&PathBuf::from(root))).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/eval/heldout/pairs.jsonl"
+    ))
+    .unwrap();
+    let pairs = parse_pairs(&text).unwrap();
+    // Split by family: no family in both parts.
+    let mut family_split: BTreeMap<&str, &str> = BTreeMap::new();
+    for pair in &pairs {
+        let split = family_split.entry(&pair.family).or_insert(&pair.split);
+        assert_eq!(*split, pair.split, "family {} in both parts", pair.family);
+    }
+    let test: Vec<_> = pairs.into_iter().filter(|p| p.split == "test").collect();
+    assert!(test.len() >= 2000);
+    let scored = score(&embedder, test).await.unwrap();
+    let overall = counts_by(&scored, DEFAULT_THRESHOLD, true, |_| Some(String::new()));
+    let counts = overall[""];
+    println!(
+        "held-out test part: precision {:.3}, recall {:.3}, {} false hits of {} pairs",
+        counts.precision(),
+        counts.recall(),
+        counts.false_hits,
+        counts.pairs
+    );
+    assert!(
+        counts.precision() >= 0.88 && counts.recall() >= 0.41,
+        "precision {:.3}, recall {:.3}",
+        counts.precision(),
+        counts.recall()
+    );
+}
