@@ -172,7 +172,7 @@ impl SpoolMetrics {
         );
         r.register(
             "bytes",
-            "Bytes of spool segments on disk",
+            "Bytes of records in the spool segments on disk",
             self.bytes.clone(),
         );
         r.register(
@@ -528,10 +528,10 @@ impl Spool {
         state.failing = written.is_err();
         if let Err(err) = written {
             // What reached the file may be a torn record: readers skip it (and the zeros after
-            // it), writers move on to a new segment.
-            let size = state.writer.metadata().map_or(state.allocated, |m| m.len());
+            // it), writers move on to a new segment. Only what this append could have written
+            // counts, not the zeros the file was extended with.
             if let Some(last) = state.sizes.last_mut() {
-                *last = size.max(*last);
+                *last = (*last).max(start.offset + buffer.len() as u64);
             }
             state.torn = true;
             self.publish_gauges(&state);
@@ -857,6 +857,8 @@ fn scan(
     metrics: &SpoolMetrics,
 ) -> io::Result<Scan> {
     let mut file = File::open(path)?;
+    // Never past the file's end, whatever the caller recorded.
+    let len = len.min(file.metadata()?.len());
     file.seek(SeekFrom::Start(offset))?;
     let mut reader = io::BufReader::with_capacity(64 * 1024, file);
     let mut events = Vec::new();
@@ -879,7 +881,13 @@ fn scan(
         }
         reader.read_exact(&mut header)?;
         if header == [0; HEADER] {
-            // The zeros the file was extended with: no more records.
+            // The zeros the file was extended with: no more records. Anything but zeros in the
+            // next 4 KiB means records were zeroed (a damaged disk), which is counted.
+            let mut next = vec![0u8; (remaining - HEADER as u64).min(4096) as usize];
+            reader.read_exact(&mut next)?;
+            if next.iter().any(|&b| b != 0) {
+                metrics.corrupt.inc();
+            }
             return Ok(ended(events));
         }
         let body_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
@@ -979,8 +987,8 @@ mod tests {
             spool.append(&events[..6]).unwrap();
             let window = spool.read(6).unwrap();
             spool.commit(window.end, 6).unwrap();
-            // Drained and full: the segment is emptied in place (its blocks freed, the file
-            // extended again as a hole), not replaced by a new file.
+            // Drained and full: the segment is emptied in place (its blocks freed), not
+            // replaced by a new file.
             let files = segment_files(&dir);
             assert_eq!(files.len(), 1);
             assert_eq!(std::fs::metadata(&files[0]).unwrap().blocks(), 0);
@@ -1108,6 +1116,39 @@ mod tests {
     }
 
     #[test]
+    fn a_zeroed_record_ends_its_segment_and_is_counted() {
+        let dir = dir();
+        let events: Vec<_> = (0..3).map(event).collect();
+        let (first, second) = {
+            let (spool, _) = open(&dir, 1 << 20, 1 << 20);
+            (
+                spool.append(&events[..1]).unwrap(),
+                spool.append(&events[1..2]).unwrap(),
+            )
+        };
+        // The second record's bytes are lost to zeros (a damaged disk), the third is intact.
+        let file = segment_files(&dir).pop().unwrap();
+        let writer = OpenOptions::new().write(true).open(&file).unwrap();
+        writer
+            .write_all_at(
+                &vec![0; (second.end.offset - first.end.offset) as usize],
+                first.end.offset,
+            )
+            .unwrap();
+        let mut bytes = Vec::new();
+        encode(&events[2], &mut bytes);
+        writer.write_all_at(&bytes, second.end.offset).unwrap();
+        let (spool, metrics) = open(&dir, 1 << 20, 1 << 20);
+        assert_eq!(drain(&spool), events[..1].to_vec());
+        assert_eq!(
+            metrics.corrupt(),
+            1,
+            "records behind the zeros are counted as lost"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn a_corrupt_record_is_skipped_and_the_rest_kept() {
         let dir = dir();
         let events: Vec<_> = (0..3).map(event).collect();
@@ -1226,7 +1267,8 @@ mod tests {
         spool.commit(window.end, window.events.len()).unwrap();
         assert_eq!(metrics.depth(), 0);
         assert_eq!(metrics.corrupt(), 0, "the disk was never read");
-        // After a restart the memory is gone and the disk is read (the zeroed bytes are torn).
+        // After a restart the memory is gone and the disk is read (the zeroed bytes read as
+        // the end of the segment's records).
         drop(spool);
         let (spool, _) = open_with_tail(&dir, 1 << 20, 1 << 20, 1 << 20);
         assert!(
