@@ -50,6 +50,40 @@ const TENSES: &[(&str, &str)] = &[
     ("tomorrow", "future"),
 ];
 
+/// Forms of "to be" before a passive participle.
+const BE: &[&str] = &[
+    "is", "are", "was", "were", "be", "been", "being", "get", "got",
+];
+
+/// The numbers in a word with hyphens, a hyphen kept as a minus sign where it starts the word
+/// or follows a letter ("-16", "x-3"; not "2020-2021" or "5-hour").
+fn signed_numbers(word: &str) -> Vec<String> {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+            i += 1;
+        }
+        let minus = start > 0
+            && chars[start - 1] == '-'
+            && (start == 1 || chars[start - 2].is_alphabetic());
+        let digits: String = chars[start..i].iter().collect();
+        let digits = digits.trim_end_matches('.');
+        out.push(if minus {
+            format!("-{digits}")
+        } else {
+            digits.to_owned()
+        });
+    }
+    out
+}
+
 /// Whether `b` is `a` with two of its words trading places and nothing else changed.
 fn swapped(a: &[String], b: &[String]) -> bool {
     if a.len() != b.len() {
@@ -150,6 +184,7 @@ const PLEASANTRIES: &[&str] = &[
     "very",
     "really",
     "lot",
+    "while",
     "you're",
     "you'd",
     "i'd",
@@ -157,8 +192,35 @@ const PLEASANTRIES: &[&str] = &[
     "i'm",
 ];
 
+/// Words without which a sentence is no pleasantry ("Good morning!" may be the text to
+/// translate; "Hope you're well." is not).
+const GREETINGS: &[&str] = &[
+    "ask",
+    "asking",
+    "wondering",
+    "thank",
+    "thanks",
+    "hello",
+    "hope",
+    "appreciate",
+    "appreciated",
+    "sorry",
+    "regards",
+    "cheers",
+    "advance",
+    "dear",
+    "kindly",
+    "grateful",
+    "assist",
+    "assistance",
+    "bother",
+    "bothering",
+];
+
 /// Words before a "you" that addresses the assistant ("can you", "thank you").
-const ADDRESS: &[&str] = &["can", "could", "would", "will", "thank", "do", "please"];
+const ADDRESS: &[&str] = &[
+    "can", "could", "would", "will", "thank", "do", "please", "want", "need", "if",
+];
 
 /// Quantifier words and their scope.
 const SCOPES: &[(&str, &str)] = &[
@@ -167,7 +229,6 @@ const SCOPES: &[(&str, &str)] = &[
     ("each", "all"),
     ("whole", "whole"),
     ("entire", "whole"),
-    ("some", "some"),
     ("none", "none"),
     ("only", "only"),
     ("most", "most"),
@@ -177,16 +238,25 @@ const SCOPES: &[(&str, &str)] = &[
     ("fewer", "at-most"),
 ];
 
-/// Whether `a` and `b` are one word: a typo apart, or one the other plus an ending ("beat" /
-/// "beaten"; both four letters or more).
+/// Inflections: "beat" / "beaten", "merge" / "merged", "load" / "loading".
+const ENDINGS: &[&str] = &["s", "es", "d", "ed", "n", "en", "ing"];
+
+/// Whether `a` and `b` are one word: a typo apart, or one the other plus an inflection (both
+/// four letters or more; "week" / "weekend" and "cheese" / "cheesecake" are other words).
 fn same_word(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    typo_of(a, b) || (short.chars().count() >= 4 && long.starts_with(short))
+    let inflected = short.chars().count() >= 4
+        && !long.contains('-')
+        && long
+            .strip_prefix(short)
+            .is_some_and(|ending| ENDINGS.contains(&ending));
+    typo_of(a, b) || inflected
 }
 
 /// Whether `b` is `a` with one typo: a letter left out or added, or two neighbours swapped
-/// (words of four letters or more), or one letter changed (six or more; shorter words differ
-/// by a letter too often: "cold" / "bold").
+/// (words of four letters or more), or one letter changed after the first (six or more;
+/// shorter words, and words with another first letter, differ by a letter too often: "cold" /
+/// "bold", "height" / "weight", "million" / "billion").
 fn typo_of(a: &str, b: &str) -> bool {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let (short, long) = if a.len() <= b.len() {
@@ -213,7 +283,7 @@ fn typo_of(a: &str, b: &str) -> bool {
         && a[prefix] == b[prefix + 1]
         && a[prefix + 1] == b[prefix]
         && a[prefix + 2..] == b[prefix + 2..];
-    swapped || (n >= 6 && prefix + suffix + 1 == n)
+    swapped || (n >= 6 && prefix >= 1 && prefix + suffix + 1 == n)
 }
 
 /// Canonical tags: units and currencies (directional), languages, programming languages,
@@ -699,14 +769,23 @@ fn without_pleasantries(text: &str) -> String {
         let ends = matches!(c, '!' | '?' | '\n')
             || (c == '.' && chars.peek().is_none_or(|n| n.is_whitespace()));
         if ends || chars.peek().is_none() {
-            let pleasantry = sentence
+            let words: Vec<String> = sentence
                 .split(|c: char| !(c.is_alphanumeric() || c == '\''))
                 .filter(|w| !w.is_empty())
                 .map(str::to_lowercase)
-                .all(|w| {
+                .collect();
+            let third_person = |w: &String| {
+                PERSONS
+                    .iter()
+                    .any(|(p, person)| p == w && person.starts_with('3'))
+            };
+            let pleasantry = words.iter().any(|w| GREETINGS.contains(&w.as_str()))
+                && !sentence.contains(['"', ':'])
+                && !words.iter().any(third_person)
+                && words.iter().all(|w| {
                     STOPWORDS.contains(&w.as_str())
                         || PLEASANTRIES.contains(&w.as_str())
-                        || PERSONS.iter().any(|(p, _)| *p == w)
+                        || PERSONS.iter().any(|(p, _)| p == w)
                         || ADDRESS.contains(&w.as_str())
                 });
             if !pleasantry {
@@ -714,6 +793,9 @@ fn without_pleasantries(text: &str) -> String {
             }
             sentence.clear();
         }
+    }
+    if kept.trim().is_empty() {
+        return text.to_owned();
     }
     kept
 }
@@ -723,14 +805,18 @@ impl Salient {
     pub fn of(text: &str) -> Self {
         let mut s = Self::default();
         let mut negations = 0usize;
-        let words = words(&without_pleasantries(text));
+        let words = words(&without_pleasantries(&text.replace('\u{2019}', "'")));
         // Directional tags and names in order of appearance ("X to Y", "from X to Y").
         let mut ordered: Vec<String> = Vec::new();
         let mut connector_before: Vec<bool> = Vec::new();
         let mut saw_connector = false;
         let mut previous = String::new();
-        for (word, capitalised) in &words {
+        // Where the last form of "to be" was, for the passive.
+        let mut last_be: Option<usize> = None;
+        for (i, (word, capitalised)) in words.iter().enumerate() {
             let lower = word.to_lowercase();
+            let next_lower = words.get(i + 1).map(|(w, _)| w.to_lowercase());
+            let next = next_lower.as_deref();
             let before = std::mem::replace(&mut previous, lower.clone());
             if NEGATIONS.contains(&lower.as_str()) {
                 negations += 1;
@@ -751,24 +837,31 @@ impl Salient {
             let scope = match (before.as_str(), lower.as_str()) {
                 ("at", "most") | ("or", "less" | "fewer") => Some("at-most"),
                 ("or", "more") => Some("at-least"),
+                // Superlatives: "the most popular", "the least expensive".
+                ("the", "most" | "least") => None,
                 _ => SCOPES.iter().find(|(w, _)| *w == lower).map(|(_, s)| *s),
             };
             if let Some(scope) = scope {
                 s.scope.insert(scope);
             }
-            if let Some((_, tense)) = TENSES.iter().find(|(w, _)| *w == lower) {
+            // "Will you ...?" asks now; "I was wondering ..." is politeness.
+            let politeness = (matches!(lower.as_str(), "will" | "would") && next == Some("you"))
+                || (lower == "was" && matches!(next, Some("wondering" | "hoping")));
+            if let Some((_, tense)) = TENSES.iter().find(|(w, _)| *w == lower)
+                && !politeness
+            {
                 s.tenses.insert(tense);
             }
             if lower.contains('-') && lower.chars().any(|c| c.is_ascii_digit()) {
-                // "a 5-hour flight", "x-2": the numbers inside a hyphenated word.
-                s.numbers.extend(
-                    lower
-                        .split(|c: char| !c.is_ascii_digit() && c != '.')
-                        .filter(|n| !n.is_empty() && *n != ".")
-                        .map(str::to_owned),
-                );
+                // "a 5-hour flight", "-16", "x-3": the numbers inside a hyphenated word.
+                s.numbers.extend(signed_numbers(&lower));
             }
-            if lower == "by" && (before.ends_with("ed") || before.ends_with("en")) {
+            // "was bitten by", "was Gatlin beaten by": not "divided by" or "sorted by".
+            if BE.contains(&lower.as_str()) {
+                last_be = Some(i);
+            }
+            let passive_verb = before.ends_with("ed") || before.ends_with("en");
+            if lower == "by" && passive_verb && last_be.is_some_and(|at| i - at <= 3) {
                 s.passive = true;
             }
             if let Some(n) = number_of(&lower) {
@@ -791,9 +884,8 @@ impl Salient {
                 && !COMMON.contains(&lower.as_str())
                 && !STOPWORDS.contains(&lower.as_str())
             {
-                s.names.insert(lower.clone());
                 s.sequence.push(lower.clone());
-                if !s.name_order.contains(&lower) {
+                if s.names.insert(lower.clone()) {
                     s.name_order.push(lower.clone());
                 }
                 ordered.push(lower);
@@ -836,17 +928,38 @@ pub fn same_details(a: &str, b: &str) -> bool {
     // everything else unchanged: a different question. Rewordings change more than one word.
     // A typo ("adress" / "address") or another form of the same word ("beat" / "beaten") is
     // not a substitution.
-    let only_a: Vec<_> = sa.content.difference(&sb.content).collect();
-    let only_b: Vec<_> = sb.content.difference(&sa.content).collect();
-    let substitution = only_a.len() == 1 && only_b.len() == 1 && !same_word(only_a[0], only_b[0]);
+    // A name written in lower case in the other prompt ("Canada" / "canada") is the same name.
+    let only = |x: &Salient, y: &Salient| -> Vec<String> {
+        x.content
+            .iter()
+            .filter(|w| !y.content.contains(*w) && !y.names.contains(*w))
+            .cloned()
+            .collect()
+    };
+    let (only_a, only_b) = (only(&sa, &sb), only(&sb, &sa));
+    let substitution = only_a.len() == 1 && only_b.len() == 1 && !same_word(&only_a[0], &only_b[0]);
+    let names_agree = |x: &Salient, y: &Salient| {
+        x.names
+            .iter()
+            .all(|n| y.names.contains(n) || y.content.contains(n))
+    };
     // The same names in another order without a passive voice: roles swapped ("Aisha lent
     // Ivan" / "Ivan lent Aisha").
-    let roles_agree = (sa.passive || sb.passive || sa.name_order == sb.name_order)
-        && !swapped(&sa.sequence, &sb.sequence);
+    let shared_order = |x: &Salient, y: &Salient| -> Vec<String> {
+        x.name_order
+            .iter()
+            .filter(|n| y.names.contains(*n))
+            .cloned()
+            .collect()
+    };
+    let roles_agree =
+        (sa.passive || sb.passive || shared_order(&sa, &sb) == shared_order(&sb, &sa))
+            && !swapped(&sa.sequence, &sb.sequence);
     sa.numbers == sb.numbers
         && sa.tags == sb.tags
         && sa.negated == sb.negated
-        && sa.names == sb.names
+        && names_agree(&sa, &sb)
+        && names_agree(&sb, &sa)
         && sa.persons == sb.persons
         && sa.last_person == sb.last_person
         && sa.scope == sb.scope
@@ -897,6 +1010,40 @@ mod tests {
             (
                 "Select the orders with at least 3 items",
                 "Select the orders with at most 3 items",
+            ),
+        ] {
+            assert!(!same_details(a, b), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn near_spellings_signs_and_meaningful_short_sentences_are_differences() {
+        for (a, b) in [
+            (
+                "What is 3 million divided by 7?",
+                "What is 3 billion divided by 7?",
+            ),
+            (
+                "What is the average height of a man?",
+                "What is the average weight of a man?",
+            ),
+            ("Plan a week in Lisbon", "Plan a weekend in Lisbon"),
+            (
+                "How do I make cheese at home?",
+                "How do I make cheesecake at home?",
+            ),
+            (
+                "What is the square root of -16?",
+                "What is the square root of 16?",
+            ),
+            ("Solve x-3 = 7", "Solve x+3 = 7"),
+            (
+                "Translate into French. Good morning!",
+                "Translate into French. Good evening!",
+            ),
+            (
+                "Suggest a birthday gift. It's for her.",
+                "Suggest a birthday gift. It's for him.",
             ),
         ] {
             assert!(!same_details(a, b), "{a} / {b}");

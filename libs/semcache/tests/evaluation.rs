@@ -51,7 +51,7 @@ async fn hit_decision_meets_the_precision_and_recall_target() {
 
 /// The held-out set (written without reading the verifier, split once by template family):
 /// the test part is only scored. Its figures may not fall below what the verifier reached when
-/// they were recorded in docs/benchmarks.md (precision 0.892, recall 0.419); issue 24's target
+/// they were recorded in docs/benchmarks.md (precision 0.887, recall 0.453); issue 24's target
 /// is 0.95 and 0.60.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_held_out_test_part_keeps_its_precision_and_recall() {
@@ -89,7 +89,7 @@ async fn the_held_out_test_part_keeps_its_precision_and_recall() {
         counts.pairs
     );
     assert!(
-        counts.precision() >= 0.88 && counts.recall() >= 0.41,
+        counts.precision() >= 0.88 && counts.recall() >= 0.44,
         "precision {:.3}, recall {:.3}",
         counts.precision(),
         counts.recall()
