@@ -1079,6 +1079,27 @@ mod tests {
     }
 
     #[test]
+    fn hostile_text_neither_panics_nor_matches_what_it_should_not() {
+        let long = "Convert 5 miles to km and Maria pays Tomas. ".repeat(2_000);
+        let odd = [
+            "",
+            "\0\0\0",
+            "\u{1}\u{7f}\u{202e}?!.",
+            "’’’ ’s I’m -- - -0 -.5 x-y-1-2-",
+            "e\u{301}te\u{301} \u{1F600} 東京 ÇA",
+            "Thank you. Thank you.",
+            long.as_str(),
+        ];
+        for a in odd {
+            for b in odd {
+                let _ = same_details(a, b);
+            }
+        }
+        assert!(!same_details(&long, "Convert 6 miles to km"));
+        assert!(same_details(&long, &long));
+    }
+
+    #[test]
     fn paraphrases_keep_their_details() {
         for (a, b) in [
             ("Convert 5 miles to km", "How many km is 5 miles?"),
