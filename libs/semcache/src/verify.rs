@@ -22,7 +22,7 @@ pub struct Salient {
     persons: BTreeSet<&'static str>,
     /// Person of the last pronoun: often whose question it is ("... how much will she pay?").
     last_person: Option<&'static str>,
-    /// Quantifiers that set a statement's scope (all / some / only / most / exactly...).
+    /// Quantifiers that set a statement's scope (all / only / most / exactly / at least...).
     scope: BTreeSet<&'static str>,
     /// Names in order of first appearance (who does what to whom).
     name_order: Vec<String>,
@@ -134,8 +134,8 @@ const PERSONS: &[(&str, &str)] = &[
 
 /// Words of pleasantries and of talk about the request itself ("Hope you're having a good day.",
 /// "Could you help me with the following?", "Many thanks in advance."): a sentence made only of
-/// these, stopwords and pronouns asks nothing, so its pronouns say nothing about whose question
-/// it is.
+/// these, stopwords and pronouns, with a greeting word ([`GREETINGS`]) and no third person or
+/// quotes, asks nothing, so its pronouns say nothing about whose question it is.
 const PLEASANTRIES: &[&str] = &[
     "hello",
     "dear",
@@ -759,7 +759,8 @@ fn words(text: &str) -> Vec<(String, bool)> {
     out
 }
 
-/// `text` without its sentences of pleasantries (see [`PLEASANTRIES`]).
+/// `text` without its sentences of pleasantries (see [`PLEASANTRIES`]), or all of it if nothing
+/// else is left.
 fn without_pleasantries(text: &str) -> String {
     let mut kept = String::with_capacity(text.len());
     let mut sentence = String::new();
