@@ -441,11 +441,11 @@ impl Spool {
         let mut oldest_ms = None;
         for &segment in &segments {
             let path = segment_path(&config.dir, segment);
-            let len = std::fs::metadata(&path)?.len();
             let from = resumed
                 .filter(|c| c.segment == segment)
                 .map_or(0, |c| c.offset);
-            let scan = scan(&path, from, usize::MAX, len, &metrics)?;
+            // To the file's end (`scan` stops there).
+            let scan = scan(&path, from, usize::MAX, u64::MAX, &metrics)?;
             // Where its records end (before the zeros it was extended with, or broken framing).
             sizes.push(scan.records_end);
             depth += scan.events.len() as u64;
@@ -846,9 +846,10 @@ struct Scan {
     records_end: u64,
 }
 
-/// Reads up to `max` records of one segment from `offset`, up to `len` bytes in. A record
-/// failing its checksum is skipped. A zero header (the file was extended ahead of its records)
-/// or broken framing (a torn tail, counted) ends the segment: `end` is then `len`.
+/// Reads up to `max` records of one segment from `offset`, up to `len` bytes in or the file's
+/// end, whichever comes first. A record failing its checksum is skipped. A zero header (the
+/// file was extended ahead of its records) or broken framing (a torn tail, counted) ends the
+/// segment: `end` is then that limit.
 fn scan(
     path: &Path,
     offset: u64,

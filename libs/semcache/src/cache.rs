@@ -1,6 +1,6 @@
 //! The cache itself: an exact tier (entry id derived from the tenant and the exact key, no
 //! embedding), then a semantic tier (nearest neighbours of the prompt's embedding within the
-//! tenant, model and namespace, above the threshold, confirmed by [`same_details`]).
+//! tenant, model and namespace, above the threshold, confirmed by [`crate::same_details`]).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -14,7 +14,7 @@ use crate::key::CacheKey;
 use crate::lazy::LazyEmbedder;
 use crate::memo::EmbeddingMemo;
 use crate::store::{CacheEntry, Neighbours, StoreError, VectorStore};
-use crate::verify::same_details;
+use crate::verify::Salient;
 
 /// Namespace of entry ids (UUIDv5 over tenant and exact key).
 const ENTRY_IDS: Uuid = Uuid::from_u128(0x7f0c_51a2_93d4_4b7e_8a61_0c2e_5d9b_3f14);
@@ -267,6 +267,8 @@ impl<S: VectorStore> SemanticCache<S> {
                     now,
                 })
                 .await?;
+            // The prompt's details, read once for every candidate that gets that far.
+            let mut details: Option<Salient> = None;
             for candidate in candidates {
                 if candidate.similarity < policy.threshold {
                     break;
@@ -274,7 +276,8 @@ impl<S: VectorStore> SemanticCache<S> {
                 if candidate.entry.tenant != tenant || candidate.entry.expires_at <= now {
                     continue;
                 }
-                if same_details(&key.prompt, &candidate.entry.prompt) {
+                let details = details.get_or_insert_with(|| Salient::of(&key.prompt));
+                if details.agrees_with(&Salient::of(&candidate.entry.prompt)) {
                     self.stats.semantic_hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(Lookup::Hit(Hit {
                         entry: candidate.entry,

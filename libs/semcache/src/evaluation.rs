@@ -87,14 +87,13 @@ pub struct Report {
 
 /// Precision and recall at `threshold`, with (`verify`) or without the verification step.
 pub fn report(scored: &[Scored], threshold: f32, verify: bool) -> Report {
-    let served = |s: &&Scored| s.similarity >= threshold && (!verify || s.details_agree);
-    let true_hits = scored.iter().filter(served).filter(|s| s.pair.hit).count();
-    let false_hits = scored.iter().filter(served).filter(|s| !s.pair.hit).count();
-    let should = scored.iter().filter(|s| s.pair.hit).count();
+    let all = counts_by(scored, threshold, verify, |_| Some(String::new()))
+        .remove("")
+        .unwrap_or_default();
     Report {
-        precision: ratio(true_hits, true_hits + false_hits),
-        recall: ratio(true_hits, should),
-        false_hits,
+        precision: all.precision(),
+        recall: all.recall(),
+        false_hits: all.false_hits,
         pairs: scored.len(),
     }
 }

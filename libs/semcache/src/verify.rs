@@ -134,30 +134,14 @@ const PERSONS: &[(&str, &str)] = &[
 
 /// Words of pleasantries and of talk about the request itself ("Hope you're having a good day.",
 /// "Could you help me with the following?", "Many thanks in advance."): a sentence made only of
-/// these, stopwords and pronouns, with a greeting word ([`GREETINGS`]) and no third person or
-/// quotes, asks nothing, so its pronouns say nothing about whose question it is.
+/// these, greeting words ([`GREETINGS`], at least one), stopwords and pronouns, with no third
+/// person or quotes, asks nothing, so its pronouns say nothing about whose question it is.
 const PLEASANTRIES: &[&str] = &[
-    "hello",
-    "dear",
     "assistant",
-    "thanks",
-    "thank",
     "much",
     "many",
-    "appreciated",
-    "appreciate",
-    "grateful",
-    "kindly",
-    "sorry",
-    "bother",
-    "bothering",
-    "assist",
-    "assistance",
     "request",
-    "ask",
-    "asking",
     "wonder",
-    "hope",
     "having",
     "good",
     "great",
@@ -166,7 +150,6 @@ const PLEASANTRIES: &[&str] = &[
     "morning",
     "afternoon",
     "evening",
-    "advance",
     "time",
     "love",
     "right",
@@ -179,8 +162,6 @@ const PLEASANTRIES: &[&str] = &[
     "following",
     "below",
     "know",
-    "cheers",
-    "regards",
     "very",
     "really",
     "lot",
@@ -785,6 +766,7 @@ fn without_pleasantries(text: &str) -> String {
                 && !words.iter().any(third_person)
                 && words.iter().all(|w| {
                     STOPWORDS.contains(&w.as_str())
+                        || GREETINGS.contains(&w.as_str())
                         || PLEASANTRIES.contains(&w.as_str())
                         || PERSONS.iter().any(|(p, _)| p == w)
                         || ADDRESS.contains(&w.as_str())
@@ -811,31 +793,29 @@ impl Salient {
         let mut ordered: Vec<String> = Vec::new();
         let mut connector_before: Vec<bool> = Vec::new();
         let mut saw_connector = false;
-        let mut previous = String::new();
+        let lowered: Vec<String> = words.iter().map(|(w, _)| w.to_lowercase()).collect();
         // Where the last form of "to be" was, for the passive.
         let mut last_be: Option<usize> = None;
-        for (i, (word, capitalised)) in words.iter().enumerate() {
-            let lower = word.to_lowercase();
-            let next_lower = words.get(i + 1).map(|(w, _)| w.to_lowercase());
-            let next = next_lower.as_deref();
-            let before = std::mem::replace(&mut previous, lower.clone());
+        for (i, (_, capitalised)) in words.iter().enumerate() {
+            let lower = lowered[i].clone();
+            let before = i.checked_sub(1).map_or("", |j| lowered[j].as_str());
+            let next = lowered.get(i + 1).map(String::as_str);
             if NEGATIONS.contains(&lower.as_str()) {
                 negations += 1;
             }
             if let Some((_, person)) = PERSONS.iter().find(|(w, _)| *w == lower) {
                 // "can you ...", "thank you": the assistant; "how do I ...", "can I ...",
                 // "give me ...": whoever asks, as in the imperative ("read a file in Kotlin").
-                let addressed = *person == "2" && ADDRESS.contains(&before.as_str());
-                let asker = (lower == "i" && ["do", "can"].contains(&before.as_str()))
+                let addressed = *person == "2" && ADDRESS.contains(&before);
+                let asker = (lower == "i" && ["do", "can"].contains(&before))
                     || (lower == "me"
-                        && (REQUEST_VERBS.contains(&before.as_str())
-                            || ["help", "let"].contains(&before.as_str())));
+                        && (REQUEST_VERBS.contains(&before) || ["help", "let"].contains(&before)));
                 if !addressed && !asker {
                     s.persons.insert(person);
                     s.last_person = Some(person);
                 }
             }
-            let scope = match (before.as_str(), lower.as_str()) {
+            let scope = match (before, lower.as_str()) {
                 ("at", "most") | ("or", "less" | "fewer") => Some("at-most"),
                 ("or", "more") => Some("at-least"),
                 // Superlatives: "the most popular", "the least expensive".
@@ -922,52 +902,61 @@ impl Salient {
 
 /// Whether `a` and `b` ask the same thing in every salient detail.
 pub fn same_details(a: &str, b: &str) -> bool {
-    let (sa, sb) = (Salient::of(a), Salient::of(b));
-    let directions_agree =
-        sa.directions.is_empty() || sb.directions.is_empty() || sa.directions == sb.directions;
-    // One subject word swapped for another ("dogs" / "cats", "revenue" / "expenses") with
-    // everything else unchanged: a different question. Rewordings change more than one word.
-    // A typo ("adress" / "address") or another form of the same word ("beat" / "beaten") is
-    // not a substitution.
-    // A name written in lower case in the other prompt ("Canada" / "canada") is the same name.
-    let only = |x: &Salient, y: &Salient| -> Vec<String> {
-        x.content
-            .iter()
-            .filter(|w| !y.content.contains(*w) && !y.names.contains(*w))
-            .cloned()
-            .collect()
-    };
-    let (only_a, only_b) = (only(&sa, &sb), only(&sb, &sa));
-    let substitution = only_a.len() == 1 && only_b.len() == 1 && !same_word(&only_a[0], &only_b[0]);
-    let names_agree = |x: &Salient, y: &Salient| {
-        x.names
-            .iter()
-            .all(|n| y.names.contains(n) || y.content.contains(n))
-    };
-    // The same names in another order without a passive voice: roles swapped ("Aisha lent
-    // Ivan" / "Ivan lent Aisha").
-    let shared_order = |x: &Salient, y: &Salient| -> Vec<String> {
-        x.name_order
-            .iter()
-            .filter(|n| y.names.contains(*n))
-            .cloned()
-            .collect()
-    };
-    let roles_agree =
-        (sa.passive || sb.passive || shared_order(&sa, &sb) == shared_order(&sb, &sa))
-            && !swapped(&sa.sequence, &sb.sequence);
-    sa.numbers == sb.numbers
-        && sa.tags == sb.tags
-        && sa.negated == sb.negated
-        && names_agree(&sa, &sb)
-        && names_agree(&sb, &sa)
-        && sa.persons == sb.persons
-        && sa.last_person == sb.last_person
-        && sa.scope == sb.scope
-        && sa.tenses == sb.tenses
-        && roles_agree
-        && directions_agree
-        && !substitution
+    Salient::of(a).agrees_with(&Salient::of(b))
+}
+
+impl Salient {
+    /// Whether the prompts these details came from ask the same thing.
+    pub fn agrees_with(&self, other: &Salient) -> bool {
+        let (sa, sb) = (self, other);
+        let directions_agree =
+            sa.directions.is_empty() || sb.directions.is_empty() || sa.directions == sb.directions;
+        // A name written in lower case in the other prompt ("Canada" / "canada") is the same
+        // name, not a content word of its own.
+        let only = |x: &Salient, y: &Salient| -> Vec<String> {
+            x.content
+                .iter()
+                .filter(|w| !y.content.contains(*w) && !y.names.contains(*w))
+                .cloned()
+                .collect()
+        };
+        let names_agree = |x: &Salient, y: &Salient| {
+            x.names
+                .iter()
+                .all(|n| y.names.contains(n) || y.content.contains(n))
+        };
+        // One subject word swapped for another ("dogs" / "cats", "revenue" / "expenses") with
+        // everything else unchanged: a different question. Rewordings change more than one
+        // word. A typo ("adress" / "address") or another form of the same word ("beat" /
+        // "beaten") is not a substitution.
+        let (only_a, only_b) = (only(sa, sb), only(sb, sa));
+        let substitution =
+            only_a.len() == 1 && only_b.len() == 1 && !same_word(&only_a[0], &only_b[0]);
+        // The same names in another order without a passive voice: roles swapped ("Aisha lent
+        // Ivan" / "Ivan lent Aisha").
+        let shared_order = |x: &Salient, y: &Salient| -> Vec<String> {
+            x.name_order
+                .iter()
+                .filter(|n| y.names.contains(*n))
+                .cloned()
+                .collect()
+        };
+        let roles_agree =
+            (sa.passive || sb.passive || shared_order(sa, sb) == shared_order(sb, sa))
+                && !swapped(&sa.sequence, &sb.sequence);
+        sa.numbers == sb.numbers
+            && sa.tags == sb.tags
+            && sa.negated == sb.negated
+            && names_agree(sa, sb)
+            && names_agree(sb, sa)
+            && sa.persons == sb.persons
+            && sa.last_person == sb.last_person
+            && sa.scope == sb.scope
+            && sa.tenses == sb.tenses
+            && roles_agree
+            && directions_agree
+            && !substitution
+    }
 }
 
 #[cfg(test)]
