@@ -6,7 +6,8 @@ dialects, hostile headers, clients that give up mid-request), many at once; mean
 tenant sends normal requests. Then: no hostile request got a 5xx, the normal tenant's balance is
 exactly its credit minus what it was charged, and every request of both is booked (no consumer
 stalled). Usage: python loadtests/poison.py [HOSTILE_REQUESTS] [CONCURRENCY] [SEED], with
-.tollgate/env sourced."""
+.tollgate/env sourced. POISON_CACHE=semantic (or exact) gives the hostile tenant's key that cache
+mode and $5 of credit, so its requests reach the cache's embedding and verification."""
 
 import concurrent.futures
 import json
@@ -103,9 +104,9 @@ def admin(method, path, body=None):
         return json.loads(r.read() or b"null")
 
 
-def tenant(name, credit):
+def tenant(name, credit, cache="off"):
     t = admin("POST", "/api/v1/tenants", {"name": name})["id"]
-    key = admin("POST", f"/api/v1/tenants/{t}/keys", {"name": name})["key"]
+    key = admin("POST", f"/api/v1/tenants/{t}/keys", {"name": name, "cache": cache})["key"]
     admin("POST", f"/api/v1/tenants/{t}/credits", {"amount_usd": credit, "idempotency_key": name})
     return t, key
 
@@ -131,7 +132,8 @@ def wait_entries(t, n, seconds=120):
 
 def main():
     stamp = int(time.time())
-    attacker, attacker_key = tenant(f"attacker-{stamp}", "0.01")
+    cache = os.environ.get("POISON_CACHE", "off")
+    attacker, attacker_key = tenant(f"attacker-{stamp}", "0.01" if cache == "off" else "5", cache)
     victim, victim_key = tenant(f"victim-{stamp}", "100")
     wait_entries(attacker, 1)
     wait_entries(victim, 1)
