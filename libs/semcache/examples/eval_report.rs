@@ -5,21 +5,23 @@
 //! `TOLLGATE_MODELS_DIR=.tollgate/models cargo run --release -p tollgate-semcache --example
 //! eval_report -- libs/semcache/eval/heldout/pairs.jsonl [threshold]`
 //!
-//! `EVAL_SHOW=dev` also lists that split's false hits and the paraphrases it missed (tune on
-//! the dev part only: the test part is scored, never looked into).
+//! The tables per kind are for `EVAL_PRECISION` (`strict`, the default, or `balanced`); the
+//! first table has both modes. `EVAL_SHOW=dev` also lists that split's false hits and the
+//! paraphrases it missed, and `EVAL_ABLATE=dev` that split's figures with each check left out
+//! in turn (tune on the dev part only: the test part is scored, never looked into).
 
 use std::path::PathBuf;
 
 use tollgate_semcache::evaluation::{Counts, Pair, counts_by, parse_pairs, score};
-use tollgate_semcache::{DEFAULT_THRESHOLD, Embedder, EmbedderConfig};
+use tollgate_semcache::{Check, Checks, DEFAULT_THRESHOLD, Embedder, EmbedderConfig, Precision};
 
 fn interval((lo, hi): (f64, f64)) -> String {
     format!("[{lo:.3}, {hi:.3}]")
 }
 
-fn row(name: &str, plain: &Counts, verified: &Counts) {
+fn row(name: &str, mode: &str, plain: &Counts, verified: &Counts) {
     println!(
-        "| {name} | {} | {:.3} / {:.3} | {:.3} {} | {:.3} {} | {} |",
+        "| {name} | {mode} | {} | {:.3} / {:.3} | {:.3} {} | {:.3} {} | {} |",
         verified.pairs,
         plain.precision(),
         plain.recall(),
@@ -49,25 +51,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             p.split.clone()
         }
     };
-    println!("{path}, threshold {threshold}");
-    let overall = |verify| counts_by(&scored, threshold, verify, |p| Some(split(p)));
-    let (plain, verified) = (overall(false), overall(true));
+    let precision: Precision =
+        std::env::var("EVAL_PRECISION").map_or(Ok(Precision::Strict), |p| p.parse())?;
+    println!(
+        "{path}, threshold {threshold}, per kind: {}",
+        precision.as_str()
+    );
+    let overall = |checks| counts_by(&scored, threshold, checks, |p| Some(split(p)));
+    let plain = overall(Checks::NONE);
     println!();
     println!(
-        "| split | pairs | cosine only P / R | verified precision [95 % CI] | verified recall [95 % CI] | false hits |"
+        "| split | precision mode | pairs | cosine only P / R | verified precision [95 % CI] | verified recall [95 % CI] | false hits |"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
-    for (name, counts) in &verified {
-        row(name, &plain[name], counts);
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for name in plain.keys() {
+        for mode in [Precision::Strict, Precision::Balanced] {
+            row(
+                name,
+                mode.as_str(),
+                &plain[name],
+                &overall(mode.checks())[name],
+            );
+        }
     }
+    let verified = overall(precision.checks());
     for name in verified.keys() {
         // Near-misses per kind: the share the decision refuses (their precision contribution).
-        let by_why = |verify| {
-            counts_by(&scored, threshold, verify, |p| {
+        let by_why = |checks| {
+            counts_by(&scored, threshold, checks, |p| {
                 (split(p) == *name).then(|| format!("{} / {}", p.kind, p.why))
             })
         };
-        let (plain, verified) = (by_why(false), by_why(true));
+        let (plain, verified) = (by_why(Checks::NONE), by_why(precision.checks()));
         println!();
         println!("{name}: per kind");
         println!();
@@ -90,7 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(show) = std::env::var("EVAL_SHOW") {
         println!();
         for s in scored.iter().filter(|s| split(&s.pair) == show) {
-            let served = s.similarity >= threshold && s.details_agree;
+            let served = s.served(threshold, precision.checks());
             if served != s.pair.hit {
                 let verdict = if served { "false hit" } else { "missed" };
                 println!(
@@ -100,5 +115,58 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    if let Ok(ablate) = std::env::var("EVAL_ABLATE") {
+        ablation(&scored, threshold, &ablate, split);
+    }
     Ok(())
+}
+
+/// One split's figures with every check, then with each check left out in turn, and the pairs
+/// only that check turns away (paraphrases it costs, near-misses it alone stops).
+fn ablation(
+    scored: &[tollgate_semcache::evaluation::Scored],
+    threshold: f32,
+    name: &str,
+    split: impl Fn(&Pair) -> String,
+) {
+    let part: Vec<_> = scored
+        .iter()
+        .filter(|s| split(&s.pair) == name)
+        .cloned()
+        .collect();
+    println!();
+    println!("{name}: each check left out");
+    println!();
+    println!(
+        "| left out | precision | recall | false hits | paraphrases it alone turns away | near-misses it alone stops |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let all = Checks::all();
+    let figures = |checks| counts_by(&part, threshold, checks, |_| Some(String::new()))[""];
+    let every = figures(all);
+    println!(
+        "| nothing | {:.3} | {:.3} | {} | | |",
+        every.precision(),
+        every.recall(),
+        every.false_hits
+    );
+    for check in Check::ALL {
+        let without = all.without(check);
+        let counts = figures(without);
+        let alone = |hit: bool| {
+            part.iter()
+                .filter(|s| {
+                    s.pair.hit == hit && s.served(threshold, without) && !s.served(threshold, all)
+                })
+                .count()
+        };
+        println!(
+            "| {check:?} | {:.3} | {:.3} | {} | {} | {} |",
+            counts.precision(),
+            counts.recall(),
+            counts.false_hits,
+            alone(true),
+            alone(false),
+        );
+    }
 }

@@ -14,7 +14,7 @@ use crate::key::CacheKey;
 use crate::lazy::LazyEmbedder;
 use crate::memo::EmbeddingMemo;
 use crate::store::{CacheEntry, Neighbours, StoreError, VectorStore};
-use crate::verify::Salient;
+use crate::verify::{Precision, Salient};
 
 /// Namespace of entry ids (UUIDv5 over tenant and exact key).
 const ENTRY_IDS: Uuid = Uuid::from_u128(0x7f0c_51a2_93d4_4b7e_8a61_0c2e_5d9b_3f14);
@@ -55,6 +55,8 @@ pub struct Policy {
     pub ttl: Duration,
     /// Serve semantic hits whatever the temperature.
     pub any_temperature: bool,
+    /// Which checks a semantic candidate must pass.
+    pub precision: Precision,
 }
 
 /// Gateway-wide cache settings.
@@ -277,7 +279,7 @@ impl<S: VectorStore> SemanticCache<S> {
                     continue;
                 }
                 let details = details.get_or_insert_with(|| Salient::of(&key.prompt));
-                if details.agrees_with(&Salient::of(&candidate.entry.prompt)) {
+                if details.agrees_with(&Salient::of(&candidate.entry.prompt), policy.precision) {
                     self.stats.semantic_hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(Lookup::Hit(Hit {
                         entry: candidate.entry,

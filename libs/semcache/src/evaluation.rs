@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use crate::{EmbedError, Embedder, cosine, same_details};
+use crate::{Checks, EmbedError, Embedder, Salient, cosine};
 
 /// One labelled pair.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,8 +48,15 @@ pub struct Scored {
     pub pair: Pair,
     /// Cosine similarity of the two prompts.
     pub similarity: f32,
-    /// Whether the salient details agree.
-    pub details_agree: bool,
+    /// The checks on which the two prompts' salient details disagree.
+    pub disagreements: Checks,
+}
+
+impl Scored {
+    /// Whether the pair is served at `threshold` when `checks` are enforced.
+    pub fn served(&self, threshold: f32, checks: Checks) -> bool {
+        self.similarity >= threshold && !self.disagreements.intersects(checks)
+    }
 }
 
 /// Embeds every distinct prompt of the pairs once and scores each pair.
@@ -65,7 +72,7 @@ pub async fn score(embedder: &Embedder, pairs: Vec<Pair>) -> Result<Vec<Scored>,
         }
         scored.push(Scored {
             similarity: cosine(&vectors[&pair.a], &vectors[&pair.b]),
-            details_agree: same_details(&pair.a, &pair.b),
+            disagreements: Salient::of(&pair.a).disagreements(&Salient::of(&pair.b)),
             pair,
         });
     }
@@ -85,9 +92,9 @@ pub struct Report {
     pub pairs: usize,
 }
 
-/// Precision and recall at `threshold`, with (`verify`) or without the verification step.
-pub fn report(scored: &[Scored], threshold: f32, verify: bool) -> Report {
-    let all = counts_by(scored, threshold, verify, |_| Some(String::new()))
+/// Precision and recall at `threshold` with `checks` enforced (`Checks::NONE`: cosine alone).
+pub fn report(scored: &[Scored], threshold: f32, checks: Checks) -> Report {
+    let all = counts_by(scored, threshold, checks, |_| Some(String::new()))
         .remove("")
         .unwrap_or_default();
     Report {
@@ -142,12 +149,12 @@ impl Counts {
     }
 }
 
-/// The decision's counts at `threshold` (with or without verification) per group, `group`
-/// naming each pair's group (pairs it names `None` are left out).
+/// The decision's counts at `threshold` with `checks` enforced, per group, `group` naming each
+/// pair's group (pairs it names `None` are left out).
 pub fn counts_by(
     scored: &[Scored],
     threshold: f32,
-    verify: bool,
+    checks: Checks,
     group: impl Fn(&Pair) -> Option<String>,
 ) -> BTreeMap<String, Counts> {
     let mut groups: BTreeMap<String, Counts> = BTreeMap::new();
@@ -155,7 +162,7 @@ pub fn counts_by(
         let Some(name) = group(&s.pair) else {
             continue;
         };
-        let served = s.similarity >= threshold && (!verify || s.details_agree);
+        let served = s.served(threshold, checks);
         let counts = groups.entry(name).or_default();
         counts.pairs += 1;
         counts.should += usize::from(s.pair.hit);

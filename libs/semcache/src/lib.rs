@@ -20,7 +20,7 @@ pub use key::CacheKey;
 pub use lazy::LazyEmbedder;
 pub use memo::EmbeddingMemo;
 pub use store::{AnyStore, CacheEntry, EdgeStore, ServerStore, StoreError, VectorStore};
-pub use verify::{Salient, same_details};
+pub use verify::{Check, Checks, Precision, Salient, same_details};
 
 /// Similarity above which a candidate goes to verification (configurable per key).
 pub const DEFAULT_THRESHOLD: f32 = 0.75;

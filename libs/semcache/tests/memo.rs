@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tollgate_semcache::{
-    Answer, CacheConfig, CacheKey, EdgeStore, Lookup, Mode, Policy, SemanticCache, Tier,
+    Answer, CacheConfig, CacheKey, EdgeStore, Lookup, Mode, Policy, Precision, SemanticCache, Tier,
 };
 use uuid::Uuid;
 
@@ -24,6 +24,7 @@ const POLICY: Policy = Policy {
     threshold: 0.75,
     ttl: Duration::from_secs(600),
     any_temperature: false,
+    precision: Precision::Strict,
 };
 
 async fn served_tier(cache: &SemanticCache<EdgeStore>, tenant: Uuid, prompt: &str) -> Option<Tier> {

@@ -51,6 +51,8 @@ pub struct ApiKey {
     pub cache_ttl_seconds: Option<i32>,
     /// Serve semantic hits whatever the request's temperature.
     pub cache_any_temperature: bool,
+    /// Checks a semantic candidate must pass: `strict` (every one) or `balanced`.
+    pub cache_precision: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Revocation time, if revoked.
@@ -100,20 +102,24 @@ pub struct NewApiKey {
     pub cache_ttl_seconds: Option<i32>,
     /// Semantic hits whatever the temperature.
     pub cache_any_temperature: bool,
+    /// `strict` or `balanced`; `None`: `strict`.
+    pub cache_precision: Option<String>,
 }
 
 const KEY_COLUMNS: &str = "id, tenant_id, name, key_prefix, tags, allowed_models, budget_usd, \
                            budget_period, rpm, tpm, max_concurrent, default_max_tokens, \
                            max_output_tokens, cache_mode, cache_threshold, cache_ttl_seconds, \
-                           cache_any_temperature, created_at, revoked_at";
+                           cache_any_temperature, cache_precision, created_at, revoked_at";
 
 /// Stores a new key for `tenant_id`. Fails with a foreign-key violation if the tenant is unknown.
 pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<ApiKey, StoreError> {
     let sql = format!(
         "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, tags, allowed_models, \
          budget_usd, rpm, tpm, max_concurrent, cache_mode, cache_threshold, cache_ttl_seconds, \
-         cache_any_temperature, budget_period, default_max_tokens, max_output_tokens) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         cache_any_temperature, budget_period, default_max_tokens, max_output_tokens, \
+         cache_precision) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         COALESCE($19, 'strict')) \
          RETURNING {KEY_COLUMNS}"
     );
     let stored = sqlx::query_as::<_, ApiKey>(&sql)
@@ -135,6 +141,7 @@ pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<A
         .bind(key.budget_period.as_str())
         .bind(key.default_max_tokens)
         .bind(key.max_output_tokens)
+        .bind(&key.cache_precision)
         .fetch_one(pool)
         .await?;
     Ok(stored)
@@ -297,6 +304,8 @@ pub struct KeyUpdate {
     pub cache_ttl_seconds: Option<Option<i32>>,
     /// Semantic hits whatever the temperature.
     pub cache_any_temperature: Option<bool>,
+    /// `strict` or `balanced`.
+    pub cache_precision: Option<String>,
     /// Requests per minute.
     pub rpm: Option<Option<i32>>,
     /// Tokens per minute.
@@ -340,6 +349,7 @@ pub async fn update(
          budget_period = COALESCE($19, budget_period), \
          default_max_tokens = CASE WHEN $20 THEN $21 ELSE default_max_tokens END, \
          max_output_tokens = CASE WHEN $22 THEN $23 ELSE max_output_tokens END, \
+         cache_precision = COALESCE($24, cache_precision), \
          settings_changed_at = now() \
          WHERE id = $1 AND revoked_at IS NULL RETURNING {KEY_COLUMNS}, key_hash"
     );
@@ -367,6 +377,7 @@ pub async fn update(
         .bind(update.default_max_tokens.flatten())
         .bind(update.max_output_tokens.is_some())
         .bind(update.max_output_tokens.flatten())
+        .bind(&update.cache_precision)
         .fetch_optional(pool)
         .await?;
     use sqlx::{FromRow, Row};

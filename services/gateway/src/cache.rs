@@ -255,6 +255,7 @@ impl CachePlan {
                 threshold: key.cache.threshold.unwrap_or(settings.threshold),
                 ttl: key.cache.ttl.unwrap_or(settings.ttl),
                 any_temperature: key.cache.any_temperature,
+                precision: key.cache.precision,
             },
             lookup,
             vector: None,

@@ -454,6 +454,75 @@ async fn keys_inherit_the_tenant_policy() {
     stack.stop().await;
 }
 
+/// A key's precision mode: `strict` (the default) refuses a stored prompt with one subject word
+/// swapped, `balanced` serves it; the mode is set at creation, shown, changed with PATCH and
+/// checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_precision_mode_decides_whether_a_swapped_subject_is_served() {
+    let stack = cached_stack().await;
+    let strict = stack.funded_tenant(json!({"cache": "semantic"})).await;
+    let balanced = stack
+        .funded_tenant(json!({"cache": "semantic", "cache_precision": "balanced"}))
+        .await;
+    let (stored, swapped) = (
+        ask("Is chocolate bad for dogs?"),
+        ask("Is chocolate bad for cats?"),
+    );
+    for t in [&strict, &balanced] {
+        send(&stack, &t.key, &stored, None).await;
+    }
+    stack.wait_cache_stores(2).await;
+    let (strict_answer, _) = send(&stack, &strict.key, &swapped, None).await;
+    assert_eq!(
+        strict_answer, "miss",
+        "strict: another animal, another question"
+    );
+    let (balanced_answer, _) = send(&stack, &balanced.key, &swapped, None).await;
+    assert_eq!(
+        balanced_answer, "semantic",
+        "balanced lets one swapped word through"
+    );
+
+    let key_path = format!("/api/v1/keys/{}", balanced.key_id);
+    let patch = |body: Value| {
+        stack
+            .admin(reqwest::Method::PATCH, &key_path)
+            .json(&body)
+            .send()
+    };
+    let bad = patch(json!({"cache_precision": "loose"})).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let error: Value = bad.json().await.unwrap();
+    assert_eq!(error["error"]["param"], "cache_precision");
+    let patched = patch(json!({"cache_precision": "strict"})).await.unwrap();
+    assert_eq!(patched.status(), 200);
+    let key: Value = patched.json().await.unwrap();
+    assert_eq!(key["cache_precision"], "strict");
+    let (now_strict, _) = send(
+        &stack,
+        &balanced.key,
+        &ask("Is chocolate bad for cats?"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        now_strict, "miss",
+        "the change applies at once on this gateway"
+    );
+
+    let created = stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{}/keys", strict.tenant_id),
+        )
+        .json(&json!({"name": "a key", "cache_precision": "strict\u{0}"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 400, "a mode with a NUL is no mode");
+    stack.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_survive_a_gateway_restart() {
     let stack = cached_stack().await;

@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_events::{CreditSource, CreditsAdjusted, CreditsGranted, Event, EventBody};
+use tollgate_semcache::Precision;
 use tollgate_store::budget::{self, BudgetPeriod, PeriodSpend, SpendOwner};
 use tollgate_store::keys::{KeyUpdate, NewApiKey, Updated};
 use uuid::Uuid;
@@ -241,6 +242,8 @@ pub struct CreateKey {
     cache_ttl_seconds: Option<i32>,
     #[serde(default)]
     cache_any_temperature: bool,
+    /// `strict` (the default: every check) or `balanced` (more paraphrases served).
+    cache_precision: Option<String>,
 }
 
 /// `POST /api/v1/tenants/{tenant_id}/keys`: the plaintext key is in this answer only.
@@ -280,6 +283,7 @@ pub async fn create_key(
     if let Some(threshold) = body.cache_threshold {
         check_threshold(threshold)?;
     }
+    check_precision(body.cache_precision.as_deref())?;
     require_tenant(&state.pool, tenant_id).await?;
     let cap = state.config.limits.max_keys_per_tenant;
     if tollgate_store::keys::count_live(&state.pool, tenant_id).await? >= i64::from(cap) {
@@ -310,6 +314,7 @@ pub async fn create_key(
         cache_threshold: body.cache_threshold,
         cache_ttl_seconds: cache.ttl_seconds,
         cache_any_temperature: body.cache_any_temperature,
+        cache_precision: body.cache_precision,
     };
     let stored = tollgate_store::keys::create(&state.pool, tenant_id, &new_key).await?;
     let mut answer =
@@ -419,6 +424,18 @@ fn check_threshold(threshold: f32) -> Result<(), ApiError> {
     ))
 }
 
+/// A precision mode as given: absent, `strict` or `balanced` (400 otherwise).
+fn check_precision(precision: Option<&str>) -> Result<(), ApiError> {
+    match precision.map(str::parse::<Precision>) {
+        Some(Err(message)) => Err(ApiError::invalid(
+            format!("'cache_precision': {message}"),
+            "invalid_request",
+            Some("cache_precision"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Deserializes a field that is present (`null` included) as `Some`, so an absent field (kept)
 /// differs from `null` (cleared).
 fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
@@ -448,6 +465,8 @@ pub struct UpdateKey {
     #[serde(default, deserialize_with = "present")]
     cache_ttl_seconds: Option<Option<i32>>,
     cache_any_temperature: Option<bool>,
+    /// `strict` or `balanced`.
+    cache_precision: Option<String>,
     /// Requests per minute; `null`: unlimited.
     #[serde(default, deserialize_with = "present")]
     rpm: Option<Option<i32>>,
@@ -481,6 +500,7 @@ impl UpdateKey {
         if let Some(Some(threshold)) = self.cache_threshold {
             check_threshold(threshold)?;
         }
+        check_precision(self.cache_precision.as_deref())?;
         let update = KeyUpdate {
             budget_usd,
             budget_period: parse_period(self.budget_period)?,
@@ -489,6 +509,7 @@ impl UpdateKey {
             cache_threshold: self.cache_threshold,
             cache_ttl_seconds: self.cache_ttl_seconds,
             cache_any_temperature: self.cache_any_temperature,
+            cache_precision: self.cache_precision,
             rpm: changed_limit(self.rpm, "rpm")?,
             tpm: changed_limit(self.tpm, "tpm")?,
             max_concurrent: changed_limit(self.max_concurrent, "max_concurrent")?,
@@ -502,6 +523,7 @@ impl UpdateKey {
             && update.cache_threshold.is_none()
             && update.cache_ttl_seconds.is_none()
             && update.cache_any_temperature.is_none()
+            && update.cache_precision.is_none()
             && update.rpm.is_none()
             && update.tpm.is_none()
             && update.max_concurrent.is_none()
@@ -510,7 +532,7 @@ impl UpdateKey {
         if nothing {
             return Err(ApiError::invalid(
                 "nothing to change: give at least one of budget_usd, budget_period, allowed_models, cache, \
-                 cache_threshold, cache_ttl_seconds, cache_any_temperature, rpm, tpm, \
+                 cache_threshold, cache_ttl_seconds, cache_any_temperature, cache_precision, rpm, tpm, \
                  max_concurrent, default_max_tokens, max_output_tokens",
                 "invalid_request",
                 None,

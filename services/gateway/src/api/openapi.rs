@@ -590,6 +590,7 @@ fn shared_schemas() -> Map<String, Value> {
                 "cache": nullable("string"), "cache_threshold": nullable("number"),
                 "cache_ttl_seconds": nullable("integer"),
                 "cache_any_temperature": {"type": "boolean"},
+                "cache_precision": {"type": "string", "enum": ["strict", "balanced"]},
                 "created_at": time, "revoked_at": {"type": ["string", "null"], "format": "date-time"},
             },
         },

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use subtle::ConstantTimeEq;
-use tollgate_semcache::Mode;
+use tollgate_semcache::{Mode, Precision};
 use tollgate_store::PgPool;
 use uuid::Uuid;
 
@@ -55,6 +55,8 @@ pub struct KeyCachePolicy {
     pub ttl: Option<Duration>,
     /// Semantic hits whatever the temperature.
     pub any_temperature: bool,
+    /// Checks a semantic candidate must pass.
+    pub precision: Precision,
 }
 
 impl KeyCachePolicy {
@@ -74,6 +76,7 @@ impl KeyCachePolicy {
                 .or(found.tenant_cache_ttl_seconds)
                 .map(seconds),
             any_temperature: key.cache_any_temperature,
+            precision: key.cache_precision.parse().unwrap_or_default(),
         }
     }
 }
