@@ -494,6 +494,10 @@ async fn the_precision_mode_decides_whether_a_swapped_subject_is_served() {
     assert_eq!(bad.status(), 400);
     let error: Value = bad.json().await.unwrap();
     assert_eq!(error["error"]["param"], "cache_precision");
+    assert_eq!(
+        error["error"]["message"], "'cache_precision' must be 'strict' or 'balanced'",
+        "the value is not echoed"
+    );
     let patched = patch(json!({"cache_precision": "strict"})).await.unwrap();
     assert_eq!(patched.status(), 200);
     let key: Value = patched.json().await.unwrap();
