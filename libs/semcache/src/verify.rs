@@ -1192,8 +1192,8 @@ impl Salient {
             // "9 am", "2750 m": units only after a number ("I am", "m" alone are not).
             let unit_context = !matches!(lower.as_str(), "am" | "m") || number_of(before).is_some();
             // Not poles: "is it true that ..." asks the question itself, "show me" is a
-            // request, "good morning" greets, and "on" before a word is a preposition ("prey on flies"), unless a verb
-            // takes it ("turn on wifi").
+            // request, "good morning" greets, and "on" before a word is a preposition ("prey
+            // on flies"), unless a verb takes it ("turn on wifi").
             let not_pole = match lower.as_str() {
                 "true" => before == "it" && next == Some("that"),
                 "show" => matches!(next, Some("me" | "us")),
@@ -1306,7 +1306,7 @@ pub enum Check {
     Tenses = 1 << 7,
     /// Names in the same order unless passive.
     NameOrder = 1 << 8,
-    /// No two words trading places.
+    /// No two words, or two runs of words around a kept middle, trading places.
     Swap = 1 << 9,
     /// Direction between tags ("from USD to EUR").
     Directions = 1 << 10,
