@@ -167,6 +167,15 @@ pub async fn list(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<ApiKey>, StoreEr
         .await?)
 }
 
+/// The key with `id` (revoked or not), if any.
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ApiKey>, StoreError> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1");
+    Ok(sqlx::query_as::<_, ApiKey>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
 /// A key found by its hash, with the stored hash for a constant-time re-check.
 #[derive(Debug, Clone)]
 pub struct KeyByHash {

@@ -166,6 +166,49 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>, StoreError> 
     Ok(tenant)
 }
 
+/// A tenant in the operator's list: its settings and its balance as the ledger projects it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ListedTenant {
+    /// The tenant.
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    /// credited + adjusted - spent (zero before the ledger booked anything).
+    #[serde(serialize_with = "money")]
+    pub balance_usd: Decimal,
+    /// All usage cost booked.
+    #[serde(serialize_with = "money")]
+    pub spent_usd: Decimal,
+}
+
+fn money<S: serde::Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&value.normalize().to_string())
+}
+
+/// Up to `limit` tenants, newest first, older than the tenant `before` when given.
+pub async fn list(
+    pool: &PgPool,
+    limit: i64,
+    before: Option<Uuid>,
+) -> Result<Vec<ListedTenant>, StoreError> {
+    let columns = TENANT_COLUMNS
+        .split(", ")
+        .map(|c| format!("t.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns}, COALESCE(b.balance_usd, 0) AS balance_usd, \
+         COALESCE(b.spent_usd, 0) AS spent_usd \
+         FROM tenants t LEFT JOIN tenant_balances b ON b.tenant_id = t.id \
+         WHERE $2::uuid IS NULL OR t.id < $2 ORDER BY t.id DESC LIMIT $1"
+    );
+    Ok(sqlx::query_as::<_, ListedTenant>(&sql)
+        .bind(limit)
+        .bind(before)
+        .fetch_all(pool)
+        .await?)
+}
+
 /// Tenants whose settings changed within the last `seconds` (by the database clock), each with
 /// the seconds since the change, so every gateway reloads the keys it cached before it.
 pub async fn changed_within(pool: &PgPool, seconds: f64) -> Result<Vec<(Uuid, f64)>, StoreError> {

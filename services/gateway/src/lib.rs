@@ -10,6 +10,7 @@ pub mod cache;
 pub mod chat;
 pub mod client_text;
 pub mod config;
+pub mod console;
 pub mod dispatch;
 pub mod error;
 pub mod headers;

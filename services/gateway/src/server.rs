@@ -213,6 +213,7 @@ impl Gateway {
         });
         let app_state = state.clone();
         let body_limit = config.max_body_bytes;
+        let console_dir = config.console_dir.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(
@@ -221,6 +222,7 @@ impl Gateway {
                 .app_data(app_state.clone())
                 .app_data(json_config(body_limit))
                 .app_data(query_config())
+                .configure(|cfg| crate::console::configure(cfg, console_dir.as_deref()))
                 .configure(api::routes)
         })
         .workers(config.workers)

@@ -70,6 +70,24 @@ async fn no_tenant_reaches_another_tenants_data_and_no_secret_is_logged() {
             .replace("{key_id}", &victim.key_id.to_string())
             .replace("{rule_id}", &rule_id)
             .replace("{alert_id}", &Uuid::now_v7().to_string());
+        if route.path == "/api/v1/me" {
+            // Names no tenant: it answers who the caller is, the intruder's own tenant.
+            let me: Value = stack
+                .http
+                .get(format!(
+                    "{}{path}?tenant_id={}",
+                    stack.url, victim.tenant_id
+                ))
+                .bearer_auth(&intruder.key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(me["tenant_id"], intruder.tenant_id.to_string(), "{me}");
+            continue;
+        }
         let expected = match route.access {
             Access::Public | Access::TenantKey => continue,
             Access::TenantInPath => 404,

@@ -21,6 +21,7 @@ mod operators;
 mod poison;
 mod rate_limits;
 mod routing;
+mod self_service;
 mod spool;
 mod support;
 mod traces;

@@ -1,4 +1,5 @@
-//! Management API (`/api/v1`), for the platform operator's `ADMIN_TOKEN`.
+//! Management API (`/api/v1`): tenants, keys and credits. The platform operator manages
+//! every tenant; a tenant's own key lists, creates, edits and revokes that tenant's keys.
 
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
@@ -11,6 +12,7 @@ use tollgate_store::budget::{self, BudgetPeriod, PeriodSpend, SpendOwner};
 use tollgate_store::keys::{KeyUpdate, NewApiKey, Updated};
 use uuid::Uuid;
 
+use super::access::Principal;
 use super::audit::Created;
 use super::ids::{KeyId, TenantId, require_tenant};
 use super::params::parse_money;
@@ -199,6 +201,50 @@ pub async fn get_tenant(
         .await?
         .ok_or_else(|| ApiError::not_found("tenant not found", "tenant_not_found"))?;
     Ok(HttpResponse::Ok().json(tenant_view(&state, &tenant).await?))
+}
+
+/// Query of `GET /api/v1/tenants`.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct TenantListQuery {
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<String>,
+    /// A tenant id from the previous page's `next_before`.
+    before: Option<String>,
+}
+
+/// `GET /api/v1/tenants?limit&before`: every tenant, newest first, each with its balance and
+/// the spend of its budget's current period.
+pub async fn list_tenants(
+    state: web::Data<AppState>,
+    query: web::Query<TenantListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = super::params::parse_limit(query.limit.as_deref(), 100, 1000)?;
+    let before = query
+        .before
+        .as_deref()
+        .map(|raw| {
+            Uuid::parse_str(raw).map_err(|_| {
+                ApiError::invalid(
+                    "'before' must be a tenant id from a previous page",
+                    "invalid_request",
+                    Some("before"),
+                )
+            })
+        })
+        .transpose()?;
+    let tenants = tollgate_store::tenants::list(&state.pool, limit, before).await?;
+    let now = Utc::now();
+    let mut data = Vec::with_capacity(tenants.len());
+    for listed in &tenants {
+        let owner = SpendOwner::Tenant(listed.tenant.id);
+        let spend =
+            budget::period_spend(&state.pool, owner, listed.tenant.budget_period, now).await?;
+        data.push(with_period_spend(listed, &spend)?);
+    }
+    let next = (tenants.len() as i64 == limit)
+        .then(|| tenants.last().map(|t| t.tenant.id))
+        .flatten();
+    Ok(HttpResponse::Ok().json(json!({"data": data, "next_before": next})))
 }
 
 /// A tenant as answered: its settings and the spend of its budget's current period.
@@ -547,9 +593,11 @@ impl UpdateKey {
 /// gateway applies them at once, every other within a poll interval (about a second).
 pub async fn update_key(
     state: web::Data<AppState>,
+    principal: Principal,
     KeyId(key_id): KeyId,
     body: web::Json<UpdateKey>,
 ) -> Result<HttpResponse, ApiError> {
+    own_key(&state, principal, key_id).await?;
     let update = body.into_inner().validate(&state)?;
     match tollgate_store::keys::update(&state.pool, key_id, &update).await? {
         Updated::Key(key, hash) => {
@@ -587,11 +635,24 @@ pub async fn list_keys(
     Ok(HttpResponse::Ok().json(json!({"data": data})))
 }
 
+/// 404 unless the operator asks or the key is one of the calling tenant's own (another
+/// tenant's key is not found, exactly like a missing one).
+async fn own_key(state: &AppState, principal: Principal, key_id: Uuid) -> Result<(), ApiError> {
+    if let Principal::Tenant(own) = principal
+        && tollgate_store::keys::tenant_of(&state.pool, key_id).await? != Some(own)
+    {
+        return Err(ApiError::not_found("key not found", "key_not_found"));
+    }
+    Ok(())
+}
+
 /// `DELETE /api/v1/keys/{key_id}`: revokes; every gateway stops accepting it within ~1 s.
 pub async fn revoke_key(
     state: web::Data<AppState>,
+    principal: Principal,
     KeyId(key_id): KeyId,
 ) -> Result<HttpResponse, ApiError> {
+    own_key(&state, principal, key_id).await?;
     match tollgate_store::keys::revoke(&state.pool, key_id).await? {
         Some(hash) => state.keys.evict(&hash),
         None if tollgate_store::keys::exists(&state.pool, key_id).await? => {}

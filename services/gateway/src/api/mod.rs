@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod audit;
 pub mod ids;
 pub mod ledger;
+pub mod me;
 pub mod models;
 pub mod openapi;
 pub mod operators;
@@ -63,12 +64,14 @@ pub const ROUTES: &[RouteSpec] = &[
     route!(GET "/readyz", Public, ops::readyz),
     route!(GET "/metrics", Public, ops::metrics),
     route!(GET "/openapi.json", Public, openapi_json),
+    route!(GET "/api/v1/me", OwnTenant(Viewer), me::me),
+    route!(GET "/api/v1/tenants", Operator(Viewer), admin::list_tenants),
     route!(POST "/api/v1/tenants", Operator(Admin), admin::create_tenant, "tenant.create"),
-    route!(GET "/api/v1/tenants/{tenant_id}", Operator(Viewer), admin::get_tenant),
+    route!(GET "/api/v1/tenants/{tenant_id}", TenantInPath(Viewer), admin::get_tenant),
     route!(PATCH "/api/v1/tenants/{tenant_id}", Operator(Admin), admin::update_tenant, "tenant.update"),
     route!(DELETE "/api/v1/tenants/{tenant_id}/cache", TenantInPath(Admin), admin::purge_cache, "cache.purge"),
-    route!(POST "/api/v1/tenants/{tenant_id}/keys", Operator(Admin), admin::create_key, "key.create"),
-    route!(GET "/api/v1/tenants/{tenant_id}/keys", Operator(Viewer), admin::list_keys),
+    route!(POST "/api/v1/tenants/{tenant_id}/keys", TenantInPath(Admin), admin::create_key, "key.create"),
+    route!(GET "/api/v1/tenants/{tenant_id}/keys", TenantInPath(Viewer), admin::list_keys),
     route!(POST "/api/v1/tenants/{tenant_id}/credits", Operator(Billing), admin::grant_credits, "credits.grant"),
     route!(POST "/api/v1/tenants/{tenant_id}/adjustments", Operator(Billing), admin::adjust_credits, "credits.adjust"),
     route!(GET "/api/v1/tenants/{tenant_id}/balance", TenantInPath(Viewer), ledger::balance),
@@ -76,8 +79,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route!(PUT "/api/v1/tenants/{tenant_id}/auto-topup", Operator(Billing), topup::put, "auto_topup.put"),
     route!(GET "/api/v1/tenants/{tenant_id}/auto-topup", Operator(Viewer), topup::get),
     route!(DELETE "/api/v1/tenants/{tenant_id}/auto-topup", Operator(Billing), topup::delete, "auto_topup.delete"),
-    route!(DELETE "/api/v1/keys/{key_id}", Operator(Admin), admin::revoke_key, "key.revoke"),
-    route!(PATCH "/api/v1/keys/{key_id}", Operator(Admin), admin::update_key, "key.update"),
+    route!(DELETE "/api/v1/keys/{key_id}", OwnTenant(Admin), admin::revoke_key, "key.revoke"),
+    route!(PATCH "/api/v1/keys/{key_id}", OwnTenant(Admin), admin::update_key, "key.update"),
     route!(GET "/api/v1/providers/health", Operator(Viewer), providers::health),
     route!(GET "/api/v1/analytics/costs", OwnTenant(Viewer), analytics::costs),
     route!(GET "/api/v1/analytics/usage", OwnTenant(Viewer), analytics::usage),

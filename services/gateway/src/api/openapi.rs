@@ -139,6 +139,21 @@ fn operation(method: &Method, path: &str, schemas: &mut Map<String, Value>) -> O
             (200, Some(json_content(json!({"type": "object"})))),
             &[],
         ),
+        ("GET", "/api/v1/me") => op(
+            "Who this credential is: a tenant key's tenant and key, or an operator's role",
+            None,
+            ok("Me"),
+            m,
+        ),
+        ("GET", "/api/v1/tenants") => Operation {
+            query: query_of::<admin::TenantListQuery>(),
+            ..op(
+                "Every tenant with its balance, newest first",
+                None,
+                (200, Some(json_content(reference("TenantPage")))),
+                m,
+            )
+        },
         ("POST", "/api/v1/tenants") => op(
             "Create a tenant",
             Some(derived::<admin::CreateTenant>(schemas)),
@@ -696,8 +711,35 @@ fn shared_schemas() -> Map<String, Value> {
             },
         },
     });
-    match schemas {
-        Value::Object(map) => map,
+    // The console's reads, in a second literal (one literal this long exceeds json!'s
+    // recursion limit).
+    let console = json!({
+        "TenantPage": {
+            "type": "object", "required": ["data"],
+            "properties": {
+                "data": {"type": "array", "items": {"allOf": [reference("Tenant"), {
+                    "type": "object", "required": ["balance_usd", "spent_usd"],
+                    "properties": {"balance_usd": money, "spent_usd": money},
+                }]}},
+                "next_before": {"type": ["string", "null"]},
+            },
+        },
+        "Me": {
+            "type": "object", "required": ["kind"],
+            "properties": {
+                "kind": {"enum": ["tenant", "operator"]},
+                "tenant_id": uuid, "tenant_name": {"type": "string"},
+                "key_id": uuid, "key_name": {"type": "string"},
+                "role": {"enum": ["admin", "billing", "viewer"]},
+                "token_id": {"type": ["string", "null"]},
+            },
+        },
+    });
+    match (schemas, console) {
+        (Value::Object(mut map), Value::Object(console)) => {
+            map.extend(console);
+            map
+        }
         _ => Map::new(),
     }
 }

@@ -9,7 +9,7 @@ mod limits;
 mod routes;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -59,6 +59,7 @@ struct RawConfig {
     /// Address ranges alert webhooks may reach besides public addresses.
     #[serde(default)]
     webhook_allow_cidrs: Vec<String>,
+    console_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +149,9 @@ pub struct GatewayConfig {
     pub webhook_egress: tollgate_runtime::egress::EgressPolicy,
     /// Seals webhook secrets before they are stored (`TOLLGATE_SECRETS_KEY`).
     pub secrets: tollgate_runtime::sealed::Sealer,
+    /// The built web console (`console/dist`: `index.html`, its assets and `docs/`), served at
+    /// `/console` and `/docs` (`console_dir`, `TOLLGATE_CONSOLE_DIR`); `None`: not served.
+    pub console_dir: Option<PathBuf>,
 }
 
 impl GatewayConfig {
@@ -286,6 +290,7 @@ fn normalize(raw: RawConfig, src: &str, env: &Env) -> Result<GatewayConfig, Conf
         limits,
         webhook_egress,
         secrets,
+        console_dir: env_or(env, "TOLLGATE_CONSOLE_DIR", raw.console_dir).map(PathBuf::from),
     })
 }
 
