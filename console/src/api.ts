@@ -10,6 +10,7 @@ export interface Me {
   tenant_name?: string;
   key_id?: string;
   key_name?: string;
+  manage_keys?: boolean;
   role?: 'admin' | 'billing' | 'viewer';
 }
 

@@ -44,6 +44,20 @@ export function pivot<T>(
   return { times, lines: [...groups.entries()].map(([label, values]) => ({ label, values })) };
 }
 
+/** Charts on the page: a chart whose figure left the page (a redraw, another page) is
+ * destroyed, with its resize observer, before the next one is drawn. */
+const live: { box: HTMLElement; plot: uPlot; observer: ResizeObserver }[] = [];
+
+function sweep(): void {
+  for (let i = live.length - 1; i >= 0; i--) {
+    if (!live[i].box.isConnected) {
+      live[i].plot.destroy();
+      live[i].observer.disconnect();
+      live.splice(i, 1);
+    }
+  }
+}
+
 /** A chart of `series` that follows its container's width; `format` labels the y axis. */
 export function chart(title: string, series: Series, format: (v: number) => string): HTMLElement {
   const box = h('figure', { class: 'chart', role: 'img', 'aria-label': title });
@@ -68,9 +82,12 @@ export function chart(title: string, series: Series, format: (v: number) => stri
   const data = [series.times, ...series.lines.map((l) => l.values)] as uPlot.AlignedData;
   // Draw once the figure is in the page (uPlot measures its parent).
   requestAnimationFrame(() => {
+    sweep();
+    if (!box.isConnected) return;
     const plot = new uPlot({ ...options, width: width() }, data, box);
     const observer = new ResizeObserver(() => plot.setSize({ width: width(), height: 240 }));
     if (box.parentElement) observer.observe(box.parentElement);
+    live.push({ box, plot, observer });
   });
   return box;
 }

@@ -20,16 +20,23 @@ export function errorBox(error: unknown): HTMLElement {
   return h('div', { class: 'error', role: 'alert' }, h('strong', {}, title), h('p', {}, message));
 }
 
+const generations = new WeakMap<Element, number>();
+
 /** Loads into `slot`: shows loading (unless `quiet`: a refresh), then what `render` builds,
  * or the error. */
 export async function load(slot: Element, render: () => Promise<Node | Node[]>, options: { what?: string; quiet?: boolean } = {}): Promise<void> {
+  // Only the latest load of a slot may fill it: an older, slower answer is dropped.
+  const generation = (generations.get(slot) ?? 0) + 1;
+  generations.set(slot, generation);
   if (!options.quiet || slot.childElementCount === 0) replace(slot, loading(options.what));
+  let built: Node[];
   try {
-    const built = await render();
-    replace(slot, ...(Array.isArray(built) ? built : [built]));
+    const answer = await render();
+    built = Array.isArray(answer) ? answer : [answer];
   } catch (error) {
-    replace(slot, errorBox(error));
+    built = [errorBox(error)];
   }
+  if (generations.get(slot) === generation) replace(slot, ...built);
 }
 
 /** One column of a table: header, the text a CSV gets, and optionally a richer cell. */
@@ -41,8 +48,8 @@ export interface Column<T> {
 }
 
 function csvCell(value: string): string {
-  // A leading =, +, - or @ would run as a formula in a spreadsheet.
-  const safe = /^[=+\-@\t\r]/.test(value) && !/^-?\d/.test(value) ? `'${value}` : value;
+  // A leading =, +, - or @ would run as a formula in a spreadsheet; a plain number would not.
+  const safe = /^[=+\-@\t\r]/.test(value) && !/^-?\d+(\.\d+)?$/.test(value) ? `'${value}` : value;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 

@@ -140,7 +140,7 @@ export function alerts(tenantId: string): HTMLElement {
         if (kind.value === 'spend_above' || kind.value === 'error_rate_above') body.window_seconds = Number(optional(window) ?? 3600);
         const made = await call<{ webhook_secret?: string }>('POST', base, body);
         void refreshRules();
-        return made.webhook_secret
+        return made.webhook_secret && body.webhook_url
           ? h('p', { class: 'ok', role: 'status' }, 'Rule added. Webhook signing secret (shown once): ', h('code', {}, made.webhook_secret))
           : 'Rule added.';
       });

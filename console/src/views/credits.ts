@@ -33,6 +33,9 @@ function moneyForm(
   const amount = h('input', { name: 'amount_usd', inputmode: 'decimal', required: true, placeholder: '25.00', autocomplete: 'off' });
   const button = h('button', { type: 'submit' }, submitLabel);
   const status = h('div', { 'aria-live': 'polite' });
+  // A changed submission is a new one: it gets a new key. An unchanged retry (after an error,
+  // a double click) keeps its key, so it is booked at most once.
+  for (const input of [amount, extra]) input.addEventListener('input', () => (idempotencyKey = newKey()));
   const form = h(
     'form',
     {

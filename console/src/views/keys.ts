@@ -18,6 +18,8 @@ interface ApiKey {
   tpm: number | null;
   max_concurrent: number | null;
   cache: string | null;
+  manage_keys: boolean;
+  created_by_key_id: string | null;
   created_at: string;
   revoked_at: string | null;
 }
@@ -68,18 +70,14 @@ function fieldNodes(f: Fields): HTMLElement[] {
   ];
 }
 
-/** The settings to send; a new key leaves blank limits out (the gateway's defaults for new
- * keys), an edit sends them as null (unlimited). */
-function settings(f: Fields, creating: boolean): Record<string, unknown> {
+/** Every setting of the form (blank limits: null, unlimited; blank budget, models or cache:
+ * null, none, all, the tenant's). */
+function settings(f: Fields): Record<string, unknown> {
   const models = f.models.value.split(',').map((m) => m.trim()).filter(Boolean);
-  const limit = (input: HTMLInputElement) => {
-    const value = limitValue(input);
-    return creating && value === null ? undefined : value;
-  };
   return {
-    rpm: limit(f.rpm),
-    tpm: limit(f.tpm),
-    max_concurrent: limit(f.maxConcurrent),
+    rpm: limitValue(f.rpm),
+    tpm: limitValue(f.tpm),
+    max_concurrent: limitValue(f.maxConcurrent),
     budget_usd: optional(f.budget) ?? null,
     budget_period: f.period.value,
     allowed_models: models.length ? models : null,
@@ -87,7 +85,33 @@ function settings(f: Fields, creating: boolean): Record<string, unknown> {
   };
 }
 
+/** A new key's settings: blank limits left out (the gateway's defaults for new keys). */
+function newKeySettings(f: Fields): Record<string, unknown> {
+  const all = settings(f);
+  for (const limit of ['rpm', 'tpm', 'max_concurrent']) if (all[limit] === null) delete all[limit];
+  return all;
+}
+
+/** Only what the form changed on `key`, so that an edit never overwrites what it did not touch. */
+function changedSettings(f: Fields, key: ApiKey): Record<string, unknown> {
+  const now = settings(f);
+  const before: Record<string, unknown> = {
+    rpm: key.rpm,
+    tpm: key.tpm,
+    max_concurrent: key.max_concurrent,
+    budget_usd: key.budget_usd,
+    budget_period: key.budget_period,
+    // An empty list shows as blank: blank and untouched is no change.
+    allowed_models: key.allowed_models?.length ? key.allowed_models : null,
+    cache: key.cache,
+  };
+  const same = (a: unknown, b: unknown) =>
+    JSON.stringify(a) === JSON.stringify(b) || (typeof a === 'string' && typeof b === 'string' && Number(a) === Number(b));
+  return Object.fromEntries(Object.entries(now).filter(([name, value]) => !same(value, before[name])));
+}
+
 export function keys(me: Me, tenantId: string): HTMLElement {
+  const manages = me.kind === 'operator' || me.manage_keys === true;
   const list = h('div');
   const page = h('div', { class: 'page' }, h('h1', {}, 'API keys'), h('div'), list);
   const createSlot = page.children[1] as HTMLElement;
@@ -95,6 +119,8 @@ export function keys(me: Me, tenantId: string): HTMLElement {
   const refresh = () =>
     load(list, async () => {
       const answer = await get<{ data: ApiKey[] }>(`/api/v1/tenants/${seg(tenantId)}/keys`);
+      const names = new Map(answer.data.map((k) => [k.id, k.name]));
+      const made = (k: ApiKey) => answer.data.filter((c) => c.created_by_key_id === k.id && !c.revoked_at).length;
       const columns: Column<ApiKey>[] = [
         { label: 'Name', csv: (k) => k.name, cell: (k) => h('span', {}, k.name, k.id === me.key_id ? h('span', { class: 'badge' }, 'this session') : null) },
         { label: 'Key', csv: (k) => `${k.key_prefix}…`, cell: (k) => h('code', {}, `${k.key_prefix}…`) },
@@ -106,13 +132,15 @@ export function keys(me: Me, tenantId: string): HTMLElement {
         { label: 'At once', csv: (k) => String(k.max_concurrent ?? ''), cell: (k) => limitText(k.max_concurrent), numeric: true },
         { label: 'Models', csv: (k) => k.allowed_models?.join(' ') ?? '', cell: (k) => k.allowed_models?.join(', ') ?? 'all' },
         { label: 'Cache', csv: (k) => k.cache ?? '', cell: (k) => k.cache ?? 'default' },
+        { label: 'Manages keys', csv: (k) => (k.manage_keys ? 'yes' : 'no') },
         { label: 'Created', csv: (k) => k.created_at, cell: (k) => when(k.created_at) },
-        { label: '', csv: () => '', cell: (k) => (k.revoked_at ? '' : actions(k)) },
+        { label: 'Created by', csv: (k) => (k.created_by_key_id ? (names.get(k.created_by_key_id) ?? k.created_by_key_id) : 'operator') },
+        { label: '', csv: () => '', cell: (k) => (k.revoked_at || !manages ? '' : actions(k, made(k))) },
       ];
       return table('Keys', columns, answer.data, { empty: 'No keys yet: create one above.', csvName: 'keys.csv' });
     });
 
-  const actions = (key: ApiKey): HTMLElement => {
+  const actions = (key: ApiKey, madeByIt: number): HTMLElement => {
     const status = h('div', { 'aria-live': 'polite' });
     const edit = h('button', { type: 'button', class: 'secondary', 'aria-label': `Edit ${key.name}` }, 'Edit');
     const revoke = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${key.name}` }, 'Revoke');
@@ -120,8 +148,10 @@ export function keys(me: Me, tenantId: string): HTMLElement {
     revoke.addEventListener('click', () => {
       const warning = key.id === me.key_id ? ' This is the key you signed in with: you will be signed out.' : '';
       if (!window.confirm(`Revoke "${key.name}"? Requests with it stop within seconds.${warning}`)) return;
+      const withMade =
+        madeByIt > 0 && window.confirm(`Also revoke the ${madeByIt} live key(s) "${key.name}" created? (Do this when the key leaked.)`);
       void busy(revoke, status, async () => {
-        await call('DELETE', `/api/v1/keys/${seg(key.id)}`);
+        await call('DELETE', `/api/v1/keys/${seg(key.id)}${withMade ? '?revoke_created=true' : ''}`);
         void refresh();
         return 'Revoked.';
       });
@@ -139,7 +169,9 @@ export function keys(me: Me, tenantId: string): HTMLElement {
         onsubmit: (event: Event) => {
           event.preventDefault();
           void busy(save, status, async () => {
-            await call('PATCH', `/api/v1/keys/${seg(key.id)}`, settings(f, false));
+            const changes = changedSettings(f, key);
+            if (Object.keys(changes).length === 0) return 'Nothing changed.';
+            await call('PATCH', `/api/v1/keys/${seg(key.id)}`, changes);
             void refresh();
             replace(createSlot, h('p', { class: 'ok', role: 'status' }, `Saved "${key.name}".`), createForm());
             return 'Saved.';
@@ -161,7 +193,7 @@ export function keys(me: Me, tenantId: string): HTMLElement {
         onsubmit: (event: Event) => {
           event.preventDefault();
           void busy(create, status, async () => {
-            const body = { name: name.value.trim(), ...settings(f, true) };
+            const body = { name: name.value.trim(), ...newKeySettings(f) };
             const made = await call<ApiKey & { key: string }>('POST', `/api/v1/tenants/${seg(tenantId)}/keys`, body);
             name.value = '';
             void refresh();
@@ -173,7 +205,12 @@ export function keys(me: Me, tenantId: string): HTMLElement {
     );
   };
 
-  replace(createSlot, createForm());
+  replace(
+    createSlot,
+    manages
+      ? createForm()
+      : h('p', { class: 'muted card' }, 'This key may look at the keys but not create, change or revoke them: an operator can allow that ("manage_keys").'),
+  );
   void refresh();
   return page;
 }

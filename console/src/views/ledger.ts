@@ -13,7 +13,6 @@ interface Entry {
   api_key_id?: string | null;
   model?: string | null;
   note?: string | null;
-  reason?: string | null;
 }
 
 const KINDS: Record<string, string> = {
@@ -31,7 +30,7 @@ export function ledger(tenantId: string): HTMLElement {
     { label: 'Kind', csv: (e) => KINDS[e.kind] ?? e.kind },
     { label: 'Amount (USD)', csv: (e) => e.amount_usd, cell: (e) => money(e.amount_usd), numeric: true },
     { label: 'Model', csv: (e) => e.model ?? '' },
-    { label: 'Detail', csv: (e) => e.note ?? e.reason ?? e.request_id ?? '' },
+    { label: 'Detail', csv: (e) => e.note ?? e.request_id ?? '' },
     { label: 'Event', csv: (e) => e.event_id, cell: (e) => h('code', { class: 'id' }, e.event_id) },
   ];
   const more = async () => {

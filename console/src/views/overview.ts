@@ -190,6 +190,6 @@ export function overview(me: Me, tenantId: string): HTMLElement {
       void refreshHead(true);
       void refreshUsage(true);
     }
-  }, 5000);
+  }, 10000);
   return page;
 }

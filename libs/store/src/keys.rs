@@ -53,6 +53,10 @@ pub struct ApiKey {
     pub cache_any_temperature: bool,
     /// Checks a semantic candidate must pass: `strict` (every one) or `balanced`.
     pub cache_precision: String,
+    /// May list, create, change and revoke its tenant's keys (granted by the operator only).
+    pub manage_keys: bool,
+    /// The key that created this one (`None`: the operator did).
+    pub created_by_key_id: Option<Uuid>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Revocation time, if revoked.
@@ -104,22 +108,47 @@ pub struct NewApiKey {
     pub cache_any_temperature: bool,
     /// `strict` or `balanced`; `None`: `strict`.
     pub cache_precision: Option<String>,
+    /// May manage its tenant's keys.
+    pub manage_keys: bool,
+    /// The key creating it (`None`: the operator).
+    pub created_by_key_id: Option<Uuid>,
 }
 
 const KEY_COLUMNS: &str = "id, tenant_id, name, key_prefix, tags, allowed_models, budget_usd, \
                            budget_period, rpm, tpm, max_concurrent, default_max_tokens, \
                            max_output_tokens, cache_mode, cache_threshold, cache_ttl_seconds, \
-                           cache_any_temperature, cache_precision, created_at, revoked_at";
+                           cache_any_temperature, cache_precision, manage_keys, \
+                           created_by_key_id, created_at, revoked_at";
 
-/// Stores a new key for `tenant_id`. Fails with a foreign-key violation if the tenant is unknown.
-pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<ApiKey, StoreError> {
+/// Stores a new key for `tenant_id` unless the tenant already holds `cap` live keys (`None`
+/// then). The count and the insert run under a per-tenant lock, so concurrent creates cannot
+/// pass the cap together. Fails with a foreign-key violation if the tenant is unknown.
+pub async fn create(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    key: &NewApiKey,
+    cap: u32,
+) -> Result<Option<ApiKey>, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('api_keys:' || $1::text, 0))")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    let (live,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL")
+            .bind(tenant_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if live >= i64::from(cap) {
+        return Ok(None);
+    }
     let sql = format!(
         "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, tags, allowed_models, \
          budget_usd, rpm, tpm, max_concurrent, cache_mode, cache_threshold, cache_ttl_seconds, \
          cache_any_temperature, budget_period, default_max_tokens, max_output_tokens, \
-         cache_precision) \
+         cache_precision, manage_keys, created_by_key_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         COALESCE($19, 'strict')) \
+         COALESCE($19, 'strict'), $20, $21) \
          RETURNING {KEY_COLUMNS}"
     );
     let stored = sqlx::query_as::<_, ApiKey>(&sql)
@@ -142,9 +171,12 @@ pub async fn create(pool: &PgPool, tenant_id: Uuid, key: &NewApiKey) -> Result<A
         .bind(key.default_max_tokens)
         .bind(key.max_output_tokens)
         .bind(&key.cache_precision)
-        .fetch_one(pool)
+        .bind(key.manage_keys)
+        .bind(key.created_by_key_id)
+        .fetch_one(&mut *tx)
         .await?;
-    Ok(stored)
+    tx.commit().await?;
+    Ok(Some(stored))
 }
 
 /// How many live (not revoked) keys the tenant has.
@@ -251,6 +283,18 @@ pub async fn revoke(pool: &PgPool, key_id: Uuid) -> Result<Option<Vec<u8>>, Stor
     Ok(hash.map(|(h,)| h))
 }
 
+/// Revokes every live key that `key_id` created; their hashes, so caches can evict them.
+pub async fn revoke_created_by(pool: &PgPool, key_id: Uuid) -> Result<Vec<Vec<u8>>, StoreError> {
+    let hashes: Vec<(Vec<u8>,)> = sqlx::query_as(
+        "UPDATE api_keys SET revoked_at = now() WHERE created_by_key_id = $1 \
+         AND revoked_at IS NULL RETURNING key_hash",
+    )
+    .bind(key_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(hashes.into_iter().map(|(h,)| h).collect())
+}
+
 /// Whether a key with this id exists (revoked or not).
 pub async fn exists(pool: &PgPool, key_id: Uuid) -> Result<bool, StoreError> {
     let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM api_keys WHERE id = $1")
@@ -325,6 +369,8 @@ pub struct KeyUpdate {
     pub default_max_tokens: Option<Option<i32>>,
     /// Ceiling on `max_tokens x n`.
     pub max_output_tokens: Option<Option<i32>>,
+    /// May manage its tenant's keys.
+    pub manage_keys: Option<bool>,
 }
 
 /// What [`update`] found.
@@ -359,6 +405,7 @@ pub async fn update(
          default_max_tokens = CASE WHEN $20 THEN $21 ELSE default_max_tokens END, \
          max_output_tokens = CASE WHEN $22 THEN $23 ELSE max_output_tokens END, \
          cache_precision = COALESCE($24, cache_precision), \
+         manage_keys = COALESCE($25, manage_keys), \
          settings_changed_at = now() \
          WHERE id = $1 AND revoked_at IS NULL RETURNING {KEY_COLUMNS}, key_hash"
     );
@@ -387,6 +434,7 @@ pub async fn update(
         .bind(update.max_output_tokens.is_some())
         .bind(update.max_output_tokens.flatten())
         .bind(&update.cache_precision)
+        .bind(update.manage_keys)
         .fetch_optional(pool)
         .await?;
     use sqlx::{FromRow, Row};

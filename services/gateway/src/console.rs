@@ -6,15 +6,21 @@
 use std::path::{Path, PathBuf};
 
 use actix_files::Files;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{HttpResponse, web};
 
-/// Content Security Policy of the console and the docs: scripts, styles, fonts and API calls
-/// from this origin only (Swagger UI sets inline styles; images may be data URLs).
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-                   img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
-                   base-uri 'none'; form-action 'self'";
+/// Content Security Policy of the console: scripts, styles, images and API calls from this
+/// origin only.
+const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                           img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+                           frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// The docs page's: the same, but Swagger UI sets inline styles.
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                        img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+                        frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// Registers `/console` and `/docs` for the console built into `dir`, or the 503 answer that
 /// says how to build it.
@@ -29,23 +35,28 @@ pub fn configure(cfg: &mut web::ServiceConfig, dir: Option<&Path>) {
     let dir: PathBuf = dir.to_path_buf();
     cfg.service(
         web::scope("/docs")
-            .wrap(headers())
+            .wrap(headers(DOCS_CSP))
             .service(Files::new("", dir.join("docs")).index_file("index.html")),
     );
     cfg.service(
-        web::scope("/console").wrap(headers()).service(
-            Files::new("", dir)
-                .index_file("index.html")
-                .redirect_to_slash_directory(),
-        ),
+        web::scope("/console")
+            .wrap(from_fn(cache_control))
+            .wrap(headers(CONSOLE_CSP))
+            .service(
+                Files::new("", dir)
+                    .index_file("index.html")
+                    .redirect_to_slash_directory(),
+            ),
     );
 }
 
-fn headers() -> DefaultHeaders {
+/// The headers of every page and asset: `csp`, no framing, no sniffing, no referrer, and
+/// `no-cache` (checked on every load) unless [`cache_control`] says otherwise.
+fn headers(csp: &'static str) -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+            HeaderValue::from_static(csp),
         ))
         .add((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .add((
@@ -56,6 +67,24 @@ fn headers() -> DefaultHeaders {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        .add((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+}
+
+/// Vite names every asset by its content, so `/console/assets/` may be kept for good; the
+/// pages stay `no-cache`, so an upgrade is seen on the next load.
+async fn cache_control(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let immutable = req.path().starts_with("/console/assets/");
+    let mut response = next.call(req).await?;
+    if immutable && response.status().is_success() {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    }
+    Ok(response)
 }
 
 async fn not_built() -> HttpResponse {

@@ -377,7 +377,8 @@ async fn patching_a_key_changes_its_budget_and_models_at_once() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
-    // The tenant's own key may change it; another tenant's key finds nothing.
+    // Another tenant's key finds nothing; the tenant's own key may not change it unless the
+    // operator let that key manage keys.
     let stranger = stack.funded_tenant(json!({})).await;
     let by_stranger = stack
         .http
@@ -396,9 +397,9 @@ async fn patching_a_key_changes_its_budget_and_models_at_once() {
         .send()
         .await
         .unwrap();
-    assert_eq!(by_own_key.status(), 200);
-    let unbudgeted: Value = by_own_key.json().await.unwrap();
-    assert_eq!(unbudgeted["budget_usd"], Value::Null, "{unbudgeted}");
+    assert_eq!(by_own_key.status(), 403);
+    let refused: Value = by_own_key.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "key_management_not_allowed");
 
     let revoked = stack
         .admin(reqwest::Method::DELETE, &path)

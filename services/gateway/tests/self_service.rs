@@ -61,15 +61,62 @@ async fn me_names_the_tenant_and_key_or_the_operator_role() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tenant_key_manages_its_own_keys_and_no_other_tenants() {
+async fn a_managing_key_manages_its_own_tenants_keys_and_no_other_tenants() {
     let stack = Stack::start().await;
     // The alerting service keeps the audit log.
     let (_alerting, alerting_stop, alerting_task) = stack.spawn_alerting().await;
     let own = stack.funded_tenant(json!({})).await;
     let other = stack.funded_tenant(json!({})).await;
     let keys = format!("/api/v1/tenants/{}/keys", own.tenant_id);
+    let own_path = format!("/api/v1/keys/{}", own.key_id);
 
-    // Create a key with a limit of one request a minute: its secret is answered once.
+    // A key reads its tenant's keys, but changes none until the operator lets it.
+    let (status, listed) = call(&stack, &own.key, Method::GET, &keys, None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["data"][0]["manage_keys"], false, "{listed}");
+    for (method, path, body) in [
+        (
+            Method::POST,
+            keys.as_str(),
+            Some(json!({"name": "not yet"})),
+        ),
+        (Method::PATCH, own_path.as_str(), Some(json!({"rpm": 5}))),
+        (Method::DELETE, own_path.as_str(), None),
+    ] {
+        let (status, error) = call(&stack, &own.key, method.clone(), path, body).await;
+        assert_eq!(status, 403, "{method} {path}: {error}");
+        assert_eq!(
+            error["error"]["code"], "key_management_not_allowed",
+            "{error}"
+        );
+    }
+    let (status, granted) = call(
+        &stack,
+        &stack.admin_token,
+        Method::PATCH,
+        &own_path,
+        Some(json!({"manage_keys": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{granted}");
+    assert_eq!(granted["manage_keys"], true);
+    let (_, me) = call(&stack, &own.key, Method::GET, "/api/v1/me", None).await;
+    assert_eq!(me["manage_keys"], true, "{me}");
+
+    // Only the operator grants the right: not to a new key, not to an existing one.
+    let (status, error) = call(
+        &stack,
+        &own.key,
+        Method::POST,
+        &keys,
+        Some(json!({"name": "escalation", "manage_keys": true})),
+    )
+    .await;
+    assert_eq!(status, 403, "{error}");
+    assert_eq!(error["error"]["code"], "operator_only");
+
+    // Create a key with a limit of one request a minute: its secret is answered once, and it
+    // records which key made it.
     let (status, created) = call(
         &stack,
         &own.key,
@@ -79,6 +126,8 @@ async fn a_tenant_key_manages_its_own_keys_and_no_other_tenants() {
     )
     .await;
     assert_eq!(status, 201, "{created}");
+    assert_eq!(created["created_by_key_id"], own.key_id.to_string());
+    assert_eq!(created["manage_keys"], false);
     let secret = created["key"].as_str().unwrap().to_owned();
     let made = TenantKey {
         tenant_id: own.tenant_id,
@@ -94,11 +143,29 @@ async fn a_tenant_key_manages_its_own_keys_and_no_other_tenants() {
         !listed.to_string().contains(&secret),
         "the listing shows a secret"
     );
+    let key_path = format!("/api/v1/keys/{}", made.key_id);
+    let (status, error) = call(
+        &stack,
+        &made.key,
+        Method::POST,
+        &keys,
+        Some(json!({"name": "grandchild"})),
+    )
+    .await;
+    assert_eq!(status, 403, "a key made by a key manages nothing: {error}");
+    let (status, error) = call(
+        &stack,
+        &own.key,
+        Method::PATCH,
+        &key_path,
+        Some(json!({"manage_keys": true})),
+    )
+    .await;
+    assert_eq!(status, 403, "{error}");
 
     // The limit holds, and an edit of it takes effect.
     assert_eq!(stack.chat(&made.key, &chat_body()).await.status(), 200);
     assert_eq!(stack.chat(&made.key, &chat_body()).await.status(), 429);
-    let key_path = format!("/api/v1/keys/{}", made.key_id);
     let (status, edited) = call(
         &stack,
         &own.key,
@@ -137,40 +204,90 @@ async fn a_tenant_key_manages_its_own_keys_and_no_other_tenants() {
     assert_eq!(other_keys["data"][0]["rpm"], Value::Null, "{other_keys}");
     assert_eq!(stack.chat(&other.key, &chat_body()).await.status(), 200);
 
-    // Revoking the new key stops it; the key that revoked it goes on.
-    let (status, _) = call(&stack, &own.key, Method::DELETE, &key_path, None).await;
+    // A second key made by the managing key; revoking the managing key with revoke_created
+    // (a leak) stops it and everything it made, and nothing of the other tenant.
+    let (_, second) = call(
+        &stack,
+        &own.key,
+        Method::POST,
+        &keys,
+        Some(json!({"name": "second"})),
+    )
+    .await;
+    let second = second["key"].as_str().unwrap().to_owned();
+    assert_eq!(stack.chat(&second, &chat_body()).await.status(), 200);
+    let (status, _) = call(
+        &stack,
+        &stack.admin_token,
+        Method::DELETE,
+        &format!("{own_path}?revoke_created=true"),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
-    assert_eq!(stack.chat(&made.key, &chat_body()).await.status(), 401);
-    assert_eq!(stack.chat(&own.key, &chat_body()).await.status(), 200);
+    for key in [&own.key, &made.key, &second] {
+        assert_eq!(stack.chat(key, &chat_body()).await.status(), 401);
+    }
+    assert_eq!(stack.chat(&other.key, &chat_body()).await.status(), 200);
+    let (status, error) = call(
+        &stack,
+        &stack.admin_token,
+        Method::DELETE,
+        &format!("{own_path}?revoke_created=yes"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
 
-    // The audit log names the key that did each of it.
+    // The audit log names the key that created a key.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let audit = loop {
         let (_, audit) = call(
             &stack,
-            &own.key,
+            &stack.admin_token,
             Method::GET,
-            "/api/v1/audit?action=key.create",
+            &format!("/api/v1/audit?action=key.create&actor_id={}", own.key_id),
             None,
         )
         .await;
-        if audit["data"]
-            .as_array()
-            .is_some_and(|rows| !rows.is_empty())
-        {
+        if audit["data"].as_array().is_some_and(|rows| rows.len() >= 2) {
             break audit;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no audit entry: {audit}"
+            "no audit entries: {audit}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    let row = &audit["data"][0];
-    assert_eq!(row["actor_kind"], "api_key", "{audit}");
-    assert_eq!(row["actor_id"], own.key_id.to_string(), "{audit}");
+    assert_eq!(audit["data"][0]["actor_kind"], "api_key", "{audit}");
     alerting_stop.cancel();
     alerting_task.await.unwrap();
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_never_pass_the_tenants_key_cap() {
+    let stack = Stack::start_with(tollgate_mock_upstream::MockConfig::default(), |config| {
+        config.limits.max_keys_per_tenant = 4;
+    })
+    .await;
+    let tenant = stack.tenant_with_key(json!({})).await;
+    let path = format!("/api/v1/tenants/{}/keys", tenant.tenant_id);
+    let creates = (0..12).map(|i| {
+        call(
+            &stack,
+            &stack.admin_token,
+            Method::POST,
+            &path,
+            Some(json!({"name": format!("racer {i}")})),
+        )
+    });
+    let answers = futures_util::future::join_all(creates).await;
+    let made = answers.iter().filter(|(status, _)| *status == 201).count();
+    let refused = answers.iter().filter(|(status, _)| *status == 409).count();
+    assert_eq!((made, refused), (3, 9), "{answers:?}");
+    let (_, listed) = call(&stack, &stack.admin_token, Method::GET, &path, None).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 4, "{listed}");
     stack.stop().await;
 }
 
@@ -287,7 +404,9 @@ async fn the_console_is_served_from_its_build_with_a_same_origin_policy() {
         csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
         "{csp}"
     );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers()["cache-control"], "no-cache");
     assert!(
         page.text()
             .await

@@ -13,7 +13,7 @@ use tollgate_store::keys::{KeyUpdate, NewApiKey, Updated};
 use uuid::Uuid;
 
 use super::access::Principal;
-use super::audit::Created;
+use super::audit::{Actor, Created};
 use super::ids::{KeyId, TenantId, require_tenant};
 use super::params::parse_money;
 use crate::auth::{generate_api_key, hash_key};
@@ -206,7 +206,7 @@ pub async fn get_tenant(
 /// Query of `GET /api/v1/tenants`.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct TenantListQuery {
-    /// Page size, 1 to 1000 (default 100).
+    /// Page size, 1 to 200 (default 100).
     limit: Option<String>,
     /// A tenant id from the previous page's `next_before`.
     before: Option<String>,
@@ -218,7 +218,8 @@ pub async fn list_tenants(
     state: web::Data<AppState>,
     query: web::Query<TenantListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = super::params::parse_limit(query.limit.as_deref(), 100, 1000)?;
+    // Each row costs one period-spend query: pages stay small.
+    let limit = super::params::parse_limit(query.limit.as_deref(), 100, 200)?;
     let before = query
         .before
         .as_deref()
@@ -290,15 +291,25 @@ pub struct CreateKey {
     cache_any_temperature: bool,
     /// `strict` (the default: every check) or `balanced` (more paraphrases served).
     cache_precision: Option<String>,
+    /// The key may list, create, change and revoke its tenant's keys (default false; only the
+    /// operator grants it).
+    manage_keys: Option<bool>,
 }
 
-/// `POST /api/v1/tenants/{tenant_id}/keys`: the plaintext key is in this answer only.
+/// `POST /api/v1/tenants/{tenant_id}/keys`: the plaintext key is in this answer only. The
+/// operator, or a key of the tenant that may manage keys (the new key records it).
 pub async fn create_key(
     state: web::Data<AppState>,
+    principal: Principal,
+    actor: Actor,
     TenantId(tenant_id): TenantId,
     body: web::Json<CreateKey>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let created_by_key_id = key_manager(&state, principal, actor).await?;
+    if created_by_key_id.is_some() && body.manage_keys == Some(true) {
+        return Err(operator_only_grant());
+    }
     text(&body.name, "name")?;
     if body.tags.len() > MAX_TAGS {
         return Err(ApiError::invalid(
@@ -331,15 +342,6 @@ pub async fn create_key(
     }
     check_precision(body.cache_precision.as_deref())?;
     require_tenant(&state.pool, tenant_id).await?;
-    let cap = state.config.limits.max_keys_per_tenant;
-    if tollgate_store::keys::count_live(&state.pool, tenant_id).await? >= i64::from(cap) {
-        return Err(ApiError::Conflict {
-            message: format!(
-                "the tenant already has {cap} live keys, the most it may hold; revoke one first"
-            ),
-            code: "too_many_keys",
-        });
-    }
 
     let secret =
         generate_api_key().map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
@@ -361,8 +363,19 @@ pub async fn create_key(
         cache_ttl_seconds: cache.ttl_seconds,
         cache_any_temperature: body.cache_any_temperature,
         cache_precision: body.cache_precision,
+        manage_keys: body.manage_keys.unwrap_or(false),
+        created_by_key_id,
     };
-    let stored = tollgate_store::keys::create(&state.pool, tenant_id, &new_key).await?;
+    let cap = state.config.limits.max_keys_per_tenant;
+    let Some(stored) = tollgate_store::keys::create(&state.pool, tenant_id, &new_key, cap).await?
+    else {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "the tenant already has {cap} live keys, the most it may hold; revoke one first"
+            ),
+            code: "too_many_keys",
+        });
+    };
     let mut answer =
         serde_json::to_value(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
     answer["key"] = Value::String(secret);
@@ -529,6 +542,8 @@ pub struct UpdateKey {
     /// Ceiling on `max_tokens x n`; `null`: none on the key.
     #[serde(default, deserialize_with = "present")]
     max_output_tokens: Option<Option<i32>>,
+    /// The key may manage its tenant's keys (the operator only).
+    manage_keys: Option<bool>,
 }
 
 impl UpdateKey {
@@ -562,6 +577,7 @@ impl UpdateKey {
             max_concurrent: changed_limit(self.max_concurrent, "max_concurrent")?,
             default_max_tokens: changed_limit(self.default_max_tokens, "default_max_tokens")?,
             max_output_tokens: changed_limit(self.max_output_tokens, "max_output_tokens")?,
+            manage_keys: self.manage_keys,
         };
         let nothing = update.budget_usd.is_none()
             && update.budget_period.is_none()
@@ -575,12 +591,13 @@ impl UpdateKey {
             && update.tpm.is_none()
             && update.max_concurrent.is_none()
             && update.default_max_tokens.is_none()
-            && update.max_output_tokens.is_none();
+            && update.max_output_tokens.is_none()
+            && update.manage_keys.is_none();
         if nothing {
             return Err(ApiError::invalid(
                 "nothing to change: give at least one of budget_usd, budget_period, allowed_models, cache, \
                  cache_threshold, cache_ttl_seconds, cache_any_temperature, cache_precision, rpm, tpm, \
-                 max_concurrent, default_max_tokens, max_output_tokens",
+                 max_concurrent, default_max_tokens, max_output_tokens, manage_keys",
                 "invalid_request",
                 None,
             ));
@@ -594,10 +611,14 @@ impl UpdateKey {
 pub async fn update_key(
     state: web::Data<AppState>,
     principal: Principal,
+    actor: Actor,
     KeyId(key_id): KeyId,
     body: web::Json<UpdateKey>,
 ) -> Result<HttpResponse, ApiError> {
     own_key(&state, principal, key_id).await?;
+    if key_manager(&state, principal, actor).await?.is_some() && body.manage_keys.is_some() {
+        return Err(operator_only_grant());
+    }
     let update = body.into_inner().validate(&state)?;
     match tollgate_store::keys::update(&state.pool, key_id, &update).await? {
         Updated::Key(key, hash) => {
@@ -650,15 +671,72 @@ async fn own_key(state: &AppState, principal: Principal, key_id: Uuid) -> Result
 pub async fn revoke_key(
     state: web::Data<AppState>,
     principal: Principal,
+    actor: Actor,
     KeyId(key_id): KeyId,
+    query: web::Query<RevokeQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let with_created = match query.revoke_created.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "'revoke_created' must be true or false",
+                "invalid_request",
+                Some("revoke_created"),
+            ));
+        }
+    };
     own_key(&state, principal, key_id).await?;
+    key_manager(&state, principal, actor).await?;
     match tollgate_store::keys::revoke(&state.pool, key_id).await? {
         Some(hash) => state.keys.evict(&hash),
         None if tollgate_store::keys::exists(&state.pool, key_id).await? => {}
         None => return Err(ApiError::not_found("key not found", "key_not_found")),
     }
+    if with_created {
+        for hash in tollgate_store::keys::revoke_created_by(&state.pool, key_id).await? {
+            state.keys.evict(&hash);
+        }
+    }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Query of `DELETE /api/v1/keys/{key_id}`.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct RevokeQuery {
+    /// `true`: also revoke every live key this key created (a leaked managing key's keys).
+    revoke_created: Option<String>,
+}
+
+/// The calling key when a tenant's key manages keys (it must hold `manage_keys`); `None` when
+/// the operator does.
+async fn key_manager(
+    state: &AppState,
+    principal: Principal,
+    actor: Actor,
+) -> Result<Option<Uuid>, ApiError> {
+    let (Principal::Tenant(_), Actor::ApiKey(key_id)) = (principal, actor) else {
+        return Ok(None);
+    };
+    let allowed = tollgate_store::keys::get(&state.pool, key_id)
+        .await?
+        .is_some_and(|key| key.manage_keys && key.revoked_at.is_none());
+    if !allowed {
+        return Err(ApiError::Forbidden {
+            message: "this API key may not manage keys; the operator can allow it with \
+                      'manage_keys': true"
+                .into(),
+            code: "key_management_not_allowed",
+        });
+    }
+    Ok(Some(key_id))
+}
+
+fn operator_only_grant() -> ApiError {
+    ApiError::Forbidden {
+        message: "only the operator may grant or withdraw 'manage_keys'".into(),
+        code: "operator_only",
+    }
 }
 
 /// Body of `POST /api/v1/tenants/{id}/credits`.

@@ -29,6 +29,7 @@ pub async fn me(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse
                 "tenant_name": tenant.name,
                 "key_id": key.id,
                 "key_name": key.name,
+                "manage_keys": key.manage_keys,
             })
         }
     };

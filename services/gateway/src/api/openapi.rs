@@ -28,7 +28,7 @@ struct Operation {
 }
 
 const DATA_PLANE_ERRORS: &[u16] = &[400, 401, 402, 403, 404, 413, 429, 502, 503, 504];
-const MANAGEMENT_ERRORS: &[u16] = &[400, 401, 403, 404, 409, 413];
+const MANAGEMENT_ERRORS: &[u16] = &[400, 401, 403, 404, 409, 413, 429];
 
 fn reference(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
@@ -218,7 +218,15 @@ fn operation(method: &Method, path: &str, schemas: &mut Map<String, Value>) -> O
         ("DELETE", "/api/v1/tenants/{tenant_id}/auto-topup") => {
             op("Remove the auto top-up rule", None, empty, m)
         }
-        ("DELETE", "/api/v1/keys/{key_id}") => op("Revoke a key", None, empty, m),
+        ("DELETE", "/api/v1/keys/{key_id}") => Operation {
+            query: query_of::<admin::RevokeQuery>(),
+            ..op(
+                "Revoke a key (revoke_created=true: and every key it created)",
+                None,
+                empty,
+                m,
+            )
+        },
         ("PATCH", "/api/v1/keys/{key_id}") => op(
             "Change a key's budget, models and cache settings (null clears)",
             Some(derived::<admin::UpdateKey>(schemas)),
@@ -589,30 +597,6 @@ fn shared_schemas() -> Map<String, Value> {
                 "period_resets_at": nullable_time, "created_at": time,
             },
         },
-        "ApiKey": {
-            "type": "object", "required": ["id", "tenant_id", "name", "key_prefix", "created_at"],
-            "properties": {
-                "id": uuid, "tenant_id": uuid, "name": {"type": "string"},
-                "key_prefix": {"type": "string"},
-                "tags": {"type": "array", "items": {"type": "string"}},
-                "allowed_models": {"type": ["array", "null"], "items": {"type": "string"}},
-                "budget_usd": {"type": ["string", "null"]}, "budget_period": period,
-                "period_spent_usd": money, "period_started_at": nullable_time,
-                "period_resets_at": nullable_time,
-                "rpm": nullable("integer"), "tpm": nullable("integer"),
-                "max_concurrent": nullable("integer"),
-                "default_max_tokens": nullable("integer"), "max_output_tokens": nullable("integer"),
-                "cache": nullable("string"), "cache_threshold": nullable("number"),
-                "cache_ttl_seconds": nullable("integer"),
-                "cache_any_temperature": {"type": "boolean"},
-                "cache_precision": {"type": "string", "enum": ["strict", "balanced"]},
-                "created_at": time, "revoked_at": {"type": ["string", "null"], "format": "date-time"},
-            },
-        },
-        "NewApiKey": {"allOf": [reference("ApiKey"), {
-            "type": "object", "required": ["key"],
-            "properties": {"key": {"type": "string", "description": "The plaintext key, shown once"}},
-        }]},
         "MoneyEvent": {
             "type": "object", "required": ["event_id", "tenant_id", "kind", "amount_usd", "idempotency_key"],
             "properties": {
@@ -711,9 +695,35 @@ fn shared_schemas() -> Map<String, Value> {
             },
         },
     });
-    // The console's reads, in a second literal (one literal this long exceeds json!'s
-    // recursion limit).
+    // Keys and the console's reads, in a second literal (one literal this long exceeds
+    // json!'s recursion limit).
     let console = json!({
+        "ApiKey": {
+            "type": "object", "required": ["id", "tenant_id", "name", "key_prefix", "created_at"],
+            "properties": {
+                "id": uuid, "tenant_id": uuid, "name": {"type": "string"},
+                "key_prefix": {"type": "string"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "allowed_models": {"type": ["array", "null"], "items": {"type": "string"}},
+                "budget_usd": {"type": ["string", "null"]}, "budget_period": period,
+                "period_spent_usd": money, "period_started_at": nullable_time,
+                "period_resets_at": nullable_time,
+                "rpm": nullable("integer"), "tpm": nullable("integer"),
+                "max_concurrent": nullable("integer"),
+                "default_max_tokens": nullable("integer"), "max_output_tokens": nullable("integer"),
+                "cache": nullable("string"), "cache_threshold": nullable("number"),
+                "cache_ttl_seconds": nullable("integer"),
+                "cache_any_temperature": {"type": "boolean"},
+                "cache_precision": {"type": "string", "enum": ["strict", "balanced"]},
+                "manage_keys": {"type": "boolean"},
+                "created_by_key_id": {"type": ["string", "null"], "format": "uuid"},
+                "created_at": time, "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
+        "NewApiKey": {"allOf": [reference("ApiKey"), {
+            "type": "object", "required": ["key"],
+            "properties": {"key": {"type": "string", "description": "The plaintext key, shown once"}},
+        }]},
         "TenantPage": {
             "type": "object", "required": ["data"],
             "properties": {
@@ -730,6 +740,7 @@ fn shared_schemas() -> Map<String, Value> {
                 "kind": {"enum": ["tenant", "operator"]},
                 "tenant_id": uuid, "tenant_name": {"type": "string"},
                 "key_id": uuid, "key_name": {"type": "string"},
+                "manage_keys": {"type": "boolean"},
                 "role": {"enum": ["admin", "billing", "viewer"]},
                 "token_id": {"type": ["string", "null"]},
             },
