@@ -81,7 +81,7 @@ export function overview(me: Me, tenantId: string): HTMLElement {
       const [tenant, balance, week] = await Promise.all([
         get<Tenant>(base),
         get<Balance>(`${base}/balance`),
-        get<{ data: CostRow[] }>(`/api/v1/analytics/costs?tenant_id=${seg(tenantId)}&period=7d&group_by=day`),
+        get<{ data: CostRow[] }>(`/api/v1/analytics/costs?tenant_id=${seg(tenantId)}&period=7d&group_by=hour`),
       ]);
       const perDay = sum(week.data.map((r) => r.cost_usd)) / 7;
       const left = Number(balance.balance_usd);
