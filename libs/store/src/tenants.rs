@@ -166,7 +166,8 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>, StoreError> 
     Ok(tenant)
 }
 
-/// A tenant in the operator's list: its settings and its balance as the ledger projects it.
+/// A tenant in the operator's list: its settings, its balance as the ledger projects it and
+/// the spend of its budget's current period.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct ListedTenant {
     /// The tenant.
@@ -179,17 +180,22 @@ pub struct ListedTenant {
     /// All usage cost booked.
     #[serde(serialize_with = "money")]
     pub spent_usd: Decimal,
+    /// Usage cost booked in the current period of its `budget_period`.
+    #[serde(skip)]
+    pub period_spent_usd: Decimal,
 }
 
 fn money<S: serde::Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&value.normalize().to_string())
 }
 
-/// Up to `limit` tenants, newest first, older than the tenant `before` when given.
+/// Up to `limit` tenants, newest first, older than the tenant `before` when given; one query
+/// (each tenant's period spend is summed under its own `budget_period` as of `now`).
 pub async fn list(
     pool: &PgPool,
     limit: i64,
     before: Option<Uuid>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<ListedTenant>, StoreError> {
     let columns = TENANT_COLUMNS
         .split(", ")
@@ -198,13 +204,20 @@ pub async fn list(
         .join(", ");
     let sql = format!(
         "SELECT {columns}, COALESCE(b.balance_usd, 0) AS balance_usd, \
-         COALESCE(b.spent_usd, 0) AS spent_usd \
+         COALESCE(b.spent_usd, 0) AS spent_usd, \
+         CASE t.budget_period WHEN 'total' THEN COALESCE(b.spent_usd, 0) ELSE \
+           (SELECT COALESCE(SUM(d.spent_usd), 0) FROM daily_spend d WHERE d.tenant_id = t.id \
+            AND d.day >= CASE t.budget_period WHEN 'day' THEN $3 WHEN 'week' THEN $4 ELSE $5 END) \
+         END AS period_spent_usd \
          FROM tenants t LEFT JOIN tenant_balances b ON b.tenant_id = t.id \
          WHERE $2::uuid IS NULL OR t.id < $2 ORDER BY t.id DESC LIMIT $1"
     );
     Ok(sqlx::query_as::<_, ListedTenant>(&sql)
         .bind(limit)
         .bind(before)
+        .bind(BudgetPeriod::Day.first_day(now))
+        .bind(BudgetPeriod::Week.first_day(now))
+        .bind(BudgetPeriod::Month.first_day(now))
         .fetch_all(pool)
         .await?)
 }

@@ -344,6 +344,37 @@ async fn the_operator_lists_every_tenant_with_its_balance_page_by_page() {
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "a tenant listed twice: {seen:?}");
 
+    // Each tenant's period spend is its own budget period's: a monthly tenant with spend.
+    let monthly = stack.funded_tenant(json!({})).await;
+    let (status, _) = call(
+        &stack,
+        &stack.admin_token,
+        Method::PATCH,
+        &format!("/api/v1/tenants/{}", monthly.tenant_id),
+        Some(json!({"budget_usd": "50", "budget_period": "month"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(stack.chat(&monthly.key, &chat_body()).await.status(), 200);
+    let booked = stack.wait_for_entries(monthly.tenant_id, 2).await;
+    let (_, page) = call(
+        &stack,
+        &stack.admin_token,
+        Method::GET,
+        "/api/v1/tenants?limit=1",
+        None,
+    )
+    .await;
+    let row = &page["data"][0];
+    assert_eq!(row["id"], monthly.tenant_id.to_string(), "{page}");
+    assert_eq!(
+        row["balance_usd"], booked["balance_usd"],
+        "{row} vs {booked}"
+    );
+    assert_ne!(row["spent_usd"], "0", "{row}");
+    assert_eq!(row["period_spent_usd"], row["spent_usd"], "{row}");
+    assert!(row["period_resets_at"].is_string(), "{row}");
+
     for query in [
         "limit=0",
         "limit=1001",

@@ -528,9 +528,21 @@ async fn reads_are_scoped_to_the_tenant_and_paginate() {
             404
         );
     }
-    // Management endpoints stay operator-only.
+    // The tenant's keys are its own to read, another tenant's are not found; operator-only
+    // endpoints refuse a key.
     assert_eq!(
         read(&a.key, a.tenant_id, "keys").await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        read(&a.key, b.tenant_id, "keys").await.unwrap().status(),
+        404
+    );
+    assert_eq!(
+        read(&a.key, a.tenant_id, "auto-topup")
+            .await
+            .unwrap()
+            .status(),
         401
     );
 

@@ -206,7 +206,7 @@ pub async fn get_tenant(
 /// Query of `GET /api/v1/tenants`.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct TenantListQuery {
-    /// Page size, 1 to 200 (default 100).
+    /// Page size, 1 to 1000 (default 100).
     limit: Option<String>,
     /// A tenant id from the previous page's `next_before`.
     before: Option<String>,
@@ -218,8 +218,7 @@ pub async fn list_tenants(
     state: web::Data<AppState>,
     query: web::Query<TenantListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    // Each row costs one period-spend query: pages stay small.
-    let limit = super::params::parse_limit(query.limit.as_deref(), 100, 200)?;
+    let limit = super::params::parse_limit(query.limit.as_deref(), 100, 1000)?;
     let before = query
         .before
         .as_deref()
@@ -233,15 +232,20 @@ pub async fn list_tenants(
             })
         })
         .transpose()?;
-    let tenants = tollgate_store::tenants::list(&state.pool, limit, before).await?;
     let now = Utc::now();
-    let mut data = Vec::with_capacity(tenants.len());
-    for listed in &tenants {
-        let owner = SpendOwner::Tenant(listed.tenant.id);
-        let spend =
-            budget::period_spend(&state.pool, owner, listed.tenant.budget_period, now).await?;
-        data.push(with_period_spend(listed, &spend)?);
-    }
+    let tenants = tollgate_store::tenants::list(&state.pool, limit, before, now).await?;
+    let data = tenants
+        .iter()
+        .map(|listed| {
+            let period = listed.tenant.budget_period;
+            let spend = PeriodSpend {
+                period_spent_usd: listed.period_spent_usd,
+                period_started_at: period.starts_at(now),
+                period_resets_at: period.resets_at(now),
+            };
+            with_period_spend(listed, &spend)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let next = (tenants.len() as i64 == limit)
         .then(|| tenants.last().map(|t| t.tenant.id))
         .flatten();
