@@ -120,7 +120,7 @@ async function route(): Promise<void> {
     return;
   }
   if (who.kind === 'operator') {
-    if (path === '/tenants') return shell(who, path, 'Tenants', tenants((id) => go(`/t/${id}`)));
+    if (path === '/tenants') return shell(who, path, 'Tenants', tenants((id) => go(`/t/${id}`), who.role === 'admin'));
     if (path === '/providers') return shell(who, path, 'Providers', providers());
     if (path === '/top') return shell(who, path, 'Top spend', top(tenantNames));
   }

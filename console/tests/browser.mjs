@@ -254,6 +254,16 @@ await page.getByTestId('balance').locator('.money', { hasText: '$25.00' }).waitF
 await shoot('tenant-operator');
 await fitsPhone('tenant-operator');
 
+step('operator: a key that may manage keys');
+await page.getByRole('link', { name: 'Keys' }).click();
+await page.getByLabel('Name', { exact: true }).fill('team admin');
+await page.getByLabel('May manage keys').check();
+await page.getByRole('button', { name: 'Create key' }).click();
+const adminSecret = await page.getByTestId('new-key').inputValue();
+const adminMe = await api(adminSecret, 'GET', '/api/v1/me');
+assert.equal(adminMe.body.manage_keys, true, JSON.stringify(adminMe.body));
+assert.equal(adminMe.body.tenant_id, globex.id);
+
 step('operator: providers, top spend');
 await page.getByRole('link', { name: 'Providers' }).click();
 await page.getByRole('heading', { name: 'Deployments' }).waitFor();

@@ -38,8 +38,9 @@ function limitValue(input: HTMLInputElement): number | null | string {
   return /^\d+$/.test(raw) ? Number(raw) : raw;
 }
 
-/** The form fields shared by create and edit, filled from `key` when editing. */
-function keyFields(key?: ApiKey) {
+/** The form fields shared by create and edit, filled from `key` when editing; the right to
+ * manage keys only for the operator, who alone grants it. */
+function keyFields(operator: boolean, key?: ApiKey) {
   const blank = key ? 'unlimited' : 'gateway default';
   const period = h('select', { name: 'budget_period' }, PERIODS.map((p) => h('option', { value: p }, p)));
   period.value = key?.budget_period ?? 'total';
@@ -53,6 +54,7 @@ function keyFields(key?: ApiKey) {
     period,
     models: h('input', { name: 'allowed_models', value: key?.allowed_models?.join(', ') ?? '', placeholder: 'all models' }),
     cache,
+    manage: operator ? h('input', { type: 'checkbox', name: 'manage_keys', checked: key?.manage_keys ?? false }) : null,
   };
 }
 
@@ -67,6 +69,7 @@ function fieldNodes(f: Fields): HTMLElement[] {
     field('Budget period', f.period),
     field('Allowed models', f.models, 'Comma separated; blank allows all.'),
     field('Cache', f.cache),
+    ...(f.manage ? [field('May manage keys', f.manage, 'List, create, change and revoke this tenant\'s keys.')] : []),
   ];
 }
 
@@ -82,6 +85,7 @@ function settings(f: Fields): Record<string, unknown> {
     budget_period: f.period.value,
     allowed_models: models.length ? models : null,
     cache: optional(f.cache) ?? null,
+    ...(f.manage ? { manage_keys: f.manage.checked } : {}),
   };
 }
 
@@ -104,6 +108,7 @@ function changedSettings(f: Fields, key: ApiKey): Record<string, unknown> {
     // An empty list shows as blank: blank and untouched is no change.
     allowed_models: key.allowed_models?.length ? key.allowed_models : null,
     cache: key.cache,
+    manage_keys: key.manage_keys,
   };
   const same = (a: unknown, b: unknown) =>
     JSON.stringify(a) === JSON.stringify(b) || (typeof a === 'string' && typeof b === 'string' && Number(a) === Number(b));
@@ -160,7 +165,7 @@ export function keys(me: Me, tenantId: string): HTMLElement {
   };
 
   const editForm = (key: ApiKey): HTMLElement => {
-    const f = keyFields(key);
+    const f = keyFields(me.kind === 'operator', key);
     const save = h('button', { type: 'submit' }, 'Save');
     const status = h('div', { 'aria-live': 'polite' });
     return section(`Edit ${key.name}`, [h('button', { type: 'button', class: 'secondary', onclick: () => replace(createSlot, createForm()) }, 'Cancel')],
@@ -184,7 +189,7 @@ export function keys(me: Me, tenantId: string): HTMLElement {
 
   const createForm = (): HTMLElement => {
     const name = h('input', { name: 'name', required: true, maxlength: 200, placeholder: 'production' });
-    const f = keyFields();
+    const f = keyFields(me.kind === 'operator');
     const create = h('button', { type: 'submit' }, 'Create key');
     const status = h('div', { 'aria-live': 'polite' });
     return section('Create a key', [],

@@ -1,8 +1,8 @@
 // A tenant's credit history: every ledger entry, newest first, page by page.
 import { get, seg } from '../api';
-import { h } from '../dom';
+import { h, replace } from '../dom';
 import { money, when } from '../format';
-import { type Column, load, table } from '../ui';
+import { busy, type Column, load, table } from '../ui';
 
 interface Entry {
   event_id: string;
@@ -40,9 +40,17 @@ export function ledger(tenantId: string): HTMLElement {
     next = page.next_before;
   };
   const render = () => {
-    const older = next
-      ? h('button', { type: 'button', class: 'secondary', onclick: () => void load(slot, async () => (await more(), render())) }, 'Older entries')
-      : undefined;
+    // A failed page leaves the rows shown and says why next to the button.
+    const status = h('div', { 'aria-live': 'polite' });
+    const button = h('button', { type: 'button', class: 'secondary' }, 'Older entries');
+    button.addEventListener('click', () =>
+      void busy(button, status, async () => {
+        await more();
+        replace(slot, render());
+        return '';
+      }),
+    );
+    const older = next ? h('div', { class: 'actions' }, button, status) : undefined;
     return table('Credit history', columns, rows, { empty: 'Nothing booked yet: credits and usage appear here once the ledger books them.', csvName: 'ledger.csv', footer: older });
   };
   void load(slot, async () => (await more(), render()));

@@ -22,7 +22,7 @@ function status(t: ListedTenant): string {
   return 'active';
 }
 
-export function tenants(open: (id: string) => void): HTMLElement {
+export function tenants(open: (id: string) => void, canCreate: boolean): HTMLElement {
   const slot = h('div');
   const rows: ListedTenant[] = [];
   let next: string | null = null;
@@ -64,7 +64,7 @@ export function tenants(open: (id: string) => void): HTMLElement {
     },
   }, field('Name', name), create);
   void load(slot, async () => (await more(), render()));
-  return h('div', { class: 'page' }, h('h1', {}, 'Tenants'), section('New tenant', [], form, created), slot);
+  return h('div', { class: 'page' }, h('h1', {}, 'Tenants'), canCreate ? section('New tenant', [], form, created) : null, slot);
 }
 
 interface Deployment {
