@@ -280,6 +280,19 @@ await eventually('Acme among the top tenants', async () => {
 await shoot('top');
 await fitsPhone('top');
 
+// A viewer operator token looks at every tenant but grants nothing.
+step('operator: a viewer token');
+const viewer = await api(admin, 'POST', '/api/v1/operator-tokens', { name: `browser viewer ${run}`, role: 'viewer' });
+assert.equal(viewer.status, 201, JSON.stringify(viewer.body));
+await page.getByRole('button', { name: 'Sign out' }).click();
+await page.getByLabel('API key or operator token').fill(viewer.body.token);
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByRole('link', { name: `Globex ${run}` }).waitFor();
+assert.equal(await page.getByRole('heading', { name: 'New tenant' }).count(), 0);
+await page.getByRole('link', { name: `Globex ${run}` }).click();
+await page.getByText('Your operator role may look but not grant credit.').waitFor();
+assert.equal(await page.getByRole('button', { name: 'Grant credit' }).count(), 0);
+
 // 10. The API reference renders this gateway's document and tries a call with the sign-in.
 step('API reference');
 await page.goto(`${url}/docs/`);
