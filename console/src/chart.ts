@@ -48,7 +48,7 @@ export function pivot<T>(
  * destroyed, with its resize observer, before the next one is drawn. */
 const live: { box: HTMLElement; plot: uPlot; observer: ResizeObserver }[] = [];
 
-function sweep(): void {
+export function sweep(): void {
   for (let i = live.length - 1; i >= 0; i--) {
     if (!live[i].box.isConnected) {
       live[i].plot.destroy();

@@ -2,6 +2,7 @@
 // (#/t/<tenant>/keys, #/tenants, ...) so that links, reloads and the back button work.
 import './style.css';
 import { ApiError, type Me, credential, forget, get, whoIs } from './api';
+import { sweep } from './chart';
 import { h, replace } from './dom';
 import { errorBox, loading } from './ui';
 import { alerts } from './views/alerts';
@@ -84,6 +85,8 @@ function shell(who: Me, path: string, title: string, body: Node, tenantId?: stri
     ),
     h('main', { id: 'main', tabindex: -1 }, body),
   );
+  // The charts of the page left behind are destroyed.
+  requestAnimationFrame(sweep);
 }
 
 async function route(): Promise<void> {

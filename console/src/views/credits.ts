@@ -29,13 +29,13 @@ function moneyForm(
   send: (amount: string, extra: string, idempotencyKey: string) => Promise<MoneyEvent>,
   done: () => void,
 ): HTMLElement {
-  let idempotencyKey = newKey();
+  // One idempotency key per submission content: a retry of the same amount and note (after an
+  // error or a timeout, a double click, even after editing back and forth) reuses it, so it is
+  // booked at most once; a success starts afresh, so the same amount again is a new grant.
+  const keys = new Map<string, string>();
   const amount = h('input', { name: 'amount_usd', inputmode: 'decimal', required: true, placeholder: '25.00', autocomplete: 'off' });
   const button = h('button', { type: 'submit' }, submitLabel);
   const status = h('div', { 'aria-live': 'polite' });
-  // A changed submission is a new one: it gets a new key. An unchanged retry (after an error,
-  // a double click) keeps its key, so it is booked at most once.
-  for (const input of [amount, extra]) input.addEventListener('input', () => (idempotencyKey = newKey()));
   const form = h(
     'form',
     {
@@ -43,8 +43,11 @@ function moneyForm(
       onsubmit: (event: Event) => {
         event.preventDefault();
         void busy(button, status, async () => {
+          const content = JSON.stringify([amount.value.trim(), extra.value.trim()]);
+          const idempotencyKey = keys.get(content) ?? newKey();
+          keys.set(content, idempotencyKey);
           const answer = await send(amount.value.trim(), extra.value.trim(), idempotencyKey);
-          idempotencyKey = newKey();
+          keys.clear();
           amount.value = '';
           extra.value = '';
           done();

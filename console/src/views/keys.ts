@@ -116,7 +116,8 @@ function changedSettings(f: Fields, key: ApiKey): Record<string, unknown> {
 }
 
 export function keys(me: Me, tenantId: string): HTMLElement {
-  const manages = me.kind === 'operator' || me.manage_keys === true;
+  // An admin operator, or a key the operator let manage keys (the API refuses anyone else).
+  const manages = me.kind === 'operator' ? me.role === 'admin' : me.manage_keys === true;
   const list = h('div');
   const page = h('div', { class: 'page' }, h('h1', {}, 'API keys'), h('div'), list);
   const createSlot = page.children[1] as HTMLElement;

@@ -1,7 +1,7 @@
 // The operator's pages: every tenant with its balance and this period's spend; provider and
 // deployment health with breaker states; the top tenants and models by spend.
 import { call, get, seg } from '../api';
-import { h } from '../dom';
+import { h, replace } from '../dom';
 import { money, num, percent, when } from '../format';
 import { busy, type Column, field, load, section, table } from '../ui';
 
@@ -35,17 +35,32 @@ export function tenants(open: (id: string) => void, canCreate: boolean): HTMLEle
     { label: 'Created', csv: (t) => t.created_at, cell: (t) => when(t.created_at) },
     { label: 'Id', csv: (t) => t.id, cell: (t) => h('code', { class: 'id' }, t.id) },
   ];
+  // A page only lands in the list it was asked for (a new tenant starts a new list).
+  let listing = 0;
   const more = async () => {
+    const asked = listing;
     const page = await get<{ data: ListedTenant[]; next_before: string | null }>(`/api/v1/tenants?limit=100${next ? `&before=${next}` : ''}`);
+    if (asked !== listing) return;
     rows.push(...page.data);
     next = page.next_before;
   };
-  const render = () =>
-    table('Tenants', columns, rows, {
+  const render = () => {
+    // A failed page leaves the rows shown and says why next to the button.
+    const status = h('div', { 'aria-live': 'polite' });
+    const button = h('button', { type: 'button', class: 'secondary' }, 'More tenants');
+    button.addEventListener('click', () =>
+      void busy(button, status, async () => {
+        await more();
+        replace(slot, render());
+        return '';
+      }),
+    );
+    return table('Tenants', columns, rows, {
       empty: 'No tenants yet: create one above.',
       csvName: 'tenants.csv',
-      footer: next ? h('button', { type: 'button', class: 'secondary', onclick: () => void load(slot, async () => (await more(), render())) }, 'More tenants') : undefined,
+      footer: next ? h('div', { class: 'actions' }, button, status) : undefined,
     });
+  };
   const name = h('input', { name: 'tenant_name', required: true, maxlength: 200, placeholder: 'Acme Inc.' });
   const create = h('button', { type: 'submit' }, 'Create tenant');
   const created = h('div', { 'aria-live': 'polite' });
@@ -56,6 +71,7 @@ export function tenants(open: (id: string) => void, canCreate: boolean): HTMLEle
       void busy(create, created, async () => {
         const tenant = await call<{ id: string; name: string }>('POST', '/api/v1/tenants', { name: name.value.trim() });
         name.value = '';
+        listing += 1;
         rows.length = 0;
         next = null;
         void load(slot, async () => (await more(), render()));

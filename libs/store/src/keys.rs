@@ -53,7 +53,8 @@ pub struct ApiKey {
     pub cache_any_temperature: bool,
     /// Checks a semantic candidate must pass: `strict` (every one) or `balanced`.
     pub cache_precision: String,
-    /// May list, create, change and revoke its tenant's keys (granted by the operator only).
+    /// May create, change and revoke its tenant's keys (granted by the operator only; every key
+    /// of a tenant may list them).
     pub manage_keys: bool,
     /// The key that created this one (`None`: the operator did).
     pub created_by_key_id: Option<Uuid>,
@@ -283,11 +284,18 @@ pub async fn revoke(pool: &PgPool, key_id: Uuid) -> Result<Option<Vec<u8>>, Stor
     Ok(hash.map(|(h,)| h))
 }
 
-/// Revokes every live key that `key_id` created; their hashes, so caches can evict them.
+/// Revokes every live key that `key_id` created, and what those created in turn, within its
+/// tenant; their hashes, so caches can evict them.
 pub async fn revoke_created_by(pool: &PgPool, key_id: Uuid) -> Result<Vec<Vec<u8>>, StoreError> {
     let hashes: Vec<(Vec<u8>,)> = sqlx::query_as(
-        "UPDATE api_keys SET revoked_at = now() WHERE created_by_key_id = $1 \
-         AND revoked_at IS NULL RETURNING key_hash",
+        "WITH RECURSIVE made AS ( \
+           SELECT k.id FROM api_keys k JOIN api_keys parent ON parent.id = $1 \
+           WHERE k.created_by_key_id = $1 AND k.tenant_id = parent.tenant_id \
+           UNION \
+           SELECT k.id FROM api_keys k JOIN made m ON k.created_by_key_id = m.id \
+         ) \
+         UPDATE api_keys SET revoked_at = now() \
+         WHERE id IN (SELECT id FROM made) AND revoked_at IS NULL RETURNING key_hash",
     )
     .bind(key_id)
     .fetch_all(pool)

@@ -214,8 +214,29 @@ async fn a_managing_key_manages_its_own_tenants_keys_and_no_other_tenants() {
         Some(json!({"name": "second"})),
     )
     .await;
+    let second_id = second["id"].as_str().unwrap().to_owned();
     let second = second["key"].as_str().unwrap().to_owned();
     assert_eq!(stack.chat(&second, &chat_body()).await.status(), 200);
+    // The operator lets the second key manage keys too; what it makes goes with the leak.
+    let (status, _) = call(
+        &stack,
+        &stack.admin_token,
+        Method::PATCH,
+        &format!("/api/v1/keys/{second_id}"),
+        Some(json!({"manage_keys": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, third) = call(
+        &stack,
+        &second,
+        Method::POST,
+        &keys,
+        Some(json!({"name": "third"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{third}");
+    let third = third["key"].as_str().unwrap().to_owned();
     let (status, _) = call(
         &stack,
         &stack.admin_token,
@@ -225,7 +246,7 @@ async fn a_managing_key_manages_its_own_tenants_keys_and_no_other_tenants() {
     )
     .await;
     assert_eq!(status, 204);
-    for key in [&own.key, &made.key, &second] {
+    for key in [&own.key, &made.key, &second, &third] {
         assert_eq!(stack.chat(key, &chat_body()).await.status(), 401);
     }
     assert_eq!(stack.chat(&other.key, &chat_body()).await.status(), 200);

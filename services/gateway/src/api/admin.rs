@@ -295,8 +295,8 @@ pub struct CreateKey {
     cache_any_temperature: bool,
     /// `strict` (the default: every check) or `balanced` (more paraphrases served).
     cache_precision: Option<String>,
-    /// The key may list, create, change and revoke its tenant's keys (default false; only the
-    /// operator grants it).
+    /// The key may create, change and revoke its tenant's keys, with any limits (default false;
+    /// only the operator grants it). The tenant's own limits and budget still bind them all.
     manage_keys: Option<bool>,
 }
 
