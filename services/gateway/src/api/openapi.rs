@@ -428,6 +428,67 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("Error")
 }
 
+/// The groups of the API reference, in order, with what each holds.
+const TAGS: [(&str, &str); 11] = [
+    (
+        "Data plane",
+        "OpenAI- and Anthropic-compatible calls with a tenant API key",
+    ),
+    ("Identity", "Who a credential is"),
+    ("Tenants", "Organizations, their limits and cache settings"),
+    (
+        "Keys",
+        "API keys: the operator's, or a tenant's own key with manage_keys",
+    ),
+    (
+        "Money",
+        "Credit, adjustments, auto top-up, balance and ledger",
+    ),
+    ("Analytics", "Spend, usage and top spenders over time"),
+    ("Alerts", "Alert rules and the alerts they raised"),
+    ("Providers", "Upstream deployments and their breakers"),
+    ("Audit", "Who did what to what"),
+    ("Operator tokens", "Scoped operator credentials"),
+    ("Operations", "Health, readiness, metrics and this document"),
+];
+
+/// The group of [`TAGS`] an operation on `path` is listed under.
+fn tag_of(path: &str) -> &'static str {
+    let area = |needle: &str| path.contains(needle);
+    if path.starts_with("/v1/") {
+        "Data plane"
+    } else if path == "/api/v1/me" {
+        "Identity"
+    } else if area("/keys") {
+        "Keys"
+    } else if [
+        "/credits",
+        "/adjustments",
+        "/auto-topup",
+        "/balance",
+        "/ledger",
+    ]
+    .iter()
+    .any(|n| area(n))
+    {
+        "Money"
+    } else if area("/analytics") {
+        "Analytics"
+    } else if area("alert") {
+        "Alerts"
+    } else if area("/providers") {
+        "Providers"
+    } else if area("/audit") {
+        "Audit"
+    } else if area("/operator-tokens") {
+        "Operator tokens"
+    } else if path.starts_with("/api/v1/tenants") {
+        "Tenants"
+    } else {
+        "Operations"
+    }
+}
+
 /// The whole document of `routes`.
 pub fn document(routes: &[RouteSpec]) -> Value {
     let mut schemas = shared_schemas();
@@ -441,6 +502,7 @@ pub fn document(routes: &[RouteSpec]) -> Value {
         parameters.extend(op.query.iter().cloned());
         let mut operation = json!({
             "operationId": format!("{} {path}", method.as_str()),
+            "tags": [tag_of(path)],
             "summary": op.summary,
             "security": security(route.access),
             "parameters": parameters,
@@ -466,6 +528,10 @@ pub fn document(routes: &[RouteSpec]) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Multi-tenant LLM API gateway that bills: OpenAI- and Anthropic-compatible data plane, management API.",
         },
+        "tags": TAGS
+            .iter()
+            .map(|(name, description)| json!({"name": name, "description": description}))
+            .collect::<Vec<_>>(),
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -759,6 +825,25 @@ fn shared_schemas() -> Map<String, Value> {
 mod tests {
     use super::*;
     use crate::api::ROUTES;
+
+    #[test]
+    fn every_operation_is_in_one_of_the_listed_groups() {
+        let document = document(ROUTES);
+        let names: Vec<&str> = TAGS.iter().map(|(name, _)| *name).collect();
+        let mut used = std::collections::HashSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let tag = operation["tags"][0].as_str().unwrap();
+                assert!(names.contains(&tag), "{method} {path}: {tag}");
+                used.insert(tag);
+            }
+        }
+        assert_eq!(used.len(), names.len(), "a group holds nothing: {used:?}");
+        assert_eq!(tag_of("/api/v1/tenants/{tenant_id}/keys"), "Keys");
+        assert_eq!(tag_of("/api/v1/tenants/{tenant_id}/balance"), "Money");
+        assert_eq!(tag_of("/api/v1/tenants/{tenant_id}"), "Tenants");
+        assert_eq!(tag_of("/api/v1/alerts/{alert_id}"), "Alerts");
+    }
 
     #[test]
     fn the_document_is_openapi_and_covers_every_route() {
