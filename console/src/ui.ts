@@ -135,3 +135,18 @@ export function optionalInt(input: HTMLInputElement): number | undefined {
   const value = optional(input);
   return value === undefined ? undefined : Number(value);
 }
+
+/** The button that loads the next page of a table: `more` fetches it, then `rerender`
+ * redraws the table. A failed page leaves the rows shown and says why next to the button. */
+export function nextPageButton(label: string, more: () => Promise<void>, rerender: () => void): HTMLElement {
+  const status = h('div', { 'aria-live': 'polite' });
+  const button = h('button', { type: 'button', class: 'secondary' }, label);
+  button.addEventListener('click', () =>
+    void busy(button, status, async () => {
+      await more();
+      rerender();
+      return '';
+    }),
+  );
+  return h('div', { class: 'actions' }, button, status);
+}

@@ -2,7 +2,7 @@
 import { get, seg } from '../api';
 import { h, replace } from '../dom';
 import { money, when } from '../format';
-import { busy, type Column, load, table } from '../ui';
+import { type Column, load, nextPageButton, table } from '../ui';
 
 interface Entry {
   event_id: string;
@@ -40,17 +40,7 @@ export function ledger(tenantId: string): HTMLElement {
     next = page.next_before;
   };
   const render = () => {
-    // A failed page leaves the rows shown and says why next to the button.
-    const status = h('div', { 'aria-live': 'polite' });
-    const button = h('button', { type: 'button', class: 'secondary' }, 'Older entries');
-    button.addEventListener('click', () =>
-      void busy(button, status, async () => {
-        await more();
-        replace(slot, render());
-        return '';
-      }),
-    );
-    const older = next ? h('div', { class: 'actions' }, button, status) : undefined;
+    const older = next ? nextPageButton('Older entries', more, () => replace(slot, render())) : undefined;
     return table('Credit history', columns, rows, { empty: 'Nothing booked yet: credits and usage appear here once the ledger books them.', csvName: 'ledger.csv', footer: older });
   };
   void load(slot, async () => (await more(), render()));

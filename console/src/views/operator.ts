@@ -3,7 +3,7 @@
 import { call, get, seg } from '../api';
 import { h, replace } from '../dom';
 import { money, num, percent, when } from '../format';
-import { busy, type Column, field, load, section, table } from '../ui';
+import { busy, type Column, field, load, nextPageButton, section, table } from '../ui';
 
 interface ListedTenant {
   id: string;
@@ -45,20 +45,10 @@ export function tenants(open: (id: string) => void, canCreate: boolean): HTMLEle
     next = page.next_before;
   };
   const render = () => {
-    // A failed page leaves the rows shown and says why next to the button.
-    const status = h('div', { 'aria-live': 'polite' });
-    const button = h('button', { type: 'button', class: 'secondary' }, 'More tenants');
-    button.addEventListener('click', () =>
-      void busy(button, status, async () => {
-        await more();
-        replace(slot, render());
-        return '';
-      }),
-    );
     return table('Tenants', columns, rows, {
       empty: 'No tenants yet: create one above.',
       csvName: 'tenants.csv',
-      footer: next ? h('div', { class: 'actions' }, button, status) : undefined,
+      footer: next ? nextPageButton('More tenants', more, () => replace(slot, render())) : undefined,
     });
   };
   const name = h('input', { name: 'tenant_name', required: true, maxlength: 200, placeholder: 'Acme Inc.' });
