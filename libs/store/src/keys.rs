@@ -180,16 +180,6 @@ pub async fn create(
     Ok(Some(stored))
 }
 
-/// How many live (not revoked) keys the tenant has.
-pub async fn count_live(pool: &PgPool, tenant_id: Uuid) -> Result<i64, StoreError> {
-    let (count,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL")
-            .bind(tenant_id)
-            .fetch_one(pool)
-            .await?;
-    Ok(count)
-}
-
 /// The keys of one tenant, newest first (revoked ones included, marked).
 pub async fn list(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<ApiKey>, StoreError> {
     let sql =

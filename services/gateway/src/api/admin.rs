@@ -1,5 +1,6 @@
 //! Management API (`/api/v1`): tenants, keys and credits. The platform operator manages
-//! every tenant; a tenant's own key lists, creates, edits and revokes that tenant's keys.
+//! every tenant; any key of a tenant lists the tenant's keys, and a key the operator allowed
+//! (`manage_keys`) also creates, edits and revokes them.
 
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
