@@ -71,11 +71,6 @@ export async function get<T>(path: string): Promise<T> {
   return (await send(path, {})).json() as Promise<T>;
 }
 
-/** GET `path` as text (CSV). */
-export async function getText(path: string): Promise<string> {
-  return (await send(path, {})).text();
-}
-
 /** `method` `path` with a JSON body; the JSON answer, or `undefined` for 204. */
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const response = await send(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });

@@ -54,14 +54,14 @@ function csvCell(value: string): string {
 }
 
 /** The rows as CSV text (header line first). */
-export function toCsv<T>(columns: Column<T>[], rows: T[]): string {
+function toCsv<T>(columns: Column<T>[], rows: T[]): string {
   const lines = [columns.map((c) => csvCell(c.label)).join(',')];
   for (const row of rows) lines.push(columns.map((c) => csvCell(c.csv(row))).join(','));
   return lines.join('\r\n') + '\r\n';
 }
 
 /** Saves `text` as a file download. */
-export function download(name: string, text: string, type = 'text/csv'): void {
+function download(name: string, text: string, type = 'text/csv'): void {
   const url = URL.createObjectURL(new Blob([text], { type }));
   const link = h('a', { href: url, download: name, hidden: true });
   document.body.append(link);
@@ -130,11 +130,6 @@ export function optional(input: HTMLInputElement | HTMLSelectElement): string | 
   return value === '' ? undefined : value;
 }
 
-/** A whole number from an input: `undefined` when blank. */
-export function optionalInt(input: HTMLInputElement): number | undefined {
-  const value = optional(input);
-  return value === undefined ? undefined : Number(value);
-}
 
 /** The button that loads the next page of a table: `more` fetches it, then `rerender`
  * redraws the table. A failed page leaves the rows shown and says why next to the button. */

@@ -197,13 +197,9 @@ pub async fn list(
     before: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Vec<ListedTenant>, StoreError> {
-    let columns = TENANT_COLUMNS
-        .split(", ")
-        .map(|c| format!("t.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // The tenant's columns are unqualified: no other table here has columns of those names.
     let sql = format!(
-        "SELECT {columns}, COALESCE(b.balance_usd, 0) AS balance_usd, \
+        "SELECT {TENANT_COLUMNS}, COALESCE(b.balance_usd, 0) AS balance_usd, \
          COALESCE(b.spent_usd, 0) AS spent_usd, \
          CASE t.budget_period WHEN 'total' THEN COALESCE(b.spent_usd, 0) ELSE \
            (SELECT COALESCE(SUM(d.spent_usd), 0) FROM daily_spend d WHERE d.tenant_id = t.id \

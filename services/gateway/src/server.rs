@@ -222,8 +222,9 @@ impl Gateway {
                 .app_data(app_state.clone())
                 .app_data(json_config(body_limit))
                 .app_data(query_config())
-                .configure(|cfg| crate::console::configure(cfg, console_dir.as_deref()))
                 .configure(api::routes)
+                // After the API: a data-plane request is matched before the console's scopes.
+                .configure(|cfg| crate::console::configure(cfg, console_dir.as_deref()))
         })
         .workers(config.workers)
         .backlog(4096)

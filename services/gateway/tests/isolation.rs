@@ -72,19 +72,15 @@ async fn no_tenant_reaches_another_tenants_data_and_no_secret_is_logged() {
             .replace("{alert_id}", &Uuid::now_v7().to_string());
         if route.path == "/api/v1/me" {
             // Names no tenant: it answers who the caller is, the intruder's own tenant.
-            let me: Value = stack
-                .http
-                .get(format!(
-                    "{}{path}?tenant_id={}",
-                    stack.url, victim.tenant_id
-                ))
-                .bearer_auth(&intruder.key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let asked = format!("{path}?tenant_id={}", victim.tenant_id);
+            let (_, me) = crate::support::call_json(
+                &stack,
+                &intruder.key,
+                reqwest::Method::GET,
+                &asked,
+                None,
+            )
+            .await;
             assert_eq!(me["tenant_id"], intruder.tenant_id.to_string(), "{me}");
             continue;
         }

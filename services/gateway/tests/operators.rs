@@ -12,23 +12,7 @@ use tollgate_events::{AuditRecorded, Event, EventBody};
 use tollgate_testkit::Stack;
 use uuid::Uuid;
 
-/// A request with `token` as the bearer.
-async fn call(
-    stack: &Stack,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = stack
-        .http
-        .request(method, format!("{}{path}", stack.url))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
+use crate::support::call;
 
 /// The status of a request with `token` as the bearer.
 async fn status_of(

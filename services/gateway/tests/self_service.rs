@@ -5,28 +5,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tollgate_testkit::{Stack, TenantKey};
 
+use crate::support::call_json as call;
+
 fn chat_body() -> Value {
     json!({"model": "demo-small", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
-}
-
-async fn call(
-    stack: &Stack,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = stack
-        .http
-        .request(method, format!("{}{path}", stack.url))
-        .bearer_auth(key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

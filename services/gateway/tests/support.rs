@@ -1,6 +1,6 @@
-//! What the tests of this binary share: the process-wide telemetry. A process has one global
+//! What the tests of this binary share: the process-wide telemetry (a process has one global
 //! subscriber, so the isolation test (no secret in the logs) and the trace tests read the same
-//! capture, each picking out its own lines and spans.
+//! capture, each picking out its own lines and spans), and requests with a bearer credential.
 
 use std::sync::OnceLock;
 
@@ -33,4 +33,36 @@ pub fn traced() -> &'static Traced {
             telemetry,
         }
     })
+}
+
+/// A request to `path` on `stack` with `token` as the bearer.
+pub async fn call(
+    stack: &tollgate_testkit::Stack,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let mut request = stack
+        .http
+        .request(method, format!("{}{path}", stack.url))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// [`call`]'s status and JSON answer (`null` for an empty or non-JSON body).
+pub async fn call_json(
+    stack: &tollgate_testkit::Stack,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let response = call(stack, token, method, path, body).await;
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_default())
 }
