@@ -1,28 +1,172 @@
-// The API reference at /docs: Swagger UI (from the pinned swagger-ui-dist package) rendering
-// the gateway's own /openapi.json, with "Authorize" for a bearer key or operator token and
-// "Try it out" against this gateway.
-import 'swagger-ui-dist/swagger-ui.css';
+// The API reference at /docs: every operation of this gateway's /openapi.json, grouped by area,
+// with its parameters, body and answers, and a form that tries it against this gateway with a
+// bearer credential (the console's, when signed in in this tab). Rendered here rather than by
+// Swagger UI, Redoc or Scalar, whose bundles alone weigh 200–460 kB gzipped.
+import './style.css';
 import './docs.css';
-// swagger-ui-dist ships the bundle as a UMD script without types.
-// @ts-expect-error no declaration file
-import SwaggerUIBundle from 'swagger-ui-dist/swagger-ui-bundle.js';
+import { credential as consoleCredential } from './api';
+import { h, replace } from './dom';
+import { type Context, type Operation, anchor, operationView } from './reference/operation';
+import { type Components, prose } from './reference/schema';
 
-interface SwaggerUi {
-  preauthorizeApiKey(scheme: string, value: string): void;
+interface Document {
+  info?: { title?: string; version?: string; description?: string };
+  tags?: { name: string; description?: string }[];
+  paths?: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Components };
 }
 
-const ui: SwaggerUi = SwaggerUIBundle({
-  url: '/openapi.json',
-  dom_id: '#swagger',
-  deepLinking: true,
-  displayRequestDuration: true,
-  filter: true,
-  onComplete: () => {
-    // Whoever signed in to the console in this tab is signed in here too.
-    const credential = sessionStorage.getItem('tollgate.credential');
-    if (credential) {
-      ui.preauthorizeApiKey('tenant_key', credential);
-      ui.preauthorizeApiKey('admin_token', credential);
-    }
-  },
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
+
+const credentialInput = h('input', {
+  type: 'password',
+  id: 'credential',
+  autocomplete: 'off',
+  spellcheck: 'false',
+  placeholder: 'tg_… key or operator token',
+  value: consoleCredential() ?? '',
 });
+
+const context: Context = {
+  components: {},
+  credential: () => credentialInput.value.trim(),
+  defaults: {},
+};
+
+/** Who the credential is, in words, next to it. */
+const identity = h('span', { class: 'muted', role: 'status' });
+
+/** Says who the credential is; a tenant key's tenant becomes the starting `tenant_id` of the
+ * forms opened from now on. */
+async function learnDefaults(): Promise<void> {
+  const token = context.credential();
+  delete context.defaults.tenant_id;
+  if (!token) {
+    identity.textContent = 'Not signed in: only public operations will answer.';
+    return;
+  }
+  try {
+    const response = await fetch('/api/v1/me', { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
+    const me = await response.json().catch(() => null);
+    if (!response.ok) {
+      identity.textContent = `Not accepted: ${me?.error?.message ?? response.statusText}`;
+    } else if (typeof me?.tenant_id === 'string') {
+      context.defaults.tenant_id = me.tenant_id;
+      identity.textContent = `Tenant ${me.tenant_name} · key ${me.key_name}`;
+    } else {
+      identity.textContent = `Operator (${me?.role ?? 'unknown role'})`;
+    }
+  } catch {
+    identity.textContent = 'The gateway cannot be reached.';
+  }
+}
+
+/** Shows only the operations whose method, path or summary contain every word of `query`. */
+function filter(root: HTMLElement, query: string): void {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  for (const group of root.querySelectorAll<HTMLElement>('.tag-group')) {
+    let shown = 0;
+    for (const op of group.querySelectorAll<HTMLElement>('.op')) {
+      const text = op.dataset.search ?? '';
+      const match = words.every((w) => text.includes(w));
+      op.hidden = !match;
+      if (match) shown++;
+    }
+    group.hidden = shown === 0;
+    const link = root.querySelector<HTMLElement>(`.toc a[href="#${group.id}"]`)?.parentElement;
+    if (link) link.hidden = shown === 0;
+  }
+}
+
+function render(doc: Document): HTMLElement[] {
+  context.components = doc.components?.schemas ?? {};
+  const groups = new Map<string, HTMLElement[]>((doc.tags ?? []).map((t) => [t.name, []]));
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    for (const method of METHODS) {
+      const op = item[method];
+      if (!op) continue;
+      const tag = op.tags?.[0] ?? 'Other';
+      if (!groups.has(tag)) groups.set(tag, []);
+      groups.get(tag)!.push(operationView(method.toUpperCase(), path, op, context));
+    }
+  }
+  const described = new Map((doc.tags ?? []).map((t) => [t.name, t.description]));
+  const sections = [...groups].filter(([, ops]) => ops.length > 0);
+  const groupId = (tag: string) => `tag-${anchor('', tag).replace(/^-/, '')}`;
+  const search = h('input', { type: 'search', id: 'filter', placeholder: 'e.g. keys post', autocomplete: 'off' });
+  const toc = h(
+    'nav',
+    { class: 'toc', 'aria-label': 'Areas' },
+    h('label', { for: 'filter' }, 'Filter operations'),
+    search,
+    h(
+      'ul',
+      {},
+      sections.map(([tag, ops]) => h('li', {}, h('a', { href: `#${groupId(tag)}` }, tag), h('span', { class: 'count' }, ` ${ops.length}`))),
+    ),
+  );
+  const main = h(
+    'main',
+    { id: 'main', class: 'reference' },
+    h('h1', {}, `${doc.info?.title ?? 'API'} API reference`, doc.info?.version && h('span', { class: 'version' }, ` v${doc.info.version}`)),
+    doc.info?.description && h('p', {}, prose(doc.info.description)),
+    h(
+      'p',
+      { class: 'muted' },
+      'Open an operation to see what it takes and answers, and to send it to this gateway with the credential above. ',
+      'Money is a decimal string in USD; errors answer ',
+      h('code', {}, '{"error": {"message", "type", "code"}}'),
+      ' (Anthropic’s shape on /v1/messages).',
+    ),
+    sections.map(([tag, ops]) =>
+      h('section', { class: 'tag-group', id: groupId(tag), 'aria-labelledby': `${groupId(tag)}-h` }, h('h2', { id: `${groupId(tag)}-h` }, tag), described.get(tag) && h('p', { class: 'muted' }, prose(described.get(tag)!)), ops),
+    ),
+  );
+  const layout = h('div', { class: 'layout' }, toc, main);
+  search.addEventListener('input', () => filter(layout, search.value));
+  return [layout];
+}
+
+/** Opens and scrolls to the operation the URL fragment names. */
+function openFromHash(): void {
+  const id = decodeURIComponent(location.hash.slice(1));
+  const target = id ? document.getElementById(id) : null;
+  if (target instanceof HTMLDetailsElement) {
+    const search = document.querySelector<HTMLInputElement>('#filter');
+    if (target.hidden && search) {
+      // A link to an operation the filter hides clears the filter.
+      search.value = '';
+      search.dispatchEvent(new Event('input'));
+    }
+    target.open = true;
+    target.scrollIntoView();
+  }
+}
+
+async function start(): Promise<void> {
+  const app = document.getElementById('app')!;
+  replace(
+    app,
+    h(
+      'header',
+      { class: 'top' },
+      h('a', { class: 'brand', href: '/docs/' }, 'Tollgate API reference'),
+      h('nav', { 'aria-label': 'Site' }, h('a', { href: '/console/' }, 'Console'), h('a', { href: '/openapi.json' }, 'openapi.json')),
+      h('div', { class: 'who' }, h('label', { for: 'credential' }, 'Bearer credential'), credentialInput, identity),
+    ),
+    h('p', { class: 'loading', role: 'status' }, 'Loading the API description…'),
+  );
+  credentialInput.addEventListener('change', () => void learnDefaults());
+  const [response] = await Promise.all([fetch('/openapi.json', { cache: 'no-store' }).catch(() => null), learnDefaults()]);
+  const loadingNote = app.querySelector('.loading')!;
+  if (!response?.ok) {
+    loadingNote.replaceWith(h('div', { class: 'error', role: 'alert' }, h('strong', {}, 'The API description could not be loaded'), h('p', {}, response ? `${response.status} ${response.statusText}` : 'The gateway cannot be reached.')));
+    return;
+  }
+  const doc = (await response.json()) as Document;
+  loadingNote.replaceWith(...render(doc));
+  openFromHash();
+  window.addEventListener('hashchange', openFromHash);
+}
+
+void start();

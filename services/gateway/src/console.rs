@@ -12,15 +12,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{HttpResponse, web};
 
-/// Content Security Policy of the console: scripts, styles, images and API calls from this
-/// origin only.
-const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-                           img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-                           frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-/// The docs page's: the same, but Swagger UI sets inline styles.
-const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-                        img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-                        frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// Content Security Policy of the console and the API reference: scripts, styles, images and
+/// API calls from this origin only.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                   img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+                   frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// Registers `/console` and `/docs` for the console built into `dir`, or the 503 answer that
 /// says how to build it.
@@ -35,13 +31,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, dir: Option<&Path>) {
     let dir: PathBuf = dir.to_path_buf();
     cfg.service(
         web::scope("/docs")
-            .wrap(headers(DOCS_CSP))
+            .wrap(headers(CSP))
             .service(Files::new("", dir.join("docs")).index_file("index.html")),
     );
     cfg.service(
         web::scope("/console")
             .wrap(from_fn(cache_control))
-            .wrap(headers(CONSOLE_CSP))
+            .wrap(headers(CSP))
             .service(
                 Files::new("", dir)
                     .index_file("index.html")

@@ -457,6 +457,8 @@ async fn the_console_is_served_from_its_build_with_a_same_origin_policy() {
     );
     let docs = get("/docs/").await.unwrap();
     assert_eq!(docs.status(), 200);
+    // The API reference is held to the same policy: no inline script or style.
+    assert_eq!(docs.headers()["content-security-policy"], csp.as_str());
     assert!(docs.text().await.unwrap().contains("<title>docs</title>"));
     // `/console` redirects to the directory; nothing outside the build is reachable.
     let bare = stack

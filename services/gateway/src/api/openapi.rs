@@ -590,6 +590,8 @@ fn shared_schemas() -> Map<String, Value> {
         },
         "ChatCompletionRequest": {
             "type": "object", "required": ["model", "messages"],
+            "examples": [{"model": "demo-small", "max_tokens": 64,
+                          "messages": [{"role": "user", "content": "Say hello in French."}]}],
             "properties": {
                 "model": {"type": "string", "minLength": 1, "examples": ["demo-small"]},
                 "messages": {"type": "array", "minItems": 1, "items": reference("ChatMessage")},
@@ -618,6 +620,8 @@ fn shared_schemas() -> Map<String, Value> {
         },
         "AnthropicMessagesRequest": {
             "type": "object", "required": ["model", "messages", "max_tokens"],
+            "examples": [{"model": "demo-small", "max_tokens": 64,
+                          "messages": [{"role": "user", "content": "Say hello in French."}]}],
             "properties": {
                 "model": {"type": "string", "minLength": 1, "examples": ["demo-small"]},
                 "max_tokens": {"type": "integer", "minimum": 1},
