@@ -513,6 +513,19 @@ async fn the_precision_mode_decides_whether_a_swapped_subject_is_served() {
         now_strict, "miss",
         "the change applies at once on this gateway"
     );
+    // `null` puts both settings back to their defaults.
+    let balanced_again =
+        patch(json!({"cache_precision": "balanced", "cache_any_temperature": true}))
+            .await
+            .unwrap();
+    assert_eq!(balanced_again.status(), 200);
+    let reset = patch(json!({"cache_precision": null, "cache_any_temperature": null}))
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 200);
+    let key: Value = reset.json().await.unwrap();
+    assert_eq!(key["cache_precision"], "strict");
+    assert_eq!(key["cache_any_temperature"], false);
 
     let created = stack
         .admin(

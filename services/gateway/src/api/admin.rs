@@ -512,7 +512,8 @@ where
 }
 
 /// Body of `PATCH /api/v1/keys/{key_id}`: the settings to change; `null` clears a setting
-/// (no budget, every model, the tenant's cache mode, the gateway's threshold or TTL).
+/// (no budget, every model, the tenant's cache mode, the gateway's threshold or TTL) or puts
+/// it back to its default (`cache_any_temperature` false, `cache_precision` strict).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKey {
@@ -529,9 +530,12 @@ pub struct UpdateKey {
     cache_threshold: Option<Option<f32>>,
     #[serde(default, deserialize_with = "present")]
     cache_ttl_seconds: Option<Option<i32>>,
-    cache_any_temperature: Option<bool>,
-    /// `strict` or `balanced`.
-    cache_precision: Option<String>,
+    /// Semantic hits whatever the temperature; `null`: false.
+    #[serde(default, deserialize_with = "present")]
+    cache_any_temperature: Option<Option<bool>>,
+    /// `strict` or `balanced`; `null`: strict.
+    #[serde(default, deserialize_with = "present")]
+    cache_precision: Option<Option<String>>,
     /// Requests per minute; `null`: unlimited.
     #[serde(default, deserialize_with = "present")]
     rpm: Option<Option<i32>>,
@@ -567,7 +571,10 @@ impl UpdateKey {
         if let Some(Some(threshold)) = self.cache_threshold {
             check_threshold(threshold)?;
         }
-        check_precision(self.cache_precision.as_deref())?;
+        let cache_precision = self
+            .cache_precision
+            .map(|mode| mode.unwrap_or_else(|| "strict".to_owned()));
+        check_precision(cache_precision.as_deref())?;
         let update = KeyUpdate {
             budget_usd,
             budget_period: parse_period(self.budget_period)?,
@@ -575,8 +582,8 @@ impl UpdateKey {
             cache: self.cache,
             cache_threshold: self.cache_threshold,
             cache_ttl_seconds: self.cache_ttl_seconds,
-            cache_any_temperature: self.cache_any_temperature,
-            cache_precision: self.cache_precision,
+            cache_any_temperature: self.cache_any_temperature.map(Option::unwrap_or_default),
+            cache_precision,
             rpm: changed_limit(self.rpm, "rpm")?,
             tpm: changed_limit(self.tpm, "tpm")?,
             max_concurrent: changed_limit(self.max_concurrent, "max_concurrent")?,
