@@ -50,5 +50,8 @@ export function percent(ratio: number): string {
 export function approxMoney(v: number): string {
   if (v === 0) return '$0';
   if (Math.abs(v) >= 0.01) return usd.format(v);
-  return `${v < 0 ? '-' : ''}$${Math.abs(v) < 1e-4 ? Math.abs(v).toExponential(1) : Math.abs(v).toPrecision(2)}`;
+  // Two significant digits written out ("$0.0000014"), never in exponent form.
+  const abs = Number(Math.abs(v).toPrecision(2));
+  if (abs >= 0.01) return usd.format(Math.sign(v) * abs);
+  return `${v < 0 ? '-' : ''}$${abs.toFixed(Math.min(20, 1 - Math.floor(Math.log10(abs))))}`;
 }
