@@ -83,5 +83,12 @@ export async function whoIs(token: string): Promise<Me> {
   return (await send('/api/v1/me', {}, token)).json() as Promise<Me>;
 }
 
+/** A fresh idempotency key. (`crypto.randomUUID` exists only on https or localhost; the
+ * console may be served over plain http inside a network.) */
+export function newIdempotencyKey(prefix: string): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `${prefix}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
 /** Percent-encodes a path segment. */
 export const seg = encodeURIComponent;

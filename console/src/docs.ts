@@ -4,12 +4,14 @@
 // Swagger UI, Redoc or Scalar, whose bundles alone weigh 200–460 kB gzipped.
 import './style.css';
 import './docs.css';
-import { credential as consoleCredential } from './api';
+import { ApiError, credential as consoleCredential, whoIs } from './api';
 import { h, replace } from './dom';
 import { type Context, type Operation, anchor, operationView } from './reference/operation';
+import { validCredential } from './reference/request';
 import { type Components, prose } from './reference/schema';
 
-interface Document {
+/** The parts of the OpenAPI document the page reads. */
+interface ApiDocument {
   info?: { title?: string; version?: string; description?: string };
   tags?: { name: string; description?: string }[];
   paths?: Record<string, Record<string, Operation>>;
@@ -23,9 +25,10 @@ const credentialInput = h('input', {
   id: 'credential',
   autocomplete: 'off',
   spellcheck: 'false',
-  placeholder: 'tg_… key or operator token',
-  value: consoleCredential() ?? '',
+  placeholder: 'tg_ key or operator token',
 });
+// A property, not an attribute: the credential stays out of the page's markup.
+credentialInput.value = consoleCredential() ?? '';
 
 const context: Context = {
   components: {},
@@ -38,26 +41,26 @@ const identity = h('span', { class: 'muted', role: 'status' });
 
 /** Says who the credential is; a tenant key's tenant becomes the starting `tenant_id` of the
  * forms opened from now on. */
+let asked = 0;
 async function learnDefaults(): Promise<void> {
   const token = context.credential();
+  // Only the answer about the latest credential counts.
+  const question = ++asked;
   delete context.defaults.tenant_id;
-  if (!token) {
-    identity.textContent = 'Not signed in: only public operations will answer.';
-    return;
-  }
+  const say = (text: string) => question === asked && (identity.textContent = text);
+  if (!token) return void say('Not signed in: only public operations will answer.');
+  if (!validCredential(token)) return void say('The credential holds characters a header cannot carry.');
   try {
-    const response = await fetch('/api/v1/me', { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
-    const me = await response.json().catch(() => null);
-    if (!response.ok) {
-      identity.textContent = `Not accepted: ${me?.error?.message ?? response.statusText}`;
-    } else if (typeof me?.tenant_id === 'string') {
+    const me = await whoIs(token);
+    if (question !== asked) return;
+    if (me.tenant_id) {
       context.defaults.tenant_id = me.tenant_id;
-      identity.textContent = `Tenant ${me.tenant_name} · key ${me.key_name}`;
+      say(`Tenant ${me.tenant_name} · key ${me.key_name}`);
     } else {
-      identity.textContent = `Operator (${me?.role ?? 'unknown role'})`;
+      say(`Operator (${me.role})`);
     }
-  } catch {
-    identity.textContent = 'The gateway cannot be reached.';
+  } catch (error) {
+    say(error instanceof ApiError && error.status !== 0 ? `Not accepted: ${error.message}` : 'The gateway cannot be reached.');
   }
 }
 
@@ -78,7 +81,7 @@ function filter(root: HTMLElement, query: string): void {
   }
 }
 
-function render(doc: Document): HTMLElement[] {
+function render(doc: ApiDocument): HTMLElement[] {
   context.components = doc.components?.schemas ?? {};
   const groups = new Map<string, HTMLElement[]>((doc.tags ?? []).map((t) => [t.name, []]));
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
@@ -129,7 +132,12 @@ function render(doc: Document): HTMLElement[] {
 
 /** Opens and scrolls to the operation the URL fragment names. */
 function openFromHash(): void {
-  const id = decodeURIComponent(location.hash.slice(1));
+  let id = '';
+  try {
+    id = decodeURIComponent(location.hash.slice(1));
+  } catch {
+    return; // Not an operation's link.
+  }
   const target = id ? document.getElementById(id) : null;
   if (target instanceof HTMLDetailsElement) {
     const search = document.querySelector<HTMLInputElement>('#filter');
@@ -140,6 +148,7 @@ function openFromHash(): void {
     }
     target.open = true;
     target.scrollIntoView();
+    target.querySelector('summary')?.focus();
   }
 }
 
@@ -163,7 +172,7 @@ async function start(): Promise<void> {
     loadingNote.replaceWith(h('div', { class: 'error', role: 'alert' }, h('strong', {}, 'The API description could not be loaded'), h('p', {}, response ? `${response.status} ${response.statusText}` : 'The gateway cannot be reached.')));
     return;
   }
-  const doc = (await response.json()) as Document;
+  const doc = (await response.json()) as ApiDocument;
   loadingNote.replaceWith(...render(doc));
   openFromHash();
   window.addEventListener('hashchange', openFromHash);

@@ -376,10 +376,39 @@ assert.match(await result.locator('.response-body').innerText(), new RegExp(`"te
 await balanceOp.getByLabel('tenant_id (path)').fill(globex.id);
 result = await tryOperation('get-api-v1-tenants-tenant-id-balance');
 await result.locator('.status', { hasText: '404' }).waitFor();
+// A streamed answer shows its events as they come, to the last one.
+await chatOp.getByLabel('Request body (JSON)').fill(JSON.stringify({ model: 'demo-small', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'Stream to the reference page' }] }));
+result = await tryOperation('post-v1-chat-completions');
+await result.locator('.status-line', { hasText: ' ms' }).waitFor();
+assert.match(await result.locator('.response-body').innerText(), /data: \[DONE\]/);
+// A path value that would move the request to another route is refused; a 204 says so.
+await balanceOp.getByLabel('tenant_id (path)').fill('..');
+result = await tryOperation('get-api-v1-tenants-tenant-id-balance');
+await result.getByRole('alert').filter({ hasText: 'tenant_id cannot be ".."' }).waitFor();
+result = await tryOperation('delete-api-v1-tenants-tenant-id-cache');
+await result.getByText('No content.').waitFor();
 // A body that is not JSON is refused on the page, before anything is sent.
 await chatOp.getByLabel('Request body (JSON)').fill('{"model": ');
 result = await tryOperation('post-v1-chat-completions');
 await result.getByRole('alert').filter({ hasText: 'not valid JSON' }).waitFor();
+// The operator grants credit from the page: the example carries a fresh idempotency key, so a
+// double click and a second send book it once.
+await page.getByLabel('Bearer credential').fill(admin);
+await page.getByLabel('Bearer credential').press('Tab');
+await page.getByText('Operator (admin)').waitFor();
+const grantOp = operation('post-api-v1-tenants-tenant-id-credits');
+await grantOp.locator('summary').click();
+await grantOp.getByLabel('tenant_id (path)').fill(globex.id);
+assert.match(await grantOp.getByLabel('Request body (JSON)').inputValue(), /"idempotency_key": "docs-[0-9a-f]{32}"/);
+const creditedBefore = Number((await balanceOf(globex.id)).credited_usd);
+await grantOp.getByRole('button', { name: 'Send request' }).dblclick();
+await grantOp.locator('.result .status', { hasText: '201' }).waitFor();
+result = await tryOperation('post-api-v1-tenants-tenant-id-credits');
+await result.locator('.status-line', { hasText: ' ms' }).waitFor();
+assert.match(await result.locator('.status').innerText(), /^20[01]$/);
+await eventually('the grant to be booked', async () => Number((await balanceOf(globex.id)).credited_usd) === creditedBefore + 25);
+await page.waitForTimeout(1000);
+assert.equal(Number((await balanceOf(globex.id)).credited_usd), creditedBefore + 25, 'credited once');
 // The filter narrows the list; a link opens one operation.
 await page.getByLabel('Filter operations').fill('auto-topup');
 assert.equal(await page.locator('details.op:visible').count(), 3);

@@ -1,6 +1,8 @@
 // One operation of the API reference: what it takes and answers, who may call it, and a form
 // that sends it to this gateway with the page's bearer credential.
 import { h, replace } from '../dom';
+import { newIdempotencyKey } from '../api';
+import { curlLine, prepare, validCredential } from './request';
 import { type Components, type Schema, exampleOf, prose, resolve, schemaTree, typeLabel } from './schema';
 
 /** An OpenAPI parameter. */
@@ -83,7 +85,14 @@ function parameterTable(parameters: Parameter[], components: Components): HTMLEl
 
 function mediaBlock(type: string, media: Media, components: Components): HTMLElement {
   const schema = media.schema ?? {};
-  return h('div', { class: 'media' }, h('p', {}, h('code', {}, type), ' · ', h('span', { class: 'prop-type' }, typeLabel(schema, components))), schemaTree(schema, components));
+  const description = resolve(schema, components).description;
+  return h(
+    'div',
+    { class: 'media' },
+    h('p', {}, h('code', {}, type), ' · ', h('span', { class: 'prop-type' }, typeLabel(schema, components))),
+    description && h('p', { class: 'prop-desc' }, prose(description)),
+    schemaTree(schema, components),
+  );
 }
 
 function responsesBlock(op: Operation, components: Components): HTMLElement {
@@ -99,138 +108,125 @@ function responsesBlock(op: Operation, components: Components): HTMLElement {
   );
 }
 
-/** A shell-quoted word. */
-function quote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
+/** At most this much of an answer is shown (the rest is cut, with a note). */
+const SHOWN_BYTES = 1 << 20;
 
-/** The try-it form of `method` `path`. */
-function tryIt(method: string, path: string, op: Operation, ctx: Context): HTMLElement {
-  const parameters = (op.parameters ?? []).filter((p) => p.in === 'path' || p.in === 'query' || p.in === 'header');
-  const inputs = parameters.map((p) => {
-    const input = h('input', {
-      type: 'text',
-      name: p.name,
-      value: ctx.defaults[p.name],
-      required: p.in === 'path',
-      placeholder: p.schema ? typeLabel(p.schema, ctx.components) : '',
-      autocomplete: 'off',
-      spellcheck: 'false',
-    });
-    return { parameter: p, input };
-  });
-  const bodyMedia = op.requestBody?.content['application/json'];
-  const body = bodyMedia
-    ? h('textarea', { name: 'body', rows: 8, spellcheck: 'false', 'aria-label': 'Request body (JSON)' }, JSON.stringify(exampleOf(bodyMedia.schema ?? {}, ctx.components), null, 2))
-    : null;
-  const curl = h('pre', { class: 'curl', 'aria-label': 'The same request with curl' });
-  const result = h('div', { class: 'result', 'aria-live': 'polite' });
-  let running: AbortController | null = null;
-
-  /** The URL, headers and body the form describes, or the reason it cannot be sent. */
-  const request = (): { url: string; headers: Headers; body?: string } | string => {
-    let url = path;
-    const query = new URLSearchParams();
-    const headers = new Headers();
-    for (const { parameter, input } of inputs) {
-      const value = input.value;
-      if (parameter.in === 'path') {
-        if (!value) return `${parameter.name} is required.`;
-        url = url.replace(`{${parameter.name}}`, encodeURIComponent(value));
-      } else if (value && parameter.in === 'query') {
-        query.append(parameter.name, value);
-      } else if (value) {
-        headers.set(parameter.name, value);
-      }
-    }
-    const search = query.toString();
-    if (search) url += `?${search}`;
-    let text: string | undefined;
-    if (body) {
-      text = body.value;
-      try {
-        JSON.parse(text);
-      } catch (error) {
-        return `The body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`;
-      }
-      headers.set('content-type', 'application/json');
-    }
-    return { url, headers, body: text };
-  };
-
-  const showCurl = () => {
-    const built = request();
-    if (typeof built === 'string') {
-      curl.textContent = `# ${built}`;
+/** Shows `response` in `output`: JSON pretty-printed, server-sent events as they arrive. */
+async function showResponse(response: Response, output: HTMLElement): Promise<void> {
+  if (response.status === 204 || !response.body) {
+    output.textContent = 'No content.';
+    return;
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  const streaming = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (text.length + value.length > SHOWN_BYTES) {
+      text += value.slice(0, SHOWN_BYTES - text.length);
+      await reader.cancel();
+      output.textContent = `${text}\n… (cut at ${SHOWN_BYTES >> 10} kB)`;
       return;
     }
-    const words = ['curl', '-sS'];
-    if (method !== 'GET') words.push('-X', method);
-    words.push(quote(`${location.origin}${built.url}`));
-    if ((op.security ?? []).length > 0) words.push('-H', '"Authorization: Bearer $TOLLGATE_KEY"');
-    built.headers.forEach((value, name) => words.push('-H', quote(`${name}: ${value}`)));
-    if (built.body !== undefined) words.push('-d', quote(built.body));
-    curl.textContent = words.join(' ');
+    text += value;
+    if (streaming) output.append(value);
+  }
+  if (streaming) return;
+  try {
+    output.textContent = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    output.textContent = text;
+  }
+}
+
+/** A starting body for `media`: its example, with a fresh idempotency key where it takes one
+ * (sending it twice then books once). */
+function startingBody(media: { schema?: Schema }, components: Components): string {
+  const example = exampleOf(media.schema ?? {}, components);
+  if (example && typeof example === 'object' && 'idempotency_key' in example) {
+    (example as Record<string, unknown>).idempotency_key = newIdempotencyKey('docs');
+  }
+  return JSON.stringify(example, null, 2);
+}
+
+/** The try-it form of `method` `path` in `details`; closing it stops what it is sending. */
+function tryIt(method: string, path: string, op: Operation, ctx: Context, details: HTMLDetailsElement): HTMLElement {
+  const parameters = (op.parameters ?? []).filter((p) => p.in === 'path' || p.in === 'query' || p.in === 'header');
+  const inputs = parameters.map((p) =>
+    h('input', {
+      type: 'text',
+      name: p.name,
+      required: p.required || p.in === 'path',
+      placeholder: p.schema ? typeLabel(p.schema, ctx.components).replace(/ \| null$/, '') : '',
+      autocomplete: 'off',
+      spellcheck: 'false',
+    }),
+  );
+  inputs.forEach((input, i) => (input.value = ctx.defaults[parameters[i].name] ?? ''));
+  const bodyMedia = op.requestBody?.content['application/json'];
+  const body = bodyMedia ? h('textarea', { name: 'body', rows: 8, spellcheck: 'false' }, startingBody(bodyMedia, ctx.components)) : null;
+  const authenticated = (op.security ?? []).length > 0;
+  const curl = h('pre', { class: 'curl', 'aria-label': 'The same request with curl' });
+  const result = h('div', { class: 'result' });
+  const sendButton = h('button', { type: 'submit' }, 'Send request');
+  const stopButton = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Stop');
+  let running: AbortController | null = null;
+
+  const request = () => prepare(path, parameters, inputs.map((i) => i.value), body?.value);
+  const showCurl = () => {
+    const built = request();
+    curl.textContent = typeof built === 'string' ? `# ${built}` : curlLine(method, built, authenticated);
   };
+  const fail = (message: string) => replace(result, h('p', { class: 'error', role: 'alert' }, message));
 
   const send = async (event: Event) => {
     event.preventDefault();
+    // One request at a time: a second click must not send (and bill) it again.
+    if (running) return;
     const built = request();
-    if (typeof built === 'string') {
-      replace(result, h('p', { class: 'error', role: 'alert' }, built));
-      return;
-    }
-    running?.abort();
+    if (typeof built === 'string') return fail(built);
+    const token = ctx.credential();
+    if (token && !validCredential(token)) return fail('The credential holds characters a header cannot carry.');
+    if (token) built.headers.set('authorization', `Bearer ${token}`);
     const controller = new AbortController();
     running = controller;
-    const token = ctx.credential();
-    if (token) built.headers.set('authorization', `Bearer ${token}`);
+    sendButton.disabled = true;
+    stopButton.hidden = false;
     const started = performance.now();
-    replace(result, h('p', { class: 'loading' }, 'Sending…'));
+    replace(result, h('p', { class: 'loading', role: 'status' }, 'Sending…'));
     try {
-      const response = await fetch(built.url, { method, headers: built.headers, body: built.body, cache: 'no-store', signal: controller.signal });
-      const status = h('p', { class: 'status-line' }, h('span', { class: `status s${String(response.status)[0]}` }, String(response.status)), ` ${response.statusText}`);
-      const headerList = h(
-        'details',
-        {},
-        h('summary', {}, 'Response headers'),
-        h('pre', {}, [...response.headers].map(([name, value]) => `${name}: ${value}`).join('\n')),
-      );
+      const response = await fetch(built.url, { method, headers: built.headers, body: built.body, cache: 'no-store', redirect: 'error', signal: controller.signal });
+      const status = h('p', { class: 'status-line', role: 'status' }, h('span', { class: `status s${String(response.status)[0]}` }, String(response.status)), ` ${response.statusText}`);
+      const headerList = h('details', {}, h('summary', {}, 'Response headers'), h('pre', {}, [...response.headers].map(([name, value]) => `${name}: ${value}`).join('\n')));
       const output = h('pre', { class: 'response-body', tabindex: 0, 'aria-label': 'Response body' });
       replace(result, status, headerList, output);
-      const type = response.headers.get('content-type') ?? '';
-      if (type.startsWith('text/event-stream') && response.body) {
-        // Server-sent events: show each chunk as it arrives.
-        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          output.append(value);
-        }
-      } else {
-        const text = await response.text();
-        try {
-          output.textContent = type.includes('json') ? JSON.stringify(JSON.parse(text), null, 2) : text;
-        } catch {
-          output.textContent = text;
-        }
-      }
+      await showResponse(response, output);
       status.append(` · ${Math.round(performance.now() - started)} ms`);
     } catch (error) {
-      if (controller.signal.aborted) return;
-      replace(result, h('p', { class: 'error', role: 'alert' }, `The gateway cannot be reached: ${error instanceof Error ? error.message : String(error)}`));
+      if (controller.signal.aborted) {
+        result.append(h('p', { class: 'muted', role: 'status' }, 'Stopped.'));
+      } else {
+        fail(`The gateway cannot be reached: ${error instanceof Error ? error.message : String(error)}`);
+      }
     } finally {
-      if (running === controller) running = null;
+      running = null;
+      sendButton.disabled = false;
+      stopButton.hidden = true;
     }
   };
+  stopButton.addEventListener('click', () => running?.abort());
+  details.addEventListener('toggle', () => {
+    if (!details.open) running?.abort();
+  });
 
   const form = h(
     'form',
     { class: 'try', 'aria-label': `Try ${method} ${path}`, onsubmit: send, oninput: showCurl },
-    h('h4', {}, 'Try it'),
-    inputs.length > 0 && h('div', { class: 'try-params' }, inputs.map(({ parameter, input }) => h('label', {}, `${parameter.name} (${parameter.in})`, input))),
+    h('h3', {}, 'Try it'),
+    inputs.length > 0 && h('div', { class: 'try-params' }, inputs.map((input, i) => h('label', {}, `${parameters[i].name} (${parameters[i].in})`, input))),
     body && h('label', { class: 'try-body' }, 'Request body (JSON)', body),
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Send request')),
+    h('div', { class: 'actions' }, sendButton, stopButton),
     curl,
     result,
   );
@@ -245,7 +241,7 @@ export function operationView(method: string, path: string, op: Operation, ctx: 
   const details = h(
     'details',
     { class: 'op', id, 'data-search': `${method} ${path} ${op.summary ?? ''}`.toLowerCase() },
-    h('summary', {}, h('span', { class: `method m-${method.toLowerCase()}` }, method), h('code', { class: 'path' }, path), h('span', { class: 'op-summary' }, prose(op.summary ?? ''))),
+    h('summary', {}, h('span', { class: `method m-${method.toLowerCase()}` }, method), ' ', h('code', { class: 'path' }, path), ' ', h('span', { class: 'op-summary' }, prose(op.summary ?? ''))),
     body,
   );
   details.addEventListener('toggle', () => {
@@ -258,11 +254,11 @@ export function operationView(method: string, path: string, op: Operation, ctx: 
       body,
       op.description && h('p', {}, prose(op.description)),
       h('p', { class: 'access' }, h('strong', {}, 'Who may call: '), access(op), op['x-tollgate-audit'] && ` Audited as ${op['x-tollgate-audit']}.`),
-      parameters.length > 0 && [h('h4', {}, 'Parameters'), parameterTable(parameters, ctx.components)],
-      requestBody.length > 0 && [h('h4', {}, 'Request body'), ...requestBody.map(([type, media]) => mediaBlock(type, media, ctx.components))],
-      h('h4', {}, 'Responses'),
+      parameters.length > 0 && [h('h3', {}, 'Parameters'), parameterTable(parameters, ctx.components)],
+      requestBody.length > 0 && [h('h3', {}, 'Request body'), ...requestBody.map(([type, media]) => mediaBlock(type, media, ctx.components))],
+      h('h3', {}, 'Responses'),
       responsesBlock(op, ctx.components),
-      tryIt(method, path, op, ctx),
+      tryIt(method, path, op, ctx, details),
     );
   });
   return details;

@@ -48,8 +48,9 @@ export function refName(schema: Schema): string | undefined {
   return schema.$ref?.startsWith(REF_PREFIX) ? schema.$ref.slice(REF_PREFIX.length) : undefined;
 }
 
-/** `schema` with its `$ref` followed and `allOf` merged. */
-export function resolve(schema: Schema, components: Components): Schema {
+/** `schema` with its `$ref` followed and `allOf` merged (to a bounded depth: a schema may
+ * refer to itself). */
+export function resolve(schema: Schema, components: Components, depth = 0): Schema {
   let seen = 0;
   let current = schema;
   while (current.$ref && seen++ < MAX_DEPTH) {
@@ -58,9 +59,9 @@ export function resolve(schema: Schema, components: Components): Schema {
     if (!target) break;
     current = { ...target, description: current.description ?? target.description };
   }
-  if (current.allOf) {
+  if (current.allOf && depth < MAX_DEPTH) {
     const merged: Schema = { ...current, allOf: undefined, properties: { ...current.properties }, required: [...(current.required ?? [])] };
-    for (const part of current.allOf.map((p) => resolve(p, components))) {
+    for (const part of current.allOf.map((p) => resolve(p, components, depth + 1))) {
       Object.assign(merged.properties!, part.properties);
       merged.required!.push(...(part.required ?? []));
       merged.type ??= part.type;
@@ -111,12 +112,13 @@ function constraints(schema: Schema): string[] {
 }
 
 /** The object whose properties a schema's tree lists: itself, its array items, or nothing. */
-function objectOf(schema: Schema, components: Components): Schema | undefined {
+function objectOf(schema: Schema, components: Components, depth = 0): Schema | undefined {
   const resolved = resolve(schema, components);
   if (resolved.properties && Object.keys(resolved.properties).length > 0) return resolved;
-  if (resolved.items) return objectOf(resolved.items, components);
+  if (depth > MAX_DEPTH) return undefined;
+  if (resolved.items) return objectOf(resolved.items, components, depth + 1);
   const variants = resolved.anyOf ?? resolved.oneOf;
-  const objects = variants?.map((v) => objectOf(v, components)).filter((v) => v !== undefined);
+  const objects = variants?.map((v) => objectOf(v, components, depth + 1)).filter((v) => v !== undefined);
   return objects?.length === 1 ? objects[0] : undefined;
 }
 

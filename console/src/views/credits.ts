@@ -1,7 +1,7 @@
 // The operator's money forms on a tenant's page: grant credit, adjust the balance, and the
 // auto top-up rule. Each form render owns one idempotency key, so a double click or a retry of
 // the same submission credits once; a new key is drawn after a submission succeeds.
-import { ApiError, type Me, call, get, seg } from '../api';
+import { ApiError, type Me, call, get, newIdempotencyKey, seg } from '../api';
 import { h } from '../dom';
 import { centsText, money, when } from '../format';
 import { busy, field, load, section } from '../ui';
@@ -15,10 +15,6 @@ interface AutoTopup {
   threshold_usd: string;
   amount_usd: string;
   updated_at: string;
-}
-
-function newKey(): string {
-  return `console-${crypto.randomUUID()}`;
 }
 
 function moneyForm(
@@ -44,7 +40,7 @@ function moneyForm(
         event.preventDefault();
         void busy(button, status, async () => {
           const content = JSON.stringify([amount.value.trim(), extra.value.trim()]);
-          const idempotencyKey = keys.get(content) ?? newKey();
+          const idempotencyKey = keys.get(content) ?? newIdempotencyKey('console');
           keys.set(content, idempotencyKey);
           const answer = await send(amount.value.trim(), extra.value.trim(), idempotencyKey);
           keys.clear();

@@ -755,9 +755,12 @@ fn operator_only_grant() -> ApiError {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantCredits {
-    #[schema(value_type = String)]
+    /// USD as a decimal string, above zero.
+    #[schema(value_type = String, example = "25.00")]
     amount_usd: Value,
+    /// One per grant: a retry with the same key credits once.
     idempotency_key: String,
+    #[schema(example = "Prepaid top-up")]
     note: Option<String>,
 }
 
@@ -904,9 +907,12 @@ async fn publish_money_event(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustCredits {
-    #[schema(value_type = String)]
+    /// Signed USD as a decimal string.
+    #[schema(value_type = String, example = "-1.50")]
     amount_usd: Value,
+    #[schema(example = "Refund of a failed batch")]
     reason: String,
+    /// One per adjustment: a retry with the same key books once.
     idempotency_key: String,
 }
 

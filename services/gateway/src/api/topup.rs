@@ -16,9 +16,11 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutRule {
-    #[schema(value_type = String)]
+    /// Top up when the balance falls below this (USD decimal string).
+    #[schema(value_type = String, example = "5.00")]
     threshold_usd: Value,
-    #[schema(value_type = String)]
+    /// How much each top-up grants (USD decimal string).
+    #[schema(value_type = String, example = "20.00")]
     amount_usd: Value,
 }
 
