@@ -3,6 +3,8 @@ plain and streamed chat completions while components are killed with SIGKILL and
 scripts/up, one at a time and then two at once; afterwards every request the client got a
 complete 200 for must have exactly one ledger entry, balances must equal credits minus costs,
 `tollgate-ledger rebuild` must equal the live ledger and no event id may be booked twice.
+Alongside, an operator changes a key a few times a second: every change answered 2xx must
+have exactly one audit entry.
 
 Usage: python3 chaos.py FAULTS OUTAGE_SECS RATE   (FAULTS: comma-separated, `+` joins two,
 e.g. "nats,postgres,ledger,gateway,nats+ledger"). Reads .tollgate-style state from
@@ -18,7 +20,8 @@ import sys
 import time
 import urllib.request
 
-from harness import Stack, SteadyLoad, billing_ok, chat, ledger_rebuild_matches
+from harness import (Stack, SteadyLoad, audit_report, billing_ok, chat, ledger_rebuild_matches,
+                     management)
 
 URL = os.environ["TOLLGATE_URL"]
 ADMIN = os.environ["TOLLGATE_ADMIN_TOKEN"]
@@ -42,6 +45,15 @@ def one_request(n):
     body = {"model": "demo-small", "stream": n % 2 == 1,
             "messages": [{"role": "user", "content": f"chaos request {n}"}]}
     return chat(URL, key, body)  # (served, request_id, error)
+
+
+# A key the operator keeps changing (each change an audited `key.update`).
+audited_key = call("POST", f"/api/v1/tenants/{tenant}/keys", {"name": "chaos audited"})[1]["id"]
+
+
+def one_update(n):
+    return management(URL, ADMIN, "PATCH", f"/api/v1/keys/{audited_key}", {"rpm": 1000 + n},
+                      f"chaos-audit-{audited_key}-{n}")
 
 
 def pid_of(component):
@@ -93,6 +105,7 @@ def ready():
 
 
 load = SteadyLoad(RATE, max(2, int(RATE // 10)), one_request)
+updates = SteadyLoad(4, 1, one_update)
 time.sleep(OUTAGE)
 
 windows = []
@@ -117,10 +130,12 @@ for fault in FAULTS:
     windows.append(("+".join(fault), killed_at, healed_at, delta(before, spool_counters())))
 
 results = load.stop()  # (started, finished, served, request_id, error)
+update_results = updates.stop()
 
 served = {r[3] for r in results if r[2]}
 report = stack.billing_report([tenant], served)
 rebuild_matches = ledger_rebuild_matches(BIN)
+audit = audit_report(stack, "key.update", audited_key, {r[3] for r in update_results if r[2]})
 
 print(f"{'fault':<18} {'requests':>8} {'served':>7} {'errors':>7} {'err %':>6} {'recover s':>9} "
       f"{'spooled':>7} {'replayed':>8}")
@@ -136,7 +151,7 @@ for name, killed_at, healed_at, spool in windows:
     print(f"{name:<18} {row['requests']:>8} {row['served']:>7} {errors:>7} {row['error_rate'] * 100:>6.1f} "
           f"{row['recover_secs']:>9} {str(row['spooled']):>7} {str(row['replayed']):>8}")
 summary = {"requests": len(results), **report, "rebuild_matches": rebuild_matches,
-           "faults": per_fault}
+           "audit": audit, "faults": per_fault}
 print(json.dumps(summary, indent=2))
-ok = billing_ok(report) and rebuild_matches
+ok = billing_ok(report) and rebuild_matches and not audit["lost"] and not audit["doubled"]
 sys.exit(0 if ok else 1)

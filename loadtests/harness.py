@@ -1,5 +1,5 @@
 """Shared by chaos.py and scaleout.py: the admin and chat calls they make, the steady load
-they run, Postgres queries and the exactly-once billing check they end with."""
+they run, Postgres queries and the exactly-once billing (and audit) checks they end with."""
 
 import json
 import subprocess
@@ -93,6 +93,27 @@ def ledger_rebuild_matches(bin_dir):
     return rebuild.returncode == 0
 
 
+def audit_report(stack, action, target_id, answered):
+    """Waits until the audit log holds an entry for every request id in `answered` (or stops
+    making progress), then counts those without one and those with more than one."""
+    query = (f"SELECT request_id, count(*) FROM audit_log WHERE action = '{action}' "
+             f"AND target_id = '{target_id}' GROUP BY request_id")
+    last, still, counts = -1, 0, {}
+    for _ in range(600):
+        counts = dict(line.split("|") for line in stack.sql(query).splitlines())
+        if answered <= counts.keys():
+            break
+        still = still + 1 if len(counts) == last else 0
+        if still > 100:
+            break
+        last = len(counts)
+        time.sleep(0.2)
+    lost = sorted(r for r in answered if r not in counts)
+    doubled = sorted(r for r in answered if int(counts.get(r, 0)) > 1)
+    return {"answered": len(answered), "lost": len(lost), "doubled": len(doubled),
+            "lost_ids": lost[:10]}
+
+
 def billing_ok(report):
     return (not report["lost"] and not report["doubled"] and report["duplicate_event_ids"] == 0
             and report["balances_ok"])
@@ -110,6 +131,23 @@ def chat(url, key, body, timeout=30):
             complete = "data: [DONE]" in text if body.get("stream") else '"choices"' in text
             served = r.status == 200 and complete
             return served, r.headers.get("x-request-id"), None if served else f"incomplete {r.status}"
+    except urllib.error.HTTPError as e:
+        return False, None, f"http {e.code}"
+    except Exception as e:  # refused or reset: the gateway is down
+        return False, None, type(e).__name__
+
+
+def management(url, token, method, path, body, request_id, timeout=10):
+    """(answered, request_id, error) of one management call sent with `request_id` as its
+    `x-request-id` (the id its audit entry carries): answered means a 2xx."""
+    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    req.add_header("Content-Type", "application/json")
+    req.add_header("x-request-id", request_id)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+            return 200 <= r.status < 300, request_id, None
     except urllib.error.HTTPError as e:
         return False, None, f"http {e.code}"
     except Exception as e:  # refused or reset: the gateway is down

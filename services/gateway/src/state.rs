@@ -106,10 +106,36 @@ impl AppState {
         Ok(())
     }
 
-    /// Settles the request's reservation to its exact cost and publishes its usage event.
-    /// With `events.durability = ack` it returns once the event is acknowledged by JetStream
-    /// or fsync'd in the spool; with `async`, once it is queued (waits only if the queue is
-    /// full).
+    /// Publishes `event`. With `events.durability = ack` (or `broker`) it returns once the event
+    /// is safe: on disk in the gateway's log (or acknowledged by JetStream); with `async`, once
+    /// it is queued (waits only if the queue is full). `Err` names why it is not safe.
+    pub async fn publish_safely(&self, event: Event) -> Result<(), &'static str> {
+        let event_id = event.event_id;
+        let receipt = self.publisher.publish(event).await.map_err(|err| {
+            tracing::error!(%event_id, error = %err, "event not enqueued");
+            "not_enqueued"
+        })?;
+        if !self.config.events.durability.waits() {
+            return Ok(());
+        }
+        match tokio::time::timeout(self.config.events.receipt_timeout, receipt).await {
+            Ok(Ok(Stored::Acked | Stored::Spooled)) => Ok(()),
+            // Durable in the spool directory's set-aside file, but not delivered until an
+            // operator publishes it again.
+            Ok(Ok(Stored::SetAside)) => Err("set_aside"),
+            Ok(Err(err)) => {
+                tracing::error!(%event_id, error = %err, "event neither acknowledged nor spooled");
+                Err("not_acknowledged")
+            }
+            Err(_) => {
+                tracing::error!(%event_id, "event not made safe in time; answering anyway");
+                Err("receipt_timeout")
+            }
+        }
+    }
+
+    /// Settles the request's reservation to its exact cost and publishes its usage event,
+    /// returning once it is safe as [`Self::publish_safely`] says.
     pub async fn bill(
         &self,
         record: RequestRecord,
@@ -118,40 +144,13 @@ impl AppState {
     ) {
         let span = publish_span(&record);
         let event = settled_event(record, ending, reservation);
-        let event_id = event.event_id;
-        span.record("event_id", tracing::field::display(event_id));
+        span.record("event_id", tracing::field::display(event.event_id));
         let in_publish = span.clone();
         async {
-            let receipt = match self.publisher.publish(event).await {
-                Ok(receipt) => receipt,
-                Err(err) => {
-                    self.metrics.unbilled();
-                    failed_with(&span, "not_enqueued");
-                    tracing::error!(%event_id, error = %err, "usage event not enqueued");
-                    return;
-                }
-            };
-            if !self.config.events.durability.waits() {
-                return;
+            if let Err(unbilled) = self.publish_safely(event).await {
+                self.metrics.unbilled();
+                failed_with(&span, unbilled);
             }
-            let unbilled = match tokio::time::timeout(self.config.events.receipt_timeout, receipt)
-                .await
-            {
-                Ok(Ok(Stored::Acked | Stored::Spooled)) => return,
-                // Durable in the spool directory's set-aside file, but not billed until an
-                // operator publishes it again.
-                Ok(Ok(Stored::SetAside)) => "set_aside",
-                Ok(Err(err)) => {
-                    tracing::error!(%event_id, error = %err, "usage event neither acknowledged nor spooled");
-                    "not_acknowledged"
-                }
-                Err(_) => {
-                    tracing::error!(%event_id, "usage event not made safe in time; answering anyway");
-                    "receipt_timeout"
-                }
-            };
-            self.metrics.unbilled();
-            failed_with(&span, unbilled);
         }
         .instrument(in_publish)
         .await;

@@ -98,7 +98,7 @@ pub(super) async fn record(
 }
 
 /// Publishes the audit event of `req` by `actor` answered with `status` (`created`: what a
-/// successful create made).
+/// successful create made), returning once it is safe (see [`AppState::publish_safely`]).
 pub(super) async fn record_call(
     state: &AppState,
     action: &'static str,
@@ -138,7 +138,11 @@ pub(super) async fn record_call(
             status,
         }),
     );
-    state.publisher.publish_detached(event);
+    // Safe before the caller hears the answer, like a usage event: a gateway killed right
+    // after answering loses no audit entry.
+    if let Err(why) = state.publish_safely(event).await {
+        tracing::error!(action, why, "audit event not made safe");
+    }
 }
 
 /// Query of `GET /api/v1/audit`.
