@@ -32,7 +32,8 @@ credentialInput.value = consoleCredential() ?? '';
 
 const context: Context = {
   components: {},
-  credential: () => credentialInput.value.trim(),
+  // "Bearer tg_…" pasted whole works too.
+  credential: () => credentialInput.value.trim().replace(/^Bearer\s+/i, ''),
   defaults: {},
 };
 
@@ -172,7 +173,13 @@ async function start(): Promise<void> {
     loadingNote.replaceWith(h('div', { class: 'error', role: 'alert' }, h('strong', {}, 'The API description could not be loaded'), h('p', {}, response ? `${response.status} ${response.statusText}` : 'The gateway cannot be reached.')));
     return;
   }
-  const doc = (await response.json()) as ApiDocument;
+  let doc: ApiDocument;
+  try {
+    doc = (await response.json()) as ApiDocument;
+  } catch {
+    loadingNote.replaceWith(h('div', { class: 'error', role: 'alert' }, h('strong', {}, 'The API description could not be loaded'), h('p', {}, '/openapi.json is not JSON.')));
+    return;
+  }
   loadingNote.replaceWith(...render(doc));
   openFromHash();
   window.addEventListener('hashchange', openFromHash);

@@ -108,8 +108,8 @@ function responsesBlock(op: Operation, components: Components): HTMLElement {
   );
 }
 
-/** At most this much of an answer is shown (the rest is cut, with a note). */
-const SHOWN_BYTES = 1 << 20;
+/** At most this many characters of an answer are shown (the rest is cut, with a note). */
+const SHOWN_CHARS = 1 << 20;
 
 /** Shows `response` in `output`: JSON pretty-printed, server-sent events as they arrive. */
 async function showResponse(response: Response, output: HTMLElement): Promise<void> {
@@ -123,10 +123,10 @@ async function showResponse(response: Response, output: HTMLElement): Promise<vo
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (text.length + value.length > SHOWN_BYTES) {
-      text += value.slice(0, SHOWN_BYTES - text.length);
+    if (text.length + value.length > SHOWN_CHARS) {
+      text += value.slice(0, SHOWN_CHARS - text.length);
       await reader.cancel();
-      output.textContent = `${text}\n… (cut at ${SHOWN_BYTES >> 10} kB)`;
+      output.textContent = `${text}\n… (cut after ${SHOWN_CHARS.toLocaleString('en-US')} characters)`;
       return;
     }
     text += value;
@@ -167,8 +167,12 @@ function tryIt(method: string, path: string, op: Operation, ctx: Context, detail
   const bodyMedia = op.requestBody?.content['application/json'];
   const body = bodyMedia ? h('textarea', { name: 'body', rows: 8, spellcheck: 'false' }, startingBody(bodyMedia, ctx.components)) : null;
   const authenticated = (op.security ?? []).length > 0;
-  const curl = h('pre', { class: 'curl', 'aria-label': 'The same request with curl' });
-  const result = h('div', { class: 'result' });
+  const curl = h('pre', { class: 'curl' });
+  // One live region per form, its text changed: screen readers announce the status, not the
+  // answer's body.
+  const statusLine = h('p', { class: 'status-line', role: 'status' });
+  const answer = h('div');
+  const result = h('div', { class: 'result' }, statusLine, answer);
   const sendButton = h('button', { type: 'submit' }, 'Send request');
   const stopButton = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Stop');
   let running: AbortController | null = null;
@@ -178,7 +182,10 @@ function tryIt(method: string, path: string, op: Operation, ctx: Context, detail
     const built = request();
     curl.textContent = typeof built === 'string' ? `# ${built}` : curlLine(method, built, authenticated);
   };
-  const fail = (message: string) => replace(result, h('p', { class: 'error', role: 'alert' }, message));
+  const fail = (message: string) => {
+    replace(statusLine);
+    replace(answer, h('p', { class: 'error', role: 'alert' }, message));
+  };
 
   const send = async (event: Event) => {
     event.preventDefault();
@@ -194,18 +201,20 @@ function tryIt(method: string, path: string, op: Operation, ctx: Context, detail
     sendButton.disabled = true;
     stopButton.hidden = false;
     const started = performance.now();
-    replace(result, h('p', { class: 'loading', role: 'status' }, 'Sending…'));
+    replace(statusLine, 'Sending…');
+    replace(answer);
     try {
       const response = await fetch(built.url, { method, headers: built.headers, body: built.body, cache: 'no-store', redirect: 'error', signal: controller.signal });
-      const status = h('p', { class: 'status-line', role: 'status' }, h('span', { class: `status s${String(response.status)[0]}` }, String(response.status)), ` ${response.statusText}`);
+      const status = [h('span', { class: `status s${String(response.status)[0]}` }, String(response.status)), ` ${response.statusText}`];
+      replace(statusLine, ...status, ' · receiving…');
       const headerList = h('details', {}, h('summary', {}, 'Response headers'), h('pre', {}, [...response.headers].map(([name, value]) => `${name}: ${value}`).join('\n')));
-      const output = h('pre', { class: 'response-body', tabindex: 0, 'aria-label': 'Response body' });
-      replace(result, status, headerList, output);
+      const output = h('pre', { class: 'response-body', tabindex: 0 });
+      replace(answer, headerList, h('h4', {}, 'Response body'), output);
       await showResponse(response, output);
-      status.append(` · ${Math.round(performance.now() - started)} ms`);
+      replace(statusLine, ...status, ` · ${Math.round(performance.now() - started)} ms`);
     } catch (error) {
       if (controller.signal.aborted) {
-        result.append(h('p', { class: 'muted', role: 'status' }, 'Stopped.'));
+        replace(statusLine, statusLine.textContent === 'Sending…' ? 'Stopped before an answer.' : `${statusLine.textContent?.replace(' · receiving…', '')} · stopped`);
       } else {
         fail(`The gateway cannot be reached: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -227,7 +236,7 @@ function tryIt(method: string, path: string, op: Operation, ctx: Context, detail
     inputs.length > 0 && h('div', { class: 'try-params' }, inputs.map((input, i) => h('label', {}, `${parameters[i].name} (${parameters[i].in})`, input))),
     body && h('label', { class: 'try-body' }, 'Request body (JSON)', body),
     h('div', { class: 'actions' }, sendButton, stopButton),
-    curl,
+    h('figure', { class: 'curl-figure' }, h('figcaption', {}, 'The same request with curl'), curl),
     result,
   );
   showCurl();

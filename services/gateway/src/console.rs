@@ -31,13 +31,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, dir: Option<&Path>) {
     let dir: PathBuf = dir.to_path_buf();
     cfg.service(
         web::scope("/docs")
-            .wrap(headers(CSP))
+            .wrap(headers())
             .service(Files::new("", dir.join("docs")).index_file("index.html")),
     );
     cfg.service(
         web::scope("/console")
             .wrap(from_fn(cache_control))
-            .wrap(headers(CSP))
+            .wrap(headers())
             .service(
                 Files::new("", dir)
                     .index_file("index.html")
@@ -46,13 +46,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, dir: Option<&Path>) {
     );
 }
 
-/// The headers of every page and asset: `csp`, no framing, no sniffing, no referrer, and
+/// The headers of every page and asset: [`CSP`], no framing, no sniffing, no referrer, and
 /// `no-cache` (checked on every load) unless [`cache_control`] says otherwise.
-fn headers(csp: &'static str) -> DefaultHeaders {
+fn headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
+            HeaderValue::from_static(CSP),
         ))
         .add((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .add((

@@ -519,6 +519,11 @@ async fn the_precision_mode_decides_whether_a_swapped_subject_is_served() {
             .await
             .unwrap();
     assert_eq!(balanced_again.status(), 200);
+    let key: Value = balanced_again.json().await.unwrap();
+    assert_eq!(
+        (&key["cache_precision"], &key["cache_any_temperature"]),
+        (&json!("balanced"), &json!(true))
+    );
     let reset = patch(json!({"cache_precision": null, "cache_any_temperature": null}))
         .await
         .unwrap();

@@ -79,6 +79,7 @@ pub struct CreateTenant {
 /// Body of `PATCH /api/v1/tenants/{id}`: the settings to change.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"rpm": 600})))]
 pub struct UpdateTenant {
     cache: Option<String>,
     cache_ttl_seconds: Option<i32>,
@@ -516,6 +517,7 @@ where
 /// it back to its default (`cache_any_temperature` false, `cache_precision` strict).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"rpm": 60})))]
 pub struct UpdateKey {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -756,11 +758,11 @@ fn operator_only_grant() -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct GrantCredits {
     /// USD as a decimal string, above zero.
-    #[schema(value_type = String, example = "25.00")]
+    #[schema(value_type = String, examples("25.00"))]
     amount_usd: Value,
     /// One per grant: a retry with the same key credits once.
     idempotency_key: String,
-    #[schema(example = "Prepaid top-up")]
+    #[schema(examples("Prepaid top-up"))]
     note: Option<String>,
 }
 
@@ -908,9 +910,9 @@ async fn publish_money_event(
 #[serde(deny_unknown_fields)]
 pub struct AdjustCredits {
     /// Signed USD as a decimal string.
-    #[schema(value_type = String, example = "-1.50")]
+    #[schema(value_type = String, examples("-1.50"))]
     amount_usd: Value,
-    #[schema(example = "Refund of a failed batch")]
+    #[schema(examples("Refund of a failed batch"))]
     reason: String,
     /// One per adjustment: a retry with the same key books once.
     idempotency_key: String,

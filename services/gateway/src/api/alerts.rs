@@ -23,7 +23,7 @@ const MAX_URL: usize = 2000;
 /// Body of `POST .../alert-rules`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"kind": "balance_below", "threshold_usd": "5.00"}))]
+#[schema(examples(json!({"kind": "balance_below", "threshold_usd": "5.00"})))]
 pub struct CreateRule {
     kind: String,
     #[schema(value_type = Option<String>)]

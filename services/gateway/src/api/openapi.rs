@@ -171,7 +171,7 @@ fn operation(method: &Method, path: &str, schemas: &mut Map<String, Value>) -> O
             op("Purge the tenant's cache entries", None, empty, m)
         }
         ("POST", "/api/v1/tenants/{tenant_id}/keys") => op(
-            "Create an API key (the plaintext key is answered once)",
+            "Create an API key (the plaintext key is answered once; a tenant's own key needs `manage_keys`)",
             Some(derived::<admin::CreateKey>(schemas)),
             created("NewApiKey"),
             m,
@@ -221,14 +221,14 @@ fn operation(method: &Method, path: &str, schemas: &mut Map<String, Value>) -> O
         ("DELETE", "/api/v1/keys/{key_id}") => Operation {
             query: query_of::<admin::RevokeQuery>(),
             ..op(
-                "Revoke a key (revoke_created=true: and every key it created)",
+                "Revoke a key (revoke_created=true: and every key it created; a tenant's own key needs `manage_keys`)",
                 None,
                 empty,
                 m,
             )
         },
         ("PATCH", "/api/v1/keys/{key_id}") => op(
-            "Change a key's budget, models and cache settings (null clears)",
+            "Change a key's budget, models and cache settings (null clears; a tenant's own key needs `manage_keys`)",
             Some(derived::<admin::UpdateKey>(schemas)),
             ok("ApiKey"),
             m,
@@ -265,12 +265,24 @@ fn operation(method: &Method, path: &str, schemas: &mut Map<String, Value>) -> O
                 m,
             )
         },
-        ("POST", "/api/v1/tenants/{tenant_id}/alert-rules" | "/api/v1/alert-rules") => op(
+        ("POST", "/api/v1/tenants/{tenant_id}/alert-rules") => op(
             "Create an alert rule (the webhook secret is answered once)",
             Some(derived::<alerts::CreateRule>(schemas)),
             created("NewAlertRule"),
             m,
         ),
+        ("POST", "/api/v1/alert-rules") => {
+            derived::<alerts::CreateRule>(schemas);
+            op(
+                "Create a platform alert rule: `breaker_open` or `dead_letter` (the webhook secret is answered once)",
+                Some(json_content(json!({
+                    "allOf": [reference("CreateRule")],
+                    "examples": [{"kind": "dead_letter"}],
+                }))),
+                created("NewAlertRule"),
+                m,
+            )
+        }
         ("GET", "/api/v1/tenants/{tenant_id}/alert-rules" | "/api/v1/alert-rules") => op(
             "List alert rules",
             None,

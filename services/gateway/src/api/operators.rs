@@ -19,7 +19,7 @@ pub struct CreateOperatorToken {
     /// Who or what the token is for.
     name: String,
     /// `admin`, `billing` (credits, adjustments, auto top-ups, and reads) or `viewer` (reads).
-    #[schema(example = "viewer")]
+    #[schema(examples("viewer"))]
     role: String,
 }
 

@@ -17,10 +17,10 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct PutRule {
     /// Top up when the balance falls below this (USD decimal string).
-    #[schema(value_type = String, example = "5.00")]
+    #[schema(value_type = String, examples("5.00"))]
     threshold_usd: Value,
     /// How much each top-up grants (USD decimal string).
-    #[schema(value_type = String, example = "20.00")]
+    #[schema(value_type = String, examples("20.00"))]
     amount_usd: Value,
 }
 
