@@ -169,6 +169,11 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
     );
     let revoked = call(&stack, &root, Method::DELETE, &revoke_billing, None).await;
     assert_eq!(revoked.status(), 200);
+    // A management answer names its request id, the one its audit entry carries.
+    let revoke_request_id = revoked.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let revoked: Value = revoked.json().await.unwrap();
     assert!(revoked["revoked_at"].is_string(), "{revoked}");
     let after = call(
@@ -221,6 +226,20 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
     assert_eq!(grant["target_id"], granted["event_id"]);
     assert_eq!(grant["request_id"], "audit-trail-1");
     assert_eq!(grant["status"], 201);
+    let token_revocations = audit_page(
+        &stack,
+        &root,
+        &format!("action=operator_token.revoke&target_id={billing_id}"),
+        2,
+    )
+    .await;
+    let by_root = token_revocations["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["status"] == 200)
+        .unwrap();
+    assert_eq!(by_root["request_id"], revoke_request_id.as_str());
     // The key revoked by path id is filed under its tenant.
     let revocation = audit_page(
         &stack,
@@ -234,13 +253,15 @@ async fn operator_tokens_do_what_their_role_allows_and_every_action_is_audited()
         tenant.tenant_id.to_string()
     );
     assert_eq!(revocation["data"][0]["actor_id"], admin_id);
-    let purged = audit_page(&stack, &root, "action=cache.purge", 1).await;
-    let purged = purged["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["tenant_id"] == tenant.tenant_id.to_string())
-        .expect("the tenant's purge");
+    // Filtered by tenant: other tests' purges must not end the wait for this one's.
+    let purged = audit_page(
+        &stack,
+        &root,
+        &format!("action=cache.purge&tenant_id={}", tenant.tenant_id),
+        1,
+    )
+    .await;
+    let purged = &purged["data"][0];
     assert_eq!(purged["actor_kind"], "api_key");
     assert_eq!(purged["actor_id"], tenant.key_id.to_string());
     // Platform actions have no tenant; the token's mint is there under root.

@@ -1,6 +1,7 @@
 //! The `request` span every traced HTTP request runs in: it carries the request id (so every
-//! log line of the request carries it too), continues the caller's W3C trace, and records
-//! the route, the status and the tenant. Operations endpoints are not traced.
+//! log line of the request carries it too, and the answer's `x-request-id`), continues the
+//! caller's W3C trace, and records the route, the status and the tenant. Operations endpoints
+//! are not traced.
 
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
@@ -9,7 +10,11 @@ use actix_web::middleware::Next;
 use tracing::Instrument;
 use tracing::field::Empty;
 
+use actix_web::http::header::{HeaderName, HeaderValue};
+
 use crate::headers::RequestId;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Paths scraped or probed all the time: no span of their own.
 fn is_ops_path(path: &str) -> bool {
@@ -46,7 +51,14 @@ pub async fn trace_request(
     );
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     tollgate_runtime::telemetry::continue_trace(&span, header("traceparent"), header("tracestate"));
-    let response = next.call(req).instrument(span.clone()).await?;
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    // Every traced answer names its request id: the data plane's handlers set it already; a
+    // management answer's is the id its audit entry carries.
+    if !response.headers().contains_key(REQUEST_ID)
+        && let Ok(value) = HeaderValue::from_str(&request_id)
+    {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
     let status = response.status();
     span.record("http.response.status_code", status.as_u16());
     if status.is_server_error() {
