@@ -51,16 +51,7 @@ class Stack:
         equal to its entries and to credits + adjustments - spend."""
         in_tenants = "(" + ",".join(f"'{t}'" for t in tenants) + ")"
         usage = f"FROM ledger_entries WHERE tenant_id IN {in_tenants} AND kind = 'usage.recorded'"
-        last, still = -1, 0
-        for _ in range(600):
-            booked = set(self.sql(f"SELECT request_id {usage}").split())
-            if served <= booked:
-                break
-            still = still + 1 if len(booked) == last else 0
-            if still > 100:
-                break
-            last = len(booked)
-            time.sleep(0.2)
+        until_settled(lambda: self.sql(f"SELECT request_id {usage}").split(), served)
         counts, charged = {}, set()
         for line in self.sql(f"SELECT request_id, count(*), sum(amount_usd) <> 0 {usage} "
                              f"GROUP BY request_id").splitlines():
@@ -93,21 +84,29 @@ def ledger_rebuild_matches(bin_dir):
     return rebuild.returncode == 0
 
 
+def until_settled(read, wanted):
+    """Reads `read()` (ids, or a dict keyed by id) every 0.2 s until it holds every id in
+    `wanted` or has not grown for 20 s (2 minutes at most); returns the last reading."""
+    last, still = -1, 0
+    for _ in range(600):
+        seen = read()
+        if wanted <= set(seen):
+            break
+        still = still + 1 if len(seen) == last else 0
+        if still > 100:
+            break
+        last = len(seen)
+        time.sleep(0.2)
+    return seen
+
+
 def audit_report(stack, action, target_id, answered):
     """Waits until the audit log holds an entry for every request id in `answered` (or stops
     making progress), then counts those without one and those with more than one."""
     query = (f"SELECT request_id, count(*) FROM audit_log WHERE action = '{action}' "
              f"AND target_id = '{target_id}' GROUP BY request_id")
-    last, still, counts = -1, 0, {}
-    for _ in range(600):
-        counts = dict(line.split("|") for line in stack.sql(query).splitlines())
-        if answered <= counts.keys():
-            break
-        still = still + 1 if len(counts) == last else 0
-        if still > 100:
-            break
-        last = len(counts)
-        time.sleep(0.2)
+    counts = until_settled(lambda: dict(line.split("|") for line in stack.sql(query).splitlines()),
+                           answered)
     lost = sorted(r for r in answered if r not in counts)
     doubled = sorted(r for r in answered if int(counts.get(r, 0)) > 1)
     return {"answered": len(answered), "lost": len(lost), "doubled": len(doubled),
