@@ -31,7 +31,8 @@ pub fn new_request_id(headers: &actix_web::http::header::HeaderMap) -> String {
         .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned)
 }
 
-/// Values of `x-request-id`, `x-tollgate-cost`, `x-tollgate-cache`, `x-tollgate-provider`.
+/// A data-plane answer's `x-tollgate-cost`, `x-tollgate-cache`, `x-tollgate-provider` and rate
+/// limit headers (`x-request-id`, which every answer carries, is the request span's to set).
 #[derive(Debug, Clone)]
 pub struct DataPlaneMeta {
     /// Request id.
@@ -66,7 +67,6 @@ impl DataPlaneMeta {
                 headers.insert(HeaderName::from_static(name), value);
             }
         };
-        set("x-request-id", &self.request_id);
         set("x-tollgate-cost", &self.cost.normalize().to_string());
         set("x-tollgate-cache", self.cache);
         set("x-tollgate-provider", &self.provider);

@@ -52,11 +52,8 @@ pub async fn trace_request(
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     tollgate_runtime::telemetry::continue_trace(&span, header("traceparent"), header("tracestate"));
     let mut response = next.call(req).instrument(span.clone()).await?;
-    // Every traced answer names its request id: the data plane's handlers set it already; a
-    // management answer's is the id its audit entry carries.
-    if !response.headers().contains_key(REQUEST_ID)
-        && let Ok(value) = HeaderValue::from_str(&request_id)
-    {
+    // Every traced answer names its request id: the id of its usage event or audit entry.
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     let status = response.status();
