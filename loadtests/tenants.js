@@ -7,14 +7,16 @@
 // run side by side:
 //   open  - OPEN_RATE req/s over the open tenants' keys (every fourth request streamed)
 //   noisy - NOISY_RATE req/s (half streamed) over the tight and broke tenants' keys, or with
-//           NOISE=busy over the busy tenants' keys (the same load, all of it served)
+//           NOISE=busy over the busy tenants' keys (the same load, all of it served), or with
+//           NOISE=huge streams over the `huge` tenants' keys (funded, no limits) whose prompt is
+//           HUGE_BYTES (262144) of one letter: the slowest text there is to count tokens in
 // Every answer must be what its kind allows (open, busy: 200; tight: 200 or 429 with
 // Retry-After; broke: 200 or 402), and the open tenants' latency is its own series
 // (`http_req_duration{kind:open}`). scripts/bench runs it alone, next to busy tenants and next
 // to limited ones, and compares the open tenants' p99.
 //
 // Env: TARGET_URL, ADMIN_TOKEN, MODEL (demo-small), OPEN_RATE (200), NOISY_RATE (400), NOISE
-// (limited | busy), DURATION (30s), TENANTS (4 of each kind), KEYS (3).
+// (limited | busy | huge), HUGE_BYTES, DURATION (30s), TENANTS (4 of each kind), KEYS (3).
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 import { Counter } from 'k6/metrics';
@@ -24,7 +26,8 @@ const openRate = Number(__ENV.OPEN_RATE || 200);
 const noisyRate = Number(__ENV.NOISY_RATE || 400);
 const duration = __ENV.DURATION || '30s';
 const tenantsPerKind = Math.max(1, Number(__ENV.TENANTS || 4));
-const noise = __ENV.NOISE === 'busy' ? ['busy'] : ['tight', 'broke'];
+const noise = { busy: ['busy'], huge: ['huge'] }[__ENV.NOISE] || ['tight', 'broke'];
+const hugePrompt = 'a'.repeat(Number(__ENV.HUGE_BYTES || 262144));
 const keysPerTenant = Math.max(1, Number(__ENV.KEYS || 3));
 const model = __ENV.MODEL || 'demo-small';
 
@@ -115,7 +118,7 @@ const prompt = Array.from({ length: 40 }, (_, i) => `word${i % 17}`).join(' ');
 function ask(key, kind, stream) {
   const body = {
     model,
-    messages: [{ role: 'user', content: `Tenant load: ${prompt}` }],
+    messages: [{ role: 'user', content: kind === 'huge' ? hugePrompt : `Tenant load: ${prompt}` }],
     max_tokens: 32,
   };
   if (stream) {
@@ -134,6 +137,7 @@ function ask(key, kind, stream) {
   const allowed = {
     open: [200],
     busy: [200],
+    huge: [200],
     tight: [200, 429],
     broke: [200, 402],
   }[kind];
@@ -153,5 +157,5 @@ export function open(data) {
 
 export function noisy(data) {
   const pick = data.noisy[(__VU * 7 + __ITER) % data.noisy.length];
-  ask(pick.key, pick.kind, __ITER % 2 === 0);
+  ask(pick.key, pick.kind, pick.kind === 'huge' || __ITER % 2 === 0);
 }

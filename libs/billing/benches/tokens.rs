@@ -44,5 +44,26 @@ fn bench_tokens(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_tokens);
+/// What a request body's worth of text costs to count (the gateway's body limit is 4 MiB):
+/// prose, one letter repeated (a single pre-token for the BPE merge) and digits.
+fn bench_body_sized_texts(c: &mut Criterion) {
+    const SIZE: usize = 4 * 1024 * 1024;
+    let prose = prompt_of_about_900_tokens();
+    let texts = [
+        ("prose", prose.repeat(SIZE / prose.len())),
+        ("one_letter", "a".repeat(SIZE)),
+        ("digits", "0123456789".repeat(SIZE / 10)),
+    ];
+    Tokenizer::O200kBase.warm_up();
+    let mut group = c.benchmark_group("count_text_4mib_o200k");
+    group.sample_size(10);
+    for (name, text) in &texts {
+        group.bench_function(*name, |b| {
+            b.iter(|| Tokenizer::O200kBase.count_text(black_box(text)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_tokens, bench_body_sized_texts);
 criterion_main!(benches);

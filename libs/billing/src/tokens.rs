@@ -1,4 +1,5 @@
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 use tiktoken_rs::CoreBPE;
@@ -34,12 +35,29 @@ const TOKENS_PER_NAME: usize = 1;
 /// Tokens that prime the assistant's reply.
 const REPLY_PRIMING_TOKENS: usize = 3;
 
+/// Which encoders this process has built (indexed by [`Tokenizer::index`]).
+static BUILT: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
 impl Tokenizer {
-    fn encoder(self) -> &'static CoreBPE {
+    fn index(self) -> usize {
         match self {
+            Self::O200kBase => 0,
+            Self::Cl100kBase => 1,
+        }
+    }
+
+    fn encoder(self) -> &'static CoreBPE {
+        let encoder = match self {
             Self::O200kBase => tiktoken_rs::o200k_base_singleton(),
             Self::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
-        }
+        };
+        BUILT[self.index()].store(true, Ordering::Relaxed);
+        encoder
+    }
+
+    /// Whether the encoder is built already (building one takes tens of milliseconds).
+    pub fn is_built(self) -> bool {
+        BUILT[self.index()].load(Ordering::Relaxed)
     }
 
     /// Builds the encoder now, so the first request does not pay for it.
@@ -127,6 +145,12 @@ mod tests {
     #[test]
     fn special_token_text_is_counted_as_plain_text() {
         assert!(Tokenizer::Cl100kBase.count_text("<|endoftext|>") > 1);
+    }
+
+    #[test]
+    fn an_encoder_is_built_once_used() {
+        Tokenizer::Cl100kBase.count_text("x");
+        assert!(Tokenizer::Cl100kBase.is_built());
     }
 
     #[test]

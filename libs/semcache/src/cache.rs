@@ -71,6 +71,10 @@ pub struct CacheConfig {
     /// Prompt embeddings remembered (per tenant and text) so a repeated last user message
     /// skips the model; 0 turns the memo off.
     pub embedding_memo: usize,
+    /// Longest last user message (bytes) the semantic tier embeds and verifies. The model reads
+    /// at most its first 512 word pieces, so two long prompts that differ only further on
+    /// would look alike; longer prompts are served from the exact tier alone.
+    pub semantic_max_prompt_bytes: usize,
 }
 
 impl Default for CacheConfig {
@@ -80,6 +84,7 @@ impl Default for CacheConfig {
             candidates: 3,
             max_entries_per_tenant: 10_000,
             embedding_memo: 4096,
+            semantic_max_prompt_bytes: 2048,
         }
     }
 }
@@ -201,7 +206,7 @@ impl<S: VectorStore> SemanticCache<S> {
 
     /// Whether the semantic tier may answer this request under `policy`.
     pub fn semantic_allowed(&self, key: &CacheKey, policy: &Policy) -> bool {
-        policy.mode == Mode::Semantic
+        self.embeds(key, policy)
             && self.embedder.configured()
             && key.choices <= 1
             && !key.uses_tools
@@ -209,6 +214,12 @@ impl<S: VectorStore> SemanticCache<S> {
                 || key
                     .temperature
                     .is_none_or(|t| t <= self.config.temperature_cutoff))
+    }
+
+    /// Whether `key`'s prompt gets an embedding under `policy`: the semantic tier, and a prompt
+    /// short enough for the model to read whole.
+    fn embeds(&self, key: &CacheKey, policy: &Policy) -> bool {
+        policy.mode == Mode::Semantic && key.prompt.len() <= self.config.semantic_max_prompt_bytes
     }
 
     /// Finds a live answer for `key` in `tenant`'s entries for `model`.
@@ -310,7 +321,7 @@ impl<S: VectorStore> SemanticCache<S> {
     ) -> Result<Uuid, StoreError> {
         let vector = match vector {
             Some(v) => Some(v),
-            None if policy.mode == Mode::Semantic => self.embed(tenant, &key.prompt).await.ok(),
+            None if self.embeds(key, policy) => self.embed(tenant, &key.prompt).await.ok(),
             None => None,
         };
         let now = unix_now();

@@ -179,6 +179,73 @@ async fn stream_without_upstream_usage_is_billed_from_tokenizer_count() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_prompts_are_counted_exactly_once_beside_the_workers_and_reserve_their_count() {
+    let mock = MockConfig {
+        omit_stream_usage: true,
+        ..MockConfig::default()
+    };
+    let stack = Stack::start_with(mock, |_| {}).await;
+    // Six prompts of 40-50 KB (past the 16 Ki-token bound counted on the HTTP worker), about
+    // 8,000 tokens each: their cheap bound (a token per byte) is five times their count.
+    let prompts: Vec<String> = (0..6)
+        .map(|i| format!("{i} ") + &"tally the words ".repeat(2_600 + 100 * i))
+        .collect();
+    let counts: Vec<u32> = prompts
+        .iter()
+        .map(|content| {
+            Tokenizer::O200kBase.count_chat_prompt([ChatMessageText {
+                role: "user",
+                content,
+                name: None,
+            }])
+        })
+        .collect();
+    // A token limit that admits all six at once only if each reserves its count, not its bound.
+    let reserve = 16;
+    let tpm: u32 = counts.iter().map(|c| c + reserve).sum::<u32>() + 50;
+    let first_by_bound = prompts[0].len() as u32 + counts[1..].iter().sum::<u32>();
+    assert!(
+        tpm < first_by_bound,
+        "reserving one bound would refuse one of the six"
+    );
+    let tenant = stack.funded_tenant(json!({"tpm": tpm})).await;
+    let body = |content: &str| {
+        json!({
+            "model": "demo-small", "stream": true, "max_tokens": reserve,
+            "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": content}],
+        })
+    };
+    let answers = futures_util::future::join_all(prompts.iter().map(|p| async {
+        let response = stack.chat(&tenant.key, &body(p)).await;
+        let status = response.status();
+        let cost = header(&response, "x-tollgate-cost").to_owned();
+        (status, cost, response.text().await.unwrap())
+    }))
+    .await;
+    let mut spent = Decimal::ZERO;
+    for ((status, cost, text), prompt) in answers.iter().zip(&counts) {
+        assert_eq!(*status, 200, "{text}");
+        // The headers carry the prompt's cost (decision 001), from the exact count.
+        assert_eq!(dec(cost), expected_cost(*prompt, 0, "0.15", "0.60"));
+        let data = sse_data(text);
+        let usage: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
+        assert_eq!(usage["usage"]["prompt_tokens"], *prompt);
+        spent += dec(usage["usage"]["cost_usd"].as_str().unwrap());
+    }
+    let events = stack.usage_events(tenant.tenant_id, 6).await;
+    let mut billed: Vec<u32> = events.iter().map(|e| e.prompt_tokens).collect();
+    billed.sort_unstable();
+    assert_eq!(billed, counts, "every prompt billed at its exact count");
+    assert_eq!(events.iter().map(|e| e.cost_usd).sum::<Decimal>(), spent);
+    // The limit still holds: a seventh within the minute does not fit.
+    let refused = stack.chat(&tenant.key, &body(&prompts[0])).await;
+    assert_eq!(refused.status(), 429);
+    assert_balance_after(&stack, &tenant, 7, spent).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_with_upstream_usage_bills_the_reported_usage_and_hides_it_unless_asked() {
     let stack = Stack::start().await;
     let tenant = stack.funded_tenant(json!({})).await;

@@ -21,7 +21,7 @@ use crate::cache::CachePlan;
 use crate::dispatch::{Answer, AnswerBody, Produced, Undelivered, dispatch};
 use crate::error::ApiError;
 use crate::headers::{DataPlaneMeta, request_id};
-use crate::request::{CacheServed, ChatRequest, Ending, Estimate, RequestRecord};
+use crate::request::{CacheServed, ChatRequest, Ending, Estimate, RequestRecord, counting};
 use crate::spans::{failed, stage_span};
 use crate::state::AppState;
 use sse::CompletionPeek;
@@ -294,6 +294,15 @@ async fn serve(
         record.output_default,
     );
     let key = &record.key;
+    // A token limit counts a long prompt exactly (its bound never fits): count it first, off
+    // the worker, so the limiter reuses the count.
+    let token_limited = key.limits.tpm.is_some() || key.tenant_limits.tpm.is_some();
+    if token_limited && request.is_heavy_to_count(route.admission_price.tokenizer) {
+        request
+            .count_prompt(route.admission_price.tokenizer)
+            .instrument(admission_span.clone())
+            .await?;
+    }
     let permit = admission_span
         .in_scope(|| {
             state.limiter.admit(
@@ -346,6 +355,12 @@ async fn serve(
     let answer = match dispatch(state, &route, plan, upstream_body, request.stream, record).await {
         Ok(answer) => answer,
         Err(Undelivered { error, produced }) => {
+            if matches!(produced, Some(Produced::Unreported)) {
+                // Billed at the counted prompt: count it off the worker when long.
+                if let Err(err) = request.count_prompt(record.tokenizer).await {
+                    tracing::warn!(error = %err, "prompt to be counted on the worker");
+                }
+            }
             let owed = produced.map(|produced| {
                 let (usage, source) = match produced {
                     Produced::Reported(usage) => (usage, UsageSource::Upstream),
@@ -370,6 +385,8 @@ async fn serve(
     } = answer;
     let bytes = match body {
         AnswerBody::Stream { first, rest } => {
+            // The stream's headers carry the prompt's cost (decision 001).
+            request.count_prompt(record.tokenizer).await?;
             return Ok(stream::relay(
                 reservation,
                 state.clone(),
@@ -394,7 +411,7 @@ async fn serve(
             .map_err(|e| ApiError::UpstreamFailed(e.to_string()))?,
     };
     drop(attempt);
-    let (usage, usage_source) = completion_usage(&bytes, &request, record.tokenizer)?;
+    let (usage, usage_source) = completion_usage(&bytes, &request, record.tokenizer).await?;
     meta.cost = record.cost(usage);
     state.observe_upstream(record);
     state.metrics.request(record.endpoint, 200);
@@ -674,8 +691,9 @@ impl RoutePreference {
     }
 }
 
-/// The usage of a non-streamed completion: the provider's, or counted with the tokenizer.
-fn completion_usage(
+/// The usage of a non-streamed completion: the provider's, or counted with the tokenizer (off
+/// the worker when long).
+async fn completion_usage(
     bytes: &[u8],
     request: &ChatRequest,
     tokenizer: tollgate_billing::Tokenizer,
@@ -694,8 +712,8 @@ fn completion_usage(
         .collect();
     Ok((
         Usage {
-            prompt_tokens: request.prompt_tokens(tokenizer),
-            completion_tokens: tokenizer.count_text(&completion),
+            prompt_tokens: request.count_prompt(tokenizer).await?,
+            completion_tokens: counting::text_tokens(tokenizer, completion).await?,
             cached_tokens: 0,
         },
         UsageSource::Tokenizer,

@@ -26,6 +26,7 @@ pub(super) struct RawCache {
     hit_price_usd: Option<Decimal>,
     max_entries_per_tenant: Option<u64>,
     candidates: Option<usize>,
+    semantic_max_prompt_bytes: Option<usize>,
     maintenance_interval_secs: Option<u64>,
 }
 
@@ -135,6 +136,9 @@ pub(super) fn normalize_cache(
                 .unwrap_or(defaults.max_entries_per_tenant)
                 .max(1),
             embedding_memo: raw.embed_memo_entries.unwrap_or(defaults.embedding_memo),
+            semantic_max_prompt_bytes: raw
+                .semantic_max_prompt_bytes
+                .unwrap_or(defaults.semantic_max_prompt_bytes),
         },
         maintenance_interval: Duration::from_secs(
             raw.maintenance_interval_secs.unwrap_or(30).max(1),

@@ -4,8 +4,9 @@
 //! unchanged; only `model` (and, for streams, `stream_options.include_usage`) is rewritten.
 
 use serde_json::{Map, Value};
-use tollgate_billing::ChatMessageText;
+use tollgate_billing::{ChatMessageText, Tokenizer};
 
+use super::counting;
 use crate::error::ApiError;
 
 /// Most choices (`n`) a request may ask for (OpenAI's own limit).
@@ -25,6 +26,14 @@ const ROLES: [&str; 6] = [
     "function",
 ];
 
+/// The tokens of a prompt made of `texts`, the JSON `extras` and `images` images.
+fn count_prompt(tokenizer: Tokenizer, texts: &[MessageText], extras: &str, images: u32) -> u32 {
+    tokenizer
+        .count_chat_prompt(texts.iter().map(MessageText::as_chat_text))
+        .saturating_add(tokenizer.count_text(extras))
+        .saturating_add(images.saturating_mul(IMAGE_TOKEN_BOUND))
+}
+
 /// A validated chat request.
 #[derive(Debug)]
 pub struct ChatRequest {
@@ -38,6 +47,8 @@ pub struct ChatRequest {
     /// [`ChatRequest::prompt_extras`], gathered once (admission, the token limit and the
     /// fallback bill all read it).
     extras: std::sync::OnceLock<(String, u32)>,
+    /// The prompt's tokens and the tokenizer that counted them, counted once per request.
+    counted: std::sync::OnceLock<(Tokenizer, u32)>,
 }
 
 /// One message's text, for token counting.
@@ -180,6 +191,7 @@ impl ChatRequest {
             stream,
             include_usage,
             extras: std::sync::OnceLock::new(),
+            counted: std::sync::OnceLock::new(),
         })
     }
 
@@ -253,13 +265,48 @@ impl ChatRequest {
 
     /// The prompt's tokens, counted with `tokenizer`: every message's text (OpenAI's chat
     /// formula), the JSON of [`ChatRequest::prompt_extras`] and [`IMAGE_TOKEN_BOUND`] per image.
-    pub fn prompt_tokens(&self, tokenizer: tollgate_billing::Tokenizer) -> u32 {
-        let texts = self.message_texts();
-        let messages = tokenizer.count_chat_prompt(texts.iter().map(MessageText::as_chat_text));
+    /// Counted once; on the calling thread unless [`ChatRequest::count_prompt`] counted it.
+    pub fn prompt_tokens(&self, tokenizer: Tokenizer) -> u32 {
+        if let Some(count) = self.counted_prompt(tokenizer) {
+            return count;
+        }
         let (json, images) = self.prompt_extras();
-        messages
-            .saturating_add(tokenizer.count_text(json))
-            .saturating_add(images.saturating_mul(IMAGE_TOKEN_BOUND))
+        let count = count_prompt(tokenizer, &self.message_texts(), json, images);
+        let _ = self.counted.set((tokenizer, count));
+        count
+    }
+
+    /// The prompt's tokens with `tokenizer`, if they were counted already.
+    pub fn counted_prompt(&self, tokenizer: Tokenizer) -> Option<u32> {
+        self.counted
+            .get()
+            .filter(|(by, _)| *by == tokenizer)
+            .map(|(_, count)| *count)
+    }
+
+    /// Whether counting the prompt with `tokenizer` would hold an HTTP worker (a long prompt,
+    /// or an encoder not built yet) and has not been done.
+    pub fn is_heavy_to_count(&self, tokenizer: Tokenizer) -> bool {
+        self.counted_prompt(tokenizer).is_none()
+            && counting::is_heavy(tokenizer, self.prompt_token_upper_bound())
+    }
+
+    /// Counts the prompt now ([`ChatRequest::prompt_tokens`] then reuses it), off the HTTP
+    /// worker when that would hold it: a long prompt, or an encoder not built yet.
+    pub async fn count_prompt(&self, tokenizer: Tokenizer) -> Result<u32, ApiError> {
+        if let Some(count) = self.counted_prompt(tokenizer) {
+            return Ok(count);
+        }
+        if !self.is_heavy_to_count(tokenizer) {
+            return Ok(self.prompt_tokens(tokenizer));
+        }
+        let texts = self.message_texts();
+        let (json, images) = self.prompt_extras();
+        let json = json.to_owned();
+        let count =
+            counting::off_worker(move || count_prompt(tokenizer, &texts, &json, images)).await?;
+        let _ = self.counted.set((tokenizer, count));
+        Ok(count)
     }
 
     /// The output tokens admission reserves and an unreported answer is billed at: the

@@ -24,9 +24,22 @@ impl<'a> Estimate<'a> {
         }
     }
 
-    /// The cost at `price` with the prompt's cheap upper bound (no tokenizing).
+    /// The cost at `price` with the prompt's cheap upper bound (no tokenizing; the count where
+    /// the prompt was counted already).
     pub fn upper_cost(&self, price: &ModelPrice) -> rust_decimal::Decimal {
-        cost_of(self.usage(self.request.prompt_token_upper_bound()), price)
+        cost_of(self.usage(self.prompt_upper_bound()), price)
+    }
+
+    fn prompt_upper_bound(&self) -> u32 {
+        self.request
+            .counted_prompt(self.tokenizer)
+            .unwrap_or_else(|| self.request.prompt_token_upper_bound())
+    }
+
+    /// Counts the prompt now, off the HTTP worker when that would hold it, so that the counted
+    /// figures below reuse the count.
+    pub async fn count_prompt(&self) -> Result<u32, crate::error::ApiError> {
+        self.request.count_prompt(self.tokenizer).await
     }
 
     /// The cost at `price` with the prompt counted exactly.
@@ -43,7 +56,7 @@ impl<'a> Estimate<'a> {
     /// The prompt's cheap upper bound and the whole output reserve together (what a token rate
     /// limit reserves while it has room for it).
     pub fn upper_tokens(&self) -> u64 {
-        u64::from(self.request.prompt_token_upper_bound()) + u64::from(self.output_tokens)
+        u64::from(self.prompt_upper_bound()) + u64::from(self.output_tokens)
     }
 
     /// The tokens of [`Estimate::counted_usage`] together (what a token rate limit reserves

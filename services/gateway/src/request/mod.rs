@@ -2,6 +2,7 @@
 //! what admission estimates from it) and the billing record gathered while it is served.
 
 mod chat;
+pub mod counting;
 mod estimate;
 mod record;
 
