@@ -41,6 +41,7 @@ pub struct GatewayMetrics {
     cache_embedder_busy: Gauge,
     cache_model_loaded: Gauge,
     cache_embeddings_reused: Gauge,
+    tokens_counted_off_worker: Counter,
     /// Each deployment's attempt series, created once (no label allocation per request).
     deployments: std::sync::Arc<std::collections::HashMap<String, DeploymentSeries>>,
 }
@@ -81,6 +82,7 @@ impl GatewayMetrics {
             cache_embedder_busy: Gauge::default(),
             cache_model_loaded: Gauge::default(),
             cache_embeddings_reused: Gauge::default(),
+            tokens_counted_off_worker: Counter::default(),
             deployments: std::sync::Arc::default(),
         };
         let series = deployments
@@ -202,6 +204,11 @@ impl GatewayMetrics {
             "Prompts whose embedding came from the memo instead of the model (since start)",
             metrics.cache_embeddings_reused.clone(),
         );
+        r.register(
+            "tokens_counted_off_worker",
+            "Long texts (or first uses of an encoder) whose tokens were counted on the blocking pool, one at a time, instead of on an HTTP worker",
+            metrics.tokens_counted_off_worker.clone(),
+        );
         publisher.register(&mut registry);
         spool.register(&mut registry);
         (metrics, registry)
@@ -235,6 +242,11 @@ impl GatewayMetrics {
             .set(gauge(stats.embedder_busy.load(Relaxed)));
         self.cache_embeddings_reused
             .set(gauge(stats.embeddings_reused.load(Relaxed)));
+    }
+
+    /// Token counts run off the HTTP workers.
+    pub fn tokens_counted_off_worker(&self) -> &Counter {
+        &self.tokens_counted_off_worker
     }
 
     /// Counts one answered request.

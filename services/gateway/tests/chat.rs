@@ -179,7 +179,7 @@ async fn stream_without_upstream_usage_is_billed_from_tokenizer_count() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn long_prompts_are_counted_exactly_once_beside_the_workers_and_reserve_their_count() {
+async fn long_prompts_are_counted_exactly_once_beside_the_workers_and_only_when_needed() {
     let mock = MockConfig {
         omit_stream_usage: true,
         ..MockConfig::default()
@@ -200,15 +200,7 @@ async fn long_prompts_are_counted_exactly_once_beside_the_workers_and_reserve_th
             }])
         })
         .collect();
-    // A token limit that admits all six at once only if each reserves its count, not its bound.
     let reserve = 16;
-    let tpm: u32 = counts.iter().map(|c| c + reserve).sum::<u32>() + 50;
-    let first_by_bound = prompts[0].len() as u32 + counts[1..].iter().sum::<u32>();
-    assert!(
-        tpm < first_by_bound,
-        "reserving one bound would refuse one of the six"
-    );
-    let tenant = stack.funded_tenant(json!({"tpm": tpm})).await;
     let body = |content: &str| {
         json!({
             "model": "demo-small", "stream": true, "max_tokens": reserve,
@@ -216,8 +208,11 @@ async fn long_prompts_are_counted_exactly_once_beside_the_workers_and_reserve_th
             "messages": [{"role": "user", "content": content}],
         })
     };
+
+    // Streams at once: each prompt counted once, off the worker, before its upstream is asked.
+    let open = stack.funded_tenant(json!({})).await;
     let answers = futures_util::future::join_all(prompts.iter().map(|p| async {
-        let response = stack.chat(&tenant.key, &body(p)).await;
+        let response = stack.chat(&open.key, &body(p)).await;
         let status = response.status();
         let cost = header(&response, "x-tollgate-cost").to_owned();
         (status, cost, response.text().await.unwrap())
@@ -233,16 +228,66 @@ async fn long_prompts_are_counted_exactly_once_beside_the_workers_and_reserve_th
         assert_eq!(usage["usage"]["prompt_tokens"], *prompt);
         spent += dec(usage["usage"]["cost_usd"].as_str().unwrap());
     }
-    let events = stack.usage_events(tenant.tenant_id, 6).await;
+    assert_eq!(counted_off_worker(&stack).await, 6);
+    let events = stack.usage_events(open.tenant_id, 6).await;
     let mut billed: Vec<u32> = events.iter().map(|e| e.prompt_tokens).collect();
     billed.sort_unstable();
     assert_eq!(billed, counts, "every prompt billed at its exact count");
     assert_eq!(events.iter().map(|e| e.cost_usd).sum::<Decimal>(), spent);
-    // The limit still holds: a seventh within the minute does not fit.
-    let refused = stack.chat(&tenant.key, &body(&prompts[0])).await;
-    assert_eq!(refused.status(), 429);
-    assert_balance_after(&stack, &tenant, 7, spent).await;
+    assert_balance_after(&stack, &open, 7, spent).await;
+
+    // A token limit below the prompt's bound but above its count: refused on the bound, the
+    // prompt is counted (once: the stream reuses the count) and admitted on its count.
+    let tpm = counts[0] + reserve + 50;
+    assert!((prompts[0].len() as u32) > tpm);
+    let tight = stack.funded_tenant(json!({"tpm": tpm})).await;
+    let first = stack.chat(&tight.key, &body(&prompts[0])).await;
+    assert_eq!(first.status(), 200, "{:?}", first.text().await);
+    assert_eq!(counted_off_worker(&stack).await, 7);
+    // The limit still holds: a second within the minute does not fit (counted to know).
+    assert_eq!(
+        stack.chat(&tight.key, &body(&prompts[0])).await.status(),
+        429
+    );
+    assert_eq!(counted_off_worker(&stack).await, 8);
+
+    // A request that its requests-per-minute limit refuses is never counted.
+    let paced = stack.funded_tenant(json!({"rpm": 1})).await;
+    assert_eq!(
+        stack.chat(&paced.key, &body(&prompts[1])).await.status(),
+        200
+    );
+    assert_eq!(counted_off_worker(&stack).await, 9);
+    assert_eq!(
+        stack.chat(&paced.key, &body(&prompts[1])).await.status(),
+        429
+    );
+    assert_eq!(counted_off_worker(&stack).await, 9);
+
+    // Credit that covers the prompt's count but not its bound: counted, then admitted.
+    let frugal = stack.tenant_with_key(json!({})).await;
+    stack.credit(frugal.tenant_id, "0.004", "frugal").await;
+    stack.wait_for_entries(frugal.tenant_id, 1).await;
+    let bound_cost = expected_cost(prompts[2].len() as u32, reserve, "0.15", "0.60");
+    assert!(bound_cost > dec("0.004"), "{bound_cost}");
+    let plain = json!({
+        "model": "demo-small", "max_tokens": reserve,
+        "messages": [{"role": "user", "content": prompts[2]}],
+    });
+    let answer = stack.chat(&frugal.key, &plain).await;
+    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+    assert_eq!(counted_off_worker(&stack).await, 10);
     stack.stop().await;
+}
+
+/// `tollgate_tokens_counted_off_worker_total` on the gateway's `/metrics`.
+async fn counted_off_worker(stack: &Stack) -> u64 {
+    let metrics = stack.metrics().await;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("tollgate_tokens_counted_off_worker_total "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -242,8 +242,6 @@ impl Admission {
         let estimate = if self.fits(key, &tenant, key_account.as_ref(), upper) {
             upper
         } else {
-            // Counted off the worker when the prompt is long.
-            request.count_prompt().await?;
             request.counted_cost(price)
         };
 

@@ -294,33 +294,52 @@ async fn serve(
         record.output_default,
     );
     let key = &record.key;
-    // A token limit counts a long prompt exactly (its bound never fits): count it first, off
-    // the worker, so the limiter reuses the count.
-    let token_limited = key.limits.tpm.is_some() || key.tenant_limits.tpm.is_some();
-    if token_limited && request.is_heavy_to_count(route.admission_price.tokenizer) {
-        request
-            .count_prompt(route.admission_price.tokenizer)
-            .instrument(admission_span.clone())
-            .await?;
-    }
-    let permit = admission_span
-        .in_scope(|| {
+    let tokenizer = route.admission_price.tokenizer;
+    let limit = || {
+        admission_span.in_scope(|| {
             state.limiter.admit(
                 (key.key_id, key.limits),
                 (key.tenant_id, key.tenant_limits),
+                // Near a token limit the prompt is counted; a long one is not counted here, on
+                // the worker and under the meters' locks, but below.
                 (estimate.upper_tokens(), || estimate.counted_tokens()),
             )
         })
+    };
+    let mut limited = limit();
+    // A long prompt refused on its bound alone is counted off the worker and asked again
+    // (requests and concurrency passed: a request they refuse is never tokenized).
+    if let Err(refused) = &limited
+        && refused.kind == crate::limits::Kind::Tokens
+        && estimate.uncounted()
+    {
+        request
+            .count_prompt(tokenizer, &state.metrics)
+            .instrument(admission_span.clone())
+            .await?;
+        limited = limit();
+    }
+    let permit = limited
         .map_err(|limited| ApiError::LimitReached(Box::new(limited)))
         .inspect_err(|err| failed(&admission_span, err))?;
     meta.rate_limits = permit.headers;
     record.limit_permit = Some(std::sync::Arc::new(permit));
-    let reservation = async {
+    let reserve = || async {
         state.ensure_billable()?;
         state
             .admission
             .admit(&record.key, &route.admission_price, &estimate)
             .await
+    };
+    let reservation = async {
+        match reserve().await {
+            // Refused on a long prompt's bound alone: counted off the worker, asked again.
+            Err(ApiError::InsufficientQuota { .. }) if estimate.uncounted() => {
+                request.count_prompt(tokenizer, &state.metrics).await?;
+                reserve().await
+            }
+            reserved => reserved,
+        }
     }
     .instrument(admission_span.clone())
     .await
@@ -348,6 +367,11 @@ async fn serve(
             None => tracing::warn!(entry = %entry.id, "unreadable cache entry; going upstream"),
         }
     }
+    if request.stream && request.is_heavy_to_count(tokenizer) {
+        // A stream's headers carry its prompt's cost (decision 001): a long prompt is counted
+        // off the worker before the upstream is asked, so no answer waits on the count.
+        request.count_prompt(tokenizer, &state.metrics).await?;
+    }
     let upstream_body = request.upstream_body(
         &route.name,
         (route.output_limit_field, record.output_default),
@@ -357,7 +381,7 @@ async fn serve(
         Err(Undelivered { error, produced }) => {
             if matches!(produced, Some(Produced::Unreported)) {
                 // Billed at the counted prompt: count it off the worker when long.
-                if let Err(err) = request.count_prompt(record.tokenizer).await {
+                if let Err(err) = request.count_prompt(tokenizer, &state.metrics).await {
                     tracing::warn!(error = %err, "prompt to be counted on the worker");
                 }
             }
@@ -385,8 +409,6 @@ async fn serve(
     } = answer;
     let bytes = match body {
         AnswerBody::Stream { first, rest } => {
-            // The stream's headers carry the prompt's cost (decision 001).
-            request.count_prompt(record.tokenizer).await?;
             return Ok(stream::relay(
                 reservation,
                 state.clone(),
@@ -411,7 +433,8 @@ async fn serve(
             .map_err(|e| ApiError::UpstreamFailed(e.to_string()))?,
     };
     drop(attempt);
-    let (usage, usage_source) = completion_usage(&bytes, &request, record.tokenizer).await?;
+    let (usage, usage_source) =
+        completion_usage(&bytes, &request, record.tokenizer, &state.metrics).await?;
     meta.cost = record.cost(usage);
     state.observe_upstream(record);
     state.metrics.request(record.endpoint, 200);
@@ -697,6 +720,7 @@ async fn completion_usage(
     bytes: &[u8],
     request: &ChatRequest,
     tokenizer: tollgate_billing::Tokenizer,
+    metrics: &crate::metrics::GatewayMetrics,
 ) -> Result<(Usage, UsageSource), ApiError> {
     let peek: CompletionPeek<'_> = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::UpstreamFailed(format!("provider answered with invalid JSON: {e}"))
@@ -712,8 +736,13 @@ async fn completion_usage(
         .collect();
     Ok((
         Usage {
-            prompt_tokens: request.count_prompt(tokenizer).await?,
-            completion_tokens: counting::text_tokens(tokenizer, completion).await?,
+            prompt_tokens: request.count_prompt(tokenizer, metrics).await?,
+            completion_tokens: counting::text_tokens(
+                metrics.tokens_counted_off_worker(),
+                tokenizer,
+                completion,
+            )
+            .await?,
             cached_tokens: 0,
         },
         UsageSource::Tokenizer,

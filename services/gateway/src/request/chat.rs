@@ -293,7 +293,11 @@ impl ChatRequest {
 
     /// Counts the prompt now ([`ChatRequest::prompt_tokens`] then reuses it), off the HTTP
     /// worker when that would hold it: a long prompt, or an encoder not built yet.
-    pub async fn count_prompt(&self, tokenizer: Tokenizer) -> Result<u32, ApiError> {
+    pub async fn count_prompt(
+        &self,
+        tokenizer: Tokenizer,
+        metrics: &crate::metrics::GatewayMetrics,
+    ) -> Result<u32, ApiError> {
         if let Some(count) = self.counted_prompt(tokenizer) {
             return Ok(count);
         }
@@ -303,8 +307,10 @@ impl ChatRequest {
         let texts = self.message_texts();
         let (json, images) = self.prompt_extras();
         let json = json.to_owned();
-        let count =
-            counting::off_worker(move || count_prompt(tokenizer, &texts, &json, images)).await?;
+        let count = counting::off_worker(metrics.tokens_counted_off_worker(), move || {
+            count_prompt(tokenizer, &texts, &json, images)
+        })
+        .await?;
         let _ = self.counted.set((tokenizer, count));
         Ok(count)
     }

@@ -36,21 +36,26 @@ impl<'a> Estimate<'a> {
             .unwrap_or_else(|| self.request.prompt_token_upper_bound())
     }
 
-    /// Counts the prompt now, off the HTTP worker when that would hold it, so that the counted
-    /// figures below reuse the count.
-    pub async fn count_prompt(&self) -> Result<u32, crate::error::ApiError> {
-        self.request.count_prompt(self.tokenizer).await
-    }
-
     /// The cost at `price` with the prompt counted exactly.
     pub fn counted_cost(&self, price: &ModelPrice) -> rust_decimal::Decimal {
         cost_of(self.counted_usage(), price)
     }
 
     /// The prompt counted exactly and the whole output reserve: the most a provider can have
-    /// done for the request.
+    /// done for the request. A long prompt not counted yet ([`ChatRequest::count_prompt`]) is
+    /// never counted here, on the calling worker: its cheap bound stands in.
     pub fn counted_usage(&self) -> Usage {
-        self.usage(self.request.prompt_tokens(self.tokenizer))
+        let prompt = if self.request.is_heavy_to_count(self.tokenizer) {
+            self.request.prompt_token_upper_bound()
+        } else {
+            self.request.prompt_tokens(self.tokenizer)
+        };
+        self.usage(prompt)
+    }
+
+    /// Whether the counted figures would stand on the cheap bound: a long prompt not counted yet.
+    pub fn uncounted(&self) -> bool {
+        self.request.is_heavy_to_count(self.tokenizer)
     }
 
     /// The prompt's cheap upper bound and the whole output reserve together (what a token rate
