@@ -11,6 +11,32 @@ use serde_json::{Value, json};
 use tollgate_billing::ChatMessageText;
 
 use crate::answer::{Composed, compose, embedding};
+
+/// Prompts longer than this (bytes of text) are counted and answered on the blocking pool.
+const LONG_PROMPT: usize = 16 * 1024;
+
+/// The prompt's tokens and the answer to `texts` (role, content, name).
+fn count_and_compose(
+    tokenizer: tollgate_billing::Tokenizer,
+    texts: &[(String, String, Option<String>)],
+    limit: Option<u32>,
+    words: u32,
+) -> (u32, Composed) {
+    let prompt_tokens =
+        tokenizer.count_chat_prompt(texts.iter().map(|(role, content, name)| ChatMessageText {
+            role,
+            content,
+            name: name.as_deref(),
+        }));
+    let prompt_parts: Vec<&str> = texts
+        .iter()
+        .flat_map(|(role, content, _)| [role.as_str(), content.as_str()])
+        .collect();
+    (
+        prompt_tokens,
+        compose(tokenizer, &prompt_parts, limit, words),
+    )
+}
 use crate::controls::Controls;
 use crate::server::MockState;
 use crate::stats::ReceivedRequest;
@@ -172,22 +198,27 @@ pub async fn chat_completions(
         .map(|m| (m.role.clone(), content_text(&m.content), m.name.clone()))
         .collect();
     let tokenizer = state.config.tokenizer;
-    let prompt_tokens =
-        tokenizer.count_chat_prompt(texts.iter().map(|(role, content, name)| ChatMessageText {
-            role,
-            content,
-            name: name.as_deref(),
-        }));
-    let prompt_parts: Vec<&str> = texts
-        .iter()
-        .flat_map(|(role, content, _)| [role.as_str(), content.as_str()])
-        .collect();
     let limit = request.max_completion_tokens.or(request.max_tokens);
+    let words = controls.completion_words;
+    let long = texts
+        .iter()
+        .map(|(_, content, _)| content.len())
+        .sum::<usize>()
+        > LONG_PROMPT;
+    let (prompt_tokens, composed) = if long {
+        // Off the worker, as a provider would: a gateway's bench must not measure the mock.
+        match web::block(move || count_and_compose(tokenizer, &texts, limit, words)).await {
+            Ok(done) => done,
+            Err(err) => return HttpResponse::InternalServerError().body(err.to_string()),
+        }
+    } else {
+        count_and_compose(tokenizer, &texts, limit, words)
+    };
     let Composed {
         pieces,
         completion_tokens,
         truncated,
-    } = compose(tokenizer, &prompt_parts, limit, controls.completion_words);
+    } = composed;
     let answer: String = pieces.concat();
     let finish_reason = if truncated { "length" } else { "stop" };
     let id = format!("chatcmpl-mock-{:016x}", fastrand::u64(..));
