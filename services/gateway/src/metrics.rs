@@ -206,7 +206,7 @@ impl GatewayMetrics {
         );
         r.register(
             "tokens_counted_off_worker",
-            "Long texts (or first uses of an encoder) whose tokens were counted on the blocking pool, one at a time, instead of on an HTTP worker",
+            "Long texts (or first uses of an encoder) whose tokens were counted on the blocking pool, one count at a time and one per tenant in the queue, instead of on an HTTP worker",
             metrics.tokens_counted_off_worker.clone(),
         );
         publisher.register(&mut registry);

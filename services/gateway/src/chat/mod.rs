@@ -295,6 +295,8 @@ async fn serve(
     );
     let key = &record.key;
     let tokenizer = route.admission_price.tokenizer;
+    let counted_off_worker = state.metrics.tokens_counted_off_worker();
+    let tenant = key.tenant_id;
     let limit = || {
         admission_span.in_scope(|| {
             state.limiter.admit(
@@ -314,9 +316,9 @@ async fn serve(
         && estimate.uncounted()
     {
         request
-            .count_prompt(tokenizer, &state.metrics)
+            .count_prompt(tokenizer, tenant, counted_off_worker)
             .instrument(admission_span.clone())
-            .await?;
+            .await;
         limited = limit();
     }
     let permit = limited
@@ -335,7 +337,9 @@ async fn serve(
         match reserve().await {
             // Refused on a long prompt's bound alone: counted off the worker, asked again.
             Err(ApiError::InsufficientQuota { .. }) if estimate.uncounted() => {
-                request.count_prompt(tokenizer, &state.metrics).await?;
+                request
+                    .count_prompt(tokenizer, tenant, counted_off_worker)
+                    .await;
                 reserve().await
             }
             reserved => reserved,
@@ -370,7 +374,9 @@ async fn serve(
     if request.stream && request.is_heavy_to_count(tokenizer) {
         // A stream's headers carry its prompt's cost (decision 001): a long prompt is counted
         // off the worker before the upstream is asked, so no answer waits on the count.
-        request.count_prompt(tokenizer, &state.metrics).await?;
+        request
+            .count_prompt(tokenizer, tenant, counted_off_worker)
+            .await;
     }
     let upstream_body = request.upstream_body(
         &route.name,
@@ -381,9 +387,9 @@ async fn serve(
         Err(Undelivered { error, produced }) => {
             if matches!(produced, Some(Produced::Unreported)) {
                 // Billed at the counted prompt: count it off the worker when long.
-                if let Err(err) = request.count_prompt(tokenizer, &state.metrics).await {
-                    tracing::warn!(error = %err, "prompt to be counted on the worker");
-                }
+                request
+                    .count_prompt(tokenizer, tenant, counted_off_worker)
+                    .await;
             }
             let owed = produced.map(|produced| {
                 let (usage, source) = match produced {
@@ -433,8 +439,12 @@ async fn serve(
             .map_err(|e| ApiError::UpstreamFailed(e.to_string()))?,
     };
     drop(attempt);
+    let counting = (
+        record.key.tenant_id,
+        state.metrics.tokens_counted_off_worker(),
+    );
     let (usage, usage_source) =
-        completion_usage(&bytes, &request, record.tokenizer, &state.metrics).await?;
+        completion_usage(&bytes, &request, record.tokenizer, counting).await?;
     meta.cost = record.cost(usage);
     state.observe_upstream(record);
     state.metrics.request(record.endpoint, 200);
@@ -720,7 +730,7 @@ async fn completion_usage(
     bytes: &[u8],
     request: &ChatRequest,
     tokenizer: tollgate_billing::Tokenizer,
-    metrics: &crate::metrics::GatewayMetrics,
+    (tenant, counted): (uuid::Uuid, &prometheus_client::metrics::counter::Counter),
 ) -> Result<(Usage, UsageSource), ApiError> {
     let peek: CompletionPeek<'_> = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::UpstreamFailed(format!("provider answered with invalid JSON: {e}"))
@@ -736,13 +746,8 @@ async fn completion_usage(
         .collect();
     Ok((
         Usage {
-            prompt_tokens: request.count_prompt(tokenizer, metrics).await?,
-            completion_tokens: counting::text_tokens(
-                metrics.tokens_counted_off_worker(),
-                tokenizer,
-                completion,
-            )
-            .await?,
+            prompt_tokens: request.count_prompt(tokenizer, tenant, counted).await,
+            completion_tokens: counting::text_tokens(counted, tenant, tokenizer, completion).await,
             cached_tokens: 0,
         },
         UsageSource::Tokenizer,

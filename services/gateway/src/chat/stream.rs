@@ -80,6 +80,7 @@ pub fn relay(
             tokenizer,
             prompt_tokens,
             completion_text: String::new(),
+            completion_counted: std::cell::Cell::new(None),
             upstream_usage: None,
             include_usage: request.include_usage,
             usage_delivered: false,
@@ -218,6 +219,9 @@ struct StreamBilling {
     tokenizer: Tokenizer,
     prompt_tokens: u32,
     completion_text: String,
+    /// The tokens of `completion_text` at the length they were counted (counted once, not for
+    /// the usage chunk and again for the bill).
+    completion_counted: std::cell::Cell<Option<(usize, u32)>>,
     upstream_usage: Option<Usage>,
     include_usage: bool,
     usage_delivered: bool,
@@ -342,6 +346,19 @@ impl StreamBilling {
             .unwrap_or_default()
     }
 
+    /// The tokens of what was relayed, counted once for its length.
+    fn completion_tokens(&self) -> u32 {
+        let length = self.completion_text.len();
+        if let Some((at, tokens)) = self.completion_counted.get()
+            && at == length
+        {
+            return tokens;
+        }
+        let tokens = self.tokenizer.count_text(&self.completion_text);
+        self.completion_counted.set(Some((length, tokens)));
+        tokens
+    }
+
     /// Usage to bill: the provider's, or counted with the tokenizer.
     fn usage(&self) -> (Usage, UsageSource) {
         match self.upstream_usage {
@@ -350,9 +367,7 @@ impl StreamBilling {
             // e.g. Anthropic's `message_start`) and at least what was relayed.
             Some(usage) => (
                 Usage {
-                    completion_tokens: usage
-                        .completion_tokens
-                        .max(self.tokenizer.count_text(&self.completion_text)),
+                    completion_tokens: usage.completion_tokens.max(self.completion_tokens()),
                     ..usage
                 },
                 UsageSource::Upstream,
@@ -360,7 +375,7 @@ impl StreamBilling {
             None => (
                 Usage {
                     prompt_tokens: self.prompt_tokens,
-                    completion_tokens: self.tokenizer.count_text(&self.completion_text),
+                    completion_tokens: self.completion_tokens(),
                     cached_tokens: 0,
                 },
                 UsageSource::Tokenizer,

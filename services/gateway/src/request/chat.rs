@@ -6,6 +6,9 @@
 use serde_json::{Map, Value};
 use tollgate_billing::{ChatMessageText, Tokenizer};
 
+use prometheus_client::metrics::counter::Counter;
+use uuid::Uuid;
+
 use super::counting;
 use crate::error::ApiError;
 
@@ -47,6 +50,8 @@ pub struct ChatRequest {
     /// [`ChatRequest::prompt_extras`], gathered once (admission, the token limit and the
     /// fallback bill all read it).
     extras: std::sync::OnceLock<(String, u32)>,
+    /// [`ChatRequest::prompt_token_upper_bound`], computed once.
+    bound: std::sync::OnceLock<u32>,
     /// The prompt's tokens and the tokenizer that counted them, counted once per request.
     counted: std::sync::OnceLock<(Tokenizer, u32)>,
 }
@@ -191,6 +196,7 @@ impl ChatRequest {
             stream,
             include_usage,
             extras: std::sync::OnceLock::new(),
+            bound: std::sync::OnceLock::new(),
             counted: std::sync::OnceLock::new(),
         })
     }
@@ -292,27 +298,29 @@ impl ChatRequest {
     }
 
     /// Counts the prompt now ([`ChatRequest::prompt_tokens`] then reuses it), off the HTTP
-    /// worker when that would hold it: a long prompt, or an encoder not built yet.
-    pub async fn count_prompt(
-        &self,
-        tokenizer: Tokenizer,
-        metrics: &crate::metrics::GatewayMetrics,
-    ) -> Result<u32, ApiError> {
-        if let Some(count) = self.counted_prompt(tokenizer) {
-            return Ok(count);
-        }
+    /// worker when that would hold it (a long prompt, or an encoder not built yet), in
+    /// `tenant`'s turn ([`counting::off_worker`]); `counted` counts those. Should the count fail
+    /// to run there (the runtime shutting down), it runs here: a bill is never left uncounted.
+    pub async fn count_prompt(&self, tokenizer: Tokenizer, tenant: Uuid, counted: &Counter) -> u32 {
         if !self.is_heavy_to_count(tokenizer) {
-            return Ok(self.prompt_tokens(tokenizer));
+            return self.prompt_tokens(tokenizer);
         }
         let texts = self.message_texts();
         let (json, images) = self.prompt_extras();
         let json = json.to_owned();
-        let count = counting::off_worker(metrics.tokens_counted_off_worker(), move || {
+        let off = counting::off_worker(counted, tenant, move || {
             count_prompt(tokenizer, &texts, &json, images)
-        })
-        .await?;
-        let _ = self.counted.set((tokenizer, count));
-        Ok(count)
+        });
+        match off.await {
+            Ok(count) => {
+                let _ = self.counted.set((tokenizer, count));
+                count
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "prompt counted on the worker");
+                self.prompt_tokens(tokenizer)
+            }
+        }
     }
 
     /// The output tokens admission reserves and an unreported answer is billed at: the
@@ -331,6 +339,10 @@ impl ChatRequest {
     /// An upper bound of the prompt's tokens without tokenizing: a token is at least one byte,
     /// plus the chat format's per-message overhead.
     pub fn prompt_token_upper_bound(&self) -> u32 {
+        *self.bound.get_or_init(|| self.upper_bound())
+    }
+
+    fn upper_bound(&self) -> u32 {
         let Some(Value::Array(messages)) = self.body.get("messages") else {
             return 3;
         };

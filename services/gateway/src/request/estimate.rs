@@ -24,16 +24,9 @@ impl<'a> Estimate<'a> {
         }
     }
 
-    /// The cost at `price` with the prompt's cheap upper bound (no tokenizing; the count where
-    /// the prompt was counted already).
+    /// The cost at `price` with the prompt's cheap upper bound (no tokenizing).
     pub fn upper_cost(&self, price: &ModelPrice) -> rust_decimal::Decimal {
-        cost_of(self.usage(self.prompt_upper_bound()), price)
-    }
-
-    fn prompt_upper_bound(&self) -> u32 {
-        self.request
-            .counted_prompt(self.tokenizer)
-            .unwrap_or_else(|| self.request.prompt_token_upper_bound())
+        cost_of(self.usage(self.request.prompt_token_upper_bound()), price)
     }
 
     /// The cost at `price` with the prompt counted exactly.
@@ -61,7 +54,7 @@ impl<'a> Estimate<'a> {
     /// The prompt's cheap upper bound and the whole output reserve together (what a token rate
     /// limit reserves while it has room for it).
     pub fn upper_tokens(&self) -> u64 {
-        u64::from(self.prompt_upper_bound()) + u64::from(self.output_tokens)
+        u64::from(self.request.prompt_token_upper_bound()) + u64::from(self.output_tokens)
     }
 
     /// The tokens of [`Estimate::counted_usage`] together (what a token rate limit reserves
