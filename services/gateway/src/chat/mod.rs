@@ -318,7 +318,8 @@ async fn serve(
         request
             .count_prompt(tokenizer, tenant, counted_off_worker)
             .instrument(admission_span.clone())
-            .await;
+            .await
+            .inspect_err(|err| failed(&admission_span, err))?;
         limited = limit();
     }
     let permit = limited
@@ -339,7 +340,7 @@ async fn serve(
             Err(ApiError::InsufficientQuota { .. }) if estimate.uncounted() => {
                 request
                     .count_prompt(tokenizer, tenant, counted_off_worker)
-                    .await;
+                    .await?;
                 reserve().await
             }
             reserved => reserved,
@@ -376,7 +377,15 @@ async fn serve(
         // off the worker before the upstream is asked, so no answer waits on the count.
         request
             .count_prompt(tokenizer, tenant, counted_off_worker)
-            .await;
+            .await?;
+    }
+    if record
+        .client_gone
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        // Nobody waits for the answer any more (its client hung up while the request was
+        // admitted or counted): the provider is not asked, and nothing is owed.
+        return Err(ApiError::Unavailable("the client closed the connection".into()).into());
     }
     let upstream_body = request.upstream_body(
         &route.name,
@@ -388,7 +397,7 @@ async fn serve(
             if matches!(produced, Some(Produced::Unreported)) {
                 // Billed at the counted prompt: count it off the worker when long.
                 request
-                    .count_prompt(tokenizer, tenant, counted_off_worker)
+                    .count_prompt_to_bill(tokenizer, tenant, counted_off_worker)
                     .await;
             }
             let owed = produced.map(|produced| {
@@ -746,7 +755,9 @@ async fn completion_usage(
         .collect();
     Ok((
         Usage {
-            prompt_tokens: request.count_prompt(tokenizer, tenant, counted).await,
+            prompt_tokens: request
+                .count_prompt_to_bill(tokenizer, tenant, counted)
+                .await,
             completion_tokens: counting::text_tokens(counted, tenant, tokenizer, completion).await,
             cached_tokens: 0,
         },

@@ -299,11 +299,17 @@ impl ChatRequest {
 
     /// Counts the prompt now ([`ChatRequest::prompt_tokens`] then reuses it), off the HTTP
     /// worker when that would hold it (a long prompt, or an encoder not built yet), in
-    /// `tenant`'s turn ([`counting::off_worker`]); `counted` counts those. Should the count fail
-    /// to run there (the runtime shutting down), it runs here: a bill is never left uncounted.
-    pub async fn count_prompt(&self, tokenizer: Tokenizer, tenant: Uuid, counted: &Counter) -> u32 {
+    /// `tenant`'s turn ([`counting::off_worker`]); `counted` counts those. Refused (503) when
+    /// the tenant has [`counting::MAX_QUEUED_PER_TENANT`] counts queued already; should the
+    /// count fail to run there otherwise (the runtime shutting down), it runs here.
+    pub async fn count_prompt(
+        &self,
+        tokenizer: Tokenizer,
+        tenant: Uuid,
+        counted: &Counter,
+    ) -> Result<u32, ApiError> {
         if !self.is_heavy_to_count(tokenizer) {
-            return self.prompt_tokens(tokenizer);
+            return Ok(self.prompt_tokens(tokenizer));
         }
         let texts = self.message_texts();
         let (json, images) = self.prompt_extras();
@@ -314,12 +320,27 @@ impl ChatRequest {
         match off.await {
             Ok(count) => {
                 let _ = self.counted.set((tokenizer, count));
-                count
+                Ok(count)
             }
+            Err(err @ ApiError::Unavailable(_)) => Err(err),
             Err(err) => {
                 tracing::warn!(error = %err, "prompt counted on the worker");
-                self.prompt_tokens(tokenizer)
+                Ok(self.prompt_tokens(tokenizer))
             }
+        }
+    }
+
+    /// [`ChatRequest::count_prompt`] for a bill: work a provider did is counted whatever the
+    /// queue holds (on the worker if the tenant's queue is full).
+    pub async fn count_prompt_to_bill(
+        &self,
+        tokenizer: Tokenizer,
+        tenant: Uuid,
+        counted: &Counter,
+    ) -> u32 {
+        match self.count_prompt(tokenizer, tenant, counted).await {
+            Ok(count) => count,
+            Err(_) => self.prompt_tokens(tokenizer),
         }
     }
 

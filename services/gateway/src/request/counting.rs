@@ -27,6 +27,20 @@ static HEAVY_COUNTS: Semaphore = Semaphore::const_new(1);
 /// for at most one count of each tenant ahead of it.
 static TENANT_TURNS: LazyLock<DashMap<Uuid, Arc<Semaphore>>> = LazyLock::new(DashMap::new);
 
+/// Counts one tenant may have queued or running; more are refused at once (503), so a tenant
+/// cannot pile up requests, each holding its body, behind its own.
+pub const MAX_QUEUED_PER_TENANT: usize = 8;
+
+/// Forgets a tenant's entry in [`TENANT_TURNS`] once nobody holds or waits for it (the map's
+/// own reference is the last), whether its count ran or its caller went away waiting.
+struct ForgetIdle(Uuid);
+
+impl Drop for ForgetIdle {
+    fn drop(&mut self) {
+        TENANT_TURNS.remove_if(&self.0, |_, turns| Arc::strong_count(turns) == 1);
+    }
+}
+
 /// Whether counting text bounded by `upper_bound` tokens with `tokenizer` should leave the
 /// worker: a long text, or an encoder still to be built (tens of milliseconds).
 pub fn is_heavy(tokenizer: Tokenizer, upper_bound: u32) -> bool {
@@ -42,26 +56,35 @@ pub async fn off_worker(
     count: impl FnOnce() -> u32 + Send + 'static,
 ) -> Result<u32, ApiError> {
     let stopped = |_| ApiError::Internal("token counting stopped".into());
-    let own = TENANT_TURNS
-        .entry(tenant)
-        .or_insert_with(|| Arc::new(Semaphore::new(1)))
-        .clone();
+    // Declared first, dropped last: after this call's own reference to the entry.
+    let _forget = ForgetIdle(tenant);
+    let own = {
+        let entry = TENANT_TURNS
+            .entry(tenant)
+            .or_insert_with(|| Arc::new(Semaphore::new(1)));
+        // The map's reference, and one for each count queued or running.
+        if Arc::strong_count(&entry) > MAX_QUEUED_PER_TENANT {
+            return Err(ApiError::Unavailable(format!(
+                "{MAX_QUEUED_PER_TENANT} long prompts of this tenant are already being counted; retry later"
+            )));
+        }
+        entry.clone()
+    };
     let own_turn = own.acquire_owned().await.map_err(stopped)?;
     let turn = HEAVY_COUNTS.acquire().await.map_err(stopped)?;
     counted.inc();
     tokio::task::spawn_blocking(move || {
+        let _forget = ForgetIdle(tenant);
         let tokens = count();
         drop((turn, own_turn));
-        // Forget the tenant's entry once nobody else holds or waits for it.
-        TENANT_TURNS.remove_if(&tenant, |_, turns| Arc::strong_count(turns) == 1);
         tokens
     })
     .await
     .map_err(|e| ApiError::Internal(format!("token counting failed: {e}")))
 }
 
-/// The tokens of `text`, counted off the worker when it is long.
-/// If the count cannot run there (the runtime is shutting down), it runs here.
+/// The tokens of `text` (for a bill), counted off the worker when it is long. If the count
+/// cannot run there (the tenant's queue is full, the runtime is shutting down), it runs here.
 pub async fn text_tokens(
     counted: &Counter,
     tenant: Uuid,
@@ -136,6 +159,54 @@ mod tests {
             .await
             .ok();
         assert!(matches!(next.await, Ok(Ok(2))));
+    }
+
+    #[tokio::test]
+    async fn a_tenant_queues_at_most_its_share_and_is_forgotten_once_idle() {
+        let tenant = Uuid::new_v4();
+        let release = Arc::new(std::sync::Barrier::new(2));
+        let r = release.clone();
+        let first = tokio::spawn(async move {
+            off_worker(&Counter::default(), tenant, move || {
+                r.wait();
+                1
+            })
+            .await
+        });
+        while !TENANT_TURNS.contains_key(&tenant) {
+            tokio::task::yield_now().await;
+        }
+        // The first holds its turn; the rest of the share waits behind it (the map holds one
+        // reference, each count queued or running one).
+        let mut waiting = Vec::new();
+        while TENANT_TURNS
+            .get(&tenant)
+            .is_some_and(|turns| Arc::strong_count(&turns) <= MAX_QUEUED_PER_TENANT)
+        {
+            waiting.push(tokio::spawn(async move {
+                off_worker(&Counter::default(), tenant, || 2).await
+            }));
+            tokio::task::yield_now().await;
+        }
+        let refused = off_worker(&Counter::default(), tenant, || 3).await;
+        assert!(
+            matches!(refused, Err(ApiError::Unavailable(_))),
+            "{refused:?}"
+        );
+        // A waiter whose caller goes away leaves no trace.
+        let gone = waiting.pop().map(|w| w.abort());
+        assert!(gone.is_some());
+        tokio::task::spawn_blocking(move || release.wait())
+            .await
+            .ok();
+        assert!(matches!(first.await, Ok(Ok(1))));
+        for waiter in waiting {
+            assert!(matches!(waiter.await, Ok(Ok(2))));
+        }
+        assert!(
+            !TENANT_TURNS.contains_key(&tenant),
+            "an idle tenant is forgotten"
+        );
     }
 
     #[tokio::test]
