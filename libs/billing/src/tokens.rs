@@ -51,7 +51,11 @@ impl Tokenizer {
             Self::O200kBase => tiktoken_rs::o200k_base_singleton(),
             Self::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
         };
-        BUILT[self.index()].store(true, Ordering::Relaxed);
+        // Written once, not on every count (every thread counting would share the line).
+        let built = &BUILT[self.index()];
+        if !built.load(Ordering::Relaxed) {
+            built.store(true, Ordering::Relaxed);
+        }
         encoder
     }
 

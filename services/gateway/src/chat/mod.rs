@@ -448,12 +448,8 @@ async fn serve(
             .map_err(|e| ApiError::UpstreamFailed(e.to_string()))?,
     };
     drop(attempt);
-    let counting = (
-        record.key.tenant_id,
-        state.metrics.tokens_counted_off_worker(),
-    );
     let (usage, usage_source) =
-        completion_usage(&bytes, &request, record.tokenizer, counting).await?;
+        completion_usage(&bytes, &request, tokenizer, (tenant, counted_off_worker)).await?;
     meta.cost = record.cost(usage);
     state.observe_upstream(record);
     state.metrics.request(record.endpoint, 200);
